@@ -1,0 +1,3 @@
+import { behaviourMatrix } from '../shared/matrix.ts';
+
+behaviourMatrix({ part: 'part1-oneshot', expect: { concurrency: 'serial' } });

@@ -1,0 +1,45 @@
+import t from 'tap';
+import { makeBody, parseBackendArgs } from './backend.ts';
+import { httpGet, runProgram, startBackend } from './harness.ts';
+
+t.test('makeBody: exact size, greeting first, numbered lines after', async (t) => {
+  t.equal(makeBody('A').toString(), 'Hello from backend A\n');
+  for (const size of [0, 5, 21, 22, 100, 65_536, 1_000_003]) {
+    t.equal(makeBody('A', size).length, size, `size ${size}`);
+  }
+  const body = makeBody('A', 1000).toString();
+  t.ok(body.startsWith('Hello from backend A\nA line 0000000000 ...'), 'starts with the greeting');
+  t.not(makeBody('A', 1000).toString(), makeBody('B', 1000).toString(), 'the name is in the body');
+});
+
+t.test('parseBackendArgs: defaults and bad values', async (t) => {
+  t.same(parseBackendArgs([]), { port: 8888, delay: 0, size: undefined, name: 'backend' });
+  t.same(parseBackendArgs(['--port', '0', '--delay', '5', '--size', '10', '--name', 'x']), {
+    port: 0,
+    delay: 5,
+    size: 10,
+    name: 'x',
+  });
+  t.throws(() => parseBackendArgs(['--port', 'x']), /--port must be an integer/);
+  t.throws(() => parseBackendArgs(['--delay=-1']), /--delay must be an integer/);
+  t.throws(() => parseBackendArgs(['--what']), /Unknown option/);
+});
+
+t.test('backend CLI: serves its body, honours ?size and ?delay', async (t) => {
+  const backend = await startBackend(t, { name: 'cli', size: 50 });
+  const plain = await httpGet(backend.port);
+  t.equal(plain.status, 200);
+  t.ok(plain.body.equals(makeBody('cli', 50)), '--size sets the body size');
+  t.equal(plain.headers['x-backend'], 'cli', 'x-backend names the backend');
+  const began = performance.now();
+  const sized = await httpGet(backend.port, '/?size=1234&delay=200');
+  t.ok(performance.now() - began >= 200, 'the delay is honoured');
+  t.equal(sized.body.length, 1234, 'the size query is honoured');
+});
+
+t.test('backend CLI: bad options give one line and exit 2', async (t) => {
+  const run = await runProgram('shared/backend.ts', ['--port', 'nope']);
+  t.equal(run.code, 2);
+  t.match(run.stderr, /^backend\.ts: --port must be an integer/);
+  t.notMatch(run.stderr, /\n\s+at /, 'no stack trace');
+});

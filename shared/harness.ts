@@ -1,0 +1,288 @@
+/**
+ * The test harness: start the real programs as a reader would, talk to them over
+ * real sockets on 127.0.0.1, and read what the kernel says about them.
+ *
+ * - startProgram / startBackend / startPart: a child process through its real
+ *   command line, its "Listening on port N" line awaited with a deadline, killed
+ *   on teardown.
+ * - runProgram: a command line that is expected to exit (bad arguments).
+ * - httpGet, openSocket, readAll: raw-socket clients, nothing hidden by an HTTP library.
+ * - rssKiB, openFds: a pid's resident memory and open descriptors from /proc.
+ * - waitFor: poll a condition with a deadline (never a bare sleep).
+ *
+ * Every program is started as `node --import tsx FILE ARGS`, one process, so the
+ * pid we measure is the proxy itself, not a wrapper.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdir, readFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const LISTENING = /Listening on port (\d+)/;
+
+/** The subset of tap's Test that the harness uses, so it works with any test object. */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export interface Program {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  /** Everything the program printed so far, stdout and stderr interleaved. */
+  output(): string;
+  /** Resolves when a line matching `pattern` has been printed (now or later). */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (or the signal name) once the process is gone. */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export interface StartOptions {
+  /** Deadline for the Listening line. */
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Spawns `node --import tsx <script> <args>` from the repository root. */
+export function spawnScript(script: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Starts a long-running program and waits until it says it is listening. */
+export async function startProgram(
+  t: Teardown,
+  script: string,
+  args: string[],
+  options: StartOptions = {},
+): Promise<Program> {
+  const child = spawnScript(script, args, options.env);
+  let text = '';
+  const watchers = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString();
+    for (const watcher of watchers) watcher();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      resolve(code ?? signal ?? 'unknown');
+      for (const watcher of watchers) watcher();
+    });
+  });
+
+  const waitForOutput = (pattern: RegExp, timeoutMs = 10_000) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = () => {
+        const match = text.match(pattern);
+        if (match) return done(() => resolve(match));
+        if (child.exitCode !== null || child.signalCode !== null) {
+          done(() => reject(new Error(`${script} exited before printing ${pattern}:\n${text}`)));
+        }
+      };
+      const timer = setTimeout(
+        () =>
+          done(() =>
+            reject(new Error(`${script}: no ${pattern} within ${timeoutMs} ms:\n${text}`)),
+          ),
+        timeoutMs,
+      );
+      const done = (settle: () => void) => {
+        clearTimeout(timer);
+        watchers.delete(check);
+        settle();
+      };
+      watchers.add(check);
+      check();
+    });
+
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  t.teardown(() => kill());
+
+  const match = await waitForOutput(LISTENING, options.timeoutMs ?? 15_000);
+  return {
+    child,
+    pid: child.pid as number,
+    port: Number(match[1]),
+    output: () => text,
+    waitForOutput,
+    exited,
+    kill,
+  };
+}
+
+export interface BackendSettings {
+  port?: number;
+  delay?: number;
+  size?: number;
+  name?: string;
+}
+
+/** Starts shared/backend.ts (the mock backend) on a free port unless one is given. */
+export function startBackend(t: Teardown, settings: BackendSettings = {}): Promise<Program> {
+  const args = ['--port', String(settings.port ?? 0)];
+  if (settings.delay !== undefined) args.push('--delay', String(settings.delay));
+  if (settings.size !== undefined) args.push('--size', String(settings.size));
+  if (settings.name !== undefined) args.push('--name', settings.name);
+  return startProgram(t, 'shared/backend.ts', args);
+}
+
+/** Starts `<part>/proxy.ts` with the given arguments (use '0' as the listen port). */
+export function startPart(t: Teardown, part: string, args: string[], options?: StartOptions) {
+  return startProgram(t, `${part}/proxy.ts`, args, options);
+}
+
+export interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program that should exit by itself (for example on bad arguments). */
+export async function runProgram(
+  script: string,
+  args: string[],
+  timeoutMs = 15_000,
+): Promise<Finished> {
+  const child = spawnScript(script, args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** A free port right now (listen on 0, read it, close). Someone may take it later. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Connects a raw TCP socket to 127.0.0.1:port; closed on teardown. */
+export async function openSocket(t: Teardown, port: number): Promise<net.Socket> {
+  const socket = net.connect(port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  await once(socket, 'connect');
+  return socket;
+}
+
+export interface Received {
+  data: Buffer;
+  /** 'end' when the peer closed cleanly, 'reset' on ECONNRESET or another error. */
+  how: 'end' | 'reset';
+  error?: Error;
+}
+
+/** Reads until the peer closes (or resets) or the deadline passes (then it rejects). */
+export function readAll(socket: net.Socket, timeoutMs = 10_000): Promise<Received> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let error: Error | undefined;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new Error(`no close within ${timeoutMs} ms (got ${Buffer.concat(chunks).length} bytes)`),
+      );
+    }, timeoutMs);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', (err) => {
+      error = err;
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve({ data: Buffer.concat(chunks), how: error ? 'reset' : 'end', error });
+    });
+  });
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** Splits a raw HTTP/1.x response into status, headers and body. */
+export function parseResponse(raw: Buffer): HttpResponse {
+  const headEnd = raw.indexOf('\r\n\r\n');
+  if (headEnd < 0)
+    throw new Error(
+      `no complete HTTP head in ${raw.length} bytes: ${JSON.stringify(raw.subarray(0, 200).toString())}`,
+    );
+  const [statusLine, ...lines] = raw.subarray(0, headEnd).toString('latin1').split('\r\n');
+  const status = Number(statusLine.split(' ')[1]);
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status, headers, body: raw.subarray(headEnd + 4) };
+}
+
+export function requestHead(pathname = '/', host = 'localhost'): string {
+  return `GET ${pathname} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+}
+
+/**
+ * One GET over a fresh raw socket with `Connection: close`; resolves when the
+ * server closes. Rejects on a connection error or when the deadline passes.
+ */
+export async function httpGet(
+  port: number,
+  pathname = '/',
+  timeoutMs = 10_000,
+): Promise<HttpResponse> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.write(requestHead(pathname));
+  const received = await readAll(socket, timeoutMs);
+  if (received.data.length === 0 && received.error) throw received.error;
+  return parseResponse(received.data);
+}
+
+/** Polls `condition` every `intervalMs` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  { timeoutMs = 10_000, intervalMs = 50, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Resident set size of a process in KiB (VmRSS in /proc/PID/status). */
+export async function rssKiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = status.match(/^VmRSS:\s+(\d+) kB/m);
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]);
+}
+
+/** Number of open file descriptors of a process (entries of /proc/PID/fd). */
+export async function openFds(pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`)).length;
+}
