@@ -1,0 +1,417 @@
+import path from 'node:path';
+import t from 'tap';
+import {
+  ConfigError,
+  configFromAddresses,
+  DEFAULTS,
+  loadConfigFile,
+  parseConfig,
+} from './config.ts';
+
+const EXAMPLE = path.join(import.meta.dirname, 'example.config.json');
+
+// biome-ignore lint/suspicious/noExplicitAny: the error cases edit these freely, typing them adds nothing
+type Json = Record<string, any>;
+
+/** The smallest valid config; each error case changes one thing in a fresh copy. */
+function minimal(): Json {
+  return {
+    listen: [{ port: 8000, pool: 'web' }],
+    pools: { web: { backends: [{ address: '127.0.0.1:8881' }] } },
+  };
+}
+
+/** The one-line message parseConfig throws for `json`. */
+function errorFor(json: unknown): string {
+  try {
+    parseConfig(json, 'test.json');
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.message;
+  }
+  throw new Error('no ConfigError');
+}
+
+t.test(
+  'example.config.json loads: three weighted backends, a health check, a status port',
+  async (t) => {
+    const config = loadConfigFile(EXAMPLE);
+    t.equal(config.source, EXAMPLE);
+    t.same(config.listeners, [{ port: 8000, pool: 'web' }]);
+    t.equal(config.statusPort, 8081);
+    const web = config.pools.web;
+    t.same(
+      web.backends.map((b) => [b.id, b.host, b.port, b.weight]),
+      [
+        ['127.0.0.1:8881', '127.0.0.1', 8881, 3],
+        ['127.0.0.1:8882', '127.0.0.1', 8882, 2],
+        ['127.0.0.1:8883', '127.0.0.1', 8883, 1],
+      ],
+    );
+    t.same(web.healthCheck, { intervalMs: 2000, timeoutMs: 1000, path: '/' });
+  },
+);
+
+t.test('defaults fill in everything left out', async (t) => {
+  const config = parseConfig(minimal(), 'test.json');
+  t.same(config, {
+    source: 'test.json',
+    listeners: [{ port: 8000, pool: 'web' }],
+    idleTimeoutMs: 60_000,
+    shutdownTimeoutMs: 10_000,
+    pools: {
+      web: {
+        name: 'web',
+        strategy: 'round-robin',
+        backends: [{ id: '127.0.0.1:8881', host: '127.0.0.1', port: 8881, weight: 1 }],
+        maxFails: 1,
+        failTimeoutMs: 10_000,
+        connectTimeoutMs: 3000,
+      },
+    },
+  });
+  t.notOk('statusPort' in config, 'no status endpoint unless asked for');
+  t.notOk('healthCheck' in config.pools.web, 'no active checks unless asked for');
+
+  const json = minimal();
+  json.pools.web.healthCheck = {};
+  t.same(parseConfig(json, 'test.json').pools.web.healthCheck, DEFAULTS.healthCheck);
+});
+
+t.test('every setting is read, not just defaulted', async (t) => {
+  const config = parseConfig(
+    {
+      listen: [
+        { port: 0, pool: 'web' },
+        { port: 9000, pool: 'api' },
+      ],
+      statusPort: 9001,
+      idleTimeoutMs: 5,
+      shutdownTimeoutMs: 0,
+      pools: {
+        web: { backends: [{ address: 'localhost:1', weight: 1000 }] },
+        api: {
+          strategy: 'ip-hash',
+          backends: [{ address: '[::1]:65535' }],
+          maxFails: 3,
+          failTimeoutMs: 7,
+          connectTimeoutMs: 8,
+          healthCheck: { intervalMs: 9, timeoutMs: 10 },
+        },
+      },
+    },
+    'test.json',
+  );
+  t.same(config.listeners, [
+    { port: 0, pool: 'web' },
+    { port: 9000, pool: 'api' },
+  ]);
+  t.same([config.statusPort, config.idleTimeoutMs, config.shutdownTimeoutMs], [9001, 5, 0]);
+  t.same(config.pools.web.backends[0], {
+    id: 'localhost:1',
+    host: 'localhost',
+    port: 1,
+    weight: 1000,
+  });
+  const api = config.pools.api;
+  t.same(api.backends[0], { id: '[::1]:65535', host: '::1', port: 65535, weight: 1 });
+  t.same(
+    [api.strategy, api.maxFails, api.failTimeoutMs, api.connectTimeoutMs],
+    ['ip-hash', 3, 7, 8],
+  );
+  t.same(api.healthCheck, { intervalMs: 9, timeoutMs: 10 }, 'no path: a TCP probe');
+});
+
+/** [what is wrong, how to break the minimal config, the message expected]. */
+const BROKEN: [string, (json: Json) => unknown, string][] = [
+  ['not an object', () => [], 'test.json: top level: expected an object, got []'],
+  [
+    'unknown top-level key',
+    (json) => {
+      json.listeners = [];
+    },
+    'test.json: listeners: unknown key (expected listen, pools, statusPort, idleTimeoutMs, shutdownTimeoutMs)',
+  ],
+  [
+    'listen missing',
+    (json) => {
+      delete json.listen;
+    },
+    'test.json: listen: missing',
+  ],
+  [
+    'listen empty',
+    (json) => {
+      json.listen = [];
+    },
+    'test.json: listen: expected a list of at least one, got []',
+  ],
+  [
+    'listener port out of range',
+    (json) => {
+      json.listen[0].port = 65536;
+    },
+    'test.json: listen[0].port: expected an integer from 0 to 65535, got 65536',
+  ],
+  [
+    'listener port as a string',
+    (json) => {
+      json.listen[0].port = '8000';
+    },
+    'test.json: listen[0].port: expected an integer from 0 to 65535, got "8000"',
+  ],
+  [
+    'listener names no existing pool',
+    (json) => {
+      json.listen[0].pool = 'api';
+    },
+    'test.json: listen[0].pool: no pool named "api" (pools: web)',
+  ],
+  [
+    'unknown listener key',
+    (json) => {
+      json.listen[0].host = 'example.com';
+    },
+    'test.json: listen[0].host: unknown key (expected port, pool)',
+  ],
+  [
+    'two listeners on one port',
+    (json) => {
+      json.listen.push({ port: 8000, pool: 'web' });
+    },
+    'test.json: listen[1].port: port 8000 is already used by listen[0].port',
+  ],
+  [
+    'status port taken by a listener',
+    (json) => {
+      json.statusPort = 8000;
+    },
+    'test.json: statusPort: port 8000 is already used by listen[0].port',
+  ],
+  [
+    'idle timeout zero',
+    (json) => {
+      json.idleTimeoutMs = 0;
+    },
+    'test.json: idleTimeoutMs: expected an integer from 1 to 86400000, got 0',
+  ],
+  [
+    'no pools',
+    (json) => {
+      json.pools = {};
+    },
+    'test.json: pools: expected at least one pool',
+  ],
+  [
+    'bad pool name',
+    (json) => {
+      json.pools['w b'] = json.pools.web;
+    },
+    'test.json: pools.w b: a pool name may use letters, digits, "_", "." and "-"',
+  ],
+  [
+    'unknown strategy',
+    (json) => {
+      json.pools.web.strategy = 'random';
+    },
+    'test.json: pools.web.strategy: expected one of round-robin, least-connections, two-random-choices, ip-hash, got "random"',
+  ],
+  [
+    'a typo in a pool key',
+    (json) => {
+      json.pools.web.maxFail = 2;
+    },
+    'test.json: pools.web.maxFail: unknown key (expected backends, strategy, maxFails, failTimeoutMs, connectTimeoutMs, healthCheck)',
+  ],
+  [
+    'no backends',
+    (json) => {
+      json.pools.web.backends = [];
+    },
+    'test.json: pools.web.backends: expected a list of at least one, got []',
+  ],
+  [
+    'backend without a port',
+    (json) => {
+      json.pools.web.backends.push({ address: 'x' });
+    },
+    'test.json: pools.web.backends[1].address: expected "host:port", got "x"',
+  ],
+  [
+    'backend port 0',
+    (json) => {
+      json.pools.web.backends[0].address = '127.0.0.1:0';
+    },
+    'test.json: pools.web.backends[0].address: expected "host:port", got "127.0.0.1:0"',
+  ],
+  [
+    'backend address missing',
+    (json) => {
+      json.pools.web.backends[0] = { weight: 2 };
+    },
+    'test.json: pools.web.backends[0].address: missing',
+  ],
+  [
+    'backend as a bare string',
+    (json) => {
+      json.pools.web.backends[0] = '127.0.0.1:8881';
+    },
+    'test.json: pools.web.backends[0]: expected an object, got "127.0.0.1:8881"',
+  ],
+  [
+    'the same backend twice',
+    (json) => {
+      json.pools.web.backends.push({ address: '127.0.0.1:8881' });
+    },
+    'test.json: pools.web.backends[1].address: "127.0.0.1:8881" is already backend 1 of this pool',
+  ],
+  [
+    'weight zero',
+    (json) => {
+      json.pools.web.backends[0].weight = 0;
+    },
+    'test.json: pools.web.backends[0].weight: expected an integer from 1 to 1000, got 0',
+  ],
+  [
+    'weight not an integer',
+    (json) => {
+      json.pools.web.backends[0].weight = 1.5;
+    },
+    'test.json: pools.web.backends[0].weight: expected an integer from 1 to 1000, got 1.5',
+  ],
+  [
+    'maxFails zero',
+    (json) => {
+      json.pools.web.maxFails = 0;
+    },
+    'test.json: pools.web.maxFails: expected an integer from 1 to 1000, got 0',
+  ],
+  [
+    'connect timeout negative',
+    (json) => {
+      json.pools.web.connectTimeoutMs = -1;
+    },
+    'test.json: pools.web.connectTimeoutMs: expected an integer from 1 to 86400000, got -1',
+  ],
+  [
+    'health check path without a slash',
+    (json) => {
+      json.pools.web.healthCheck = { path: 'health' };
+    },
+    'test.json: pools.web.healthCheck.path: expected a path like "/health", got "health"',
+  ],
+  [
+    'health check path with a space',
+    (json) => {
+      json.pools.web.healthCheck = { path: '/a b' };
+    },
+    'test.json: pools.web.healthCheck.path: expected a path like "/health", got "/a b"',
+  ],
+  [
+    'unknown health check key',
+    (json) => {
+      json.pools.web.healthCheck = { interval: 5 };
+    },
+    'test.json: pools.web.healthCheck.interval: unknown key (expected intervalMs, timeoutMs, path)',
+  ],
+];
+
+t.test('a bad field: one line naming the file and the field', async (t) => {
+  for (const [what, breakIt, expected] of BROKEN) {
+    const json = minimal();
+    const replaced = breakIt(json);
+    t.equal(errorFor(replaced ?? json), expected, what);
+  }
+  t.match(
+    errorFor({ ...minimal(), statusPort: 'x'.repeat(100) }),
+    /got "x{36}\.\.\.$/,
+    'long values are cut short',
+  );
+});
+
+t.test('loadConfigFile: a missing file cannot be opened', async (t) => {
+  const dir = t.testdir({});
+  const file = path.join(dir, 'missing.json');
+  t.throws(() => loadConfigFile(file), {
+    name: 'ConfigError',
+    message: `${file}: cannot open: ENOENT: no such file or directory`,
+  });
+  t.throws(() => loadConfigFile(dir), {
+    message: `${dir}: cannot open: EISDIR: illegal operation on a directory`,
+  });
+});
+
+t.test('loadConfigFile: invalid JSON says the line and column', async (t) => {
+  const cases: [string, string, string][] = [
+    ['empty', '', 'line 1 column 1: Unexpected end of JSON input'],
+    [
+      'unexpected token',
+      '{\n  "listen": [],\n  "pools": }\n}',
+      "line 3 column 12: Unexpected token '}'",
+    ],
+    [
+      'trailing comma',
+      '{\n  "listen": [1, 2],\n}',
+      'line 3 column 1: Expected double-quoted property name',
+    ],
+    ['missing colon', '{\n  "a" 1\n}', "line 2 column 7: Expected ':' after property name"],
+    ['cut short', '{\n  "listen": [', 'line 2 column 14: Unexpected end of JSON input'],
+    ['bad literal', '{ "a": tru}', "line 1 column 11: Unexpected token '}'"],
+    [
+      'text after the end',
+      '{}\n{}',
+      'line 2 column 1: Unexpected non-whitespace character after JSON',
+    ],
+  ];
+  const dir = t.testdir(Object.fromEntries(cases.map(([name, text]) => [`${name}.json`, text])));
+  for (const [name, , where] of cases) {
+    const file = path.join(dir, `${name}.json`);
+    t.throws(() => loadConfigFile(file), { message: `${file}: invalid JSON at ${where}` }, name);
+  }
+});
+
+t.test('loadConfigFile: a valid file is checked like any config', async (t) => {
+  const json = minimal();
+  json.pools.web.backends[0].weight = 0;
+  const dir = t.testdir({ 'bad-weight.json': JSON.stringify(json) });
+  const file = path.join(dir, 'bad-weight.json');
+  t.throws(() => loadConfigFile(file), {
+    message: `${file}: pools.web.backends[0].weight: expected an integer from 1 to 1000, got 0`,
+  });
+});
+
+t.test('configFromAddresses: quick start is one round-robin pool with the defaults', async (t) => {
+  const config = configFromAddresses(8000, ['127.0.0.1:8881', 'localhost:8882']);
+  t.equal(config.source, 'command line');
+  t.same(config.listeners, [{ port: 8000, pool: 'default' }]);
+  t.same(Object.keys(config.pools), ['default']);
+  const pool = config.pools.default;
+  t.same(
+    [pool.strategy, pool.maxFails, pool.failTimeoutMs, pool.connectTimeoutMs, pool.healthCheck],
+    ['round-robin', 1, 10_000, 3000, undefined],
+  );
+  t.same(
+    pool.backends.map((b) => [b.id, b.host, b.port, b.weight]),
+    [
+      ['127.0.0.1:8881', '127.0.0.1', 8881, 1],
+      ['localhost:8882', 'localhost', 8882, 1],
+    ],
+  );
+  t.equal(config.statusPort, undefined);
+});
+
+t.test('configFromAddresses: a bad address names the argument', async (t) => {
+  t.throws(() => configFromAddresses(0, ['127.0.0.1:8881', 'nonsense']), {
+    name: 'ConfigError',
+    message: 'command line: backend 2: expected "host:port", got "nonsense"',
+  });
+  t.throws(() => configFromAddresses(0, ['a:1', 'a:1']), {
+    message: 'command line: backend 2: "a:1" is already backend 1 of this pool',
+  });
+  t.throws(() => configFromAddresses(0, []), {
+    message: 'command line: backends: none given (expected host:port)',
+  });
+  t.throws(() => configFromAddresses(70_000, ['a:1']), {
+    message: 'command line: listen-port: expected an integer from 0 to 65535, got 70000',
+  });
+});
