@@ -1,0 +1,185 @@
+/**
+ * Health: is a backend worth a connection attempt right now?
+ *
+ * Two sources of bad news, as in nginx:
+ * - passive: real clients' connects. `maxFails` failed connects (refused, or
+ *   no answer within connectTimeoutMs) within `failTimeoutMs` take the backend
+ *   out for `failTimeoutMs`; after that the next client tries it again, and
+ *   a failure puts it back out.
+ * - active: a probe every `intervalMs` (a TCP connect, or an HTTP GET on `path`
+ *   that must answer 2xx or 3xx within `timeoutMs`). A backend that fails a
+ *   probe is out until it passes one, whatever real clients would have seen.
+ *
+ *                 maxFails failed connects                 failTimeoutMs over
+ *        ┌──────┐ within failTimeoutMs      ┌────────────┐ (next client tries it)
+ *   ───▶ │  up  │ ────────────────────────▶ │ down for   │ ─────────────────────┐
+ *        │      │ ◀──────────────────────── │ failTimeout│                      │
+ *        └──────┘                           └────────────┘ ◀── it fails again ──┤
+ *          │  ▲                                                                  │
+ *          │  └─────────────── it accepts a connection ◀──────────────────────────┘
+ *   probe  │  │ probe passes
+ *   fails  ▼  │
+ *        ┌──────────────┐
+ *        │ out until a  │   (a probe-down backend is never picked)
+ *        │ probe passes │
+ *        └──────────────┘
+ *
+ * Every transition is logged. What it leaves out: slow start (ramping a
+ * recovered backend's weight up), and health judged from response contents.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { describe, log } from './log.ts';
+
+export interface PassiveSettings {
+  maxFails: number;
+  failTimeoutMs: number;
+}
+
+export interface ProbeSettings {
+  intervalMs: number;
+  timeoutMs: number;
+  /** Set: HTTP GET on this path. Unset: a TCP connect is enough. */
+  path?: string;
+}
+
+/** The health of one backend, fed by connect results and probe results. */
+export class Health {
+  /** Times of recent failed connects, oldest first, none older than failTimeoutMs. */
+  private recentFailures: number[] = [];
+  /** Passive: out of rotation until this time (ms since the epoch). */
+  private downUntil = 0;
+  private backAgainTimer: NodeJS.Timeout | undefined;
+  /** Active: the last probe failed, with this reason. */
+  private probeFailure: string | undefined;
+
+  constructor(
+    /** How log lines name the backend, e.g. `127.0.0.1:8881 (pool web)`. */
+    private readonly name: string,
+    public settings: PassiveSettings,
+  ) {}
+
+  /** May a client be sent here? */
+  get available(): boolean {
+    return !this.probeDown && Date.now() >= this.downUntil;
+  }
+
+  get probeDown(): boolean {
+    return this.probeFailure !== undefined;
+  }
+
+  /** Why the backend is out, or undefined when it is in. */
+  get downReason(): string | undefined {
+    if (this.probeFailure !== undefined) return `health check failed: ${this.probeFailure}`;
+    const left = this.downUntil - Date.now();
+    if (left > 0) return `failed connects; tried again in ${left} ms`;
+    return undefined;
+  }
+
+  connectFailed(reason: string): void {
+    const now = Date.now();
+    const { maxFails, failTimeoutMs } = this.settings;
+    this.recentFailures = this.recentFailures.filter((time) => now - time < failTimeoutMs);
+    this.recentFailures.push(now);
+    if (this.recentFailures.length < maxFails || now < this.downUntil) return;
+    this.recentFailures = [];
+    this.downUntil = now + failTimeoutMs;
+    log(
+      `Backend ${this.name} is down: ${maxFails} failed connect(s) within ${failTimeoutMs} ms ` +
+        `(last: ${reason}). Trying it again in ${failTimeoutMs} ms.`,
+    );
+    clearTimeout(this.backAgainTimer);
+    this.backAgainTimer = setTimeout(
+      () => log(`Backend ${this.name}: fail timeout over, the next client tries it again.`),
+      failTimeoutMs,
+    ).unref();
+  }
+
+  connectSucceeded(): void {
+    this.recentFailures = [];
+  }
+
+  probed(failure: string | undefined): void {
+    if (failure !== undefined && this.probeFailure === undefined) {
+      log(`Backend ${this.name} failed its health check (${failure}): out until it passes one.`);
+    } else if (failure === undefined && this.probeFailure !== undefined) {
+      log(`Backend ${this.name} passed its health check: back in rotation.`);
+    }
+    this.probeFailure = failure;
+  }
+
+  /** The backend left the configuration: no more log lines about it. */
+  stop(): void {
+    clearTimeout(this.backAgainTimer);
+  }
+}
+
+export interface Probed {
+  host: string;
+  port: number;
+  health: Health;
+}
+
+/**
+ * Probes every backend now and then every intervalMs (a round is skipped while
+ * the previous one is still running). Returns a function that stops it.
+ */
+export function startProbes(backends: readonly Probed[], settings: ProbeSettings): () => void {
+  let stopped = false;
+  let running = false;
+  const round = async () => {
+    if (running) return;
+    running = true;
+    await Promise.all(
+      backends.map(async (backend) => {
+        const failure = await probe(backend.host, backend.port, settings);
+        if (!stopped) backend.health.probed(failure);
+      }),
+    );
+    running = false;
+  };
+  void round();
+  const timer = setInterval(round, settings.intervalMs).unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
+/** One probe; resolves with undefined when it passed, or with why it failed. Never rejects. */
+export function probe(
+  host: string,
+  port: number,
+  settings: ProbeSettings,
+): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (failure: string | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      cleanup();
+      resolve(failure);
+    };
+    const timer = setTimeout(
+      () => finish(`no answer within ${settings.timeoutMs} ms`),
+      settings.timeoutMs,
+    );
+    let cleanup: () => void;
+
+    if (settings.path === undefined) {
+      const socket = net.connect({ host, port });
+      cleanup = () => socket.destroy();
+      socket.once('connect', () => finish(undefined));
+      socket.once('error', (err) => finish(describe(err)));
+    } else {
+      const request = http.get({ host, port, path: settings.path, agent: false }, (response) => {
+        const status = response.statusCode ?? 0;
+        response.resume();
+        finish(status >= 200 && status < 400 ? undefined : `HTTP ${status}`);
+      });
+      cleanup = () => request.destroy();
+      request.once('error', (err) => finish(describe(err)));
+    }
+  });
+}
