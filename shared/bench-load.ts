@@ -1,0 +1,238 @@
+/**
+ * The load generators of the benchmark and the memory meter that runs beside them.
+ *
+ * - keepAliveLoad: autocannon, each of N clients sending request after request
+ *   on one connection. The latencies are taken from autocannon's 'response'
+ *   events, not from its histogram, which rounds to whole milliseconds: too
+ *   coarse for a proxy that adds a tenth of one.
+ * - closeLoad: a new connection for every request, as `ab` did in the blog
+ *   series. It is a small client of its own because autocannon does not do this
+ *   correctly: with `Connection: close` it writes the next request on the dying
+ *   connection and times every later answer from that stale request, and its
+ *   `reconnectRate: 1` leaves the answers out of its counts.
+ * - watchRss: the resident memory of a process and its children, sampled from
+ *   /proc while a run goes on; the highest value is what the table shows.
+ *
+ * What it leaves out: checking response bodies (the behaviour tests do that),
+ * HTTP pipelining, TLS.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import net from 'node:net';
+import autocannon from 'autocannon';
+import { type RunResult, summariseLatencies } from './bench-stats.ts';
+import { requestHead, rssKiB } from './harness.ts';
+
+export type Mode = 'keepalive' | 'close';
+
+export interface LoadOptions {
+  port: number;
+  connections: number;
+  /** Stop after this many seconds (in-flight requests are dropped, not counted)... */
+  seconds?: number;
+  /** ...or after this many requests have been answered (closeLoad only). */
+  amount?: number;
+  /** A request without an answer for this long counts as a timeout. */
+  timeoutSeconds?: number;
+  /** Called after each answer with the number answered so far (closeLoad only). */
+  onAnswer?: (answered: number) => void;
+}
+
+const DEFAULT_TIMEOUT_S = 10;
+
+export function load(mode: Mode, options: LoadOptions): Promise<RunResult> {
+  return mode === 'keepalive' ? keepAliveLoad(options) : closeLoad(options);
+}
+
+/** N keep-alive connections for `seconds`, driven by autocannon. */
+export function keepAliveLoad(options: LoadOptions): Promise<RunResult> {
+  const latencies: number[] = [];
+  const served = new Set<unknown>();
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `http://127.0.0.1:${options.port}/`,
+        connections: options.connections,
+        duration: options.seconds ?? 5,
+        timeout: options.timeoutSeconds ?? DEFAULT_TIMEOUT_S,
+      },
+      (err, result) => {
+        if (err) return reject(err);
+        const answered = result.requests.total;
+        resolve({
+          requests: answered,
+          seconds: result.duration,
+          rps: answered / result.duration,
+          latency: summariseLatencies(latencies),
+          errors: result.errors,
+          timeouts: result.timeouts,
+          non2xx: result.non2xx,
+          connections: options.connections,
+          clientsServed: served.size,
+        });
+      },
+    );
+    instance.on('response', (client, statusCode, _bytes, responseTime) => {
+      served.add(client);
+      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+    });
+  });
+}
+
+/**
+ * N clients, each in a loop: connect, send one request with `Connection: close`,
+ * read until the server closes, and again. An answer counts when the server
+ * closed cleanly after a status line; a reset or a close without a status line is
+ * an error.
+ */
+export function closeLoad(options: LoadOptions): Promise<RunResult> {
+  const request = requestHead('/');
+  const timeoutMs = (options.timeoutSeconds ?? DEFAULT_TIMEOUT_S) * 1000;
+  const latencies: number[] = [];
+  const served = new Set<number>();
+  const inFlight = new Set<net.Socket>();
+  let started = 0;
+  let answered = 0;
+  let errors = 0;
+  let timeouts = 0;
+  let non2xx = 0;
+  let running = options.connections;
+  let stopped = false;
+  const began = performance.now();
+  let ended = began;
+
+  return new Promise((resolve) => {
+    const finish = () => {
+      stopped = true;
+      clearTimeout(deadline);
+      for (const socket of inFlight) socket.destroy();
+      const seconds = (ended - began) / 1000;
+      resolve({
+        requests: answered,
+        seconds,
+        rps: seconds > 0 ? answered / seconds : 0,
+        latency: summariseLatencies(latencies),
+        errors,
+        timeouts,
+        non2xx,
+        connections: options.connections,
+        clientsServed: served.size,
+      });
+    };
+    const deadline = setTimeout(
+      () => {
+        ended = performance.now();
+        finish();
+      },
+      options.seconds === undefined ? 2 ** 31 - 1 : options.seconds * 1000,
+    );
+
+    const next = (client: number) => {
+      if (stopped) return;
+      if (options.amount !== undefined && started >= options.amount) {
+        if (--running === 0) {
+          ended = performance.now();
+          finish();
+        }
+        return;
+      }
+      started++;
+      const sent = performance.now();
+      let head = '';
+      let tookMs = 0;
+      let failed = false;
+      const socket = net.connect(options.port, '127.0.0.1');
+      inFlight.add(socket);
+      socket.setNoDelay(true);
+      socket.setTimeout(timeoutMs);
+      socket.write(request);
+      socket.on('data', (chunk: Buffer) => {
+        if (head.length < 12) head += chunk.toString('latin1', 0, 12);
+      });
+      socket.once('end', () => {
+        tookMs = performance.now() - sent;
+      });
+      socket.once('timeout', () => {
+        timeouts++;
+        failed = true;
+        socket.destroy();
+      });
+      socket.on('error', () => {
+        failed = true;
+      });
+      socket.once('close', () => {
+        inFlight.delete(socket);
+        if (stopped) return;
+        const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
+        if (failed || !status || tookMs === 0) {
+          errors++;
+        } else {
+          answered++;
+          served.add(client);
+          if (status.startsWith('2')) latencies.push(tookMs);
+          else non2xx++;
+          options.onAnswer?.(answered);
+        }
+        next(client);
+      });
+    };
+    for (let client = 0; client < options.connections; client++) next(client);
+  });
+}
+
+/** Pids of the processes whose parent chain leads to `pid` (nginx's workers, cluster workers). */
+export async function descendants(pid: number): Promise<number[]> {
+  const children = new Map<number, number[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // The command name may contain spaces and parentheses: the fields start after the last ')'.
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!Number.isFinite(parent)) continue;
+    children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  for (let current = queue.shift(); current !== undefined; current = queue.shift()) {
+    for (const child of children.get(current) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/** Resident memory of a process plus its descendants, in KiB (processes that vanished count 0). */
+export async function treeRssKiB(pid: number): Promise<number> {
+  const pids = [pid, ...(await descendants(pid))];
+  const sizes = await Promise.all(pids.map((each) => rssKiB(each).catch(() => 0)));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
+export interface RssWatch {
+  /** Stops sampling; resolves with the highest reading (undefined if none succeeded). */
+  stop(): Promise<number | undefined>;
+}
+
+/** Samples treeRssKiB(pid) every `intervalMs` until stopped. */
+export function watchRss(pid: number, intervalMs = 200): RssWatch {
+  let peak: number | undefined;
+  let sampling: Promise<void> = Promise.resolve();
+  const sample = () => {
+    sampling = treeRssKiB(pid)
+      .then((kib) => {
+        if (kib > 0) peak = Math.max(peak ?? 0, kib);
+      })
+      .catch(() => {});
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sampling;
+      sample();
+      await sampling;
+      return peak;
+    },
+  };
+}

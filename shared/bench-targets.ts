@@ -1,0 +1,330 @@
+/**
+ * What the benchmark measures: one table of targets, and how to start each of
+ * them on a free port in front of one backend.
+ *
+ * - direct: the backend itself, the baseline of every comparison.
+ * - the parts: each joins with one line in PARTS, and only once its proxy.ts
+ *   exists, so the bench grows with the tutorial.
+ * - the peers a reader would otherwise deploy, when they are installed: nginx's
+ *   stream proxy (one worker) and HAProxy in tcp mode (one thread), started from
+ *   generated config files in a temporary directory.
+ * - the backend: the mock backend (shared/backend.ts), or nginx returning a fixed
+ *   body, which costs less CPU and so leaves more of it to the proxies.
+ *
+ * What it leaves out: installing anything. A missing peer is skipped with one
+ * line that says how to install it.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { TargetKind } from './bench-stats.ts';
+import { freePort, ROOT, startBackend, startPart, type Teardown, waitFor } from './harness.ts';
+
+/** Collects clean-up steps (the harness registers its kills here) and runs them last-in first-out. */
+export class Cleanup implements Teardown {
+  private readonly steps: (() => unknown)[] = [];
+
+  teardown(step: () => unknown): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    for (let step = this.steps.pop(); step; step = this.steps.pop()) {
+      await Promise.resolve()
+        .then(step)
+        .catch(() => {});
+    }
+  }
+}
+
+/** A target that has been started: where to send load, and which process to weigh. */
+export interface Running {
+  port: number;
+  /** The proxy's pid (absent for direct: there is no proxy). */
+  pid?: number;
+}
+
+export interface Target {
+  name: string;
+  kind: TargetKind;
+  /** Serves one client at a time on purpose. */
+  serial?: boolean;
+  /** What this row teaches, in a sentence (the tour prints it). */
+  lesson: string;
+  /** Where to read about it. */
+  readme?: string;
+  /** Why it cannot run here, or undefined when it can. */
+  missing(): string | undefined;
+  start(cleanup: Cleanup, backendPort: number): Promise<Running>;
+}
+
+const hostAndPort = (port: number) => ['0', '127.0.0.1', String(port)];
+const hostColonPort = (port: number) => ['0', `127.0.0.1:${port}`];
+
+/** A part of the tutorial: `<folder>/proxy.ts <args>`, started through the harness. */
+function part(
+  name: string,
+  folder: string,
+  args: (backendPort: number) => string[],
+  details: { lesson: string; serial?: boolean },
+): Target {
+  return {
+    name,
+    kind: 'part',
+    readme: `${folder}/README.md`,
+    ...details,
+    missing: () =>
+      existsSync(path.join(ROOT, folder, 'proxy.ts')) ? undefined : `no ${folder}/proxy.ts yet`,
+    start: async (cleanup, backendPort) => {
+      const program = await startPart(cleanup, folder, args(backendPort));
+      return { port: program.port, pid: program.pid };
+    },
+  };
+}
+
+export const SERIAL_NOTE =
+  'serial by design: it serves one connection at a time and the others wait their turn';
+
+/** The parts, one line each. */
+export const PARTS: Target[] = [
+  part('part1', 'part1-oneshot', hostAndPort, {
+    serial: true,
+    lesson:
+      'one client at a time, in sequential style: its few answers are quick, but the other clients queue behind the one being served.',
+  }),
+  part('part2', 'part2-epoll-style', hostAndPort, {
+    lesson:
+      "every client at once on one event loop, as rsp did with epoll: the proxy's real cost. It ignores backpressure, which this fast reader does not show.",
+  }),
+  part('part3', 'part3-backpressure', hostAndPort, {
+    lesson:
+      'the same event loop with flow control and idle timeouts: bounded memory for slow readers should cost next to nothing here.',
+  }),
+  part('part4', 'part4-balancing', hostColonPort, {
+    lesson:
+      'the load balancer (pools, health checks, retries) in front of one backend: what those features cost per request.',
+  }),
+];
+
+/** Finds a program on PATH or in the sbin directories, where Debian puts nginx and haproxy. */
+export function findBinary(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+  return dirs
+    .filter((dir) => dir !== '')
+    .map((dir) => path.join(dir, name))
+    .find((file) => existsSync(file));
+}
+
+/**
+ * How to get nginx's stream module: '' when it is built in, the `load_module`
+ * line when it is a dynamic module that is installed, undefined when it is absent.
+ */
+export function nginxStreamModule(nginx: string): string | undefined {
+  const built = spawnSync(nginx, ['-V'], { encoding: 'utf8' });
+  const flags = `${built.stdout}${built.stderr}`;
+  if (/--with-stream(\s|$)/.test(flags)) return '';
+  if (!/--with-stream=dynamic/.test(flags)) return undefined;
+  const modules = /--modules-path=(\S+)/.exec(flags)?.[1] ?? '/usr/lib/nginx/modules';
+  const file = path.join(modules, 'ngx_stream_module.so');
+  return existsSync(file) ? `load_module ${file};` : undefined;
+}
+
+/** The top of every nginx config: one worker, in the foreground, everything in `dir`. */
+function nginxMain(dir: string, loadModule: string): string {
+  return `${loadModule}
+daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+`;
+}
+
+/** nginx as a TCP proxy in front of the backend, as a reader would put it there. */
+export function nginxStreamConfig(
+  dir: string,
+  loadModule: string,
+  port: number,
+  backendPort: number,
+): string {
+  return `${nginxMain(dir, loadModule)}stream {
+  server {
+    listen 127.0.0.1:${port};
+    proxy_pass 127.0.0.1:${backendPort};
+  }
+}
+`;
+}
+
+/** nginx as the backend: a fixed short body, no files, no logging. */
+export function nginxBackendConfig(dir: string, port: number): string {
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((kind) => `  ${kind}_temp_path ${dir}/${kind};`)
+    .join('\n');
+  return `${nginxMain(dir, '')}http {
+  access_log off;
+${temp}
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      default_type text/plain;
+      return 200 "Hello from backend nginx\\n";
+    }
+  }
+}
+`;
+}
+
+/** HAProxy in tcp mode with one thread, in front of the backend. */
+export function haproxyConfig(port: number, backendPort: number): string {
+  return `global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+listen bench
+  bind 127.0.0.1:${port}
+  server backend 127.0.0.1:${backendPort}
+`;
+}
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:port. */
+function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A temporary directory, removed on clean-up. */
+async function tempDir(cleanup: Cleanup, prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `rsp-bench-${prefix}-`));
+  cleanup.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Starts a program that is not ours (nginx, haproxy) and waits until its port
+ * accepts connections; it is stopped with SIGTERM (SIGKILL after 3 s) on clean-up.
+ */
+async function startBinary(
+  cleanup: Cleanup,
+  file: string,
+  args: string[],
+  port: number,
+): Promise<Running> {
+  const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('error', () => {});
+  cleanup.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  });
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
+        throw new Error(`${path.basename(file)} stopped: ${output.trim().split('\n').pop()}`);
+      }
+      return accepting(port);
+    },
+    { timeoutMs: 10_000, what: `${path.basename(file)} on port ${port}` },
+  );
+  return { port, pid: child.pid as number };
+}
+
+/** Starts nginx with a config generated by `config(dir, port)`. */
+async function startNginx(
+  cleanup: Cleanup,
+  config: (dir: string, port: number) => string,
+): Promise<Running> {
+  const nginx = findBinary('nginx') as string;
+  const dir = await tempDir(cleanup, 'nginx');
+  const port = await freePort();
+  await writeFile(path.join(dir, 'nginx.conf'), config(dir, port));
+  return startBinary(
+    cleanup,
+    nginx,
+    ['-p', dir, '-e', 'stderr', '-c', path.join(dir, 'nginx.conf')],
+    port,
+  );
+}
+
+const NGINX_INSTALL = 'Debian: apt-get install nginx libnginx-mod-stream';
+
+export const PEERS: Target[] = [
+  {
+    name: 'nginx',
+    kind: 'peer',
+    lesson: "nginx's stream proxy (C, one worker): what a reader would otherwise deploy.",
+    missing() {
+      const nginx = findBinary('nginx');
+      if (!nginx) return `not installed (${NGINX_INSTALL})`;
+      if (nginxStreamModule(nginx) === undefined) return `no stream module (${NGINX_INSTALL})`;
+      return undefined;
+    },
+    start: (cleanup, backendPort) => {
+      const loadModule = nginxStreamModule(findBinary('nginx') as string) ?? '';
+      return startNginx(cleanup, (dir, port) =>
+        nginxStreamConfig(dir, loadModule, port, backendPort),
+      );
+    },
+  },
+  {
+    name: 'haproxy',
+    kind: 'peer',
+    lesson: 'HAProxy in tcp mode (C, one thread): the other usual choice.',
+    missing: () =>
+      findBinary('haproxy') ? undefined : 'not installed (Debian: apt-get install haproxy)',
+    async start(cleanup, backendPort) {
+      const dir = await tempDir(cleanup, 'haproxy');
+      const port = await freePort();
+      const file = path.join(dir, 'haproxy.cfg');
+      await writeFile(file, haproxyConfig(port, backendPort));
+      return startBinary(cleanup, findBinary('haproxy') as string, ['-f', file, '-db'], port);
+    },
+  },
+];
+
+export const DIRECT: Target = {
+  name: 'direct',
+  kind: 'direct',
+  lesson: 'the backend on its own, no proxy: the baseline every other row is compared with.',
+  missing: () => undefined,
+  start: async (_cleanup, backendPort) => ({ port: backendPort }),
+};
+
+/** Every target in table order. */
+export const TARGETS: Target[] = [DIRECT, ...PARTS, ...PEERS];
+
+export type BackendKind = 'mock' | 'nginx';
+
+/** Starts the backend every target talks to; resolves with its port and pid. */
+export async function startBenchBackend(cleanup: Cleanup, kind: BackendKind): Promise<Running> {
+  if (kind === 'mock') {
+    const backend = await startBackend(cleanup);
+    return { port: backend.port, pid: backend.pid };
+  }
+  if (!findBinary('nginx'))
+    throw new Error(`--backend nginx: nginx is not installed (${NGINX_INSTALL})`);
+  return startNginx(cleanup, nginxBackendConfig);
+}

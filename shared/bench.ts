@@ -1,0 +1,266 @@
+/**
+ * The benchmark: every part against a direct connection to the backend, and
+ * against nginx and HAProxy when they are installed.
+ *
+ *   npm run bench
+ *   npm run bench -- --mode close --rounds 5 --duration 10 --json bench-close.json
+ *   npm run bench -- --targets part2,part3 --backend nginx
+ *
+ * It starts everything itself on free ports: one backend, then each target in
+ * front of it. Rounds are interleaved (direct, part1, part2, ..., direct, part1,
+ * ...) so that a noisy neighbour or a warming CPU hurts every target alike, and
+ * the table shows the median of the rounds. "added ms" is the mean latency a
+ * target adds to direct's; "of direct" is its throughput as a share of direct's.
+ *
+ * Two modes: keepalive (each client reuses one connection, what browsers and
+ * load balancers do) and close (a new connection per request, what `ab` did in
+ * the blog series, so connection set-up is part of every request).
+ *
+ * What it leaves out: asserting anything. Speed depends on the machine; the
+ * tests check that the bench runs and reports sensible fields, never how fast.
+ */
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { integerOption } from './backend.ts';
+import { load, type Mode, watchRss } from './bench-load.ts';
+import {
+  compareWithDirect,
+  formatTable,
+  type RunResult,
+  reading,
+  summariseRounds,
+  type TargetSummary,
+  thousands,
+} from './bench-stats.ts';
+import {
+  type BackendKind,
+  Cleanup,
+  type Running,
+  SERIAL_NOTE,
+  startBenchBackend,
+  TARGETS,
+  type Target,
+} from './bench-targets.ts';
+import { isMain } from './log.ts';
+
+export const USAGE = `usage: bench.ts [--connections N] [--duration S] [--rounds N]
+                [--targets ${TARGETS.map((target) => target.name).join(',')}]
+                [--mode keepalive|close] [--backend mock|nginx] [--json FILE]`;
+
+export interface BenchOptions {
+  connections: number;
+  /** Seconds per run. */
+  duration: number;
+  rounds: number;
+  /** Target names in table order; always starts with direct, the baseline. */
+  targets: string[];
+  mode: Mode;
+  backend: BackendKind;
+  json?: string;
+}
+
+/** Parses the command line; throws an Error with a one-line message when it is wrong. */
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      connections: { type: 'string', default: '100' },
+      duration: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '3' },
+      targets: { type: 'string' },
+      mode: { type: 'string', default: 'keepalive' },
+      backend: { type: 'string', default: 'mock' },
+      json: { type: 'string' },
+    },
+    allowPositionals: false,
+  });
+  const known = TARGETS.map((target) => target.name);
+  const asked =
+    values.targets === undefined ? known : values.targets.split(',').map((name) => name.trim());
+  const unknown = asked.filter((name) => !known.includes(name));
+  if (unknown.length > 0 || asked.length === 0) {
+    throw new Error(`--targets: unknown target "${unknown[0] ?? ''}" (known: ${known.join(', ')})`);
+  }
+  if (values.mode !== 'keepalive' && values.mode !== 'close') {
+    throw new Error(`--mode must be keepalive or close, got "${values.mode}"`);
+  }
+  if (values.backend !== 'mock' && values.backend !== 'nginx') {
+    throw new Error(`--backend must be mock or nginx, got "${values.backend}"`);
+  }
+  if (values.json === '') throw new Error('--json needs a file name');
+  return {
+    connections: integerOption('--connections', values.connections, 1, 10_000),
+    duration: integerOption('--duration', values.duration, 1, 3600),
+    rounds: integerOption('--rounds', values.rounds, 1, 100),
+    targets: known.filter((name) => name === 'direct' || asked.includes(name)),
+    mode: values.mode,
+    backend: values.backend,
+    json: values.json,
+  };
+}
+
+/** Where the bench tells what it is doing: progress (stderr) and results (stdout). */
+export interface Reporter {
+  /** A fragment of a progress line (no newline added). */
+  progress(text: string): void;
+  /** A whole line. */
+  line(text: string): void;
+}
+
+export const consoleReporter: Reporter = {
+  progress: (text) => process.stderr.write(text),
+  line: (text) => console.log(text),
+};
+
+export interface BenchReport {
+  date: string;
+  command: string;
+  machine: { cpus: number; cpuModel: string; node: string; platform: string };
+  options: BenchOptions;
+  /** One line per target that did not run, with the reason. */
+  skipped: string[];
+  summaries: TargetSummary[];
+  /** Every run, per target, in round order. */
+  runs: Record<string, RunResult[]>;
+}
+
+export function describeMachine(): BenchReport['machine'] {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    platform: `${os.type()} ${os.release()}`,
+  };
+}
+
+const describeRun = (run: RunResult) =>
+  `${thousands(run.rps)} req/s, mean ${run.latency.mean.toFixed(2)} ms` +
+  (run.errors > 0 ? `, ${run.errors} errors` : '') +
+  (run.clientsServed < run.connections
+    ? `, ${run.clientsServed} of ${run.connections} clients answered`
+    : '');
+
+/** Runs the whole benchmark and returns what it measured. Everything it started is stopped. */
+export async function runBench(
+  options: BenchOptions,
+  reporter: Reporter = consoleReporter,
+): Promise<BenchReport> {
+  const cleanup = new Cleanup();
+  const skipped: string[] = [];
+  const started: { target: Target; running: Running }[] = [];
+  try {
+    const chosen = TARGETS.filter((target) => options.targets.includes(target.name));
+    const backend = await startBenchBackend(cleanup, options.backend);
+    for (const target of chosen) {
+      const missing = target.missing();
+      if (missing) {
+        skipped.push(`${target.name}: skipped, ${missing}`);
+        reporter.line(`${target.name}: skipped, ${missing}`);
+        continue;
+      }
+      try {
+        started.push({ target, running: await target.start(cleanup, backend.port) });
+      } catch (err) {
+        const why = `${target.name}: skipped, it did not start: ${(err as Error).message.split('\n')[0]}`;
+        if (target.kind === 'direct') throw new Error(why);
+        skipped.push(why);
+        reporter.line(why);
+      }
+    }
+
+    const runs: Record<string, RunResult[]> = Object.fromEntries(
+      started.map(({ target }) => [target.name, []]),
+    );
+    const peaks: Record<string, number | undefined> = {};
+    const seconds = started.length * options.rounds * options.duration;
+    reporter.line(
+      `${options.mode} mode, ${options.connections} connections, ${options.rounds} round(s) of ` +
+        `${options.duration} s per target, ${options.backend} backend: about ${seconds} s.`,
+    );
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const { target, running } of started) {
+        reporter.progress(`round ${round}/${options.rounds}  ${target.name.padEnd(8)} `);
+        const meter = running.pid === undefined ? undefined : watchRss(running.pid);
+        const run = await load(options.mode, {
+          port: running.port,
+          connections: options.connections,
+          seconds: options.duration,
+        });
+        const peak = await meter?.stop();
+        if (peak !== undefined) peaks[target.name] = Math.max(peaks[target.name] ?? 0, peak);
+        runs[target.name].push(run);
+        reporter.progress(`${describeRun(run)}\n`);
+      }
+    }
+
+    const summaries = compareWithDirect(
+      started.map(({ target }) => {
+        const summary = summariseRounds(
+          target.name,
+          target.kind,
+          runs[target.name],
+          peaks[target.name],
+        );
+        if (!target.serial) return summary;
+        const answered =
+          summary.clientsServed < summary.connections
+            ? ` (${summary.clientsServed} of ${summary.connections} clients got an answer in its slowest round)`
+            : '';
+        return { ...summary, serial: true, note: `${SERIAL_NOTE}${answered}` };
+      }),
+    );
+    return {
+      date: new Date().toISOString(),
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: describeMachine(),
+      options,
+      skipped,
+      summaries,
+      runs,
+    };
+  } finally {
+    await cleanup.run();
+  }
+}
+
+/** The heading, the table and the two-line reading. */
+export function formatReport(report: BenchReport): string {
+  const { options, machine } = report;
+  return [
+    '',
+    `${options.mode} mode, ${options.connections} connections, medians of ${options.rounds} round(s) ` +
+      `of ${options.duration} s, ${options.backend} backend; ${machine.cpus} CPUs, Node ${machine.node}.`,
+    '',
+    formatTable(report.summaries),
+    '',
+    reading(report.summaries),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(`bench.ts: ${(err as Error).message.split('\n')[0]}`);
+    console.error(USAGE);
+    process.exit(2);
+  }
+  try {
+    const report = await runBench(options);
+    console.log(formatReport(report));
+    if (options.json) {
+      await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(`\nWrote ${options.json}.`);
+    }
+  } catch (err) {
+    console.error(`bench.ts: ${(err as Error).message.split('\n')[0]}`);
+    process.exit(1);
+  }
+}
+
+if (isMain(import.meta.url)) {
+  void main();
+}
