@@ -45,7 +45,8 @@ export function parseBackendArgs(argv: string[]): BackendOptions {
   };
 }
 
-function integerOption(flag: string, text: string, min: number, max: number): number {
+/** A whole number within bounds, or an Error naming the flag. */
+export function integerOption(flag: string, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!/^\d+$/.test(text) || value < min || value > max) {
     throw new Error(`${flag} must be an integer from ${min} to ${max}, got "${text}"`);
