@@ -85,8 +85,7 @@ function part(
   };
 }
 
-export const SERIAL_NOTE =
-  'serial by design: it serves one connection at a time and the others wait their turn';
+export const SERIAL_NOTE = 'serial by design: it serves one connection at a time';
 
 /** The parts, one line each. */
 export const PARTS: Target[] = [

@@ -206,8 +206,8 @@ export async function runBench(
         if (!target.serial) return summary;
         const answered =
           summary.clientsServed < summary.connections
-            ? ` (${summary.clientsServed} of ${summary.connections} clients got an answer in its slowest round)`
-            : '';
+            ? `; only ${summary.clientsServed} of ${summary.connections} clients got any answer in a round, the latency columns cover those alone, the others waited the whole run`
+            : ', the others wait their turn (hence its latency)';
         return { ...summary, serial: true, note: `${SERIAL_NOTE}${answered}` };
       }),
     );
