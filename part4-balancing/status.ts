@@ -74,7 +74,12 @@ export async function startStatusServer(port: number, status: StatusSource): Pro
       return;
     }
     const body = `${JSON.stringify(snapshot(status), null, 2)}\n`;
-    response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    response
+      .writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      })
+      .end(body);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

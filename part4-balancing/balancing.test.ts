@@ -1,0 +1,107 @@
+/**
+ * Balancing: each strategy, seen from outside. Three named backends answer
+ * "Hello from backend A/B/C", so a client can tell who served it.
+ */
+
+import t from 'tap';
+import { freePort, httpGet, openSocket, readAll, waitFor } from '../shared/harness.ts';
+import {
+  onePool,
+  type Status,
+  sequence,
+  slowRequest,
+  startBackends,
+  startBalancer,
+  status,
+  whoAnswered,
+} from './test-support.ts';
+
+const [A, B, C] = await startBackends(t, ['A', 'B', 'C']);
+const three = (weights = [1, 1, 1]) =>
+  [A, B, C].map((backend, i) => ({ address: backend.address, weight: weights[i] }));
+
+t.test("round-robin: weights 5:1:1 give nginx's smooth sequence A A B A C A A", async (t) => {
+  const { proxy } = await startBalancer(
+    t,
+    onePool({ strategy: 'round-robin', backends: three([5, 1, 1]) }),
+  );
+  t.same((await sequence(proxy.port, 14)).join(''), 'AABACAA'.repeat(2));
+});
+
+// A request held open on one backend makes it the busy one; a strategy that
+// looks at load must send everyone else elsewhere. Round robin would not.
+for (const strategy of ['least-connections', 'two-random-choices']) {
+  t.test(`${strategy}: a backend busy with a slow request gets no new client`, async (t) => {
+    const balancer = await startBalancer(t, onePool({ strategy, backends: three() }));
+    // Only the slow request open: the previous quick one's backend socket closes
+    // a moment after its client has seen the end of the answer.
+    const onlyTheSlowOne = () =>
+      waitFor(
+        async () => {
+          const report = await status(balancer.statusPort as number);
+          return report.totals.activeConnections === 1 ? report : undefined;
+        },
+        { what: 'exactly one connection open' },
+      );
+    const slow = slowRequest(t, balancer.proxy.port, 2500);
+    const report = (await onlyTheSlowOne()) as Status;
+    const busy = report.pools.web.backends.find((b) => b.activeConnections === 1)?.id;
+    const busyName = [A, B, C].find((backend) => backend.address === busy)?.name;
+    const names: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      await onlyTheSlowOne();
+      names.push(await whoAnswered(balancer.proxy.port));
+    }
+    t.notOk(names.includes(busyName as string), `${busyName} (busy) got none of ${names.join('')}`);
+    if (strategy === 'two-random-choices') {
+      t.equal(new Set(names).size, 2, 'the two idle backends share the clients at random');
+    }
+    t.match(
+      (await slow).data.toString(),
+      `Hello from backend ${busyName}`,
+      'the slow one finishes',
+    );
+  });
+}
+
+t.test(
+  'ip-hash: a client address keeps its backend; addresses spread over all three',
+  async (t) => {
+    const { proxy } = await startBalancer(t, onePool({ strategy: 'ip-hash', backends: three() }));
+    const seen = new Set<string>();
+    const moved: string[] = [];
+    for (let i = 1; i <= 30; i++) {
+      const ip = `127.0.0.${i}`;
+      const first = await whoAnswered(proxy.port, '/', ip);
+      const again = await whoAnswered(proxy.port, '/', ip);
+      if (again !== first) moved.push(`${ip}: ${first} then ${again}`);
+      seen.add(first);
+    }
+    t.same(moved, [], 'each of 30 client addresses got the same backend twice');
+    t.same(seen, new Set(['A', 'B', 'C']), 'the 30 addresses reach all three backends');
+  },
+);
+
+t.test('every backend down', async (t) => {
+  const dead = await Promise.all([1, 2, 3].map(async () => `127.0.0.1:${await freePort()}`));
+  const { proxy } = await startBalancer(
+    t,
+    onePool({ backends: dead.map((address) => ({ address })) }),
+  );
+
+  t.test('an HTTP client gets 502 Bad Gateway', async (t) => {
+    const response = await httpGet(proxy.port);
+    t.equal(response.status, 502);
+    t.equal(response.headers.connection, 'close');
+    t.match(response.body.toString(), /backend/i, 'a short body says why');
+  });
+
+  t.test('any other client gets a clean close', async (t) => {
+    const client = await openSocket(t, proxy.port);
+    // The start of a TLS ClientHello: not something a 502 would mean anything to.
+    client.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]));
+    const received = await readAll(client);
+    t.equal(received.how, 'end', 'closed with a FIN, not a reset');
+    t.equal(received.data.length, 0, 'and not a byte of HTTP');
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * What part 4's integration tests share: named backends, a configuration file
+ * written to the test's own directory, the balancer started on it, and two
+ * questions asked over real sockets (which backend answered, what the status
+ * endpoint says).
+ *
+ * What it leaves out: anything part-independent; that lives in ../shared/harness.ts.
+ */
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Test } from 'tap';
+import {
+  httpGet,
+  type Program,
+  parseResponse,
+  readAll,
+  requestHead,
+  startBackend,
+  startPart,
+} from '../shared/harness.ts';
+
+export const PART = 'part4-balancing';
+
+export interface Named {
+  name: string;
+  program: Program;
+  /** "127.0.0.1:PORT", as a configuration names it. */
+  address: string;
+}
+
+/** Starts one mock backend per name, all at once. */
+export function startBackends(t: Test, names: string[]): Promise<Named[]> {
+  return Promise.all(
+    names.map(async (name) => {
+      const program = await startBackend(t, { name });
+      return { name, program, address: `127.0.0.1:${program.port}` };
+    }),
+  );
+}
+
+/** Tests whose directory exists: t.testdir() empties it on every call. */
+const haveDir = new WeakSet<Test>();
+
+/** Writes `json` (or text) as a file in the test's directory; returns its path. */
+export function writeConfig(t: Test, json: unknown, file = 'balancer.json'): string {
+  const dir = haveDir.has(t) ? t.testdirName : t.testdir();
+  haveDir.add(t);
+  const where = path.join(dir, file);
+  writeFileSync(where, typeof json === 'string' ? json : JSON.stringify(json, null, 2));
+  return where;
+}
+
+/** A one-listener, one-pool configuration on free ports with its status endpoint. */
+export function onePool(pool: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return { listen: [{ port: 0, pool: 'web' }], statusPort: 0, pools: { web: pool }, ...extra };
+}
+
+export interface Balancer {
+  proxy: Program;
+  /** The configuration file (rewrite it and send SIGHUP to reload). */
+  file: string;
+  /** The status port, when the configuration has one. */
+  statusPort?: number;
+}
+
+/** Writes the configuration and starts the balancer on it. */
+export async function startBalancer(
+  t: Test,
+  json: unknown,
+  args: string[] = [],
+): Promise<Balancer> {
+  const file = writeConfig(t, json);
+  const proxy = await startPart(t, PART, ['--config', file, ...args]);
+  const hasStatus =
+    (json as { statusPort?: number }).statusPort !== undefined || args.includes('--status-port');
+  const status = hasStatus ? await proxy.waitForOutput(/Status on port (\d+)\./) : undefined;
+  return { proxy, file, statusPort: status ? Number(status[1]) : undefined };
+}
+
+/** GETs `pathname` and returns the name of the backend that answered (from its body). */
+export async function whoAnswered(
+  port: number,
+  pathname = '/',
+  localAddress?: string,
+): Promise<string> {
+  const body = localAddress
+    ? parseResponse((await request(port, pathname, localAddress)).data).body
+    : (await httpGet(port, pathname)).body;
+  const match = body.toString().match(/^Hello from backend (\S+)/);
+  if (!match) throw new Error(`not a backend's answer: ${JSON.stringify(body.toString())}`);
+  return match[1];
+}
+
+/** One raw request from a chosen local address (127.0.0.0/8 is all loopback on Linux). */
+async function request(port: number, pathname: string, localAddress: string) {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  socket.write(requestHead(pathname));
+  return readAll(socket);
+}
+
+/** Asks `count` requests one after another; returns who answered each. */
+export async function sequence(port: number, count: number): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) names.push(await whoAnswered(port));
+  return names;
+}
+
+export interface BackendStatus {
+  id: string;
+  weight: number;
+  health: 'up' | 'down';
+  down?: string;
+  activeConnections: number;
+  totalConnections: number;
+  failures: number;
+}
+
+export interface Status {
+  listeners: { port: number; pool: string }[];
+  pools: Record<string, { strategy: string; healthCheck: string; backends: BackendStatus[] }>;
+  totals: {
+    activeConnections: number;
+    totalConnections: number;
+    failures: number;
+    noBackend: number;
+  };
+}
+
+/** GET / on the status port. */
+export async function status(statusPort: number): Promise<Status> {
+  const response = await httpGet(statusPort);
+  if (response.status !== 200) throw new Error(`status endpoint answered ${response.status}`);
+  return JSON.parse(response.body.toString());
+}
+
+/** One backend's entry in the status, by its address. */
+export function backendStatus(report: Status, pool: string, address: string): BackendStatus {
+  const entry = report.pools[pool]?.backends.find((b) => b.id === address);
+  if (!entry) throw new Error(`no backend ${address} in pool ${pool}`);
+  return entry;
+}
+
+/** Sends a request that the backend answers after `delayMs`; resolves with the raw answer. */
+export function slowRequest(t: Test, port: number, delayMs: number) {
+  const socket = net.connect(port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  socket.write(requestHead(`/?delay=${delayMs}`));
+  return readAll(socket, delayMs + 10_000);
+}
