@@ -1,0 +1,288 @@
+/**
+ * npm run demo:balance: watch part4 move traffic away from a dead backend and
+ * bring it back when the backend returns.
+ *
+ *   npm run demo:balance [-- --duration SECONDS]      (default 24)
+ *
+ * It starts three mock backends named A, B and C, and part4 in quick-start form
+ * (round robin over the three), then sends a steady stream of requests through
+ * the proxy and counts the answers by the name in the body ("Hello from backend
+ * B"). A quarter of the way in it kills B (SIGKILL, like a crash); halfway it
+ * starts B again on the same port. The table redraws a few times a second:
+ * B's rate drops to zero, A and C take its share, and once the proxy tries B
+ * again (after its fail timeout) B's share comes back. Errors, the answers a
+ * client would have seen fail, are counted too: a new client never sees B's
+ * death (the proxy retries its connect on A or C), but a request that B was
+ * answering when it was killed can fail, since half an answer cannot be retried.
+ *
+ * Everything it started is stopped at the end and on Ctrl-C. It exits 1 if B
+ * never got traffic back, so a run shows the failover or says it did not.
+ *
+ * What it leaves out: other strategies and the config file (see
+ * part4-balancing/example.config.json), and measuring speed (npm run bench).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { httpGet, type Program, startBackend, startPart } from './harness.ts';
+
+const NAMES = ['A', 'B', 'C'] as const;
+const VICTIM = 'B';
+/** Requests in flight at once, and the pause each worker takes between requests: ~200 req/s. */
+const WORKERS = 4;
+const PAUSE_MS = 15;
+const REDRAW_MS = 250;
+/** How long to keep going past --duration, waiting for the restarted backend's first answer. */
+const GRACE_MS = 15_000;
+/** How long to keep going once it has traffic again. */
+const AFTER_BACK_MS = 3000;
+const BAR_WIDTH = 30;
+/** The proxy's last log lines shown under the table. */
+const LOG_LINES = 4;
+
+interface Backend {
+  name: string;
+  program: Program;
+  state: 'up' | 'killed' | 'restarted';
+}
+
+/** Answers per backend name, plus failures by kind, in one phase of the run. */
+type Counts = Map<string, number>;
+
+const PHASES = ['all up', `${VICTIM} down`, `${VICTIM} back`] as const;
+type Phase = (typeof PHASES)[number];
+
+// Everything started registers its cleanup here, as tap's t.teardown would.
+const cleanups: (() => unknown)[] = [];
+const scope = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
+
+async function main(): Promise<void> {
+  const durationMs = parseDuration(process.argv.slice(2)) * 1000;
+  process.on('SIGINT', () => void stop(130));
+  process.on('SIGTERM', () => void stop(143));
+
+  const backends = new Map<string, Backend>();
+  for (const name of NAMES) {
+    backends.set(name, { name, program: await startBackend(scope, { name }), state: 'up' });
+  }
+  const addresses = [...backends.values()].map((b) => `127.0.0.1:${b.program.port}`);
+  const proxy = await startPart(scope, 'part4-balancing', ['0', ...addresses]);
+
+  const victim = backends.get(VICTIM) as Backend;
+  const total: Counts = new Map();
+  const perPhase = new Map<Phase, Counts>(PHASES.map((phase) => [phase, new Map()]));
+  const notes: string[] = [];
+  const startedAt = Date.now();
+  const elapsed = () => ((Date.now() - startedAt) / 1000).toFixed(1).padStart(5);
+  const note = (text: string) => notes.push(`${elapsed()} s  ${text}`);
+  let phase: Phase = 'all up';
+  let running = true;
+  let backAt = 0;
+
+  const count = (key: string) => {
+    // An answer from before the kill may still arrive: only one after the restart counts.
+    if (phase === `${VICTIM} down` && key === VICTIM && victim.state === 'restarted') {
+      phase = `${VICTIM} back`;
+      backAt = Date.now();
+      note(`${VICTIM} answers again: the proxy has tried it once more.`);
+    }
+    total.set(key, (total.get(key) ?? 0) + 1);
+    const counts = perPhase.get(phase) as Counts;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  };
+
+  // The traffic: a few workers, each one request at a time, each a new connection.
+  const workers = Array.from({ length: WORKERS }, async () => {
+    while (running) {
+      count(await oneRequest(proxy.port));
+      await sleep(PAUSE_MS);
+    }
+  });
+
+  const screen = new Screen();
+  const redraw = setInterval(() => {
+    screen.draw(table(proxy, backends, total, screen.rates(total), notes));
+  }, REDRAW_MS);
+  cleanups.push(() => clearInterval(redraw));
+  note('All three up: round robin shares the traffic.');
+
+  await sleep(durationMs / 4);
+  const port = victim.program.port;
+  // The phase moves first, so that the requests the kill breaks count in it.
+  phase = `${VICTIM} down`;
+  victim.state = 'killed';
+  await victim.program.kill('SIGKILL');
+  note(`Killed ${VICTIM} (SIGKILL). Its share moves to A and C.`);
+
+  await sleep(durationMs / 4);
+  victim.program = await startBackend(scope, { name: VICTIM, port });
+  victim.state = 'restarted';
+  note(`Started ${VICTIM} again on port ${port}.`);
+
+  await sleep(durationMs / 2);
+  // The workers move the phase on when the victim answers again.
+  const isBack = () => phase === `${VICTIM} back`;
+  if (!isBack()) {
+    note(`Waiting up to ${GRACE_MS / 1000} s more for ${VICTIM} to get traffic again...`);
+    const deadline = Date.now() + GRACE_MS;
+    while (!isBack() && Date.now() < deadline) await sleep(REDRAW_MS);
+  }
+
+  // Let the viewer see the restored share for a moment before stopping.
+  if (isBack()) await sleep(Math.max(0, backAt + AFTER_BACK_MS - Date.now()));
+  running = false;
+  await Promise.all(workers);
+  clearInterval(redraw);
+  screen.draw(table(proxy, backends, total, screen.rates(total), notes));
+  console.log(`\n${summary(perPhase)}`);
+  const back = isBack();
+  if (!back) console.log(`\n${VICTIM} got no traffic after its restart.`);
+  await stop(back ? 0 : 1);
+}
+
+/** One GET through the proxy: the answering backend's name, or what went wrong. */
+async function oneRequest(port: number): Promise<string> {
+  try {
+    const response = await httpGet(port, '/', 5000);
+    if (response.status !== 200) return `HTTP ${response.status}`;
+    const name = /^Hello from backend (\S+)/.exec(response.body.toString())?.[1];
+    return name ?? 'unexpected body';
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    // httpGet could not find a response head: the proxy closed without an answer.
+    if (message.includes('in 0 bytes')) return 'closed without an answer';
+    if (message.startsWith('no complete HTTP head')) return 'cut-off answer';
+    return code ?? message.split('\n')[0];
+  }
+}
+
+/** The live view: one row per backend, then the errors, then what happened when. */
+function table(
+  proxy: Program,
+  backends: Map<string, Backend>,
+  total: Counts,
+  rates: Counts,
+  notes: string[],
+): string[] {
+  const errors = [...total.keys()].filter((key) => !backends.has(key));
+  const sum = (keys: string[], counts: Counts) =>
+    keys.reduce((n, key) => n + (counts.get(key) ?? 0), 0);
+  const peak = Math.max(1, ...[...backends.keys()].map((name) => rates.get(name) ?? 0));
+  const lines = [
+    `part4-balancing on port ${proxy.port}, round robin over three backends`,
+    '',
+    'backend  port    state        answered   req/s',
+  ];
+  for (const { name, program, state } of backends.values()) {
+    const rate = rates.get(name) ?? 0;
+    lines.push(
+      `${name.padEnd(8)} ${String(program.port).padEnd(7)} ${state.padEnd(10)} ` +
+        `${String(total.get(name) ?? 0).padStart(10)} ${String(rate).padStart(7)}  ` +
+        '#'.repeat(Math.round((rate / peak) * BAR_WIDTH)),
+    );
+  }
+  lines.push(
+    `${'errors'.padEnd(27)} ${String(sum(errors, total)).padStart(10)} ` +
+      `${String(sum(errors, rates)).padStart(7)}  ${errors.join(', ')}`,
+    '',
+    ...notes,
+    '',
+    'the proxy says:',
+    ...proxy
+      .output()
+      .trimEnd()
+      .split('\n')
+      .slice(-LOG_LINES)
+      // The time of day is enough here, and keeps the lines short.
+      .map((line) => `  ${line.replace(/^\[\d{4}-\d\d-\d\d /, '[')}`),
+  );
+  return lines;
+}
+
+/** Answers per backend in each phase: the failover in numbers. */
+function summary(perPhase: Map<Phase, Counts>): string {
+  const keys = new Set<string>(NAMES);
+  for (const counts of perPhase.values()) for (const key of counts.keys()) keys.add(key);
+  const rows = [...keys].map((key) => ({
+    label: NAMES.includes(key as (typeof NAMES)[number]) ? `backend ${key}` : `error: ${key}`,
+    cells: PHASES.map((p) => String(perPhase.get(p)?.get(key) ?? 0).padStart(10)).join(''),
+  }));
+  const width = Math.max(...rows.map((row) => row.label.length)) + 2;
+  const head = `${'answers'.padEnd(width)}${PHASES.map((p) => p.padStart(10)).join('')}`;
+  return [head, ...rows.map((row) => `${row.label.padEnd(width)}${row.cells}`)].join('\n');
+}
+
+/**
+ * Redraws in place on a terminal (cursor up, clear each line); anywhere else
+ * (a pipe, a CI log) it prints a new block once a second.
+ */
+class Screen {
+  private drawn = 0;
+  private lastPrint = 0;
+  private history: Counts[] = [];
+  private readonly tty = process.stdout.isTTY === true;
+
+  draw(lines: string[]): void {
+    if (!this.tty) {
+      if (Date.now() - this.lastPrint < 1000) return;
+      this.lastPrint = Date.now();
+      console.log(`${lines.join('\n')}\n`);
+      return;
+    }
+    // A line that wrapped would take two rows and throw the cursor-up count off.
+    const width = (process.stdout.columns || 80) - 1;
+    const up = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
+    process.stdout.write(
+      `${up}${lines.map((line) => `\x1b[2K${line.slice(0, width)}\n`).join('')}`,
+    );
+    this.drawn = lines.length;
+  }
+
+  /** Answers per second, over the last second of redraws. */
+  rates(total: Counts): Counts {
+    this.history.push(new Map(total));
+    const window = 1000 / REDRAW_MS;
+    if (this.history.length > window + 1) this.history.shift();
+    const then = this.history[0];
+    const seconds = ((this.history.length - 1) * REDRAW_MS) / 1000 || 1;
+    return new Map(
+      [...total].map(([key, n]) => [key, Math.round((n - (then.get(key) ?? 0)) / seconds)]),
+    );
+  }
+}
+
+function parseDuration(argv: string[]): number {
+  let values: { duration?: string };
+  try {
+    values = parseArgs({ args: argv, options: { duration: { type: 'string' } } }).values;
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+  const seconds = Number(values.duration ?? '24');
+  if (!Number.isInteger(seconds) || seconds < 4 || seconds > 600) {
+    return usage(
+      `--duration must be a whole number of seconds from 4 to 600, got "${values.duration}"`,
+    );
+  }
+  return seconds;
+}
+
+function usage(problem: string): never {
+  console.error(`demo-balance.ts: ${problem}`);
+  console.error('usage: demo-balance.ts [--duration SECONDS]');
+  process.exit(2);
+}
+
+let stopping: Promise<void> | undefined;
+/** Stops everything that was started, newest first, then exits. */
+async function stop(code: number): Promise<never> {
+  stopping ??= (async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  })();
+  await stopping;
+  process.exit(code);
+}
+
+main().catch((err) => {
+  console.error(`demo-balance.ts: ${(err as Error).message.split('\n')[0]}`);
+  void stop(1);
+});
