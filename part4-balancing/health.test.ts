@@ -1,0 +1,145 @@
+/**
+ * Health: a dead backend stops getting clients, a recovered one gets them
+ * again, through passive checks (real clients' failed connects) and active
+ * probes (TCP connect, or an HTTP GET on a path).
+ */
+import net from 'node:net';
+import t from 'tap';
+import { startBackend, waitFor } from '../shared/harness.ts';
+import {
+  backendStatus,
+  onePool,
+  sequence,
+  startBackends,
+  startBalancer,
+  status,
+  whoAnswered,
+} from './test-support.ts';
+
+interface Answer {
+  startedAt: number;
+  name?: string;
+  error?: string;
+}
+
+t.test('failover: kill one of three under steady traffic, then restart it', async (t) => {
+  const [A, B, C] = await startBackends(t, ['A', 'B', 'C']);
+  const { proxy } = await startBalancer(
+    t,
+    onePool({
+      backends: [A, B, C].map(({ address }) => ({ address })),
+      maxFails: 1,
+      failTimeoutMs: 500,
+    }),
+  );
+
+  // Steady traffic: two clients asking one request after another until told to stop.
+  const answers: Answer[] = [];
+  let stop = false;
+  const client = async () => {
+    while (!stop) {
+      const startedAt = performance.now();
+      try {
+        answers.push({ startedAt, name: await whoAnswered(proxy.port) });
+      } catch (err) {
+        answers.push({ startedAt, error: String(err) });
+      }
+    }
+  };
+  const traffic = Promise.all([client(), client()]);
+  const since = (time: number) => answers.filter((a) => a.startedAt > time);
+  const answeredBy = (name: string, time: number) => since(time).some((a) => a.name === name);
+
+  await waitFor(() => answeredBy('B', 0), { what: 'traffic on B' });
+  await B.program.kill('SIGKILL');
+  const killedAt = performance.now();
+  await proxy.waitForOutput(new RegExp(`Backend ${B.address} \\(pool web\\) is down`));
+  await waitFor(() => since(killedAt).length >= 40, { what: '40 answers after the kill' });
+  const whileDown = since(killedAt);
+
+  await startBackend(t, { name: 'B', port: B.program.port });
+  const restartedAt = performance.now();
+  await waitFor(() => answeredBy('B', restartedAt), { what: 'B answering again' });
+  stop = true;
+  await traffic;
+
+  t.same(
+    since(killedAt).filter((a) => a.error),
+    [],
+    `no client saw an error after the kill (${since(killedAt).length} requests)`,
+  );
+  t.notOk(
+    whileDown.some((a) => a.name === 'B'),
+    'while B was dead, A and C answered everyone',
+  );
+  t.ok(answeredBy('B', restartedAt), 'restarted, B gets traffic again');
+});
+
+t.test('active health check: a dead backend is out until it passes a probe', async (t) => {
+  const [A, B] = await startBackends(t, ['A', 'B']);
+  const balancer = await startBalancer(
+    t,
+    onePool({
+      backends: [A, B].map(({ address }) => ({ address })),
+      // Passive checks would also take B out; make them too lenient to matter.
+      maxFails: 1000,
+      healthCheck: { intervalMs: 100, timeoutMs: 500 },
+    }),
+  );
+  const report = () => status(balancer.statusPort as number);
+  const { proxy } = balancer;
+
+  await B.program.kill('SIGKILL');
+  await proxy.waitForOutput(
+    new RegExp(`Backend ${B.address} \\(pool web\\) failed its health check \\(ECONNREFUSED\\)`),
+  );
+  t.equal(backendStatus(await report(), 'web', B.address).health, 'down', 'the status says down');
+  const failuresBefore = backendStatus(await report(), 'web', B.address).failures;
+  t.same(new Set(await sequence(proxy.port, 10)), new Set(['A']), 'A answers everyone');
+  t.equal(
+    backendStatus(await report(), 'web', B.address).failures,
+    failuresBefore,
+    'B was not even tried',
+  );
+
+  await startBackend(t, { name: 'B', port: B.program.port });
+  await proxy.waitForOutput(
+    new RegExp(`Backend ${B.address} \\(pool web\\) passed its health check`),
+  );
+  t.ok(await waitFor(async () => (await whoAnswered(proxy.port)) === 'B'), 'B is back');
+});
+
+t.test('an HTTP probe wants 2xx or 3xx, a TCP probe only a connect', async (t) => {
+  // A server that accepts connections and answers every request with a 503.
+  let tcpOnly = 0;
+  const sick = net.createServer((socket) => {
+    let spoke = false;
+    socket.on('data', () => {
+      spoke = true;
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n');
+    });
+    socket.on('close', () => {
+      if (!spoke) tcpOnly++;
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => sick.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => sick.close());
+  const address = `127.0.0.1:${(sick.address() as net.AddressInfo).port}`;
+  const probe = { intervalMs: 100, timeoutMs: 500 };
+
+  const balancer = await startBalancer(t, {
+    listen: [{ port: 0, pool: 'http' }],
+    statusPort: 0,
+    pools: {
+      http: { backends: [{ address }], healthCheck: { ...probe, path: '/health' } },
+      tcp: { backends: [{ address }], healthCheck: probe },
+    },
+  });
+  await balancer.proxy.waitForOutput(/\(pool http\) failed its health check \(HTTP 503\)/);
+  await waitFor(() => tcpOnly >= 2, { what: 'two TCP probes' });
+  const report = await status(balancer.statusPort as number);
+  t.equal(backendStatus(report, 'http', address).health, 'down', 'GET /health -> 503: down');
+  t.equal(backendStatus(report, 'tcp', address).health, 'up', 'a TCP connect: up');
+  t.notMatch(balancer.proxy.output(), /\(pool tcp\) failed/, 'the TCP probe never failed');
+});
