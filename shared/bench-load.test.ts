@@ -1,0 +1,105 @@
+import { once } from 'node:events';
+import net from 'node:net';
+import t from 'tap';
+import { makeBody } from './backend.ts';
+import { closeLoad, descendants, keepAliveLoad, treeRssKiB } from './bench-load.ts';
+import { PEERS, startBenchBackend } from './bench-targets.ts';
+import { freePort, httpGet, rssKiB, spawnScript, startBackend } from './harness.ts';
+
+t.test('closeLoad: a new connection per request, every answer counted once', async (t) => {
+  const backend = await startBackend(t);
+  const accepted: number[] = [];
+  const counter = net.createServer((client) =>
+    client.pipe(net.connect(backend.port, '127.0.0.1')).pipe(client),
+  );
+  counter.on('connection', () => accepted.push(1));
+  counter.listen(0, '127.0.0.1');
+  await once(counter, 'listening');
+  t.teardown(() => counter.close());
+
+  const answers: number[] = [];
+  const result = await closeLoad({
+    port: (counter.address() as net.AddressInfo).port,
+    connections: 5,
+    amount: 60,
+    onAnswer: (answered) => answers.push(answered),
+  });
+  t.equal(result.requests, 60, 'stops after the amount');
+  t.equal(accepted.length, 60, 'one connection per request');
+  t.same(
+    answers,
+    Array.from({ length: 60 }, (_, i) => i + 1),
+    'onAnswer counts up by one',
+  );
+  t.equal(result.errors, 0);
+  t.equal(result.non2xx, 0);
+  t.equal(result.clientsServed, 5);
+  t.ok(result.latency.mean > 0 && result.latency.p50 <= result.latency.p99, 'latencies measured');
+});
+
+t.test(
+  'closeLoad: a refused or silent target counts errors and timeouts, no answers',
+  async (t) => {
+    const refused = await closeLoad({ port: await freePort(), connections: 2, seconds: 1 });
+    t.equal(refused.requests, 0);
+    t.ok(refused.errors > 0, 'refused connections are errors');
+    t.equal(refused.clientsServed, 0);
+
+    const silent = net.createServer(() => {});
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    t.teardown(() => silent.close());
+    const result = await closeLoad({
+      port: (silent.address() as net.AddressInfo).port,
+      connections: 2,
+      seconds: 2,
+      timeoutSeconds: 0.5,
+    });
+    t.equal(result.requests, 0);
+    t.ok(result.timeouts >= 2, 'a target that never answers gives timeouts');
+    t.equal(result.errors, result.timeouts, 'a timeout is an error too');
+  },
+);
+
+t.test('keepAliveLoad: autocannon with exact latencies and clients served', async (t) => {
+  const backend = await startBackend(t);
+  const result = await keepAliveLoad({ port: backend.port, connections: 4, seconds: 1 });
+  t.ok(result.requests > 0);
+  t.equal(result.clientsServed, 4);
+  t.equal(result.non2xx, 0);
+  t.ok(result.latency.mean > 0);
+  t.ok(result.latency.p50 % 1 !== 0 || result.latency.p99 % 1 !== 0, 'not rounded to whole ms');
+});
+
+t.test('treeRssKiB: a process and its children', async (t) => {
+  const child = spawnScript('shared/backend.ts', ['--port', '0']);
+  t.teardown(() => child.kill('SIGKILL'));
+  await once(child.stdout as NodeJS.ReadableStream, 'data');
+  t.ok((await descendants(process.pid)).includes(child.pid as number), 'the child is found');
+  const own = await rssKiB(process.pid);
+  const tree = await treeRssKiB(process.pid);
+  t.ok(tree >= own + (await rssKiB(child.pid as number)) * 0.5, 'the tree weighs the child too');
+});
+
+for (const peer of PEERS) {
+  const missing = peer.missing();
+  t.test(
+    `${peer.name}: relays to the backend from a generated config`,
+    { skip: missing },
+    async (t) => {
+      const backend = await startBackend(t, { name: 'peer' });
+      const running = await peer.start(t, backend.port);
+      const response = await httpGet(running.port);
+      t.equal(response.status, 200);
+      t.ok(response.body.equals(makeBody('peer')), 'the backend answered through it');
+      t.ok((await treeRssKiB(running.pid as number)) > 0, 'its memory can be read');
+    },
+  );
+}
+
+t.test('--backend nginx: a fixed body', { skip: PEERS[0].missing() }, async (t) => {
+  const backend = await startBenchBackend(t, 'nginx');
+  const response = await httpGet(backend.port);
+  t.equal(response.status, 200);
+  t.equal(response.body.toString(), 'Hello from backend nginx\n');
+});

@@ -1,0 +1,147 @@
+import t from 'tap';
+import {
+  addedLatency,
+  compareWithDirect,
+  formatTable,
+  median,
+  percentile,
+  type RunResult,
+  reading,
+  shareOfDirect,
+  summariseLatencies,
+  summariseRounds,
+} from './bench-stats.ts';
+
+const run = (rps: number, mean: number, extra: Partial<RunResult> = {}): RunResult => ({
+  requests: rps * 5,
+  seconds: 5,
+  rps,
+  latency: { mean, p50: mean - 0.5, p99: mean * 3 },
+  errors: 0,
+  timeouts: 0,
+  non2xx: 0,
+  connections: 100,
+  clientsServed: 100,
+  ...extra,
+});
+
+t.test('median: middle value, mean of the two middle ones, NaN when empty', async (t) => {
+  t.equal(median([3, 1, 2]), 2, 'odd count, unsorted input');
+  t.equal(median([4, 1, 3, 2]), 2.5, 'even count');
+  t.equal(median([7]), 7);
+  t.ok(Number.isNaN(median([])), 'empty');
+  const values = [5, 1, 4];
+  median(values);
+  t.same(values, [5, 1, 4], 'the input is not sorted in place');
+});
+
+t.test('percentile: nearest rank', async (t) => {
+  const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+  t.equal(percentile(sorted, 50), 50);
+  t.equal(percentile(sorted, 99), 99);
+  t.equal(percentile(sorted, 100), 100);
+  t.equal(percentile([1, 2, 3], 50), 2);
+  t.equal(percentile([4], 99), 4, 'one value is every percentile');
+  t.ok(Number.isNaN(percentile([], 50)));
+});
+
+t.test('summariseLatencies: mean, p50 and p99 of unsorted latencies', async (t) => {
+  const latencies = [...Array.from({ length: 98 }, () => 1), 50, 100];
+  const summary = summariseLatencies(latencies.reverse());
+  t.equal(summary.mean, (98 + 50 + 100) / 100);
+  t.equal(summary.p50, 1);
+  t.equal(summary.p99, 50, 'the 99th of 100 values');
+  t.ok(Number.isNaN(summariseLatencies([]).mean), 'no answers: no mean');
+});
+
+t.test('added latency and share of direct', async (t) => {
+  t.equal(
+    addedLatency({ mean: 5.25, p50: 0, p99: 0 }, { mean: 5, p50: 0, p99: 0 }),
+    0.25,
+    'target mean minus direct mean',
+  );
+  t.equal(
+    addedLatency({ mean: 4, p50: 0, p99: 0 }, { mean: 5, p50: 0, p99: 0 }),
+    -1,
+    'can be negative',
+  );
+  t.equal(shareOfDirect(7500, 10_000), 0.75);
+  t.ok(Number.isNaN(shareOfDirect(100, 0)), 'no direct throughput: no share');
+});
+
+t.test('summariseRounds: medians of the rounds, sums of the errors', async (t) => {
+  const summary = summariseRounds(
+    'part2',
+    'part',
+    [
+      run(1000, 9, { errors: 1, timeouts: 1 }),
+      run(3000, 5, { non2xx: 2 }),
+      run(2000, 7, { clientsServed: 40 }),
+    ],
+    12_345,
+  );
+  t.equal(summary.rps, 2000, 'median rps');
+  t.equal(summary.latency.mean, 7, 'median mean latency');
+  t.equal(summary.latency.p50, 6.5);
+  t.equal(summary.latency.p99, 21);
+  t.equal(summary.errors, 1);
+  t.equal(summary.timeouts, 1);
+  t.equal(summary.non2xx, 2);
+  t.equal(summary.clientsServed, 40, 'the fewest clients served in any round');
+  t.equal(summary.peakRssKiB, 12_345);
+  t.equal(summary.rounds, 3);
+});
+
+t.test('compareWithDirect: added ms and share against the direct row', async (t) => {
+  const [direct, part] = compareWithDirect([
+    summariseRounds('direct', 'direct', [run(10_000, 4)], undefined),
+    summariseRounds('part3', 'part', [run(8000, 4.5)], 50_000),
+  ]);
+  t.equal(direct.addedMs, 0);
+  t.equal(direct.shareOfDirect, 1);
+  t.equal(part.addedMs, 0.5);
+  t.equal(part.shareOfDirect, 0.8);
+  t.throws(
+    () => compareWithDirect([summariseRounds('part3', 'part', [run(1, 1)], 1)]),
+    /no direct row/,
+  );
+});
+
+t.test('formatTable and reading: every row, notes, the two-line verdict', async (t) => {
+  const summaries = compareWithDirect([
+    summariseRounds('direct', 'direct', [run(10_000, 4)], undefined),
+    {
+      ...summariseRounds('part1', 'part', [run(3000, 0.1, { clientsServed: 1 })], 40_000),
+      serial: true,
+      note: 'serial by design',
+    },
+    summariseRounds('part2', 'part', [run(8000, 4.5)], 50_000),
+    summariseRounds('part3', 'part', [run(7000, 5)], 45_000),
+    summariseRounds('nginx', 'peer', [run(9000, 4.2)], 12_000),
+  ]);
+  const table = formatTable(summaries);
+  const lines = table.split('\n');
+  t.match(
+    lines[0],
+    /\| target +\| +req\/s \| mean ms \| p50 ms \| p99 ms \| added ms \| of direct \| peak RSS \| errors \| non-2xx \|/,
+  );
+  t.match(table, /\| part2 +\| +8,000 \| +4\.50 \| .*\| +\+0\.50 \| +80% \| +48\.8 MiB \|/);
+  t.match(table, /\| direct +\| +10,000 \| .*\| +\| +100% \| +- \|/, 'direct: no added ms, no RSS');
+  t.match(table, /\| part1 \* \|/, 'a row with a note is starred');
+  t.match(table, /\\\* part1: serial by design/, 'and the note is under the table');
+  t.equal(new Set(lines.slice(0, 7).map((line) => line.length)).size, 1, 'columns are aligned');
+
+  const verdict = reading(summaries).split('\n');
+  t.equal(verdict.length, 2, 'two lines');
+  t.match(
+    verdict[0],
+    /Best of our parts: part2, at 80% of direct's requests per second, adding \+0\.50 ms/,
+  );
+  t.match(verdict[1], /nginx 90% \(\+0\.20 ms\)/);
+  t.match(verdict[1], /part1 served one client at a time/);
+  t.match(
+    reading(summaries.filter((summary) => summary.kind !== 'peer')),
+    /install them to compare/,
+    'no peers: says how to get them',
+  );
+});
