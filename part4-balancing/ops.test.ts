@@ -1,0 +1,93 @@
+/**
+ * Operations: SIGHUP reloads the configuration file (and refuses a broken one),
+ * SIGTERM stops accepting and lets open connections finish, up to a deadline.
+ */
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import t from 'tap';
+import { makeBody } from '../shared/backend.ts';
+import { type Program, parseResponse, waitFor } from '../shared/harness.ts';
+import {
+  onePool,
+  sequence,
+  slowRequest,
+  startBackends,
+  startBalancer,
+  status,
+} from './test-support.ts';
+
+const [A, B] = await startBackends(t, ['A', 'B']);
+const poolOf = (backends: { address: string }[], extra: Record<string, unknown> = {}) =>
+  onePool({ backends: backends.map(({ address }) => ({ address })) }, extra);
+
+/** Waits until the program has printed `count` lines matching `pattern`; returns the last. */
+async function nthLine(program: Program, pattern: RegExp, count: number): Promise<string> {
+  const lines = () =>
+    program
+      .output()
+      .split('\n')
+      .filter((line) => pattern.test(line));
+  await waitFor(() => lines().length >= count, { what: `line ${count} matching ${pattern}` });
+  return lines()[count - 1];
+}
+
+/** Resolves once the balancer relays exactly `count` connections. */
+function openConnections(statusPort: number, count: number) {
+  return waitFor(async () => (await status(statusPort)).totals.activeConnections === count, {
+    what: `${count} open connection(s)`,
+  });
+}
+
+t.test('SIGHUP', async (t) => {
+  const { proxy, file, statusPort } = await startBalancer(t, poolOf([A]));
+
+  t.test('a broken file is refused with one line; the running pool keeps serving', async (t) => {
+    writeFileSync(file, '{ "listen": [ }');
+    proxy.child.kill('SIGHUP');
+    const line = await nthLine(proxy, /Reload/, 1);
+    t.match(line, /Reload refused.*invalid JSON at line 1 column 15/, line);
+    t.same(await sequence(proxy.port, 3), ['A', 'A', 'A'], 'A still answers');
+  });
+
+  t.test('a changed pool: new clients go to it, an open connection is untouched', async (t) => {
+    const inFlight = slowRequest(t, proxy.port, 1500);
+    await openConnections(statusPort as number, 1);
+    writeFileSync(file, JSON.stringify(poolOf([B])));
+    proxy.child.kill('SIGHUP');
+    t.match(await nthLine(proxy, /Reload/, 2), /Reloaded/);
+    t.same(await sequence(proxy.port, 3), ['B', 'B', 'B'], 'B answers new clients');
+    const response = parseResponse((await inFlight).data);
+    t.ok(response.body.equals(makeBody('A')), 'the request open during the reload finished on A');
+  });
+});
+
+t.test('SIGTERM', async (t) => {
+  t.test('a slow response in flight completes; new clients are refused; exit 0', async (t) => {
+    const { proxy, statusPort } = await startBalancer(t, poolOf([A]));
+    const inFlight = slowRequest(t, proxy.port, 1000);
+    await openConnections(statusPort as number, 1);
+    proxy.child.kill('SIGTERM');
+    await proxy.waitForOutput(/Shutting down/);
+
+    const late = net.connect(proxy.port, '127.0.0.1');
+    const [error] = (await once(late, 'error')) as [NodeJS.ErrnoException];
+    t.equal(error.code, 'ECONNREFUSED', 'a new client is refused');
+
+    const received = await inFlight;
+    const response = parseResponse(received.data);
+    t.equal(response.status, 200, 'the slow response completed');
+    t.ok(response.body.equals(makeBody('A')), 'byte-exact');
+    t.equal(await proxy.exited, 0, 'exit code 0');
+  });
+
+  t.test('a response slower than shutdownTimeoutMs is cut at the deadline; exit 0', async (t) => {
+    const { proxy, statusPort } = await startBalancer(t, poolOf([A], { shutdownTimeoutMs: 300 }));
+    const inFlight = slowRequest(t, proxy.port, 30_000);
+    await openConnections(statusPort as number, 1);
+    proxy.child.kill('SIGTERM');
+    t.equal(await proxy.exited, 0, 'exit code 0');
+    t.match(proxy.output(), /closed the 1 connection\(s\) still open at the deadline/);
+    t.equal((await inFlight).data.length, 0, 'the client was closed without an answer');
+  });
+});
