@@ -207,7 +207,19 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.pools['w b'] = json.pools.web;
     },
-    'test.json: pools.w b: a pool name may use letters, digits, "_", "." and "-"',
+    'test.json: pools.w b: expected a name of letters, digits, "_", "." and "-", starting with a letter or digit',
+  ],
+  [
+    'a pool named __proto__',
+    () => JSON.parse('{"listen": [{"port": 1, "pool": "x"}], "pools": {"__proto__": {}}}'),
+    'test.json: pools.__proto__: expected a name of letters, digits, "_", "." and "-", starting with a letter or digit',
+  ],
+  [
+    'a listener naming a property every object has',
+    (json) => {
+      json.listen[0].pool = 'constructor';
+    },
+    'test.json: listen[0].pool: no pool named "constructor" (pools: web)',
   ],
   [
     'unknown strategy',

@@ -184,7 +184,8 @@ function parseListener(
 ): ListenerConfig {
   const fields = object(at, value, { required: ['port', 'pool'] });
   const pool = text(at.at('pool'), fields.pool);
-  if (!(pool in pools)) {
+  // hasOwn, not `in`: every object "has" a constructor, and "constructor" is no pool.
+  if (!Object.hasOwn(pools, pool)) {
     at.at('pool').fail(`no pool named ${show(pool)} (pools: ${Object.keys(pools).join(', ')})`);
   }
   return { port: integer(at.at('port'), fields.port, 0, 65535), pool };
@@ -192,7 +193,12 @@ function parseListener(
 
 function parsePool(at: Place, value: unknown): PoolConfig {
   const name = at.key;
-  if (!/^[\w.-]+$/.test(name)) at.fail('a pool name may use letters, digits, "_", "." and "-"');
+  // Starting with a letter or digit also keeps out "__proto__", which no object can hold as a key.
+  if (!/^[A-Za-z0-9][\w.-]*$/.test(name)) {
+    at.fail(
+      'expected a name of letters, digits, "_", "." and "-", starting with a letter or digit',
+    );
+  }
   const fields = object(at, value, {
     required: ['backends'],
     optional: ['strategy', 'maxFails', 'failTimeoutMs', 'connectTimeoutMs', 'healthCheck'],
