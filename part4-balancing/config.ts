@@ -119,11 +119,11 @@ export function configFromAddresses(listenPort: number, addresses: string[]): Co
   const port = integer(new Place(source, 'listen-port'), listenPort, 0, 65535);
   if (addresses.length === 0) new Place(source, 'backends').fail('none given (expected host:port)');
   const backends: BackendConfig[] = [];
-  addresses.forEach((text, i) => {
+  for (const [i, address] of addresses.entries()) {
     backends.push(
-      backendAt(new Place(source, `backend ${i + 1}`), text, DEFAULTS.weight, backends),
+      backendAt(new Place(source, `backend ${i + 1}`), address, DEFAULTS.weight, backends),
     );
-  });
+  }
   return {
     source,
     listeners: [{ port, pool: 'default' }],
