@@ -37,21 +37,15 @@ export interface RunResult {
 /** direct = the backend itself, the baseline; part = ours; peer = nginx, HAProxy. */
 export type TargetKind = 'direct' | 'part' | 'peer';
 
-/** One target over all its rounds. */
-export interface TargetSummary {
+/**
+ * One target over all its rounds: rps and latency are medians of the rounds,
+ * errors, timeouts and non2xx their sums, clientsServed the fewest in any round
+ * (part 1 serves one at a time).
+ */
+export interface TargetSummary extends Omit<RunResult, 'requests' | 'seconds'> {
   name: string;
   kind: TargetKind;
   rounds: number;
-  /** Medians over the rounds. */
-  rps: number;
-  latency: LatencySummary;
-  /** Sums over the rounds. */
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  connections: number;
-  /** The fewest clients served in any round (part 1 serves one at a time). */
-  clientsServed: number;
   /** Highest resident memory of the proxy seen during its runs (none for direct). */
   peakRssKiB: number | undefined;
   /** Mean latency minus direct's, in ms. */

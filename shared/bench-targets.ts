@@ -38,6 +38,20 @@ export class Cleanup implements Teardown {
         .catch(() => {});
     }
   }
+
+  /**
+   * Until the returned function is called, Ctrl-C or SIGTERM runs the clean-up
+   * and exits 130, so no nginx or temporary directory outlives an interrupted run.
+   */
+  onSignals(): () => void {
+    const stop = () => void this.run().then(() => process.exit(130));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    return () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    };
+  }
 }
 
 /** A target that has been started: where to send load, and which process to weigh. */

@@ -42,6 +42,7 @@ import {
   TARGETS,
   type Target,
 } from './bench-targets.ts';
+import { exitWith, firstLine, parseOrExit } from './cli.ts';
 import { isMain } from './log.ts';
 
 export const USAGE = `usage: bench.ts [--connections N] [--duration S] [--rounds N]
@@ -148,6 +149,7 @@ export async function runBench(
   reporter: Reporter = consoleReporter,
 ): Promise<BenchReport> {
   const cleanup = new Cleanup();
+  const release = cleanup.onSignals();
   const skipped: string[] = [];
   const started: { target: Target; running: Running }[] = [];
   try {
@@ -163,7 +165,7 @@ export async function runBench(
       try {
         started.push({ target, running: await target.start(cleanup, backend.port) });
       } catch (err) {
-        const why = `${target.name}: skipped, it did not start: ${(err as Error).message.split('\n')[0]}`;
+        const why = `${target.name}: skipped, it did not start: ${firstLine(err)}`;
         if (target.kind === 'direct') throw new Error(why);
         skipped.push(why);
         reporter.line(why);
@@ -221,6 +223,7 @@ export async function runBench(
       runs,
     };
   } finally {
+    release();
     await cleanup.run();
   }
 }
@@ -240,14 +243,7 @@ export function formatReport(report: BenchReport): string {
 }
 
 async function main(): Promise<void> {
-  let options: BenchOptions;
-  try {
-    options = parseBenchArgs(process.argv.slice(2));
-  } catch (err) {
-    console.error(`bench.ts: ${(err as Error).message.split('\n')[0]}`);
-    console.error(USAGE);
-    process.exit(2);
-  }
+  const options = parseOrExit('bench.ts', USAGE, parseBenchArgs);
   try {
     const report = await runBench(options);
     console.log(formatReport(report));
@@ -256,8 +252,7 @@ async function main(): Promise<void> {
       console.log(`\nWrote ${options.json}.`);
     }
   } catch (err) {
-    console.error(`bench.ts: ${(err as Error).message.split('\n')[0]}`);
-    process.exit(1);
+    exitWith('bench.ts', err, 1);
   }
 }
 

@@ -25,6 +25,7 @@ import {
   thousands,
 } from './bench-stats.ts';
 import { Cleanup, PARTS, startBenchBackend } from './bench-targets.ts';
+import { exitWith, firstLine, parseOrExit } from './cli.ts';
 import { isMain } from './log.ts';
 
 const USAGE = `usage: soak.ts [--part ${PARTS.map((part) => part.name).join('|')}] [--requests N] [--connections N]`;
@@ -83,25 +84,13 @@ function progressBar(label: string, total: number): (done: number) => void {
 }
 
 async function main(): Promise<void> {
-  let options: SoakOptions;
-  try {
-    options = parseSoakArgs(process.argv.slice(2));
-  } catch (err) {
-    console.error(`soak.ts: ${(err as Error).message.split('\n')[0]}`);
-    console.error(USAGE);
-    process.exit(2);
-  }
+  const options = parseOrExit('soak.ts', USAGE, parseSoakArgs);
   const part = PARTS.find((each) => each.name === options.part);
   const missing = part?.missing();
-  if (!part || missing) {
-    console.error(`soak.ts: ${options.part}: ${missing}`);
-    process.exit(1);
-  }
+  if (!part || missing) exitWith('soak.ts', `${options.part}: ${missing}`, 1);
 
   const cleanup = new Cleanup();
-  const stop = () => void cleanup.run().then(() => process.exit(130));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  cleanup.onSignals();
   try {
     const backend = await startBenchBackend(cleanup, 'mock');
     const proxy = await part.start(cleanup, backend.port);
@@ -152,7 +141,7 @@ async function main(): Promise<void> {
         `(${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MiB from 10% to 100%; a leak keeps rising).`,
     );
   } catch (err) {
-    console.error(`soak.ts: ${(err as Error).message.split('\n')[0]}`);
+    console.error(`soak.ts: ${firstLine(err)}`);
     process.exitCode = 1;
   } finally {
     await cleanup.run();

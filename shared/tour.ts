@@ -10,6 +10,7 @@
  */
 import { type BenchOptions, formatReport, runBench } from './bench.ts';
 import { TARGETS } from './bench-targets.ts';
+import { exitWith } from './cli.ts';
 
 export const TOUR: BenchOptions = {
   connections: 100,
@@ -71,7 +72,4 @@ async function main(): Promise<void> {
   console.log(`\n${NEXT}`);
 }
 
-main().catch((err: Error) => {
-  console.error(`tour.ts: ${err.message.split('\n')[0]}`);
-  process.exit(1);
-});
+main().catch((err) => exitWith('tour.ts', err, 1));
