@@ -90,6 +90,8 @@ async function copy(from: net.Socket, to: net.Socket): Promise<void> {
 /** Resolves on 'drain'; rejects if the socket closes first (then no drain will come). */
 function drained(socket: net.Socket): Promise<void> {
   return new Promise((resolve, reject) => {
+    // write() also returns false on a socket that is already gone: no event will come.
+    if (socket.destroyed) return reject(new Error('peer closed while we were writing'));
     const onDrain = () => {
       socket.off('close', onClose);
       resolve();

@@ -1,0 +1,6 @@
+import { behaviourMatrix } from '../shared/matrix.ts';
+
+behaviourMatrix({
+  part: 'part2-epoll-style',
+  expect: { concurrency: 'parallel', slowReader: 'grows' },
+});
