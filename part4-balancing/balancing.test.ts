@@ -4,15 +4,14 @@
  */
 
 import t from 'tap';
-import { freePort, httpGet, openSocket, readAll, waitFor } from '../shared/harness.ts';
+import { freePort, httpGet, openSocket, readAll } from '../shared/harness.ts';
 import {
   onePool,
-  type Status,
   sequence,
   slowRequest,
   startBackends,
   startBalancer,
-  status,
+  whenOpen,
   whoAnswered,
 } from './test-support.ts';
 
@@ -35,16 +34,9 @@ for (const strategy of ['least-connections', 'two-random-choices']) {
     const balancer = await startBalancer(t, onePool({ strategy, backends: three() }));
     // Only the slow request open: the previous quick one's backend socket closes
     // a moment after its client has seen the end of the answer.
-    const onlyTheSlowOne = () =>
-      waitFor(
-        async () => {
-          const report = await status(balancer.statusPort as number);
-          return report.totals.activeConnections === 1 ? report : undefined;
-        },
-        { what: 'exactly one connection open' },
-      );
+    const onlyTheSlowOne = () => whenOpen(balancer.statusPort as number, 1);
     const slow = slowRequest(t, balancer.proxy.port, 2500);
-    const report = (await onlyTheSlowOne()) as Status;
+    const report = await onlyTheSlowOne();
     const busy = report.pools.web.backends.find((b) => b.activeConnections === 1)?.id;
     const busyName = [A, B, C].find((backend) => backend.address === busy)?.name;
     const names: string[] = [];

@@ -14,7 +14,7 @@ import {
   slowRequest,
   startBackends,
   startBalancer,
-  status,
+  whenOpen,
 } from './test-support.ts';
 
 const [A, B] = await startBackends(t, ['A', 'B']);
@@ -32,13 +32,6 @@ async function nthLine(program: Program, pattern: RegExp, count: number): Promis
   return lines()[count - 1];
 }
 
-/** Resolves once the balancer relays exactly `count` connections. */
-function openConnections(statusPort: number, count: number) {
-  return waitFor(async () => (await status(statusPort)).totals.activeConnections === count, {
-    what: `${count} open connection(s)`,
-  });
-}
-
 t.test('SIGHUP', async (t) => {
   const { proxy, file, statusPort } = await startBalancer(t, poolOf([A]));
 
@@ -52,7 +45,7 @@ t.test('SIGHUP', async (t) => {
 
   t.test('a changed pool: new clients go to it, an open connection is untouched', async (t) => {
     const inFlight = slowRequest(t, proxy.port, 1500);
-    await openConnections(statusPort as number, 1);
+    await whenOpen(statusPort as number, 1);
     writeFileSync(file, JSON.stringify(poolOf([B])));
     proxy.child.kill('SIGHUP');
     t.match(await nthLine(proxy, /Reload/, 2), /Reloaded/);
@@ -66,7 +59,7 @@ t.test('SIGTERM', async (t) => {
   t.test('a slow response in flight completes; new clients are refused; exit 0', async (t) => {
     const { proxy, statusPort } = await startBalancer(t, poolOf([A]));
     const inFlight = slowRequest(t, proxy.port, 1000);
-    await openConnections(statusPort as number, 1);
+    await whenOpen(statusPort as number, 1);
     proxy.child.kill('SIGTERM');
     await proxy.waitForOutput(/Shutting down/);
 
@@ -84,7 +77,7 @@ t.test('SIGTERM', async (t) => {
   t.test('a response slower than shutdownTimeoutMs is cut at the deadline; exit 0', async (t) => {
     const { proxy, statusPort } = await startBalancer(t, poolOf([A], { shutdownTimeoutMs: 300 }));
     const inFlight = slowRequest(t, proxy.port, 30_000);
-    await openConnections(statusPort as number, 1);
+    await whenOpen(statusPort as number, 1);
     proxy.child.kill('SIGTERM');
     t.equal(await proxy.exited, 0, 'exit code 0');
     t.match(proxy.output(), /closed the 1 connection\(s\) still open at the deadline/);

@@ -18,6 +18,7 @@ import {
   requestHead,
   startBackend,
   startPart,
+  waitFor,
 } from '../shared/harness.ts';
 
 export const PART = 'part4-balancing';
@@ -132,6 +133,32 @@ export async function status(statusPort: number): Promise<Status> {
   const response = await httpGet(statusPort);
   if (response.status !== 200) throw new Error(`status endpoint answered ${response.status}`);
   return JSON.parse(response.body.toString());
+}
+
+/** Polls the status endpoint until `accept` says yes; returns that report. */
+export async function statusWhen(
+  statusPort: number,
+  accept: (report: Status) => boolean,
+  what: string,
+): Promise<Status> {
+  let report: Status | undefined;
+  await waitFor(
+    async () => {
+      report = await status(statusPort);
+      return accept(report);
+    },
+    { what },
+  );
+  return report as Status;
+}
+
+/** Waits until the balancer relays exactly `count` connections; returns that report. */
+export function whenOpen(statusPort: number, count: number): Promise<Status> {
+  return statusWhen(
+    statusPort,
+    (report) => report.totals.activeConnections === count,
+    `${count} open connection(s)`,
+  );
 }
 
 /** One backend's entry in the status, by its address. */
