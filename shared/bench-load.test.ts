@@ -76,9 +76,15 @@ t.test('treeRssKiB: a process and its children', async (t) => {
   t.teardown(() => child.kill('SIGKILL'));
   await once(child.stdout as NodeJS.ReadableStream, 'data');
   t.ok((await descendants(process.pid)).includes(child.pid as number), 'the child is found');
-  const own = await rssKiB(process.pid);
-  const tree = await treeRssKiB(process.pid);
-  t.ok(tree >= own + (await rssKiB(child.pid as number)) * 0.5, 'the tree weighs the child too');
+  const before = await rssKiB(process.pid);
+  const childKiB = await rssKiB(child.pid as number);
+  const treeKiB = await treeRssKiB(process.pid);
+  const after = await rssKiB(process.pid);
+  // Our own RSS moves a little between readings; the child weighs tens of MiB.
+  t.ok(
+    treeKiB >= Math.min(before, after) + childKiB * 0.8,
+    `the tree (${treeKiB} KiB) is this process (${before}..${after} KiB) plus the child (${childKiB} KiB)`,
+  );
 });
 
 for (const peer of PEERS) {
