@@ -1,0 +1,106 @@
+/**
+ * The command line: quick start, configuration errors (one line, exit 1),
+ * several listeners, and the options that override the file.
+ */
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { openSocket, readAll, runProgram, startPart, waitFor } from '../shared/harness.ts';
+import { PART, sequence, startBackends, startBalancer, writeConfig } from './test-support.ts';
+
+const PROXY = `${PART}/proxy.ts`;
+const [A, B] = await startBackends(t, ['A', 'B']);
+
+t.test('quick start: round robin over the backends on the command line', async (t) => {
+  const proxy = await startPart(t, PART, ['0', A.address, B.address]);
+  t.same(await sequence(proxy.port, 4), ['A', 'B', 'A', 'B']);
+});
+
+t.test('configuration errors: exit 1 with one line naming the problem', async (t) => {
+  const weightZero = {
+    listen: [{ port: 0, pool: 'web' }],
+    pools: { web: { backends: [{ address: A.address, weight: 0 }] } },
+  };
+  const cases = [
+    {
+      what: 'a missing file',
+      file: 'missing.json',
+      expected: /missing\.json: cannot open: ENOENT/,
+    },
+    {
+      what: 'invalid JSON',
+      file: 'broken.json',
+      content: '{\n  "listen": [\n    { "port": 0, }\n',
+      expected: /broken\.json: invalid JSON at line 3 column 18/,
+    },
+    {
+      what: 'a bad field',
+      file: 'bad-field.json',
+      content: JSON.stringify(weightZero),
+      expected:
+        /bad-field\.json: pools\.web\.backends\[0\]\.weight: expected an integer from 1 to 1000, got 0/,
+    },
+  ];
+  for (const { what, file, content, expected } of cases) {
+    const where =
+      content === undefined
+        ? path.join(tmpdir(), 'no-such-dir', file)
+        : writeConfig(t, content, file);
+    const run = await runProgram(PROXY, ['--config', where]);
+    t.equal(run.code, 1, `${what}: exit code 1`);
+    t.match(run.stderr, expected, `${what}: ${run.stderr.trim()}`);
+    t.equal(run.stderr.trim().split('\n').length, 1, `${what}: one line`);
+    t.equal(run.stdout, '', `${what}: nothing on stdout`);
+  }
+});
+
+t.test('a port already in use: exit 1, one line', async (t) => {
+  const run = await runProgram(PROXY, [String(A.program.port), B.address]);
+  t.equal(run.code, 1);
+  t.match(run.stderr, new RegExp(`cannot listen on port ${A.program.port}: EADDRINUSE`));
+  t.equal(run.stderr.trim().split('\n').length, 1, 'one line');
+});
+
+t.test('several listeners: one startup line each, each with its own pool', async (t) => {
+  const { proxy } = await startBalancer(t, {
+    listen: [
+      { port: 0, pool: 'a' },
+      { port: 0, pool: 'b' },
+    ],
+    pools: { a: { backends: [{ address: A.address }] }, b: { backends: [{ address: B.address }] } },
+  });
+  const startup = /^\[[\d-]+ [\d:]+\] Started\. {2}Listening on port (\d+)\.$/gm;
+  await waitFor(() => [...proxy.output().matchAll(startup)].length === 2, {
+    what: 'two startup lines',
+  });
+  const ports = [...proxy.output().matchAll(startup)].map((match) => Number(match[1]));
+  t.equal(ports.length, 2, 'two startup lines');
+  t.same(await sequence(ports[0], 2), ['A', 'A'], 'the first port serves pool a');
+  t.same(await sequence(ports[1], 2), ['B', 'B'], 'the second port serves pool b');
+});
+
+t.test('--idle-timeout closes a pair with no traffic and logs it', async (t) => {
+  const proxy = await startPart(t, PART, ['--idle-timeout', '300', '0', A.address]);
+  const client = await openSocket(t, proxy.port);
+  const began = performance.now();
+  const received = await readAll(client, 5000);
+  t.ok(true, `closed after ${(performance.now() - began).toFixed(0)} ms`);
+  t.equal(received.data.length, 0);
+  t.match(proxy.output(), /Closing idle connection .*: no traffic for 300 ms\./);
+});
+
+t.test('bad options: exit 2 with one line and the usage', async (t) => {
+  for (const args of [
+    ['--idle-timeout', 'soon', '0', A.address],
+    ['--status-port', '70000', '0', A.address],
+    ['--config', 'x.json', '0', A.address],
+  ]) {
+    const run = await runProgram(PROXY, args);
+    t.equal(run.code, 2, `${args.join(' ')}: exit 2`);
+    t.match(
+      run.stderr,
+      /^proxy\.ts: .+\nusage: /,
+      `${args.join(' ')}: ${run.stderr.split('\n')[0]}`,
+    );
+  }
+});
