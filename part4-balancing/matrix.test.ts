@@ -1,0 +1,15 @@
+import { behaviourMatrix } from '../shared/matrix.ts';
+
+behaviourMatrix({
+  part: 'part4-balancing',
+  args: (backendPort) => ['0', `127.0.0.1:${backendPort}`],
+  badArgs: [
+    ['70000', '127.0.0.1:8888'],
+    ['8000'],
+    ['8000', '127.0.0.1', '8888'],
+    ['8000', '127.0.0.1:99999'],
+    ['--config'],
+    ['--bogus', '127.0.0.1:8888'],
+  ],
+  expect: { concurrency: 'parallel' },
+});
