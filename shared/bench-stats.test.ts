@@ -123,11 +123,15 @@ t.test('formatTable and reading: every row, notes, the two-line verdict', async 
   const lines = table.split('\n');
   t.match(
     lines[0],
-    /\| target +\| +req\/s \| mean ms \| p50 ms \| p99 ms \| added ms \| of direct \| peak RSS \| errors \| non-2xx \|/,
+    /\| target +\| +req\/s \| mean ms \| p50 ms \| p99 ms \| added ms \| of direct \| peak RSS \| errors \| non-2xx \| +served \|/,
   );
   t.match(table, /\| part2 +\| +8,000 \| +4\.50 \| .*\| +\+0\.50 \| +80% \| +48\.8 MiB \|/);
   t.match(table, /\| direct +\| +10,000 \| .*\| +\| +100% \| +- \|/, 'direct: no added ms, no RSS');
-  t.match(table, /\| part1 \* \|/, 'a row with a note is starred');
+  t.match(
+    table,
+    /\| part1 \* \|.*\| +1\/100 \|$/m,
+    'a row with a note is starred; served 1 of 100',
+  );
   t.match(table, /\\\* part1: serial by design/, 'and the note is under the table');
   t.equal(new Set(lines.slice(0, 7).map((line) => line.length)).size, 1, 'columns are aligned');
 

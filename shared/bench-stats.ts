@@ -159,6 +159,7 @@ const COLUMNS = [
   'peak RSS',
   'errors',
   'non-2xx',
+  'served',
 ] as const;
 
 /** One summary as the cells of a table row, in COLUMNS order. */
@@ -175,6 +176,7 @@ export function tableCells(summary: TargetSummary): string[] {
     mib(summary.peakRssKiB),
     String(summary.errors),
     String(summary.non2xx),
+    `${summary.clientsServed}/${summary.connections}`,
   ];
 }
 

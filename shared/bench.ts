@@ -10,7 +10,9 @@
  * front of it. Rounds are interleaved (direct, part1, part2, ..., direct, part1,
  * ...) so that a noisy neighbour or a warming CPU hurts every target alike, and
  * the table shows the median of the rounds. "added ms" is the mean latency a
- * target adds to direct's; "of direct" is its throughput as a share of direct's.
+ * target adds to direct's; "of direct" is its throughput as a share of direct's;
+ * "served" is how many of the clients got any answer at all (all of them, except
+ * with a proxy that serves one connection at a time).
  *
  * Two modes: keepalive (each client reuses one connection, what browsers and
  * load balancers do) and close (a new connection per request, what `ab` did in
