@@ -152,82 +152,111 @@ export async function runBench(
 ): Promise<BenchReport> {
   const cleanup = new Cleanup();
   const release = cleanup.onSignals();
-  const skipped: string[] = [];
-  const started: { target: Target; running: Running }[] = [];
   try {
-    const chosen = TARGETS.filter((target) => options.targets.includes(target.name));
     const backend = await startBenchBackend(cleanup, options.backend);
-    for (const target of chosen) {
-      const missing = target.missing();
-      if (missing) {
-        skipped.push(`${target.name}: skipped, ${missing}`);
-        reporter.line(`${target.name}: skipped, ${missing}`);
-        continue;
-      }
-      try {
-        started.push({ target, running: await target.start(cleanup, backend.port) });
-      } catch (err) {
-        const why = `${target.name}: skipped, it did not start: ${firstLine(err)}`;
-        if (target.kind === 'direct') throw new Error(why);
-        skipped.push(why);
-        reporter.line(why);
-      }
-    }
-
-    const runs: Record<string, RunResult[]> = Object.fromEntries(
-      started.map(({ target }) => [target.name, []]),
-    );
-    const peaks: Record<string, number | undefined> = {};
-    const seconds = started.length * options.rounds * options.duration;
-    reporter.line(
-      `${options.mode} mode, ${options.connections} connections, ${options.rounds} round(s) of ` +
-        `${options.duration} s per target, ${options.backend} backend: about ${seconds} s.`,
-    );
-    for (let round = 1; round <= options.rounds; round++) {
-      for (const { target, running } of started) {
-        reporter.progress(`round ${round}/${options.rounds}  ${target.name.padEnd(8)} `);
-        const meter = running.pid === undefined ? undefined : watchRss(running.pid);
-        const run = await load(options.mode, {
-          port: running.port,
-          connections: options.connections,
-          seconds: options.duration,
-        });
-        const peak = await meter?.stop();
-        if (peak !== undefined) peaks[target.name] = Math.max(peaks[target.name] ?? 0, peak);
-        runs[target.name].push(run);
-        reporter.progress(`${describeRun(run)}\n`);
-      }
-    }
-
-    const summaries = compareWithDirect(
-      started.map(({ target }) => {
-        const summary = summariseRounds(
-          target.name,
-          target.kind,
-          runs[target.name],
-          peaks[target.name],
-        );
-        if (!target.serial) return summary;
-        const answered =
-          summary.clientsServed < summary.connections
-            ? `; only ${summary.clientsServed} of ${summary.connections} clients got any answer in a round, the latency columns cover those alone, the others waited the whole run`
-            : ', the others wait their turn (hence its latency)';
-        return { ...summary, serial: true, note: `${SERIAL_NOTE}${answered}` };
-      }),
-    );
+    const chosen = TARGETS.filter((target) => options.targets.includes(target.name));
+    const { started, skipped } = await startTargets(cleanup, chosen, backend.port, reporter);
+    const { runs, peaks } = await runRounds(started, options, reporter);
     return {
       date: new Date().toISOString(),
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
       machine: describeMachine(),
       options,
       skipped,
-      summaries,
+      summaries: summarise(started, runs, peaks),
       runs,
     };
   } finally {
     release();
     await cleanup.run();
   }
+}
+
+interface Started {
+  target: Target;
+  running: Running;
+}
+
+/**
+ * Starts each target in front of the backend. One that is missing or does not
+ * start is skipped with a line saying why; only direct is indispensable.
+ */
+async function startTargets(
+  cleanup: Cleanup,
+  chosen: Target[],
+  backendPort: number,
+  reporter: Reporter,
+): Promise<{ started: Started[]; skipped: string[] }> {
+  const started: Started[] = [];
+  const skipped: string[] = [];
+  for (const target of chosen) {
+    let why = target.missing();
+    if (!why) {
+      try {
+        started.push({ target, running: await target.start(cleanup, backendPort) });
+        continue;
+      } catch (err) {
+        why = `it did not start: ${firstLine(err)}`;
+        if (target.kind === 'direct') throw new Error(`direct: ${why}`);
+      }
+    }
+    skipped.push(`${target.name}: skipped, ${why}`);
+    reporter.line(`${target.name}: skipped, ${why}`);
+  }
+  return { started, skipped };
+}
+
+/** Round after round, each target in turn; the proxy's memory is sampled during its own runs. */
+async function runRounds(started: Started[], options: BenchOptions, reporter: Reporter) {
+  const runs: Record<string, RunResult[]> = Object.fromEntries(
+    started.map(({ target }) => [target.name, []]),
+  );
+  const peaks: Record<string, number | undefined> = {};
+  const seconds = started.length * options.rounds * options.duration;
+  reporter.line(
+    `${options.mode} mode, ${options.connections} connections, ${options.rounds} round(s) of ` +
+      `${options.duration} s per target, ${options.backend} backend: about ${seconds} s.`,
+  );
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const { target, running } of started) {
+      reporter.progress(`round ${round}/${options.rounds}  ${target.name.padEnd(8)} `);
+      const meter = running.pid === undefined ? undefined : watchRss(running.pid);
+      const run = await load(options.mode, {
+        port: running.port,
+        connections: options.connections,
+        seconds: options.duration,
+      });
+      const peak = await meter?.stop();
+      if (peak !== undefined) peaks[target.name] = Math.max(peaks[target.name] ?? 0, peak);
+      runs[target.name].push(run);
+      reporter.progress(`${describeRun(run)}\n`);
+    }
+  }
+  return { runs, peaks };
+}
+
+/** One row per target, compared with direct; a serial part gets its note. */
+function summarise(
+  started: Started[],
+  runs: Record<string, RunResult[]>,
+  peaks: Record<string, number | undefined>,
+): TargetSummary[] {
+  return compareWithDirect(
+    started.map(({ target }) => {
+      const summary = summariseRounds(
+        target.name,
+        target.kind,
+        runs[target.name],
+        peaks[target.name],
+      );
+      if (!target.serial) return summary;
+      const answered =
+        summary.clientsServed < summary.connections
+          ? `; only ${summary.clientsServed} of ${summary.connections} clients got any answer in a round, the latency columns cover those alone, the others waited the whole run`
+          : ', the others wait their turn (hence its latency)';
+      return { ...summary, serial: true, note: `${SERIAL_NOTE}${answered}` };
+    }),
+  );
 }
 
 /** The heading, the table and the two-line reading. */
