@@ -4,25 +4,27 @@
  * Two sources of bad news, as in nginx:
  * - passive: real clients' connects. `maxFails` failed connects (refused, or
  *   no answer within connectTimeoutMs) within `failTimeoutMs` take the backend
- *   out for `failTimeoutMs`; after that the next client tries it again, and
- *   a failure puts it back out.
+ *   out for `failTimeoutMs`; after that the next client tries it again, and the
+ *   count starts afresh.
  * - active: a probe every `intervalMs` (a TCP connect, or an HTTP GET on `path`
  *   that must answer 2xx or 3xx within `timeoutMs`). A backend that fails a
  *   probe is out until it passes one, whatever real clients would have seen.
  *
- *                 maxFails failed connects                 failTimeoutMs over
- *        ┌──────┐ within failTimeoutMs      ┌────────────┐ (next client tries it)
- *   ───▶ │  up  │ ────────────────────────▶ │ down for   │ ─────────────────────┐
- *        │      │ ◀──────────────────────── │ failTimeout│                      │
- *        └──────┘                           └────────────┘ ◀── it fails again ──┤
- *          │  ▲                                                                  │
- *          │  └─────────────── it accepts a connection ◀──────────────────────────┘
- *   probe  │  │ probe passes
- *   fails  ▼  │
- *        ┌──────────────┐
- *        │ out until a  │   (a probe-down backend is never picked)
- *        │ probe passes │
- *        └──────────────┘
+ *                   maxFails failed connects       ┌───────────────────────────┐
+ *   ┌────────────┐    within failTimeoutMs         │ DOWN (passive)            │
+ *   │     UP     │ ──────────────────────────────▶ │ skipped for failTimeoutMs │
+ *   │  may be    │                                 │ (unless the whole pool is │
+ *   │  picked    │ ◀────────────────────────────── │  down: then tried anyway) │
+ *   └────────────┘    failTimeoutMs over: the next └───────────────────────────┘
+ *     │      ▲        client tries it; the count
+ *     │      │        starts afresh
+ *  a probe  a probe
+ *   fails   passes
+ *     ▼      │
+ *   ┌────────────┐
+ *   │DOWN (probe)│
+ *   │never picked│
+ *   └────────────┘
  *
  * Every transition is logged. What it leaves out: slow start (ramping a
  * recovered backend's weight up), and health judged from response contents.
@@ -84,9 +86,13 @@ export class Health {
     if (this.recentFailures.length < maxFails || now < this.downUntil) return;
     this.recentFailures = [];
     this.downUntil = now + failTimeoutMs;
+    const count =
+      maxFails === 1
+        ? 'a failed connect'
+        : `${maxFails} failed connects within ${failTimeoutMs} ms`;
     log(
-      `Backend ${this.name} is down: ${maxFails} failed connect(s) within ${failTimeoutMs} ms ` +
-        `(last: ${reason}). Trying it again in ${failTimeoutMs} ms.`,
+      `Backend ${this.name} is down after ${count} (${reason}). ` +
+        `Trying it again in ${failTimeoutMs} ms.`,
     );
     clearTimeout(this.backAgainTimer);
     this.backAgainTimer = setTimeout(

@@ -128,7 +128,7 @@ async function refuse(client: net.Socket, pool: Pool): Promise<void> {
   const first = await firstBytes(client, REFUSE_WAIT_MS);
   const http = first !== undefined && HTTP_REQUEST.test(first.toString('latin1', 0, 32));
   log(
-    `No backend of pool ${pool.name} accepted ${client.remoteAddress}:${client.remotePort}: ` +
+    `No backend of pool ${pool.name} accepted ${clientIp(client)}:${client.remotePort}: ` +
       (http ? 'answered 502.' : 'closed.'),
   );
   // Read and drop the rest until the client closes: closing a socket with
