@@ -3,8 +3,10 @@
  * again, through passive checks (real clients' failed connects) and active
  * probes (TCP connect, or an HTTP GET on a path).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import net from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startBackend, waitFor } from '../shared/harness.ts';
 import {
   backendStatus,
@@ -74,6 +76,53 @@ t.test('failover: kill one of three under steady traffic, then restart it', asyn
   );
   t.ok(answeredBy('B', restartedAt), 'restarted, B gets traffic again');
 });
+
+/**
+ * A port that never answers a connect: a child process listens with a backlog
+ * of 1, then blocks its event loop so it never accepts. Once two connections
+ * fill its accept queue, the kernel drops every further SYN, and a connect
+ * hangs as it would against a host that has gone away.
+ */
+async function blackhole(t: Test): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const server = require('node:net').createServer();
+       server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+         console.log(server.address().port);
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+       });`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.teardown(() => child.kill('SIGKILL'));
+  const [line] = await once(child.stdout as NodeJS.ReadableStream, 'data');
+  const port = Number(String(line).trim());
+  for (let i = 0; i < 2; i++) {
+    const filler = net.connect(port, '127.0.0.1');
+    t.teardown(() => filler.destroy());
+    await once(filler, 'connect');
+  }
+  return `127.0.0.1:${port}`;
+}
+
+t.test(
+  'a connect without an answer within connectTimeoutMs: the next backend serves',
+  async (t) => {
+    const silent = await blackhole(t);
+    const [A] = await startBackends(t, ['A']);
+    const { proxy } = await startBalancer(
+      t,
+      onePool({ backends: [{ address: silent }, { address: A.address }], connectTimeoutMs: 300 }),
+    );
+    t.equal(await whoAnswered(proxy.port), 'A', 'the client got an answer from A');
+    t.match(
+      proxy.output(),
+      `Backend ${silent} (pool web) is down after a failed connect (no answer within 300 ms)`,
+    );
+  },
+);
 
 t.test('active health check: a dead backend is out until it passes a probe', async (t) => {
   const [A, B] = await startBackends(t, ['A', 'B']);
