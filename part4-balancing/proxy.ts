@@ -67,6 +67,7 @@ let reloadedAt: Date | undefined;
 
 await main();
 
+/** Load the configuration, open the listeners and the status port; the signals do the rest. */
 async function main(): Promise<void> {
   try {
     config = loadConfig();
@@ -75,25 +76,36 @@ async function main(): Promise<void> {
     // A broken configuration file, or a port we cannot listen on.
     fail((err as Error).message, 1);
   }
-  if (config.statusPort !== undefined) {
-    try {
-      const server = await startStatusServer(config.statusPort, {
-        source: config.source,
-        startedAt,
-        get reloadedAt() {
-          return reloadedAt;
-        },
-        listeners: () => listeners.map((l) => ({ port: l.port, pool: l.config.pool })),
-        pools: () => pools.values(),
-        noBackend: () => noBackend,
-      });
-      log(`Status on port ${portOf(server)}.`);
-    } catch (err) {
-      fail(`cannot serve the status on port ${config.statusPort}: ${describe(err)}`, 1);
-    }
-  }
+  if (config.statusPort !== undefined) await serveStatus(config.statusPort);
   process.on('SIGHUP', () => void reload());
   process.on('SIGTERM', shutdown);
+}
+
+/** socket() + bind() + listen() for one listener. */
+async function listen(listenerConfig: ListenerConfig, pool: Pool): Promise<Listener> {
+  // pauseOnConnect: a client's bytes stay in the kernel until a backend has
+  // accepted, so a failed connect can be retried elsewhere with nothing lost.
+  // allowHalfOpen: the relay forwards a client's FIN instead of answering it.
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+  const listener: Listener = { config: listenerConfig, pool, server, port: 0 };
+  server.on('connection', (client) => {
+    open.add(client);
+    // The pool of the moment: a reload changes listener.pool, not this client's.
+    void serve(client, listener.pool).finally(() => {
+      open.delete(client);
+      if (stopping && open.size === 0) exitAfterShutdown('every connection has finished');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) =>
+      reject(new Error(`cannot listen on port ${listenerConfig.port}: ${describe(err)}`)),
+    );
+    server.listen(listenerConfig.port, () => resolve());
+  });
+  // Later errors on a listening socket (EMFILE on accept) must not crash us.
+  server.on('error', (err) => log(`Listener on port ${listener.port}: ${describe(err)}`));
+  listener.port = portOf(server);
+  return listener;
 }
 
 /** Serves one client from accept to close. Never throws. */
@@ -161,6 +173,8 @@ function clientIp(client: net.Socket): string {
   return (client.remoteAddress ?? '').replace(/^::ffff:/, '');
 }
 
+// --- Operations: apply a configuration, reload, stop, status ------------------
+
 /**
  * Makes `next` the running configuration: new pools (keeping the state of
  * backends that stay), then the listeners. A listener whose port stays keeps
@@ -204,33 +218,6 @@ async function apply(next: Config): Promise<void> {
   listeners = [...kept.map(([listener]) => listener), ...opened];
   config = next;
   for (const listener of opened) log(`Started.  Listening on port ${listener.port}.`);
-}
-
-/** socket() + bind() + listen() for one listener. */
-async function listen(listenerConfig: ListenerConfig, pool: Pool): Promise<Listener> {
-  // pauseOnConnect: a client's bytes stay in the kernel until a backend has
-  // accepted, so a failed connect can be retried elsewhere with nothing lost.
-  // allowHalfOpen: the relay forwards a client's FIN instead of answering it.
-  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-  const listener: Listener = { config: listenerConfig, pool, server, port: 0 };
-  server.on('connection', (client) => {
-    open.add(client);
-    // The pool of the moment: a reload changes listener.pool, not this client's.
-    void serve(client, listener.pool).finally(() => {
-      open.delete(client);
-      if (stopping && open.size === 0) exitAfterShutdown('every connection has finished');
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) =>
-      reject(new Error(`cannot listen on port ${listenerConfig.port}: ${describe(err)}`)),
-    );
-    server.listen(listenerConfig.port, () => resolve());
-  });
-  // Later errors on a listening socket (EMFILE on accept) must not crash us.
-  server.on('error', (err) => log(`Listener on port ${listener.port}: ${describe(err)}`));
-  listener.port = portOf(server);
-  return listener;
 }
 
 /** Serialised, so two quick SIGHUPs cannot interleave. */
@@ -283,6 +270,27 @@ function exitAfterShutdown(how: string): void {
   log(`Stopped: ${how}.`);
   process.exit(0);
 }
+
+/** The status endpoint, on a port of its own (status.ts). */
+async function serveStatus(port: number): Promise<void> {
+  try {
+    const server = await startStatusServer(port, {
+      source: config.source,
+      startedAt,
+      get reloadedAt() {
+        return reloadedAt;
+      },
+      listeners: () => listeners.map((l) => ({ port: l.port, pool: l.config.pool })),
+      pools: () => pools.values(),
+      noBackend: () => noBackend,
+    });
+    log(`Status on port ${portOf(server)}.`);
+  } catch (err) {
+    fail(`cannot serve the status on port ${port}: ${describe(err)}`, 1);
+  }
+}
+
+// --- The command line ---------------------------------------------------------
 
 /** The configuration file (or the quick-start one) with the command line's overrides. */
 function loadConfig(): Config {
