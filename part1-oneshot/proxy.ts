@@ -67,8 +67,10 @@ async function handleClient(client: net.Socket, options: Options): Promise<void>
  */
 async function relay(client: net.Socket, backend: net.Socket): Promise<void> {
   const request = copy(client, backend);
-  // The request side ends when the client leaves; nothing waits for it.
-  request.catch(() => {});
+  // Nothing waits for the request side. If it fails, the client is gone (a reset,
+  // perhaps before its request reached the backend, which would then wait for it
+  // forever): close the backend too, which ends the copy below.
+  request.catch(() => backend.destroy());
   await copy(backend, client);
   // Let the last bytes reach the client before finally() closes the socket.
   await finished(client, { readable: false });

@@ -263,15 +263,16 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       const proxy = await start(t);
       await httpGet(proxy.port);
       const base = await openFds(proxy.pid);
-      // Half reset as soon as the request is out (the backend is still
-      // connecting or thinking), half at the first byte of the answer.
+      // A third reset before sending anything (the backend then waits for a
+      // request that will never come), a third as soon as the request is out,
+      // a third at the first byte of the answer.
       await Promise.all(
         Array.from({ length: STORM }, async (_, i) => {
           const client = await openSocket(t, proxy.port);
           client.on('error', () => {});
-          client.write(requestHead(`/?size=${MiB}`));
+          if (i % 3 > 0) client.write(requestHead(`/?size=${MiB}`));
           // (A client the proxy turned away gets 'close' without 'data'.)
-          if (i % 2 === 1) await oneOf(client, ['data', 'close']);
+          if (i % 3 === 2) await oneOf(client, ['data', 'close']);
           client.resetAndDestroy(); // SO_LINGER 0 + close(): an RST, not a FIN
         }),
       );
