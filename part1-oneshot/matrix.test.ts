@@ -1,3 +1,6 @@
 import { behaviourMatrix } from '../shared/matrix.ts';
 
-behaviourMatrix({ part: 'part1-oneshot', expect: { concurrency: 'serial' } });
+behaviourMatrix({
+  part: 'part1-oneshot',
+  expect: { concurrency: 'serial', halfClose: 'cut', idleTimeout: false },
+});

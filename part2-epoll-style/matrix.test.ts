@@ -2,5 +2,5 @@ import { behaviourMatrix } from '../shared/matrix.ts';
 
 behaviourMatrix({
   part: 'part2-epoll-style',
-  expect: { concurrency: 'parallel', slowReader: 'grows' },
+  expect: { concurrency: 'parallel', slowReader: 'grows', halfClose: 'cut', idleTimeout: false },
 });

@@ -15,6 +15,10 @@
  *  8. slow readers: how much of their responses the proxy holds in memory
  *  9. reset storm: clients that reset mid-request, a backend that dies mid-answer:
  *     no descriptor leaks, service goes on
+ * 10. half-close: a request, then shutdown(SHUT_WR); does the whole response arrive?
+ * 11. idle timeout: a client that connects and sends nothing; is it closed?
+ *
+ * Expectations left out default to the finished proxy's behaviour (part 3 on).
  */
 import t, { type Test } from 'tap';
 import { makeBody } from './backend.ts';
@@ -42,9 +46,14 @@ const SLOW_READERS = 3;
 const SLOW_SIZE = 48 * MiB;
 /** Row 8 thresholds, far apart: the bug holds most of the bytes in flight. */
 const GROWN_MiB = 60;
-const BOUNDED_MiB = 24;
+const BOUNDED_MiB = 32;
 /** Row 8, bounded: how long to watch the RSS. */
 const WATCH_MS = 2500;
+/** Row 10: the response a half-closed client asks for. */
+const HALF_CLOSE_SIZE = 8 * MiB;
+/** Row 11: the idle timeout the part is started with, and how long a part without one is watched. */
+const IDLE_MS = 500;
+const IDLE_WATCH_MS = 3 * IDLE_MS;
 /** Row 9: how many clients reset, and how many extra descriptors are noise. */
 const STORM = 200;
 const FD_SLACK = 10;
@@ -57,6 +66,10 @@ export interface Expectations {
    * behaviour, the default); 'grows' = the proxy holds most of the bytes in flight.
    */
   slowReader?: 'bounded' | 'grows';
+  /** Row 10: 'whole' (the default) or 'cut' = the response is lost or truncated. */
+  halfClose?: 'whole' | 'cut';
+  /** Row 11: true (the default) = the part takes --idle-timeout MS and closes idle clients. */
+  idleTimeout?: boolean;
 }
 
 export interface PartUnderTest {
@@ -66,11 +79,13 @@ export interface PartUnderTest {
   args?: (backendPort: number) => string[];
   /** Command lines that must be refused with exit 2 and a usage line. */
   badArgs?: string[][];
+  /** Row 11: arguments with an idle timeout (default: args plus `--idle-timeout MS`). */
+  idleArgs?: (backendPort: number, idleMs: number) => string[];
   expect: Expectations;
 }
 
 const defaultArgs = (backendPort: number) => ['0', '127.0.0.1', String(backendPort)];
-const defaultBadArgs = [['not-a-port'], ['8000', '127.0.0.1', '8888', 'extra'], ['70000']];
+export const defaultBadArgs = [['not-a-port'], ['8000', '127.0.0.1', '8888', 'extra'], ['70000']];
 
 /** A stack trace looks like "    at fn (file:line:col)". */
 const STACK_TRACE = /^\s+at .+\(?.+:\d+:\d+\)?$/m;
@@ -307,6 +322,61 @@ export function behaviourMatrix(subject: PartUnderTest): void {
         what: `open fds back near ${base}`,
       });
       t.equal(proxy.child.exitCode, null, 'the proxy is still running');
+      noStackTrace(t, proxy);
+    });
+
+    const halfClose = expect.halfClose ?? 'whole';
+    const row10 =
+      halfClose === 'whole'
+        ? '10. half-close: request, then shutdown(SHUT_WR): the whole response arrives'
+        : '10. half-close: request, then shutdown(SHUT_WR): the response is cut (known bug, asserted)';
+    t.test(row10, async (t) => {
+      const proxy = await start(t);
+      const client = await openSocket(t, proxy.port);
+      client.on('error', () => {});
+      client.end(requestHead(`/?size=${HALF_CLOSE_SIZE}`)); // write, then FIN: shutdown(SHUT_WR)
+      const received = await readAll(client, 30_000);
+      const head = received.data.indexOf('\r\n\r\n');
+      const body = head < 0 ? Buffer.alloc(0) : received.data.subarray(head + 4);
+      const what = `${body.length} of ${HALF_CLOSE_SIZE} body bytes arrived (${received.how})`;
+      if (halfClose === 'whole') {
+        t.equal(body.length, HALF_CLOSE_SIZE, what);
+        t.ok(body.equals(makeBody(NAME, HALF_CLOSE_SIZE)), 'byte-exact');
+      } else {
+        t.ok(body.length < HALF_CLOSE_SIZE, what);
+      }
+      noStackTrace(t, proxy);
+    });
+
+    const idleTimeout = expect.idleTimeout ?? true;
+    const row11 = idleTimeout
+      ? `11. idle timeout: a silent client is closed after --idle-timeout ${IDLE_MS}`
+      : '11. idle timeout: none, a silent client is kept open (designed)';
+    t.test(row11, async (t) => {
+      const idleArgs =
+        subject.idleArgs ??
+        ((port: number, ms: number) => [...argsFor(port), '--idle-timeout', String(ms)]);
+      const proxy = await startPart(
+        t,
+        part,
+        idleTimeout ? idleArgs(backend.port, IDLE_MS) : argsFor(backend.port),
+      );
+      const client = await openSocket(t, proxy.port);
+      const began = performance.now();
+      if (idleTimeout) {
+        await readAll(client, 20 * IDLE_MS);
+        const after = performance.now() - began;
+        // Timers never fire early; the upper bound only catches "never" on a busy machine.
+        t.ok(after >= IDLE_MS * 0.9, `closed after ${after.toFixed(0)} ms (>= ${IDLE_MS})`);
+        t.ok(after < 10 * IDLE_MS, `and not much later (< ${10 * IDLE_MS})`);
+        t.match(proxy.output(), /idle/i, 'the proxy logged it');
+      } else {
+        const closed = readAll(client, IDLE_WATCH_MS).then(
+          () => true,
+          () => false,
+        );
+        t.notOk(await closed, `still open after ${IDLE_WATCH_MS} ms`);
+      }
       noStackTrace(t, proxy);
     });
   });

@@ -1,0 +1,7 @@
+import { behaviourMatrix, defaultBadArgs } from '../shared/matrix.ts';
+
+behaviourMatrix({
+  part: 'part3-backpressure',
+  badArgs: [...defaultBadArgs, ['--idle-timeout', 'soon'], ['--idle-timeout'], ['--bogus']],
+  expect: { concurrency: 'parallel' },
+});
