@@ -286,3 +286,30 @@ export async function rssKiB(pid: number): Promise<number> {
 export async function openFds(pid: number): Promise<number> {
   return (await readdir(`/proc/${pid}/fd`)).length;
 }
+
+/**
+ * Opens `count` clients that each send a GET for `pathname` and then read slowly:
+ * one chunk every `readEveryMs`, or nothing at all when it is undefined (the
+ * socket reads a few KiB into Node's buffer, then the kernel's buffer fills).
+ */
+export async function slowReaders(
+  t: Teardown,
+  port: number,
+  count: number,
+  pathname: string,
+  readEveryMs?: number,
+): Promise<net.Socket[]> {
+  const readers = await Promise.all(Array.from({ length: count }, () => openSocket(t, port)));
+  for (const reader of readers) {
+    reader.on('error', () => {});
+    reader.write(requestHead(pathname));
+    if (readEveryMs === undefined) continue;
+    let timer: NodeJS.Timeout | undefined;
+    reader.on('data', () => {
+      reader.pause();
+      timer = setTimeout(() => reader.resume(), readEveryMs);
+    });
+    reader.once('close', () => clearTimeout(timer));
+  }
+  return readers;
+}

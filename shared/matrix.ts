@@ -32,6 +32,7 @@ import {
   requestHead,
   rssKiB,
   runProgram,
+  slowReaders,
   startBackend,
   startPart,
   waitFor,
@@ -221,12 +222,8 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       const proxy = await start(t);
       await httpGet(proxy.port); // load every module the relay uses before the baseline
       const base = await rssKiB(proxy.pid);
-      const readers = await Promise.all(
-        Array.from({ length: SLOW_READERS }, () => openSocket(t, proxy.port)),
-      );
-      // No 'data' listener: each socket reads a few KiB into Node's buffer and then
-      // stops, so the kernel's receive buffer fills and the client reads nothing more.
-      for (const reader of readers) reader.write(requestHead(`/?size=${SLOW_SIZE}`));
+      // Clients that read nothing: the kernel's buffers fill, then the proxy's.
+      const readers = await slowReaders(t, proxy.port, SLOW_READERS, `/?size=${SLOW_SIZE}`);
       await waitFor(() => readers.some((r) => r.readableLength > 0), {
         what: 'the first bytes of a response',
       });
