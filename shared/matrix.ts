@@ -288,14 +288,8 @@ export function behaviourMatrix(subject: PartUnderTest): void {
           client.resetAndDestroy(); // SO_LINGER 0 + close(): an RST, not a FIN
         }),
       );
-      const fds = await waitFor(
-        async () => {
-          const n = await openFds(proxy.pid);
-          return n <= base + FD_SLACK ? n : 0;
-        },
-        { timeoutMs: 20_000, what: `open fds back near ${base}` },
-      );
-      t.ok(true, `open fds: ${base} before, ${fds} after ${STORM} resets`);
+      const fds = await settledFds(proxy.pid, base);
+      t.ok(fds <= base + FD_SLACK, `open fds: ${base} before, ${fds} after ${STORM} resets`);
       const response = await httpGet(proxy.port);
       t.equal(response.status, 200, 'a request afterwards is answered');
       noStackTrace(t, proxy);
@@ -315,9 +309,8 @@ export function behaviourMatrix(subject: PartUnderTest): void {
         received.data.length < 64 * MiB,
         `the client was closed with ${received.data.length} bytes (${received.how})`,
       );
-      await waitFor(async () => (await openFds(proxy.pid)) <= base + FD_SLACK, {
-        what: `open fds back near ${base}`,
-      });
+      const fds = await settledFds(proxy.pid, base);
+      t.ok(fds <= base + FD_SLACK, `open fds: ${base} before, ${fds} after`);
       t.equal(proxy.child.exitCode, null, 'the proxy is still running');
       noStackTrace(t, proxy);
     });
@@ -380,6 +373,17 @@ export function behaviourMatrix(subject: PartUnderTest): void {
 }
 
 type Tap = Test;
+
+/** Waits (with a deadline) for a pid's open descriptors to fall back near `base`; returns the last count. */
+async function settledFds(pid: number, base: number): Promise<number> {
+  let count = await openFds(pid);
+  const settled = async () => {
+    count = await openFds(pid);
+    return count <= base + FD_SLACK;
+  };
+  await waitFor(settled, { timeoutMs: 20_000 }).catch(() => {});
+  return count;
+}
 
 /** Resolves on the first of `events` (once() would wait forever if another one came). */
 function oneOf(emitter: NodeJS.EventEmitter, events: string[]): Promise<void> {
