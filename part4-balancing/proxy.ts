@@ -83,9 +83,9 @@ async function main(): Promise<void> {
 
 /** socket() + bind() + listen() for one listener. */
 async function listen(listenerConfig: ListenerConfig, pool: Pool): Promise<Listener> {
+  // allowHalfOpen: a client's FIN is ours to forward, not for Node to answer at once.
   // pauseOnConnect: a client's bytes stay in the kernel until a backend has
   // accepted, so a failed connect can be retried elsewhere with nothing lost.
-  // allowHalfOpen: the relay forwards a client's FIN instead of answering it.
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
   const listener: Listener = { config: listenerConfig, pool, server, port: 0 };
   server.on('connection', (client) => {
@@ -102,8 +102,8 @@ async function listen(listenerConfig: ListenerConfig, pool: Pool): Promise<Liste
     );
     server.listen(listenerConfig.port, () => resolve());
   });
-  // Later errors on a listening socket (EMFILE on accept) must not crash us.
-  server.on('error', (err) => log(`Listener on port ${listener.port}: ${describe(err)}`));
+  // An accept() that fails (out of descriptors, say) is logged, not fatal.
+  server.on('error', (err) => log(`accept failed on port ${listener.port}: ${describe(err)}`));
   listener.port = portOf(server);
   return listener;
 }

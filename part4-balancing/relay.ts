@@ -1,81 +1,116 @@
 /**
- * The relay: once a client and a backend are connected, copy bytes both ways
- * until both are done. This is part 3's relay, moved into a file of its own
- * because part 4 has more to say before it (which backend) than after it.
- *
- *   client ──data──▶ write to backend ──▶ full? pause client ... 'drain' ──▶ resume client
- *   client ◀── write to client ◀──data── backend   (the same, the other way round)
- *
- * - Flow control: when write() returns false the receiving socket's buffer is
- *   full, so we stop reading from the sender until 'drain'. Each direction holds
- *   at most a read chunk plus the writable buffer, whatever the response size.
- * - Half-close: an end-of-stream from one side becomes end() on the other, and
- *   end() sends its FIN only after what was buffered before it has been flushed.
- *   A client that sends its request and shuts down its write side still gets
- *   the whole response. (Both sockets must be created with allowHalfOpen.)
+ * The relay: part 3's, moved into a file of its own, because part 4 has more
+ * to say before it (which backend) than after it. Once a client and a backend
+ * are connected, bytes flow both ways until both sides are done:
+ * - Flow control: when write() says the receiving socket's buffer is full, stop
+ *   reading from the sender until 'drain'. Memory per connection stays bounded
+ *   (a read chunk plus a 16 KiB buffer per direction) whatever the response size.
+ * - Half-close: a FIN from one side becomes end() on the other, which sends it
+ *   only after what was queued before it. A client that sends its request and
+ *   shuts down its write side still gets the whole response.
  * - Idle timeout: a pair with no traffic either way for idleTimeoutMs is closed.
- * - Resets: an error on one side destroys the other; there is no one left to
- *   deliver the rest to.
+ *
+ * What changed from part 3: relay() resolves once both sockets are closed (a
+ * graceful stop waits for that), it starts the client reading (the listener
+ * hands clients over paused), and it has no connect errors to report (the pool
+ * connected the backend before).
  *
  * What it leaves out: looking at the bytes. It is a byte pipe; the balancer
  * decided everything before the first byte reached the backend.
  */
 import type net from 'node:net';
-import { log } from './log.ts';
+import { describe, log } from './log.ts';
 
 export interface RelayOptions {
-  /** Close the pair after this long without a byte either way; 0 disables it. */
+  /** Close the pair after this long without a byte either way; 0 turns it off. */
   idleTimeoutMs: number;
 }
 
-/** Relays until both sockets are closed, then resolves. Never rejects. */
+/**
+ * The connection pair, as in part 3; each direction listens to what write()
+ * says (see forward()):
+ *
+ *   client  --data-->  backend.write(), full? pause client    backend --drain-->  resume client
+ *   backend --data-->  client.write(),  full? pause backend   client  --drain-->  resume backend
+ *   client  --end--->  backend.end()                          backend --end--->  client.end()
+ *   either  --error->  log it                                 either  --close->  close the other
+ *
+ * Resolves once both sockets are closed. Never rejects.
+ */
 export function relay(
   client: net.Socket,
   backend: net.Socket,
   options: RelayOptions,
 ): Promise<void> {
-  pipe(client, backend);
-  pipe(backend, client);
-  onResetDestroy(client, backend);
-  onResetDestroy(backend, client);
+  forward(client, backend);
+  forward(backend, client);
 
-  // Every byte of the pair is either read from or written to the client socket,
-  // and both reset its timer, so one timer covers both directions.
-  client.setTimeout(options.idleTimeoutMs);
-  client.on('timeout', () => {
-    log(
-      `Closing idle connection ${client.remoteAddress}:${client.remotePort} -> ` +
-        `${backend.remoteAddress}:${backend.remotePort}: no traffic for ${options.idleTimeoutMs} ms.`,
-    );
-    client.destroy();
-    backend.destroy();
-  });
+  // Without an 'error' listener an ECONNRESET would crash the whole process.
+  // Here it is one line in the log; 'close' follows and cleans up.
+  client.on('error', (err) => log(`Connection ended early: ${describe(err)}`));
+  backend.on('error', (err) => log(`Connection ended early: ${describe(err)}`));
 
-  // A server with pauseOnConnect hands us the client paused; start reading now.
+  closeTogether(client, backend);
+  closeTogether(backend, client);
+  closeWhenIdle(client, backend, options.idleTimeoutMs);
+
+  // The listener accepted the client paused (its bytes waited in the kernel
+  // while the pool picked a backend); now there is somewhere to send them.
   client.resume();
   return Promise.all([closed(client), closed(backend)]).then(() => {});
 }
 
-/** One direction: read from `from`, write to `to`, and respect `to`'s buffer. */
-function pipe(from: net.Socket, to: net.Socket): void {
+/**
+ * One direction, with flow control. The two sockets and their buffers:
+ *
+ *       from                         proxy (user space)                       to
+ *   [kernel recv buf] --'data'--> chunk --write()--> [to's writable buffer] --> [kernel send buf]
+ *          ^                                            |  over 16 KiB:
+ *          |  paused: the kernel buffer fills,          |  write() returns false
+ *          |  its TCP window closes, the sender waits   v
+ *          +------------ from.pause() <-----------------+
+ *                        from.resume() <-- 'drain' (the buffer went out to the kernel)
+ *
+ * While `from` is paused libuv stops reading it (EPOLLIN is off), so the
+ * backpressure travels back over TCP to whoever sends too fast. What the proxy
+ * holds is one chunk (at most 64 KiB) plus `to`'s buffer, per direction.
+ */
+function forward(from: net.Socket, to: net.Socket): void {
   from.on('data', (chunk: Buffer) => {
     if (!to.write(chunk)) from.pause();
   });
   to.on('drain', () => from.resume());
-  // Forward the half-close; end() flushes what is buffered before the FIN.
+  // Half-close: the sockets are created with allowHalfOpen, so a FIN from `from`
+  // reaches us as 'end' and nothing else happens by itself. end() sends our FIN
+  // to `to` after everything queued for it has been written, never before.
   from.on('end', () => to.end());
 }
 
 /**
- * A socket that closes with an error (a reset, a write to a dead peer) takes
- * its partner with it. A clean close needs nothing: it means both FINs have
- * crossed, so the partner is finishing on its own.
+ * Both sockets share one idle timer. Every byte of the pair is read from or
+ * written to the client socket, and Node restarts a socket's timer on both, so
+ * the client's timer alone measures "no traffic either way". (The backend's
+ * would fire during a long download to a slow client: paused, it reads nothing.)
  */
-function onResetDestroy(socket: net.Socket, partner: net.Socket): void {
-  // Without an 'error' listener a reset would crash the process.
-  socket.on('error', () => {});
-  socket.once('close', (hadError) => {
-    if (hadError) partner.destroy();
+function closeWhenIdle(client: net.Socket, backend: net.Socket, idleMs: number): void {
+  if (idleMs === 0) return;
+  client.setTimeout(idleMs);
+  client.once('timeout', () => {
+    log(`Closing connection idle for ${idleMs} ms.`);
+    client.destroy();
+    backend.destroy();
+  });
+}
+
+/**
+ * When `socket` closes, `other` must not outlive it. After a clean close its FIN
+ * has already been passed on by end() above, and `other` closes by itself once
+ * its queue is written: destroying it now would throw away the end of the
+ * response. After a reset, or a close that never passed a FIN on, destroy it.
+ */
+function closeTogether(socket: net.Socket, other: net.Socket): void {
+  socket.on('close', (hadError) => {
+    if (hadError || !other.writableEnded) other.destroy();
   });
 }
 
