@@ -79,16 +79,6 @@ t.test('several listeners: one startup line each, each with its own pool', async
   t.same(await sequence(ports[1], 2), ['B', 'B'], 'the second port serves pool b');
 });
 
-t.test('--idle-timeout closes a pair with no traffic and logs it', async (t) => {
-  const proxy = await startPart(t, PART, ['--idle-timeout', '300', '0', A.address]);
-  const client = await openSocket(t, proxy.port);
-  const began = performance.now();
-  const received = await readAll(client, 5000);
-  t.ok(true, `closed after ${(performance.now() - began).toFixed(0)} ms`);
-  t.equal(received.data.length, 0);
-  t.match(proxy.output(), /Closing connection idle for 300 ms\./);
-});
-
 t.test('bad options: exit 2 with one line and the usage', async (t) => {
   for (const args of [
     ['--idle-timeout', 'soon', '0', A.address],

@@ -1,0 +1,87 @@
+/**
+ * Part 3's relay still does what it did, now behind a pool: part 3's tests,
+ * carried over with part 4's command line. A raw TCP backend reads until the
+ * client's FIN, then answers how many bytes it got. Only a proxy that forwards
+ * the FIN, and only after the data, lets it answer correctly. (The behaviour
+ * matrix covers the rest: bounded memory, half-close against the HTTP backend,
+ * the idle timeout of a silent client.)
+ */
+import { once } from 'node:events';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
+import { openSocket, readAll, startPart, type Teardown } from '../shared/harness.ts';
+
+const PART = 'part4-balancing';
+const quickStart = (backendPort: number) => ['0', `127.0.0.1:${backendPort}`];
+
+/**
+ * A backend that counts what it receives until end-of-stream, then replies
+ * "got N bytes" in `replyChunks` pieces, `gapMs` apart, and ends.
+ */
+async function countingBackend(t: Teardown, replyChunks = 1, gapMs = 0): Promise<number> {
+  const server = net.createServer({ allowHalfOpen: true }, async (socket) => {
+    socket.on('error', () => {});
+    let count = 0;
+    socket.on('data', (chunk: Buffer) => {
+      count += chunk.length;
+    });
+    await once(socket, 'end');
+    const reply = `got ${count} bytes\n`;
+    const size = Math.ceil(reply.length / replyChunks);
+    for (let i = 0; i < reply.length; i += size) {
+      if (i > 0) await sleep(gapMs);
+      socket.write(reply.slice(i, i + size));
+    }
+    socket.end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  return (server.address() as net.AddressInfo).port;
+}
+
+t.test('half-close: the client FIN reaches the backend after all 4 MiB of its data', async (t) => {
+  const backendPort = await countingBackend(t);
+  const proxy = await startPart(t, PART, quickStart(backendPort));
+  const client = await openSocket(t, proxy.port);
+  const size = 4 * 1024 * 1024;
+  client.end(Buffer.alloc(size, 'x')); // the data, then shutdown(SHUT_WR)
+  const received = await readAll(client, 20_000);
+  t.equal(received.data.toString(), `got ${size} bytes\n`, 'the backend saw every byte, then EOF');
+  t.equal(received.how, 'end', 'and the answer ended cleanly');
+});
+
+t.test('idle timeout: slow traffic either way is not idle', async (t) => {
+  const idleMs = 500;
+  const gapMs = 150;
+  // The backend stays silent while the client trickles its request, then the
+  // client stays silent while the backend trickles its answer: ~3 s in all.
+  const backendPort = await countingBackend(t, 10, gapMs);
+  const proxy = await startPart(t, PART, [
+    '--idle-timeout',
+    String(idleMs),
+    ...quickStart(backendPort),
+  ]);
+  const client = await openSocket(t, proxy.port);
+  const answer = readAll(client, 20_000);
+  for (let i = 0; i < 10; i++) {
+    client.write('0123456789');
+    await sleep(gapMs);
+  }
+  client.end();
+  const received = await answer;
+  t.equal(received.data.toString(), 'got 100 bytes\n', 'the whole exchange went through');
+  t.notMatch(proxy.output(), /idle/i, 'no idle timeout was logged');
+});
+
+t.test('--idle-timeout 0 turns the timeout off', async (t) => {
+  const backendPort = await countingBackend(t);
+  const proxy = await startPart(t, PART, ['--idle-timeout', '0', ...quickStart(backendPort)]);
+  const client = await openSocket(t, proxy.port);
+  const closed = readAll(client, 1500).then(
+    () => true,
+    () => false,
+  );
+  t.notOk(await closed, 'a silent client is still connected after 1.5 s');
+});
