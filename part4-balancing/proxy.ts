@@ -79,6 +79,9 @@ async function main(): Promise<void> {
   if (config.statusPort !== undefined) await serveStatus(config.statusPort);
   process.on('SIGHUP', () => void reload());
   process.on('SIGTERM', shutdown);
+  // The pid to signal: `npm run part4` and tsx put wrapper processes in front of us.
+  const reloads = commandLine.file === undefined ? '' : `SIGHUP reloads ${commandLine.file}, `;
+  log(`Process ${process.pid}: ${reloads}SIGTERM stops gracefully.`);
 }
 
 /** socket() + bind() + listen() for one listener. */
