@@ -53,6 +53,34 @@ t.test('SIGHUP', async (t) => {
     const response = parseResponse((await inFlight).data);
     t.ok(response.body.equals(makeBody('A')), 'the request open during the reload finished on A');
   });
+
+  t.test('a listener added, then removed', async (t) => {
+    const twoPorts = {
+      listen: [
+        { port: 0, pool: 'web' },
+        { port: 0, pool: 'other' },
+      ],
+      statusPort: 0,
+      pools: {
+        web: { backends: [{ address: B.address }] },
+        other: { backends: [{ address: A.address }] },
+      },
+    };
+    writeFileSync(file, JSON.stringify(twoPorts));
+    proxy.child.kill('SIGHUP');
+    t.match(await nthLine(proxy, /Reload/, 3), /Reloaded/);
+    const added = Number((await nthLine(proxy, /Listening on port/, 2)).match(/port (\d+)/)?.[1]);
+    t.same(await sequence(added, 2), ['A', 'A'], 'the new port serves its pool');
+    t.same(await sequence(proxy.port, 2), ['B', 'B'], 'the old port kept its socket and pool');
+
+    writeFileSync(file, JSON.stringify(poolOf([B])));
+    proxy.child.kill('SIGHUP');
+    t.match(await nthLine(proxy, /Reload/, 4), /Reloaded/);
+    t.match(await nthLine(proxy, /Stopped listening/, 1), `Stopped listening on port ${added}.`);
+    const late = net.connect(added, '127.0.0.1');
+    const [error] = (await once(late, 'error')) as [NodeJS.ErrnoException];
+    t.equal(error.code, 'ECONNREFUSED', 'the removed port refuses new clients');
+  });
 });
 
 t.test('SIGTERM', async (t) => {
