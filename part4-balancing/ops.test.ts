@@ -44,7 +44,7 @@ t.test('SIGHUP', async (t) => {
   });
 
   t.test('a changed pool: new clients go to it, an open connection is untouched', async (t) => {
-    const inFlight = slowRequest(t, proxy.port, 1500);
+    const inFlight = slowRequest(t, proxy.port, 2500);
     await whenOpen(statusPort as number, 1);
     writeFileSync(file, JSON.stringify(poolOf([B])));
     proxy.child.kill('SIGHUP');
