@@ -189,11 +189,11 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     'test.json: statusPort: port 8000 is already used by listen[0].port',
   ],
   [
-    'idle timeout zero',
+    'idle timeout negative',
     (json) => {
-      json.idleTimeoutMs = 0;
+      json.idleTimeoutMs = -1;
     },
-    'test.json: idleTimeoutMs: expected an integer from 1 to 86400000, got 0',
+    'test.json: idleTimeoutMs: expected an integer from 0 to 86400000, got -1',
   ],
   [
     'no pools',
@@ -426,4 +426,10 @@ t.test('configFromAddresses: a bad address names the argument', async (t) => {
   t.throws(() => configFromAddresses(70_000, ['a:1']), {
     message: 'command line: listen-port: expected an integer from 0 to 65535, got 70000',
   });
+});
+
+t.test('idleTimeoutMs 0 turns the idle timeout off, as --idle-timeout 0 does', async (t) => {
+  const json = minimal();
+  json.idleTimeoutMs = 0;
+  t.equal(parseConfig(json, 'test.json').idleTimeoutMs, 0);
 });

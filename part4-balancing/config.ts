@@ -158,7 +158,7 @@ export function parseConfig(json: unknown, source: string): Config {
     idleTimeoutMs: integer(
       top.at('idleTimeoutMs'),
       fields.idleTimeoutMs,
-      1,
+      0, // 0 turns the idle timeout off, as --idle-timeout 0 does
       MAX_MS,
       DEFAULTS.idleTimeoutMs,
     ),

@@ -322,7 +322,7 @@ function parseCommandLine(argv: string[]): CommandLine {
     result.statusPort = integer('--status-port', values['status-port'], 0, 65535);
   }
   if (values['idle-timeout'] !== undefined) {
-    result.idleTimeoutMs = integer('--idle-timeout', values['idle-timeout'], 0, 2 ** 31 - 1);
+    result.idleTimeoutMs = integer('--idle-timeout', values['idle-timeout'], 0, 86_400_000);
   }
   if (values.config !== undefined) {
     if (positionals.length > 0) fail('--config takes no listen port or backends', 2);
