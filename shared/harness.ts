@@ -154,8 +154,9 @@ export async function runProgram(
   script: string,
   args: string[],
   timeoutMs = 15_000,
+  env?: NodeJS.ProcessEnv,
 ): Promise<Finished> {
-  const child = spawnScript(script, args);
+  const child = spawnScript(script, args, env);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk) => {
@@ -165,7 +166,8 @@ export async function runProgram(
     stderr += chunk;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // 'close', not 'exit': it comes after the last of stdout and stderr has been read.
+  const [code] = (await once(child, 'close')) as [number | null];
   clearTimeout(timer);
   return { code, stdout, stderr };
 }
