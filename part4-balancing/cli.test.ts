@@ -5,7 +5,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { runProgram, startPart, waitFor } from '../shared/harness.ts';
+import { httpGet, openSocket, readAll, runProgram, startPart, waitFor } from '../shared/harness.ts';
 import { PART, sequence, startBackends, startBalancer, writeConfig } from './test-support.ts';
 
 const PROXY = `${PART}/proxy.ts`;
@@ -93,4 +93,25 @@ t.test('bad options: exit 2 with one line and the usage', async (t) => {
       `${args.join(' ')}: ${run.stderr.split('\n')[0]}`,
     );
   }
+});
+
+t.test('--status-port and --idle-timeout win over the file', async (t) => {
+  // The file has no status port and a one-minute idle timeout.
+  const { proxy, statusPort } = await startBalancer(
+    t,
+    {
+      listen: [{ port: 0, pool: 'web' }],
+      idleTimeoutMs: 60_000,
+      pools: { web: { backends: [{ address: A.address }] } },
+    },
+    ['--status-port', '0', '--idle-timeout', '300'],
+  );
+  t.ok(statusPort, `the status endpoint listens on port ${statusPort}`);
+  const report = await httpGet(statusPort as number);
+  t.equal(report.status, 200, 'and answers');
+  const silent = await openSocket(t, proxy.port);
+  const began = performance.now();
+  await readAll(silent, 10_000);
+  const waited = performance.now() - began;
+  t.ok(waited < 5_000, `a silent client was closed after ${waited.toFixed(0)} ms, not a minute`);
 });

@@ -47,7 +47,7 @@ export interface PoolConfig {
   name: string;
   strategy: StrategyName;
   backends: BackendConfig[];
-  /** Failed connects in a row (refused or timed out) that take a backend out... */
+  /** Failed connects (refused or timed out) within failTimeoutMs that take a backend out... */
   maxFails: number;
   /** ...for this long; then it is tried again. */
   failTimeoutMs: number;
