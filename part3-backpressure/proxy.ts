@@ -70,8 +70,14 @@ function relay(client: net.Socket, backend: net.Socket, where: string): void {
   // Without an 'error' listener an ECONNRESET would crash the whole process.
   // Here it is one line in the log; 'close' follows and cleans up.
   client.on('error', (err) => log(`Connection ended early: ${describe(err)}`));
+  // Node clears backend.connecting before it emits a failed connect's 'error',
+  // so remember the 'connect' event instead.
+  let connected = false;
+  backend.once('connect', () => {
+    connected = true;
+  });
   backend.on('error', (err) => {
-    if (backend.connecting) log(`Could not connect to backend ${where}: ${describe(err)}`);
+    if (!connected) log(`Could not connect to backend ${where}: ${describe(err)}`);
     else log(`Connection ended early: ${describe(err)}`);
   });
 

@@ -180,6 +180,12 @@ export function behaviourMatrix(subject: PartUnderTest): void {
         const elapsed = performance.now() - began;
         t.ok(elapsed < 5_000, `closed after ${elapsed.toFixed(0)} ms (${received.how})`);
         t.notOk(received.data.includes('200 OK'), 'no success was made up');
+        // One line that says the backend refused (not "ended early"); waitForOutput rejects after 5 s.
+        const said = await proxy.waitForOutput(
+          /(connect to backend \S+ |failed connect \()ECONNREFUSED/,
+          5_000,
+        );
+        t.ok(said, `the proxy logged it: ${said[0]}`);
 
         await startBackend(t, { name: NAME, port });
         const response = await httpGet(proxy.port);
