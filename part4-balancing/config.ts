@@ -15,18 +15,123 @@
  *     }
  *   }
  *
- * Everything is checked when the file is loaded, so a mistake stops the proxy
- * (or a reload) before it serves anything, with one line that names the file and
- * the field: `example.config.json: pools.web.backends[1].weight: expected an
- * integer from 1 to 1000, got 0`. Unknown keys are errors too: they are usually
- * typos ("maxFail"), and a silently ignored setting is worse than a refusal.
- * What is left out gets its default (DEFAULTS below).
+ * Every field is described once, in the tables below (TOP, LISTENER, POOL,
+ * BACKEND, HEALTH_CHECK): what it means, how it is checked, and its default.
+ * The reader that walks a file, readObject(), takes nothing else. Everything is
+ * checked when the file is loaded, so a mistake stops the proxy (or a reload)
+ * before it serves anything, with one line that names the file and the field:
+ * `example.config.json: pools.web.backends[1].weight: expected an integer from
+ * 1 to 1000, got 0`. Unknown keys are errors too: they are usually typos
+ * ("maxFail"), and a silently ignored setting is worse than a refusal.
  *
  * What it leaves out: routing by Host header or TLS SNI, the PROXY protocol, and
  * routes from Redis; a listener only names its pool.
  */
 import { readFileSync } from 'node:fs';
 import { STRATEGY_NAMES, type StrategyName } from './strategies/index.ts';
+
+// Longer than a day is a typo; setTimeout also misbehaves past 2^31 ms.
+const MAX_MS = 86_400_000;
+
+// --- The fields, each described once -------------------------------------------
+
+const TOP = {
+  listen: {
+    about: 'the listening ports, each naming the pool its clients go to',
+    required: true,
+    check: list,
+  },
+  pools: {
+    about: 'the pools of backends, by name',
+    required: true,
+    check: (at: Place, value: unknown) => object(at, value),
+  },
+  statusPort: {
+    about: 'a port for the JSON status endpoint; absent: none',
+    check: int(0, 65535),
+  },
+  idleTimeoutMs: {
+    about: 'close a connection after this long without a byte either way; 0: never',
+    default: 60_000,
+    check: int(0, MAX_MS),
+  },
+  shutdownTimeoutMs: {
+    about: 'on SIGTERM, how long open connections get to finish',
+    default: 10_000,
+    check: int(0, MAX_MS),
+  },
+} satisfies Fields;
+
+const LISTENER = {
+  port: { about: 'the port to accept clients on; 0: any free one', required: true, check: port(0) },
+  pool: { about: 'the pool its clients go to', required: true, check: text },
+} satisfies Fields;
+
+const POOL = {
+  backends: {
+    about: 'the backends, at least one',
+    required: true,
+    check: (at: Place, value: unknown) => list(at, value),
+  },
+  strategy: {
+    about: `how a backend is picked: ${STRATEGY_NAMES.join(', ')}`,
+    default: 'round-robin' as StrategyName,
+    check: oneOf(STRATEGY_NAMES),
+  },
+  maxFails: {
+    about: 'failed connects within failTimeoutMs that take a backend out...',
+    default: 1,
+    check: int(1, 1000),
+  },
+  failTimeoutMs: {
+    about: '...for this long; then it is tried again',
+    default: 10_000,
+    check: int(1, MAX_MS),
+  },
+  connectTimeoutMs: {
+    about: 'a connect not answered within this long counts as failed',
+    default: 3000,
+    check: int(1, MAX_MS),
+  },
+  healthCheck: {
+    about: 'active checks; absent: only the passive ones',
+    check: (at: Place, value: unknown) => readObject(at, value, HEALTH_CHECK),
+  },
+} satisfies Fields;
+
+const BACKEND = {
+  address: { about: '"host:port" or "[ipv6]:port"', required: true, check: hostPort },
+  weight: {
+    about: "its share of the clients, against the pool's other backends",
+    default: 1,
+    check: int(1, 1000),
+  },
+} satisfies Fields;
+
+const HEALTH_CHECK = {
+  intervalMs: {
+    about: 'time between two probes of a backend',
+    default: 2000,
+    check: int(1, MAX_MS),
+  },
+  timeoutMs: {
+    about: 'a probe not answered within this long fails',
+    default: 1000,
+    check: int(1, MAX_MS),
+  },
+  path: {
+    about: 'set: an HTTP GET of this path, healthy on 2xx or 3xx; unset: a TCP connect',
+    // It goes into a request line as it is: no spaces, no control characters.
+    check: (at: Place, value: unknown) => {
+      const path = text(at, value);
+      if (!/^\/[\x21-\x7e]*$/.test(path))
+        at.fail(`expected a path like "/health", got ${show(path)}`);
+      return path;
+    },
+  },
+} satisfies Fields;
+
+// --- What the proxy gets ---------------------------------------------------------
 
 export interface BackendConfig {
   /** "host:port" as written, unique in its pool. */
@@ -36,60 +141,35 @@ export interface BackendConfig {
   weight: number;
 }
 
-export interface HealthCheckConfig {
-  intervalMs: number;
-  timeoutMs: number;
-  /** Set: an HTTP GET of this path, healthy on a 2xx or 3xx status. Unset: a TCP connect probe. */
-  path?: string;
-}
+export type HealthCheckConfig = Values<typeof HEALTH_CHECK>;
 
-export interface PoolConfig {
+export type PoolConfig = Omit<Values<typeof POOL>, 'backends'> & {
   name: string;
-  strategy: StrategyName;
   backends: BackendConfig[];
-  /** Failed connects (refused or timed out) within failTimeoutMs that take a backend out... */
-  maxFails: number;
-  /** ...for this long; then it is tried again. */
-  failTimeoutMs: number;
-  connectTimeoutMs: number;
-  /** Absent: no active checks, only the passive ones above. */
-  healthCheck?: HealthCheckConfig;
-}
+};
 
-export interface ListenerConfig {
-  port: number;
-  pool: string;
-}
+export type ListenerConfig = Values<typeof LISTENER>;
 
-export interface Config {
+export type Config = Omit<Values<typeof TOP>, 'listen' | 'pools'> & {
   /** The file path, or "command line": where to point the reader of an error. */
   source: string;
   listeners: ListenerConfig[];
   pools: Record<string, PoolConfig>;
-  statusPort?: number;
-  idleTimeoutMs: number;
-  shutdownTimeoutMs: number;
-}
+};
 
 export const DEFAULTS = {
-  idleTimeoutMs: 60_000,
-  shutdownTimeoutMs: 10_000,
-  strategy: 'round-robin' as StrategyName,
-  weight: 1,
-  maxFails: 1,
-  failTimeoutMs: 10_000,
-  connectTimeoutMs: 3000,
-  healthCheck: { intervalMs: 2000, timeoutMs: 1000 },
+  idleTimeoutMs: TOP.idleTimeoutMs.default,
+  shutdownTimeoutMs: TOP.shutdownTimeoutMs.default,
+  healthCheck: {
+    intervalMs: HEALTH_CHECK.intervalMs.default,
+    timeoutMs: HEALTH_CHECK.timeoutMs.default,
+  },
 };
 
 /** A mistake in the configuration. The message is one line naming the file and the field. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
-
-// Longer than a day is a typo; setTimeout also misbehaves past 2^31 ms.
-const MAX_MS = 86_400_000;
-const MAX_WEIGHT = 1000;
 
 /** Reads and checks a JSON config file. Throws ConfigError. */
 export function loadConfigFile(file: string): Config {
@@ -113,82 +193,55 @@ export function loadConfigFile(file: string): Config {
   return parseConfig(json, file);
 }
 
-/** Quick start: one listener, one pool "default", round robin, weight 1, default health settings. */
+/** Quick start: one listener, one pool "default", every other setting at its default. */
 export function configFromAddresses(listenPort: number, addresses: string[]): Config {
   const source = 'command line';
-  const port = integer(new Place(source, 'listen-port'), listenPort, 0, 65535);
-  if (addresses.length === 0) new Place(source, 'backends').fail('none given (expected host:port)');
-  const backends: BackendConfig[] = [];
-  for (const [i, address] of addresses.entries()) {
-    backends.push(
-      backendAt(new Place(source, `backend ${i + 1}`), address, DEFAULTS.weight, backends),
-    );
-  }
+  const top = new Place(source, '');
+  if (addresses.length === 0) top.at('backends').fail('none given (expected host:port)');
   return {
+    ...readObject(top, {}, TOP_SETTINGS),
     source,
-    listeners: [{ port, pool: 'default' }],
-    pools: { default: { ...poolDefaults('default'), backends } },
-    idleTimeoutMs: DEFAULTS.idleTimeoutMs,
-    shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs,
+    listeners: [{ port: port(0)(top.at('listen-port'), listenPort), pool: 'default' }],
+    pools: {
+      default: {
+        ...readObject(top, {}, POOL_SETTINGS),
+        name: 'default',
+        backends: uniqueBackends(
+          addresses.map((address, i) => {
+            const at = top.at(`backend ${i + 1}`);
+            return { at, ...hostPort(at, address), weight: BACKEND.weight.default };
+          }),
+        ),
+      },
+    },
   };
 }
 
 /** Checks parsed JSON and fills in the defaults. Throws ConfigError. */
 export function parseConfig(json: unknown, source: string): Config {
   const top = new Place(source, '');
-  const fields = object(top, json, {
-    required: ['listen', 'pools'],
-    optional: ['statusPort', 'idleTimeoutMs', 'shutdownTimeoutMs'],
-  });
+  const { listen, pools: poolsJson, ...settings } = readObject(top, json, TOP);
 
   const pools: Record<string, PoolConfig> = {};
-  const poolEntries = Object.entries(object(top.at('pools'), fields.pools));
+  const poolEntries = Object.entries(poolsJson);
   if (poolEntries.length === 0) top.at('pools').fail('expected at least one pool');
   for (const [name, value] of poolEntries) pools[name] = parsePool(top.at('pools').at(name), value);
 
-  const listenAt = top.at('listen');
-  const listeners = list(listenAt, fields.listen).map((value, i) =>
-    parseListener(listenAt.at(i), value, pools),
-  );
+  const listeners = listen.map((value, i) => {
+    const at = top.at('listen').at(i);
+    const listener = readObject(at, value, LISTENER);
+    // hasOwn, not `in`: every object "has" a constructor, and "constructor" is no pool.
+    if (!Object.hasOwn(pools, listener.pool)) {
+      at.at('pool').fail(
+        `no pool named ${show(listener.pool)} (pools: ${Object.keys(pools).join(', ')})`,
+      );
+    }
+    return listener;
+  });
 
-  const config: Config = {
-    source,
-    listeners,
-    pools,
-    idleTimeoutMs: integer(
-      top.at('idleTimeoutMs'),
-      fields.idleTimeoutMs,
-      0, // 0 turns the idle timeout off, as --idle-timeout 0 does
-      MAX_MS,
-      DEFAULTS.idleTimeoutMs,
-    ),
-    shutdownTimeoutMs: integer(
-      top.at('shutdownTimeoutMs'),
-      fields.shutdownTimeoutMs,
-      0,
-      MAX_MS,
-      DEFAULTS.shutdownTimeoutMs,
-    ),
-  };
-  if (fields.statusPort !== undefined) {
-    config.statusPort = integer(top.at('statusPort'), fields.statusPort, 0, 65535);
-  }
+  const config: Config = { ...settings, source, listeners, pools };
   checkPortsDistinct(top, config);
   return config;
-}
-
-function parseListener(
-  at: Place,
-  value: unknown,
-  pools: Record<string, PoolConfig>,
-): ListenerConfig {
-  const fields = object(at, value, { required: ['port', 'pool'] });
-  const pool = text(at.at('pool'), fields.pool);
-  // hasOwn, not `in`: every object "has" a constructor, and "constructor" is no pool.
-  if (!Object.hasOwn(pools, pool)) {
-    at.at('pool').fail(`no pool named ${show(pool)} (pools: ${Object.keys(pools).join(', ')})`);
-  }
-  return { port: integer(at.at('port'), fields.port, 0, 65535), pool };
 }
 
 function parsePool(at: Place, value: unknown): PoolConfig {
@@ -199,106 +252,21 @@ function parsePool(at: Place, value: unknown): PoolConfig {
       'expected a name of letters, digits, "_", "." and "-", starting with a letter or digit',
     );
   }
-  const fields = object(at, value, {
-    required: ['backends'],
-    optional: ['strategy', 'maxFails', 'failTimeoutMs', 'connectTimeoutMs', 'healthCheck'],
+  const { backends, ...settings } = readObject(at, value, POOL);
+  const read = backends.map((item, i) => {
+    const { address, weight } = readObject(at.at('backends').at(i), item, BACKEND);
+    return { at: at.at('backends').at(i).at('address'), ...address, weight };
   });
-  const defaults = poolDefaults(name);
-  const strategy = fields.strategy ?? defaults.strategy;
-  if (!STRATEGY_NAMES.includes(strategy as StrategyName)) {
-    at.at('strategy').fail(`expected one of ${STRATEGY_NAMES.join(', ')}, got ${show(strategy)}`);
-  }
+  return { ...settings, name, backends: uniqueBackends(read) };
+}
 
-  const backends: BackendConfig[] = [];
-  const backendsAt = at.at('backends');
-  list(backendsAt, fields.backends).forEach((item, i) => {
-    const entry = object(backendsAt.at(i), item, { required: ['address'], optional: ['weight'] });
-    const weight = integer(
-      backendsAt.at(i).at('weight'),
-      entry.weight,
-      1,
-      MAX_WEIGHT,
-      DEFAULTS.weight,
-    );
-    backends.push(backendAt(backendsAt.at(i).at('address'), entry.address, weight, backends));
+/** The backends of one pool, refusing an address the pool already has. */
+function uniqueBackends(read: (BackendConfig & { at: Place })[]): BackendConfig[] {
+  return read.map(({ at, ...backend }, i) => {
+    const twin = read.findIndex((other) => other.id === backend.id);
+    if (twin < i) at.fail(`${show(backend.id)} is already backend ${twin + 1} of this pool`);
+    return backend;
   });
-
-  const pool: PoolConfig = {
-    name,
-    strategy: strategy as StrategyName,
-    backends,
-    maxFails: integer(at.at('maxFails'), fields.maxFails, 1, 1000, defaults.maxFails),
-    failTimeoutMs: integer(
-      at.at('failTimeoutMs'),
-      fields.failTimeoutMs,
-      1,
-      MAX_MS,
-      defaults.failTimeoutMs,
-    ),
-    connectTimeoutMs: integer(
-      at.at('connectTimeoutMs'),
-      fields.connectTimeoutMs,
-      1,
-      MAX_MS,
-      defaults.connectTimeoutMs,
-    ),
-  };
-  if (fields.healthCheck !== undefined) {
-    pool.healthCheck = parseHealthCheck(at.at('healthCheck'), fields.healthCheck);
-  }
-  return pool;
-}
-
-function parseHealthCheck(at: Place, value: unknown): HealthCheckConfig {
-  const fields = object(at, value, { optional: ['intervalMs', 'timeoutMs', 'path'] });
-  const check: HealthCheckConfig = {
-    intervalMs: integer(
-      at.at('intervalMs'),
-      fields.intervalMs,
-      1,
-      MAX_MS,
-      DEFAULTS.healthCheck.intervalMs,
-    ),
-    timeoutMs: integer(
-      at.at('timeoutMs'),
-      fields.timeoutMs,
-      1,
-      MAX_MS,
-      DEFAULTS.healthCheck.timeoutMs,
-    ),
-  };
-  if (fields.path !== undefined) {
-    // It goes into a request line as it is: no spaces, no control characters.
-    const path = text(at.at('path'), fields.path);
-    if (!/^\/[\x21-\x7e]*$/.test(path))
-      at.at('path').fail(`expected a path like "/health", got ${show(path)}`);
-    check.path = path;
-  }
-  return check;
-}
-
-function poolDefaults(name: string): Omit<PoolConfig, 'backends'> {
-  const { strategy, maxFails, failTimeoutMs, connectTimeoutMs } = DEFAULTS;
-  return { name, strategy, maxFails, failTimeoutMs, connectTimeoutMs };
-}
-
-/** "host:port" or "[ipv6]:port" into a backend, refusing an address the pool already has. */
-function backendAt(
-  at: Place,
-  value: unknown,
-  weight: number,
-  others: BackendConfig[],
-): BackendConfig {
-  const match =
-    typeof value === 'string'
-      ? /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(value)
-      : null;
-  const port = Number(match?.[3]);
-  if (!match || port < 1 || port > 65535) at.fail(`expected "host:port", got ${show(value)}`);
-  const id = value as string;
-  const twin = others.findIndex((other) => other.id === id);
-  if (twin >= 0) at.fail(`${show(id)} is already backend ${twin + 1} of this pool`);
-  return { id, host: match[1] ?? match[2], port, weight };
 }
 
 /** Two listeners (or a listener and the status endpoint) cannot share a port; 0 means "any free one". */
@@ -312,6 +280,71 @@ function checkPortsDistinct(top: Place, config: Config): void {
   };
   for (const [i, listener] of config.listeners.entries()) claim(listener.port, `listen[${i}].port`);
   claim(config.statusPort, 'statusPort');
+}
+
+/** Settings the command line may override: the top-level ones that are not lists. */
+export type Overrides = Partial<Values<typeof TOP_SETTINGS>>;
+
+/**
+ * A command-line option's text, checked by its field's own check, so an option
+ * and its field in the file take the same values: `--idle-timeout 5` is
+ * `"idleTimeoutMs": 5`. Throws ConfigError naming the option.
+ */
+export function overrideFromText(
+  option: string,
+  field: keyof typeof TOP_SETTINGS,
+  text: string,
+): Overrides {
+  // Digits are a number; anything else is checked as the string it is, and refused.
+  const value = /^\d+$/.test(text) ? Number(text) : text;
+  return { [field]: TOP_SETTINGS[field].check(new Place('command line', option), value) };
+}
+
+// The tables without their nested parts: what quick start fills in from defaults.
+const { listen: _listen, pools: _pools, ...TOP_SETTINGS } = TOP;
+const { backends: _backends, ...POOL_SETTINGS } = POOL;
+
+// --- The table reader ----------------------------------------------------------
+
+/** One field of a JSON object: what it means, how it is checked, and its default. */
+interface Field<T> {
+  about: string;
+  check: (at: Place, value: unknown) => T;
+  /** Absent from the file: an error. */
+  required?: true;
+  /** Absent from the file: this value. Neither required nor a default: left out. */
+  default?: T;
+}
+type Fields = Record<string, Field<unknown>>;
+
+/** The values a table of fields reads into. */
+type Values<F extends Fields> = {
+  -readonly [K in keyof F as F[K] extends { required: true } | { default: unknown }
+    ? K
+    : never]: ReturnType<F[K]['check']>;
+} & {
+  -readonly [K in keyof F as F[K] extends { required: true } | { default: unknown }
+    ? never
+    : K]?: ReturnType<F[K]['check']>;
+};
+
+/**
+ * A JSON object read through its table: unknown keys and missing required ones
+ * are errors, each present value is checked, absent ones get their default.
+ */
+function readObject<F extends Fields>(at: Place, value: unknown, fields: F): Values<F> {
+  const json = object(at, value);
+  const known = Object.keys(fields);
+  for (const key of Object.keys(json)) {
+    if (!known.includes(key)) at.at(key).fail(`unknown key (expected ${known.join(', ')})`);
+  }
+  const result: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(fields)) {
+    if (json[key] !== undefined) result[key] = field.check(at.at(key), json[key]);
+    else if (field.required) at.at(key).fail('missing');
+    else if (field.default !== undefined) result[key] = field.default;
+  }
+  return result as Values<F>;
 }
 
 // --- Small checks, each failing with the place it was asked about -------------
@@ -334,25 +367,12 @@ class Place {
   }
 }
 
-/** A JSON object whose keys are all known and whose required keys are all there. */
-function object(
-  at: Place,
-  value: unknown,
-  keys?: { required?: string[]; optional?: string[] },
-): Record<string, unknown> {
+/** A JSON object (not an array, not null). */
+function object(at: Place, value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     at.fail(`expected an object, got ${show(value)}`);
   }
-  const fields = value as Record<string, unknown>;
-  if (keys === undefined) return fields;
-  const known = [...(keys.required ?? []), ...(keys.optional ?? [])];
-  for (const key of Object.keys(fields)) {
-    if (!known.includes(key)) at.at(key).fail(`unknown key (expected ${known.join(', ')})`);
-  }
-  for (const key of keys.required ?? []) {
-    if (fields[key] === undefined) at.at(key).fail('missing');
-  }
-  return fields;
+  return value as Record<string, unknown>;
 }
 
 /** A non-empty JSON array. */
@@ -368,13 +388,39 @@ function text(at: Place, value: unknown): string {
   return value;
 }
 
-/** An integer from min to max; `fallback` when the key is absent. */
-function integer(at: Place, value: unknown, min: number, max: number, fallback?: number): number {
-  if (value === undefined && fallback !== undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
-    at.fail(`expected an integer from ${min} to ${max}, got ${show(value)}`);
-  }
-  return value as number;
+/** An integer from min to max. */
+function int(min: number, max: number) {
+  return (at: Place, value: unknown): number => {
+    if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+      at.fail(`expected an integer from ${min} to ${max}, got ${show(value)}`);
+    }
+    return value as number;
+  };
+}
+
+/** A port number; `min` is 0 where 0 means "any free one". */
+function port(min: 0 | 1) {
+  return int(min, 65535);
+}
+
+function oneOf<T extends string>(choices: readonly T[]) {
+  return (at: Place, value: unknown): T => {
+    if (!choices.includes(value as T)) {
+      at.fail(`expected one of ${choices.join(', ')}, got ${show(value)}`);
+    }
+    return value as T;
+  };
+}
+
+/** "host:port" or "[ipv6]:port". */
+function hostPort(at: Place, value: unknown): Omit<BackendConfig, 'weight'> {
+  const match =
+    typeof value === 'string'
+      ? /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(value)
+      : null;
+  const number = Number(match?.[3]);
+  if (!match || number < 1 || number > 65535) at.fail(`expected "host:port", got ${show(value)}`);
+  return { id: value as string, host: match[1] ?? match[2], port: number };
 }
 
 /** A value as it would appear in the file, cut short so the message stays one line. */
