@@ -18,42 +18,23 @@ import { createIpHash } from './ip-hash.ts';
 import { createLeastConnections } from './least-connections.ts';
 import { createRoundRobin } from './round-robin.ts';
 import { createTwoRandomChoices } from './two-random-choices.ts';
+import type { Strategy } from './types.ts';
 
-export type StrategyName = 'round-robin' | 'least-connections' | 'two-random-choices' | 'ip-hash';
+export type { Peer, Strategy } from './types.ts';
 
-export const STRATEGY_NAMES: readonly StrategyName[] = [
-  'round-robin',
-  'least-connections',
-  'two-random-choices',
-  'ip-hash',
-];
+/** Every strategy by the name a config file uses. A new strategy is one file and one line here. */
+const STRATEGIES = {
+  'round-robin': createRoundRobin,
+  'least-connections': createLeastConnections,
+  'two-random-choices': createTwoRandomChoices,
+  'ip-hash': createIpHash,
+} satisfies Record<string, () => Strategy>;
 
-/** What a strategy may look at. The pool's backend objects implement it. */
-export interface Peer {
-  /** "host:port", unique in its pool. */
-  readonly id: string;
-  readonly weight: number;
-  readonly activeConnections: number;
-}
+export type StrategyName = keyof typeof STRATEGIES;
 
-export interface Strategy {
-  /**
-   * candidates: the peers eligible right now (healthy, not yet tried for this
-   * client), in config order. undefined only when candidates is empty.
-   */
-  pick(candidates: readonly Peer[], clientIp: string): Peer | undefined;
-}
+export const STRATEGY_NAMES = Object.keys(STRATEGIES) as StrategyName[];
 
 /** A fresh instance, with its own state, for one pool. */
 export function createStrategy(name: StrategyName): Strategy {
-  switch (name) {
-    case 'round-robin':
-      return createRoundRobin();
-    case 'least-connections':
-      return createLeastConnections();
-    case 'two-random-choices':
-      return createTwoRandomChoices();
-    case 'ip-hash':
-      return createIpHash();
-  }
+  return STRATEGIES[name]();
 }

@@ -19,7 +19,7 @@
  * What it leaves out: clients behind one NAT share an IP and so a backend; there
  * is no way to pin by anything other than the IP (a cookie, a header).
  */
-import type { Peer, Strategy } from './index.ts';
+import type { Peer, Strategy } from './types.ts';
 
 export function createIpHash(): Strategy {
   return {

@@ -11,8 +11,9 @@
  * What it leaves out: connections are a proxy for load; a backend with few but
  * expensive requests still looks idle.
  */
-import type { Peer, Strategy } from './index.ts';
+
 import { createRoundRobin } from './round-robin.ts';
+import type { Peer, Strategy } from './types.ts';
 
 export function createLeastConnections(): Strategy {
   const tieBreaker = createRoundRobin();

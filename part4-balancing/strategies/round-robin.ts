@@ -26,7 +26,7 @@
  * which lowers a failing backend's weight for a while; our pool skips a failing
  * backend altogether instead.
  */
-import type { Peer, Strategy } from './index.ts';
+import type { Peer, Strategy } from './types.ts';
 
 export function createRoundRobin(): Strategy {
   const current = new Map<string, number>();

@@ -13,8 +13,9 @@
  * What it leaves out: weights only scale the load comparison; they do not bias
  * the draw itself.
  */
-import type { Strategy } from './index.ts';
+
 import { compareLoad } from './least-connections.ts';
+import type { Strategy } from './types.ts';
 
 /** Returns a number in [0, 1), like Math.random. */
 export type RandomSource = () => number;
