@@ -1,0 +1,85 @@
+/**
+ * The command line: where the configuration comes from, and which settings the
+ * command line overrides. Nothing here runs at import time; proxy.ts calls
+ * readCommandLine() when it is started as a program.
+ *
+ *   proxy.ts [listen-port] host:port [host:port ...]     quick start: round robin over these
+ *   proxy.ts --config FILE                               everything else
+ *
+ * An option that overrides a field of the file is checked by that field's own
+ * check in config.ts, so `--idle-timeout` and `"idleTimeoutMs"` accept the same
+ * values and refuse the others with the same words.
+ *
+ * What it leaves out: every setting that only a file can express (pools,
+ * strategies, health checks); quick start uses their defaults.
+ */
+import { parseArgs } from 'node:util';
+import { type Config, configFromAddresses, type Overrides, overrideFromText } from './config.ts';
+
+export const USAGE = [
+  'usage: proxy.ts [listen-port] host:port [host:port ...]',
+  '       proxy.ts --config FILE',
+  '  options: --status-port N  --idle-timeout MS',
+].join('\n');
+
+/** What the command line says. */
+export interface CommandLine {
+  /** The configuration file; undefined in quick-start mode (nothing to reload). */
+  file?: string;
+  /** The quick-start configuration, built from the command line. */
+  quickStart?: Config;
+  /** Settings given as options; they win over the file's. */
+  overrides: Overrides;
+}
+
+/** Each option that overrides a field of the configuration, and that field. */
+const OVERRIDES = {
+  'status-port': 'statusPort',
+  'idle-timeout': 'idleTimeoutMs',
+} as const;
+
+/** Reads argv (without node and the script). A mistake exits 2 with one line and the usage. */
+export function readCommandLine(argv: string[]): CommandLine {
+  try {
+    return parseCommandLine(argv);
+  } catch (err) {
+    return fail((err as Error).message.split('\n')[0], 2);
+  }
+}
+
+function parseCommandLine(argv: string[]): CommandLine {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      ...Object.fromEntries(Object.keys(OVERRIDES).map((name) => [name, { type: 'string' }])),
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const overrides: Overrides = {};
+  for (const [option, field] of Object.entries(OVERRIDES)) {
+    const text = (values as Record<string, unknown>)[option];
+    if (typeof text === 'string')
+      Object.assign(overrides, overrideFromText(`--${option}`, field, text));
+  }
+  if (typeof values.config === 'string') {
+    if (positionals.length > 0) throw new Error('--config takes no listen port or backends');
+    return { file: values.config, overrides };
+  }
+  const listenPort = /^\d+$/.test(positionals[0] ?? '') ? Number(positionals.shift()) : 8000;
+  if (positionals.length === 0) throw new Error('no backend given (host:port)');
+  return { quickStart: configFromAddresses(listenPort, positionals), overrides };
+}
+
+/** One clear line (plus the usage for command-line errors) and an exit code. Never a stack trace. */
+export function fail(message: string, code: number): never {
+  console.error(`proxy.ts: ${message}`);
+  if (code === 2) console.error(USAGE);
+  process.exit(code);
+}

@@ -1,0 +1,39 @@
+/**
+ * The running state of the balancer, in one place: everything that changes
+ * while it runs. A reload swaps `config`, `pools` and `listeners`; a client takes
+ * its listener's pool when it is accepted and keeps it to the end, so a reload
+ * never moves an open connection.
+ *
+ * What it leaves out: anything that must survive a restart. Counters start at
+ * zero with the process, as nginx's do.
+ */
+import type net from 'node:net';
+import type { Config, ListenerConfig } from './config.ts';
+import type { Pool } from './pool.ts';
+
+/** One listening socket and what its clients get. */
+export interface Listener {
+  config: ListenerConfig;
+  /** The pool of the moment: a reload replaces it; clients already accepted keep theirs. */
+  pool: Pool;
+  server: net.Server;
+  /** The real port (the kernel's pick when the configuration says 0). */
+  port: number;
+}
+
+class RunningState {
+  /** The configuration in force (the file's, with the command line's overrides). */
+  config!: Config;
+  pools = new Map<string, Pool>();
+  listeners: Listener[] = [];
+  /** Every client socket from accept until both it and its backend socket are closed. */
+  clientSockets = new Set<net.Socket>();
+  /** Clients that got a 502 or a close because no backend accepted. */
+  noBackend = 0;
+  /** Set by SIGTERM: no new clients, and the process exits when the last one is done. */
+  stopping = false;
+  readonly startedAt = new Date();
+  reloadedAt: Date | undefined;
+}
+
+export const running = new RunningState();
