@@ -131,11 +131,17 @@ function closeWhenIdle(client: net.Socket, backend: net.Socket, idleMs: number):
  * When `socket` closes, `other` must not outlive it. After a clean close its FIN
  * has already been passed on by end() above, and `other` closes by itself once
  * its queue is written: destroying it now would throw away the end of the
- * response. After a reset, or a close that never passed a FIN on, destroy it.
+ * response. After a close that never passed a FIN on, destroy it.
+ *
+ * A reset is passed on as a reset. An HTTP/1.0 response without a length ends
+ * where the connection ends: had we sent a FIN after a backend's RST, a client
+ * would take a truncated page (or file) for a complete one. resetAndDestroy()
+ * sends an RST instead, so the client knows the transfer broke.
  */
 function closeTogether(socket: net.Socket, other: net.Socket): void {
   socket.on('close', (hadError) => {
-    if (hadError || !other.writableEnded) other.destroy();
+    if (hadError) other.resetAndDestroy();
+    else if (!other.writableEnded) other.destroy();
   });
 }
 

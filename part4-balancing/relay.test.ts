@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { openSocket, readAll, startPart, type Teardown } from '../shared/harness.ts';
+import { openSocket, readAll, startPart, type Teardown, waitFor } from '../shared/harness.ts';
 
 const PART = 'part4-balancing';
 const quickStart = (backendPort: number) => ['0', `127.0.0.1:${backendPort}`];
@@ -84,4 +84,72 @@ t.test('--idle-timeout 0 turns the timeout off', async (t) => {
     () => false,
   );
   t.notOk(await closed, 'a silent client is still connected after 1.5 s');
+});
+
+/**
+ * A raw TCP backend for the reset tests. It answers a request with the start of
+ * a close-delimited response and holds the connection; `reset()` then resets it.
+ * `ended` says how the connection from the proxy ended, for the other direction.
+ */
+async function resettingBackend(t: Teardown) {
+  let connection: net.Socket | undefined;
+  let received = 0;
+  let ended: 'open' | 'end' | 'reset' = 'open';
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    connection = socket;
+    socket.on('error', () => {
+      ended = 'reset';
+    });
+    socket.on('end', () => {
+      ended = 'end';
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (received === 0) socket.write(`HTTP/1.0 200 OK\r\n\r\n${'x'.repeat(1000)}`);
+      received += chunk.length;
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    received: () => received,
+    ended: () => ended,
+    reset: () => connection?.resetAndDestroy(),
+  };
+}
+
+// A reset that arrives in the same wakeup as the last bytes before it is
+// reported to Node as a clean end (libuv takes the hang-up for EOF after a
+// partial read), so each test lets the bytes through first, then resets.
+
+t.test(
+  'a backend that resets mid-response: the client sees a reset, not a clean end',
+  async (t) => {
+    const backend = await resettingBackend(t);
+    const proxy = await startPart(t, PART, quickStart(backend.port));
+    const client = await openSocket(t, proxy.port);
+    let got = 0;
+    client.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+    });
+    const received = readAll(client);
+    client.write('GET / HTTP/1.0\r\n\r\n');
+    await waitFor(() => got >= 1000, { what: 'the start of the response' });
+    backend.reset();
+    // A FIN here would make a truncated, close-delimited response look complete.
+    t.equal((await received).how, 'reset', 'the client got part of the response, then a reset');
+  },
+);
+
+t.test('a client that resets mid-request: the backend sees a reset, not a clean end', async (t) => {
+  const backend = await resettingBackend(t);
+  const proxy = await startPart(t, PART, quickStart(backend.port));
+  const client = await openSocket(t, proxy.port);
+  const head = 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\npart of a body';
+  client.write(head);
+  await waitFor(() => backend.received() === head.length, { what: 'the request at the backend' });
+  client.resetAndDestroy();
+  await waitFor(() => backend.ended() !== 'open', { what: 'the backend connection to end' });
+  t.equal(backend.ended(), 'reset', 'the backend saw ECONNRESET');
 });
