@@ -19,7 +19,7 @@ import { type Config, configFromAddresses, type Overrides, overrideFromText } fr
 export const USAGE = [
   'usage: proxy.ts [listen-port] host:port [host:port ...]',
   '       proxy.ts --config FILE',
-  '  options: --status-port N  --idle-timeout MS',
+  '  options: --status-port [HOST:]PORT  --idle-timeout MS  --max-connections N  --verbose',
 ].join('\n');
 
 /** What the command line says. */
@@ -34,8 +34,9 @@ export interface CommandLine {
 
 /** Each option that overrides a field of the configuration, and that field. */
 const OVERRIDES = {
-  'status-port': 'statusPort',
+  'status-port': 'statusListen',
   'idle-timeout': 'idleTimeoutMs',
+  'max-connections': 'maxConnections',
 } as const;
 
 /** Reads argv (without node and the script). A mistake exits 2 with one line and the usage. */
@@ -53,6 +54,7 @@ function parseCommandLine(argv: string[]): CommandLine {
     options: {
       config: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      verbose: { type: 'boolean' },
       ...Object.fromEntries(Object.keys(OVERRIDES).map((name) => [name, { type: 'string' }])),
     },
     allowPositionals: true,
@@ -68,6 +70,7 @@ function parseCommandLine(argv: string[]): CommandLine {
     if (typeof text === 'string')
       Object.assign(overrides, overrideFromText(`--${option}`, field, text));
   }
+  if (values.verbose) Object.assign(overrides, overrideFromText('--verbose', 'verbose', true));
   if (typeof values.config === 'string') {
     if (positionals.length > 0) throw new Error('--config takes no listen port or backends');
     return { file: values.config, overrides };

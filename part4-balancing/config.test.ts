@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import {
@@ -5,6 +7,7 @@ import {
   configFromAddresses,
   DEFAULTS,
   loadConfigFile,
+  MAX_FILE_BYTES,
   parseConfig,
 } from './config.ts';
 
@@ -35,10 +38,10 @@ function errorFor(json: unknown): string {
 t.test(
   'example.config.json loads: three weighted backends, a health check, a status port',
   async (t) => {
-    const config = loadConfigFile(EXAMPLE);
+    const config = await loadConfigFile(EXAMPLE);
     t.equal(config.source, EXAMPLE);
     t.same(config.listeners, [{ port: 8000, pool: 'web' }]);
-    t.equal(config.statusPort, 8081);
+    t.same(config.statusListen, { host: '127.0.0.1', port: 8081 }, 'on loopback');
     const web = config.pools.web;
     t.same(
       web.backends.map((b) => [b.id, b.host, b.port, b.weight]),
@@ -59,6 +62,9 @@ t.test('defaults fill in everything left out', async (t) => {
     listeners: [{ port: 8000, pool: 'web' }],
     idleTimeoutMs: 60_000,
     shutdownTimeoutMs: 10_000,
+    maxConnections: DEFAULTS.maxConnections,
+    maxConnectionsPerClient: 0,
+    verbose: false,
     pools: {
       web: {
         name: 'web',
@@ -70,7 +76,7 @@ t.test('defaults fill in everything left out', async (t) => {
       },
     },
   });
-  t.notOk('statusPort' in config, 'no status endpoint unless asked for');
+  t.notOk('statusListen' in config, 'no status endpoint unless asked for');
   t.notOk('healthCheck' in config.pools.web, 'no active checks unless asked for');
 
   const json = minimal();
@@ -96,7 +102,7 @@ t.test('every setting is read, not just defaulted', async (t) => {
           maxFails: 3,
           failTimeoutMs: 7,
           connectTimeoutMs: 8,
-          healthCheck: { intervalMs: 9, timeoutMs: 10 },
+          healthCheck: { intervalMs: 100, timeoutMs: 10 },
         },
       },
     },
@@ -106,7 +112,10 @@ t.test('every setting is read, not just defaulted', async (t) => {
     { port: 0, pool: 'web' },
     { port: 9000, pool: 'api' },
   ]);
-  t.same([config.statusPort, config.idleTimeoutMs, config.shutdownTimeoutMs], [9001, 5, 0]);
+  t.same(
+    [config.statusListen, config.idleTimeoutMs, config.shutdownTimeoutMs],
+    [{ host: '127.0.0.1', port: 9001 }, 5, 0],
+  );
   t.same(config.pools.web.backends[0], {
     id: 'localhost:1',
     host: 'localhost',
@@ -119,7 +128,7 @@ t.test('every setting is read, not just defaulted', async (t) => {
     [api.strategy, api.maxFails, api.failTimeoutMs, api.connectTimeoutMs],
     ['ip-hash', 3, 7, 8],
   );
-  t.same(api.healthCheck, { intervalMs: 9, timeoutMs: 10 }, 'no path: a TCP probe');
+  t.same(api.healthCheck, { intervalMs: 100, timeoutMs: 10 }, 'no path: a TCP probe');
 });
 
 /** [what is wrong, how to break the minimal config, the message expected]. */
@@ -130,7 +139,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.listeners = [];
     },
-    'test.json: listeners: unknown key (expected listen, pools, statusPort, idleTimeoutMs, shutdownTimeoutMs)',
+    'test.json: listeners: unknown key (expected listen, pools, statusListen, statusPort, maxConnections, maxConnectionsPerClient, verbose, idleTimeoutMs, shutdownTimeoutMs)',
   ],
   [
     'listen missing',
@@ -172,7 +181,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.listen[0].host = 'example.com';
     },
-    'test.json: listen[0].host: unknown key (expected port, pool)',
+    'test.json: listen[0].host: unknown key (expected port, address, pool, maxConnections)',
   ],
   [
     'two listeners on one port',
@@ -344,12 +353,12 @@ t.test('a bad field: one line naming the file and the field', async (t) => {
 t.test('loadConfigFile: a missing file cannot be opened', async (t) => {
   const dir = t.testdir({});
   const file = path.join(dir, 'missing.json');
-  t.throws(() => loadConfigFile(file), {
+  await t.rejects(loadConfigFile(file), {
     name: 'ConfigError',
     message: `${file}: cannot open: ENOENT: no such file or directory`,
   });
-  t.throws(() => loadConfigFile(dir), {
-    message: `${dir}: cannot open: EISDIR: illegal operation on a directory`,
+  await t.rejects(loadConfigFile(dir), {
+    message: `${dir}: not a regular file`,
   });
 });
 
@@ -378,7 +387,7 @@ t.test('loadConfigFile: invalid JSON says the line and column', async (t) => {
   const dir = t.testdir(Object.fromEntries(cases.map(([name, text]) => [`${name}.json`, text])));
   for (const [name, , where] of cases) {
     const file = path.join(dir, `${name}.json`);
-    t.throws(() => loadConfigFile(file), { message: `${file}: invalid JSON at ${where}` }, name);
+    await t.rejects(loadConfigFile(file), { message: `${file}: invalid JSON at ${where}` }, name);
   }
 });
 
@@ -387,7 +396,7 @@ t.test('loadConfigFile: a valid file is checked like any config', async (t) => {
   json.pools.web.backends[0].weight = 0;
   const dir = t.testdir({ 'bad-weight.json': JSON.stringify(json) });
   const file = path.join(dir, 'bad-weight.json');
-  t.throws(() => loadConfigFile(file), {
+  await t.rejects(loadConfigFile(file), {
     message: `${file}: pools.web.backends[0].weight: expected an integer from 1 to 1000, got 0`,
   });
 });
@@ -409,7 +418,7 @@ t.test('configFromAddresses: quick start is one round-robin pool with the defaul
       ['localhost:8882', 'localhost', 8882, 1],
     ],
   );
-  t.equal(config.statusPort, undefined);
+  t.equal(config.statusListen, undefined);
 });
 
 t.test('configFromAddresses: a bad address names the argument', async (t) => {
@@ -432,4 +441,130 @@ t.test('idleTimeoutMs 0 turns the idle timeout off, as --idle-timeout 0 does', a
   const json = minimal();
   json.idleTimeoutMs = 0;
   t.equal(parseConfig(json, 'test.json').idleTimeoutMs, 0);
+});
+
+t.test('hostile values: one line each, naming the field', async (t) => {
+  const cases: [string, (json: Json) => unknown, string | RegExp][] = [
+    [
+      'port -0 is not port 0 (a reload would move the listener to a random port)',
+      (json) => JSON.parse(JSON.stringify(json).replace('"port":8000', '"port":-0')),
+      'test.json: listen[0].port: expected an integer from 0 to 65535, got -0',
+    ],
+    [
+      'one backend under two spellings of the same IPv6 address',
+      (json) => {
+        json.pools.web.backends = [
+          { address: '[::1]:8881' },
+          { address: '[0:0:0:0:0:0:0:1]:8881' },
+        ];
+      },
+      'test.json: pools.web.backends[1].address: "[0:0:0:0:0:0:0:1]:8881" is already backend 1 of this pool ([::1]:8881)',
+    ],
+    [
+      'a host name in two cases',
+      (json) => {
+        json.pools.web.backends = [{ address: 'Example.COM:80' }, { address: 'example.com:80' }];
+      },
+      /backends\[1\]\.address: "example\.com:80" is already backend 1 of this pool/,
+    ],
+    [
+      "a backend that is the proxy's own listener",
+      (json) => {
+        json.pools.web.backends[0].address = '127.0.0.1:8000';
+      },
+      `test.json: pools.web.backends[0].address: "127.0.0.1:8000" is this proxy's own listener: clients would loop`,
+    ],
+    [
+      'the same loop through localhost',
+      (json) => {
+        json.pools.web.backends[0].address = 'localhost:8000';
+      },
+      /is this proxy's own listener/,
+    ],
+    [
+      'an unknown key with a newline and a terminal escape is escaped',
+      (json) => {
+        json['x\n[2026-01-01 00:00:00] forged\u001b[2J'] = 1;
+      },
+      /^test\.json: x\\x0a\[2026-01-01 00:00:00\] forged\\x1b\[2J: unknown key/,
+    ],
+    [
+      'a health check every millisecond',
+      (json) => {
+        json.pools.web.healthCheck = { intervalMs: 1 };
+      },
+      'test.json: pools.web.healthCheck.intervalMs: expected an integer from 100 to 86400000, got 1',
+    ],
+    [
+      'a listener with both a port and an address',
+      (json) => {
+        json.listen[0].address = '127.0.0.1:8001';
+      },
+      'test.json: listen[0]: expected either "port" (every address) or "address" ("host:port")',
+    ],
+    [
+      'statusListen and statusPort together',
+      (json) => {
+        json.statusListen = '127.0.0.1:9000';
+        json.statusPort = 9001;
+      },
+      'test.json: statusPort: give statusListen or statusPort, not both',
+    ],
+    [
+      'maxConnections zero',
+      (json) => {
+        json.maxConnections = 0;
+      },
+      'test.json: maxConnections: expected an integer from 1 to 1000000, got 0',
+    ],
+  ];
+  for (const [what, breakIt, expected] of cases) {
+    const json = minimal();
+    const message = errorFor(breakIt(json) ?? json);
+    if (typeof expected === 'string') t.equal(message, expected, what);
+    else t.match(message, expected, what);
+    t.notOk(message.includes('\n'), `${what}: one line`);
+  }
+});
+
+t.test('listeners on one address, and limits, are read', async (t) => {
+  const json = minimal();
+  json.listen = [
+    { address: '127.0.0.1:8000', pool: 'web', maxConnections: 10 },
+    { address: '[::1]:8000', pool: 'web' },
+  ];
+  json.statusListen = '0.0.0.0:9000';
+  json.maxConnections = 100;
+  json.maxConnectionsPerClient = 5;
+  const config = parseConfig(json, 'test.json');
+  t.same(config.listeners, [
+    { host: '127.0.0.1', port: 8000, pool: 'web', maxConnections: 10 },
+    { host: '::1', port: 8000, pool: 'web' },
+  ]);
+  t.same(config.statusListen, { host: '0.0.0.0', port: 9000 });
+  t.same([config.maxConnections, config.maxConnectionsPerClient], [100, 5]);
+  t.ok(DEFAULTS.maxConnections >= 1, `maxConnections defaults to ${DEFAULTS.maxConnections}`);
+});
+
+t.test('loadConfigFile: only a regular file, only up to 1 MiB, never a stack trace', async (t) => {
+  const dir = t.testdir({});
+  const fifo = path.join(dir, 'fifo.json');
+  execFileSync('mkfifo', [fifo]);
+  // Opened without O_NONBLOCK, a FIFO would block until a writer came.
+  await t.rejects(loadConfigFile(fifo), { message: `${fifo}: not a regular file` }, 'a FIFO');
+  await t.rejects(
+    loadConfigFile('/dev/zero'),
+    { message: '/dev/zero: not a regular file' },
+    '/dev/zero',
+  );
+  const big = path.join(dir, 'big.json');
+  writeFileSync(big, `{"listen": [], "x": "${'x'.repeat(MAX_FILE_BYTES)}"}`);
+  await t.rejects(loadConfigFile(big), { message: `${big}: larger than 1048576 bytes, not read` });
+  const deep = path.join(dir, 'deep.json');
+  writeFileSync(deep, `${'['.repeat(200_000)}${']'.repeat(200_000)}`);
+  await t.rejects(
+    loadConfigFile(deep),
+    { name: 'ConfigError', message: new RegExp(`^${deep}: `) },
+    '200,000 nested arrays: a ConfigError naming the file',
+  );
 });

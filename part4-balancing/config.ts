@@ -27,7 +27,11 @@
  * What it leaves out: routing by Host header or TLS SNI, the PROXY protocol, and
  * routes from Redis; a listener only names its pool.
  */
-import { readFileSync } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { printable } from './log.ts';
 import { STRATEGY_NAMES, type StrategyName } from './strategies/index.ts';
 
 // Longer than a day is a typo; setTimeout also misbehaves past 2^31 ms.
@@ -46,9 +50,28 @@ const TOP = {
     required: true,
     check: (at: Place, value: unknown) => object(at, value),
   },
+  statusListen: {
+    about: 'where the status endpoint listens: "host:port", or a port on 127.0.0.1; absent: none',
+    check: (at: Place, value: unknown) => listenAddress(at, value, '127.0.0.1'),
+  },
   statusPort: {
-    about: 'a port for the JSON status endpoint; absent: none',
-    check: int(0, 65535),
+    about: 'the older spelling of statusListen with a port alone (on 127.0.0.1)',
+    check: (at: Place, value: unknown) => ({ host: '127.0.0.1', port: port(0)(at, value) }),
+  },
+  maxConnections: {
+    about: 'clients served at once by the process; more are closed at accept',
+    default: defaultMaxConnections(),
+    check: int(1, 1_000_000),
+  },
+  maxConnectionsPerClient: {
+    about: 'clients served at once from one address (nginx: limit_conn); 0: no limit',
+    default: 0,
+    check: int(0, 1_000_000),
+  },
+  verbose: {
+    about: 'log every connection error, not a count every 10 s',
+    default: false,
+    check: boolean,
   },
   idleTimeoutMs: {
     about: 'close a connection after this long without a byte either way; 0: never',
@@ -63,8 +86,19 @@ const TOP = {
 } satisfies Fields;
 
 const LISTENER = {
-  port: { about: 'the port to accept clients on; 0: any free one', required: true, check: port(0) },
+  port: {
+    about: 'the port to accept clients on, on every address; 0: any free one',
+    check: port(0),
+  },
+  address: {
+    about: '"host:port" to accept clients on one address only (instead of port)',
+    check: (at: Place, value: unknown) => listenAddress(at, value),
+  },
   pool: { about: 'the pool its clients go to', required: true, check: text },
+  maxConnections: {
+    about: "clients served at once on this listener; absent: only the process's limit",
+    check: int(1, 1_000_000),
+  },
 } satisfies Fields;
 
 const POOL = {
@@ -110,14 +144,14 @@ const BACKEND = {
 
 const HEALTH_CHECK = {
   intervalMs: {
-    about: 'time between two probes of a backend',
+    about: 'time between two probes of a backend (each probe costs it a connection)',
     default: 2000,
-    check: int(1, MAX_MS),
+    check: int(100, MAX_MS),
   },
   timeoutMs: {
     about: 'a probe not answered within this long fails',
     default: 1000,
-    check: int(1, MAX_MS),
+    check: int(10, MAX_MS),
   },
   path: {
     about: 'set: an HTTP GET of this path, healthy on 2xx or 3xx; unset: a TCP connect',
@@ -133,11 +167,15 @@ const HEALTH_CHECK = {
 
 // --- What the proxy gets ---------------------------------------------------------
 
-export interface BackendConfig {
-  /** "host:port" as written, unique in its pool. */
-  id: string;
+/** Where to listen or connect: a host (a name or an IP, without brackets) and a port. */
+export interface Address {
   host: string;
   port: number;
+}
+
+export interface BackendConfig extends Address {
+  /** "host:port" as written, unique in its pool. */
+  id: string;
   weight: number;
 }
 
@@ -148,9 +186,14 @@ export type PoolConfig = Omit<Values<typeof POOL>, 'backends'> & {
   backends: BackendConfig[];
 };
 
-export type ListenerConfig = Values<typeof LISTENER>;
+export type ListenerConfig = Omit<Values<typeof LISTENER>, 'address'> & {
+  /** The port; with `host`, on that address only. */
+  port: number;
+  /** Absent: every address (as nginx's `listen 8000`). */
+  host?: string;
+};
 
-export type Config = Omit<Values<typeof TOP>, 'listen' | 'pools'> & {
+export type Config = Omit<Values<typeof TOP>, 'listen' | 'pools' | 'statusPort'> & {
   /** The file path, or "command line": where to point the reader of an error. */
   source: string;
   listeners: ListenerConfig[];
@@ -160,6 +203,7 @@ export type Config = Omit<Values<typeof TOP>, 'listen' | 'pools'> & {
 export const DEFAULTS = {
   idleTimeoutMs: TOP.idleTimeoutMs.default,
   shutdownTimeoutMs: TOP.shutdownTimeoutMs.default,
+  maxConnections: TOP.maxConnections.default,
   healthCheck: {
     intervalMs: HEALTH_CHECK.intervalMs.default,
     timeoutMs: HEALTH_CHECK.timeoutMs.default,
@@ -171,16 +215,39 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Reads and checks a JSON config file. Throws ConfigError. */
-export function loadConfigFile(file: string): Config {
-  let text: string;
+/** Larger than this, a configuration file is a mistake (or an attack): it is not read. */
+export const MAX_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Reads and checks a JSON config file. Rejects with ConfigError.
+ *
+ * Asynchronous, and only a regular file, and only so much of it: a reload runs
+ * while clients are served, so a FIFO put in the file's place must not freeze
+ * the event loop (O_NONBLOCK: opening a FIFO would wait for a writer), and
+ * /dev/zero must not fill the memory.
+ */
+export async function loadConfigFile(file: string): Promise<Config> {
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) throw new ConfigError(`${file}: not a regular file`);
+      if (stat.size > MAX_FILE_BYTES) throw tooLarge(file);
+      bytes = Buffer.alloc(MAX_FILE_BYTES + 1);
+      const { bytesRead } = await handle.read(bytes, 0, bytes.length, 0);
+      if (bytesRead > MAX_FILE_BYTES) throw tooLarge(file);
+      bytes = bytes.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     // "ENOENT: no such file or directory, open 'x.json'": the file name is already in front.
     const reason = (err as Error).message.replace(/, \w+( '.*')?$/, '');
     throw new ConfigError(`${file}: cannot open: ${reason}`);
   }
+  const text = bytes.toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -193,12 +260,16 @@ export function loadConfigFile(file: string): Config {
   return parseConfig(json, file);
 }
 
+function tooLarge(file: string): ConfigError {
+  return new ConfigError(`${file}: larger than ${MAX_FILE_BYTES} bytes, not read`);
+}
+
 /** Quick start: one listener, one pool "default", every other setting at its default. */
 export function configFromAddresses(listenPort: number, addresses: string[]): Config {
   const source = 'command line';
   const top = new Place(source, '');
   if (addresses.length === 0) top.at('backends').fail('none given (expected host:port)');
-  return {
+  const config: Config = {
     ...readObject(top, {}, TOP_SETTINGS),
     source,
     listeners: [{ port: port(0)(top.at('listen-port'), listenPort), pool: 'default' }],
@@ -215,12 +286,27 @@ export function configFromAddresses(listenPort: number, addresses: string[]): Co
       },
     },
   };
+  checkNoLoop(top, config);
+  return config;
 }
 
 /** Checks parsed JSON and fills in the defaults. Throws ConfigError. */
 export function parseConfig(json: unknown, source: string): Config {
   const top = new Place(source, '');
-  const { listen, pools: poolsJson, ...settings } = readObject(top, json, TOP);
+  try {
+    return parseTop(top, json);
+  } catch (err) {
+    // 200,000 nested arrays: too deep for any reader, ours included. One line all the same.
+    if (err instanceof RangeError) top.fail('nested too deeply');
+    throw err;
+  }
+}
+
+function parseTop(top: Place, json: unknown): Config {
+  const { listen, pools: poolsJson, statusPort, ...settings } = readObject(top, json, TOP);
+  if (statusPort !== undefined && settings.statusListen !== undefined) {
+    top.at('statusPort').fail('give statusListen or statusPort, not both');
+  }
 
   const pools: Record<string, PoolConfig> = {};
   const poolEntries = Object.entries(poolsJson);
@@ -229,18 +315,23 @@ export function parseConfig(json: unknown, source: string): Config {
 
   const listeners = listen.map((value, i) => {
     const at = top.at('listen').at(i);
-    const listener = readObject(at, value, LISTENER);
+    const { address, port, ...listener } = readObject(at, value, LISTENER);
     // hasOwn, not `in`: every object "has" a constructor, and "constructor" is no pool.
     if (!Object.hasOwn(pools, listener.pool)) {
       at.at('pool').fail(
         `no pool named ${show(listener.pool)} (pools: ${Object.keys(pools).join(', ')})`,
       );
     }
-    return listener;
+    if ((address === undefined) === (port === undefined)) {
+      at.fail('expected either "port" (every address) or "address" ("host:port")');
+    }
+    return { ...listener, ...(address ?? { port: port as number }) };
   });
 
-  const config: Config = { ...settings, source, listeners, pools };
-  checkPortsDistinct(top, config);
+  const config: Config = { ...settings, source: top.source, listeners, pools };
+  if (statusPort !== undefined) config.statusListen = statusPort;
+  checkPortsDistinct(top, config, statusPort === undefined ? 'statusListen' : 'statusPort');
+  checkNoLoop(top, config);
   return config;
 }
 
@@ -260,30 +351,110 @@ function parsePool(at: Place, value: unknown): PoolConfig {
   return { ...settings, name, backends: uniqueBackends(read) };
 }
 
-/** The backends of one pool, refusing an address the pool already has. */
+/**
+ * The backends of one pool, refusing an address the pool already has, however
+ * it is spelled: [::1] and [0:0:0:0:0:0:0:1], Example.COM and example.com.
+ */
 function uniqueBackends(read: (BackendConfig & { at: Place })[]): BackendConfig[] {
+  const keys = read.map((backend) => `${canonicalHost(backend.host)}:${backend.port}`);
   return read.map(({ at, ...backend }, i) => {
-    const twin = read.findIndex((other) => other.id === backend.id);
-    if (twin < i) at.fail(`${show(backend.id)} is already backend ${twin + 1} of this pool`);
+    const twin = keys.indexOf(keys[i]);
+    if (twin < i) {
+      const same = read[twin].id === backend.id ? '' : ` (${read[twin].id})`;
+      at.fail(`${show(backend.id)} is already backend ${twin + 1} of this pool${same}`);
+    }
     return backend;
   });
 }
 
-/** Two listeners (or a listener and the status endpoint) cannot share a port; 0 means "any free one". */
-function checkPortsDistinct(top: Place, config: Config): void {
-  const seen = new Map<number, string>();
-  const claim = (port: number | undefined, name: string) => {
-    if (port === undefined || port === 0) return;
-    const owner = seen.get(port);
-    if (owner !== undefined) top.at(name).fail(`port ${port} is already used by ${owner}`);
-    seen.set(port, name);
+/**
+ * Two listeners (or a listener and the status endpoint) cannot share a port; 0
+ * means "any free one". Listeners on different addresses may share one, but
+ * not with a listener on every address.
+ */
+function checkPortsDistinct(top: Place, config: Config, statusField: string): void {
+  const seen: { host?: string; port: number; name: string }[] = [];
+  const claim = (where: { host?: string; port: number } | undefined, name: string) => {
+    if (where === undefined || where.port === 0) return;
+    const owner = seen.find(
+      (other) =>
+        other.port === where.port &&
+        (other.host === undefined ||
+          where.host === undefined ||
+          canonicalHost(other.host) === canonicalHost(where.host)),
+    );
+    if (owner) top.at(name).fail(`port ${where.port} is already used by ${owner.name}`);
+    seen.push({ ...where, name });
   };
-  for (const [i, listener] of config.listeners.entries()) claim(listener.port, `listen[${i}].port`);
-  claim(config.statusPort, 'statusPort');
+  for (const [i, listener] of config.listeners.entries()) {
+    claim(listener, `listen[${i}].${listener.host === undefined ? 'port' : 'address'}`);
+  }
+  claim(config.statusListen, statusField);
+}
+
+/**
+ * A backend that is one of our own listeners would send every client round
+ * the loop until the descriptors run out. Refuse a backend on a port we listen
+ * on, at an address of this machine.
+ */
+function checkNoLoop(top: Place, config: Config): void {
+  for (const [name, pool] of Object.entries(config.pools)) {
+    for (const [i, backend] of pool.backends.entries()) {
+      const host = canonicalHost(backend.host);
+      const listener = config.listeners.find(
+        (l) =>
+          l.port === backend.port &&
+          (isOwnAddress(host) || (l.host !== undefined && canonicalHost(l.host) === host)),
+      );
+      if (listener === undefined) continue;
+      const at =
+        config.source === 'command line'
+          ? top.at(`backend ${i + 1}`)
+          : top.at('pools').at(name).at('backends').at(i).at('address');
+      at.fail(`${show(backend.id)} is this proxy's own listener: clients would loop`);
+    }
+  }
+}
+
+/** Is `host` (canonical) this machine: loopback, "any", or an interface's address? */
+function isOwnAddress(host: string): boolean {
+  if (['localhost', '0.0.0.0', '::', '::1'].includes(host) || /^(::ffff:)?127\./.test(host)) {
+    return true;
+  }
+  return Object.values(networkInterfaces()).some((entries) =>
+    (entries ?? []).some((entry) => canonicalHost(entry.address) === host),
+  );
+}
+
+/** One spelling per host: lower case, IPv6 compressed (as the URL parser writes it). */
+function canonicalHost(host: string): string {
+  try {
+    const name = new URL(`http://${isIPv6(host) ? `[${host}]` : host}/`).hostname;
+    return name.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return host.toLowerCase();
+  }
+}
+
+/**
+ * The default for maxConnections: what the descriptor limit allows. Each client
+ * costs two descriptors (its socket and its backend's); some are kept for the
+ * listeners, the status endpoint, probes and the files a reload reads.
+ */
+function defaultMaxConnections(): number {
+  const SPARE = 64;
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
+    if (soft > SPARE + 2) return Math.min(100_000, Math.floor((soft - SPARE) / 2));
+  } catch {
+    // Not Linux: no /proc. Fall through to a limit that fits the usual 1024.
+  }
+  return 480;
 }
 
 /** Settings the command line may override: the top-level ones that are not lists. */
-export type Overrides = Partial<Values<typeof TOP_SETTINGS>>;
+export type Overrides = Partial<Omit<Values<typeof TOP_SETTINGS>, 'statusPort'>>;
 
 /**
  * A command-line option's text, checked by its field's own check, so an option
@@ -292,11 +463,11 @@ export type Overrides = Partial<Values<typeof TOP_SETTINGS>>;
  */
 export function overrideFromText(
   option: string,
-  field: keyof typeof TOP_SETTINGS,
-  text: string,
+  field: keyof Overrides,
+  text: string | boolean,
 ): Overrides {
-  // Digits are a number; anything else is checked as the string it is, and refused.
-  const value = /^\d+$/.test(text) ? Number(text) : text;
+  // Digits are a number; anything else is checked as the string it is.
+  const value = typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : text;
   return { [field]: TOP_SETTINGS[field].check(new Place('command line', option), value) };
 }
 
@@ -359,7 +530,9 @@ class Place {
 
   at(key: string | number): Place {
     if (typeof key === 'number') return new Place(this.source, `${this.path}[${key}]`, String(key));
-    return new Place(this.source, this.path ? `${this.path}.${key}` : key, key);
+    // A key comes from the file: escaped, so a newline or a terminal escape in it cannot forge a log line.
+    const shown = printable(key, 40);
+    return new Place(this.source, this.path ? `${this.path}.${shown}` : shown, key);
   }
 
   fail(problem: string): never {
@@ -388,14 +561,47 @@ function text(at: Place, value: unknown): string {
   return value;
 }
 
-/** An integer from min to max. */
+/** An integer from min to max. (-0 is not 0: JSON can spell it, and it is a typo.) */
 function int(min: number, max: number) {
   return (at: Place, value: unknown): number => {
-    if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    if (
+      !Number.isInteger(value) ||
+      Object.is(value, -0) ||
+      (value as number) < min ||
+      (value as number) > max
+    ) {
       at.fail(`expected an integer from ${min} to ${max}, got ${show(value)}`);
     }
     return value as number;
   };
+}
+
+function boolean(at: Place, value: unknown): boolean {
+  if (typeof value !== 'boolean') at.fail(`expected true or false, got ${show(value)}`);
+  return value;
+}
+
+/**
+ * Where to listen: "host:port", "[ipv6]:port", or (with a default host) a port
+ * alone, as a number or as digits. Port 0: any free one.
+ */
+function listenAddress(at: Place, value: unknown, defaultHost?: string): Address {
+  if (defaultHost !== undefined) {
+    if (typeof value === 'number') return { host: defaultHost, port: port(0)(at, value) };
+    if (typeof value === 'string' && /^\d+$/.test(value)) {
+      return { host: defaultHost, port: port(0)(at, Number(value)) };
+    }
+  }
+  const parsed = typeof value === 'string' ? splitHostPort(value) : undefined;
+  if (!parsed || parsed.port > 65535) at.fail(`expected "host:port", got ${show(value)}`);
+  return parsed;
+}
+
+/** "host:port" or "[ipv6]:port" into its parts; undefined when it is neither. */
+function splitHostPort(text: string): Address | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text);
+  if (!match) return undefined;
+  return { host: match[1] ?? match[2], port: Number(match[3]) };
 }
 
 /** A port number; `min` is 0 where 0 means "any free one". */
@@ -414,24 +620,29 @@ function oneOf<T extends string>(choices: readonly T[]) {
 
 /** "host:port" or "[ipv6]:port". */
 function hostPort(at: Place, value: unknown): Omit<BackendConfig, 'weight'> {
-  const match =
-    typeof value === 'string'
-      ? /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(value)
-      : null;
-  const number = Number(match?.[3]);
-  if (!match || number < 1 || number > 65535) at.fail(`expected "host:port", got ${show(value)}`);
-  return { id: value as string, host: match[1] ?? match[2], port: number };
+  const parsed = typeof value === 'string' ? splitHostPort(value) : undefined;
+  if (!parsed || parsed.port < 1 || parsed.port > 65535) {
+    at.fail(`expected "host:port", got ${show(value)}`);
+  }
+  return { id: value as string, ...parsed };
 }
 
 /** A value as it would appear in the file, cut short so the message stays one line. */
 function show(value: unknown): string {
-  const shown =
-    value === undefined
-      ? 'nothing'
-      : typeof value === 'number'
-        ? String(value)
-        : JSON.stringify(value);
-  return shown.length > 40 ? `${shown.slice(0, 37)}...` : shown;
+  let shown: string;
+  try {
+    shown =
+      value === undefined
+        ? 'nothing'
+        : typeof value === 'number'
+          ? Object.is(value, -0)
+            ? '-0'
+            : String(value)
+          : JSON.stringify(value);
+  } catch {
+    shown = Array.isArray(value) ? '[...]' : '{...}'; // too deep to write out
+  }
+  return printable(shown.length > 40 ? `${shown.slice(0, 37)}...` : shown);
 }
 
 // --- Where a JSON syntax error is -------------------------------------------

@@ -77,7 +77,11 @@ export class Pool {
       : () => {};
   }
 
-  /** Connects a client to one of the backends, trying the others on failure. */
+  /**
+   * Connects a client to one of the backends, trying the others on failure.
+   * Rejects only when the proxy itself is short of descriptors or buffers
+   * (isLocalShortage), which no other backend would change.
+   */
   async connect(clientIp: string): Promise<Connection | undefined> {
     const tried = new Set<Backend>();
     for (;;) {
@@ -93,6 +97,10 @@ export class Pool {
         return { backend, socket };
       } catch (err) {
         backend.activeConnections--;
+        // Our own shortage says nothing about the backend: no other backend
+        // would fare better, and marking healthy backends down would turn a
+        // passing squeeze into 502s for everyone. The caller counts it.
+        if (isLocalShortage(err)) throw err;
         backend.failures++;
         backend.health.connectFailed(describe(err));
       }
@@ -118,6 +126,13 @@ export class Pool {
     this.stopProbes();
     for (const backend of this.backends) if (!keep.has(backend)) backend.health.stop();
   }
+}
+
+/** Errors that come from this process or host running short, not from the backend. */
+const LOCAL_SHORTAGES = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL']);
+
+export function isLocalShortage(err: unknown): boolean {
+  return LOCAL_SHORTAGES.has((err as NodeJS.ErrnoException)?.code ?? '');
 }
 
 /** connect() with a deadline. Rejects with the reason on refusal or timeout. */

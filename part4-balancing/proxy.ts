@@ -4,11 +4,11 @@
  *
  *   proxy.ts [listen-port] host:port [host:port ...]     round robin over these backends
  *   proxy.ts --config FILE                               listeners, pools, strategies, health
- *   options: --status-port N  --idle-timeout MS
+ *   options: --status-port [HOST:]PORT  --idle-timeout MS  --max-connections N  --verbose
  *
  * The files, in the order a client meets them:
  *
- *   proxy.ts       this file: start, reload (SIGHUP), graceful stop (SIGTERM)
+ *   proxy.ts       this file: start, reload (SIGHUP), graceful stop (SIGTERM, SIGINT)
  *   cli.ts         the command line            config.ts   the configuration, checked
  *   state.ts       the running state, in one place
  *   serve.ts       one client: accept, pick a backend, relay or refuse
@@ -21,10 +21,10 @@
  * (the PROXY protocol), routes kept in Redis, and several worker processes.
  */
 import { type CommandLine, fail, readCommandLine } from './cli.ts';
-import { type Config, loadConfigFile } from './config.ts';
+import { type Address, type Config, loadConfigFile } from './config.ts';
 import { describe, log } from './log.ts';
 import { Pool } from './pool.ts';
-import { listen, portOf } from './serve.ts';
+import { listen, listenerName, portOf } from './serve.ts';
 import { type Listener, running } from './state.ts';
 import { startStatusServer } from './status.ts';
 
@@ -34,24 +34,32 @@ if (import.meta.filename === process.argv[1]) await main(readCommandLine(process
 /** Load the configuration, open the listeners and the status port; the signals do the rest. */
 async function main(commandLine: CommandLine): Promise<void> {
   try {
-    await apply(loadConfig(commandLine));
+    await apply(await loadConfig(commandLine));
   } catch (err) {
     // A broken configuration file, or a port we cannot listen on.
     fail((err as Error).message, 1);
   }
-  if (running.config.statusPort !== undefined) await serveStatus(running.config.statusPort);
+  if (running.config.statusListen !== undefined) await serveStatus(running.config.statusListen);
   process.on('SIGHUP', () => void reload(commandLine));
-  process.on('SIGTERM', shutdown);
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // Ctrl-C too: stopping a proxy should never cut the responses in flight.
+  process.on('SIGINT', () => shutdown('SIGINT'));
   // The pid to signal: `npm run part4` and tsx put wrapper processes in front of us.
   const reloads = commandLine.file === undefined ? '' : `SIGHUP reloads ${commandLine.file}, `;
-  log(`Process ${process.pid}: ${reloads}SIGTERM stops gracefully.`);
+  log(
+    `Process ${process.pid}: ${reloads}SIGTERM or SIGINT stops gracefully, a second one at once.`,
+  );
 }
 
 /** The configuration file (or the quick-start one) with the command line's overrides. */
-function loadConfig(commandLine: CommandLine): Config {
+async function loadConfig(commandLine: CommandLine): Promise<Config> {
   const loaded =
-    commandLine.file === undefined ? commandLine.quickStart : loadConfigFile(commandLine.file);
-  return { ...(loaded as Config), ...commandLine.overrides };
+    commandLine.file === undefined
+      ? (commandLine.quickStart as Config)
+      : await loadConfigFile(commandLine.file);
+  const config = { ...loaded, ...commandLine.overrides };
+  running.events.verbose = config.verbose;
+  return config;
 }
 
 /**
@@ -72,7 +80,10 @@ async function apply(next: Config): Promise<void> {
   const unmatched = [...running.listeners];
   try {
     for (const listenerConfig of next.listeners) {
-      const index = unmatched.findIndex((l) => l.config.port === listenerConfig.port);
+      // The same port on the same address: the socket stays.
+      const index = unmatched.findIndex(
+        (l) => l.config.port === listenerConfig.port && l.config.host === listenerConfig.host,
+      );
       if (index >= 0) kept.push([unmatched.splice(index, 1)[0], listenerConfig]);
       else opened.push(await listen(listenerConfig, poolOf(listenerConfig), onClientFinished));
     }
@@ -89,14 +100,17 @@ async function apply(next: Config): Promise<void> {
   }
   for (const listener of unmatched) {
     listener.server.close();
-    log(`Stopped listening on port ${listener.port}.`);
+    log(`Stopped listening on ${listenerName(listener.config, listener.port)}.`);
   }
   const staying = new Set([...nextPools.values()].flatMap((pool) => pool.backends));
   for (const pool of running.pools.values()) pool.close(staying);
   running.pools = nextPools;
   running.listeners = [...kept.map(([listener]) => listener), ...opened];
   running.config = next;
-  for (const listener of opened) log(`Started.  Listening on port ${listener.port}.`);
+  for (const listener of opened) {
+    const on = listener.config.host === undefined ? '' : ` on ${listener.config.host}`;
+    log(`Started.  Listening on port ${listener.port}${on}.`);
+  }
 }
 
 /** Serialised, so two quick SIGHUPs cannot interleave. */
@@ -109,7 +123,7 @@ function reload(commandLine: CommandLine): Promise<void> {
       return;
     }
     try {
-      const next = loadConfig(commandLine);
+      const next = await loadConfig(commandLine);
       await apply(next);
       running.reloadedAt = new Date();
       log(
@@ -123,15 +137,24 @@ function reload(commandLine: CommandLine): Promise<void> {
 }
 
 let shutdownTimer: NodeJS.Timeout | undefined;
-/** SIGTERM: stop accepting, let open connections finish up to the deadline, exit 0. */
-function shutdown(): void {
-  if (running.stopping) return;
+/**
+ * SIGTERM or SIGINT: stop accepting, let open connections finish up to the
+ * deadline, exit 0. A second signal during the wait is the operator's way
+ * out: every connection is closed at once.
+ */
+function shutdown(signal: string): void {
+  if (running.stopping) {
+    const left = running.clientSockets.size;
+    for (const client of running.clientSockets) client.destroy();
+    exitAfterShutdown(`${signal} again: closed the ${left} connection(s) still open at once`);
+    return;
+  }
   running.stopping = true;
   const open = running.clientSockets;
   for (const listener of running.listeners) listener.server.close();
   for (const pool of running.pools.values()) pool.close();
   log(
-    `Shutting down: not accepting; ${open.size} open connection(s) get up to ` +
+    `Shutting down on ${signal}: not accepting; ${open.size} open connection(s) get up to ` +
       `${running.config.shutdownTimeoutMs} ms to finish.`,
   );
   if (open.size === 0) {
@@ -153,25 +176,41 @@ function onClientFinished(): void {
 
 function exitAfterShutdown(how: string): void {
   clearTimeout(shutdownTimer);
+  running.events.flush();
   log(`Stopped: ${how}.`);
   process.exit(0);
 }
 
 /** The status endpoint, on a port of its own (status.ts). */
-async function serveStatus(port: number): Promise<void> {
+async function serveStatus(where: Address): Promise<void> {
   try {
-    const server = await startStatusServer(port, {
+    const server = await startStatusServer(where, {
       source: running.config.source,
       startedAt: running.startedAt,
       get reloadedAt() {
         return running.reloadedAt;
       },
-      listeners: () => running.listeners.map((l) => ({ port: l.port, pool: l.config.pool })),
+      listeners: () =>
+        running.listeners.map((l) => ({
+          host: l.config.host ?? '*',
+          port: l.port,
+          pool: l.config.pool,
+          ...(l.config.maxConnections === undefined
+            ? {}
+            : { maxConnections: l.config.maxConnections }),
+          open: l.open,
+        })),
       pools: () => running.pools.values(),
       noBackend: () => running.noBackend,
+      limits: () => ({
+        maxConnections: running.config.maxConnections,
+        maxConnectionsPerClient: running.config.maxConnectionsPerClient,
+        open: running.clientSockets.size,
+      }),
+      events: () => running.events.total,
     });
-    log(`Status on port ${portOf(server)}.`);
+    log(`Status on port ${portOf(server)} (${where.host}).`);
   } catch (err) {
-    fail(`cannot serve the status on port ${port}: ${describe(err)}`, 1);
+    fail(`cannot serve the status on ${where.host}:${where.port}: ${describe(err)}`, 1);
   }
 }

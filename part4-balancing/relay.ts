@@ -19,11 +19,13 @@
  * decided everything before the first byte reached the backend.
  */
 import type net from 'node:net';
-import { describe, log } from './log.ts';
+import { describe, type EventCounts } from './log.ts';
 
 export interface RelayOptions {
   /** Close the pair after this long without a byte either way; 0 turns it off. */
   idleTimeoutMs: number;
+  /** Where resets and idle closes are counted (and logged, the first and in summaries). */
+  events: EventCounts;
 }
 
 /**
@@ -46,13 +48,15 @@ export function relay(
   forward(backend, client);
 
   // Without an 'error' listener an ECONNRESET would crash the whole process.
-  // Here it is one line in the log; 'close' follows and cleans up.
-  client.on('error', (err) => log(`Connection ended early: ${describe(err)}`));
-  backend.on('error', (err) => log(`Connection ended early: ${describe(err)}`));
+  // Here it is counted (a client can cause thousands); 'close' follows and cleans up.
+  const onError = (err: Error) =>
+    options.events.count('reset', `Connection ended early: ${describe(err)}`);
+  client.on('error', onError);
+  backend.on('error', onError);
 
   closeTogether(client, backend);
   closeTogether(backend, client);
-  closeWhenIdle(client, backend, options.idleTimeoutMs);
+  closeWhenIdle(client, backend, options);
 
   // The listener accepted the client paused (its bytes waited in the kernel
   // while the pool picked a backend); now there is somewhere to send them.
@@ -92,11 +96,12 @@ function forward(from: net.Socket, to: net.Socket): void {
  * the client's timer alone measures "no traffic either way". (The backend's
  * would fire during a long download to a slow client: paused, it reads nothing.)
  */
-function closeWhenIdle(client: net.Socket, backend: net.Socket, idleMs: number): void {
+function closeWhenIdle(client: net.Socket, backend: net.Socket, options: RelayOptions): void {
+  const idleMs = options.idleTimeoutMs;
   if (idleMs === 0) return;
   client.setTimeout(idleMs);
   client.once('timeout', () => {
-    log(`Closing connection idle for ${idleMs} ms.`);
+    options.events.count('idle', `Closing connection idle for ${idleMs} ms.`);
     client.destroy();
     backend.destroy();
   });

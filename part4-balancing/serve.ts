@@ -3,6 +3,7 @@
  * then relayed, or refused when no backend accepts.
  *
  *   accept (paused: its bytes wait in the kernel)
+ *     ├─ over a connection limit ─▶ closed, counted
  *     └─▶ the listener's pool connects to a backend   pool.ts (strategy, retry), health.ts
  *           ├─ one accepted ─▶ relay until both sides are done   relay.ts (part 3's relay)
  *           └─ none did ────▶ HTTP request: 502 Bad Gateway; anything else: a clean close
@@ -13,8 +14,8 @@
  */
 import net from 'node:net';
 import type { ListenerConfig } from './config.ts';
-import { describe, log } from './log.ts';
-import type { Pool } from './pool.ts';
+import { describe, log, printable } from './log.ts';
+import { isLocalShortage, type Pool } from './pool.ts';
 import { relay } from './relay.ts';
 import { type Listener, running } from './state.ts';
 
@@ -31,38 +32,99 @@ export async function listen(
   // pauseOnConnect: a client's bytes stay in the kernel until a backend has
   // accepted, so a failed connect can be retried elsewhere with nothing lost.
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-  const listener: Listener = { config: listenerConfig, pool, server, port: 0 };
+  const listener: Listener = { config: listenerConfig, pool, server, port: 0, open: 0 };
   server.on('connection', (client) => {
-    running.clientSockets.add(client);
+    const address = clientIp(client);
+    if (!admit(listener, address, client)) return;
     // The pool of the moment: a reload changes listener.pool, not this client's.
     void serve(client, listener.pool).finally(() => {
-      running.clientSockets.delete(client);
+      release(listener, address, client);
       onFinished();
     });
   });
+  const where = listenerName(listenerConfig);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) =>
-      reject(new Error(`cannot listen on port ${listenerConfig.port}: ${describe(err)}`)),
-    );
-    server.listen(listenerConfig.port, () => resolve());
+    server.once('error', (err) => reject(new Error(`cannot listen on ${where}: ${describe(err)}`)));
+    server.listen(listenerConfig.port, listenerConfig.host, () => resolve());
   });
-  // An accept() that fails (out of descriptors, say) is logged, not fatal.
-  server.on('error', (err) => log(`accept failed on port ${listener.port}: ${describe(err)}`));
+  // An accept() that fails is logged, not fatal. (Out of descriptors, libuv
+  // accepts and closes the waiting clients itself and tells no one: the
+  // maxConnections limit below exists so that we refuse them first.)
+  server.on('error', (err) => log(`accept failed on ${where}: ${describe(err)}`));
   listener.port = portOf(server);
   return listener;
+}
+
+/** "port 8000" for a listener on every address, "127.0.0.1:8000" for one on one address. */
+export function listenerName(config: ListenerConfig, port = config.port): string {
+  if (config.host === undefined) return `port ${port}`;
+  return `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+}
+
+/**
+ * The connection limits, checked at accept, before any backend is asked: the
+ * process's (each client costs two descriptors), the listener's, and the
+ * client address's (nginx's limit_conn: one address cannot take every slot).
+ * Over a limit the client is closed, and the refusal counted.
+ */
+function admit(listener: Listener, address: string, client: net.Socket): boolean {
+  const config = running.config;
+  const fromAddress = running.openPerAddress.get(address) ?? 0;
+  let over: [kind: string, limit: string] | undefined;
+  if (running.clientSockets.size >= config.maxConnections) {
+    over = ['processLimit', `maxConnections ${config.maxConnections}`];
+  } else if (listener.open >= (listener.config.maxConnections ?? Number.POSITIVE_INFINITY)) {
+    over = [
+      'listenerLimit',
+      `maxConnections ${listener.config.maxConnections} of ${listenerName(listener.config, listener.port)}`,
+    ];
+  } else if (config.maxConnectionsPerClient > 0 && fromAddress >= config.maxConnectionsPerClient) {
+    over = ['clientLimit', `maxConnectionsPerClient ${config.maxConnectionsPerClient}`];
+  }
+  if (over) {
+    running.events.count(over[0], `Refused ${printable(address)}: over ${over[1]}.`);
+    client.on('error', () => {});
+    client.destroy();
+    return false;
+  }
+  running.clientSockets.add(client);
+  listener.open++;
+  running.openPerAddress.set(address, fromAddress + 1);
+  return true;
+}
+
+function release(listener: Listener, address: string, client: net.Socket): void {
+  running.clientSockets.delete(client);
+  listener.open--;
+  const left = (running.openPerAddress.get(address) ?? 1) - 1;
+  if (left === 0) running.openPerAddress.delete(address);
+  else running.openPerAddress.set(address, left);
 }
 
 /** Serves one client from accept to close. Never throws. */
 async function serve(client: net.Socket, pool: Pool): Promise<void> {
   // Until the relay takes over, a reset from the client only needs to end this.
   client.on('error', () => {});
-  const connection = await pool.connect(clientIp(client));
-  if (!connection) return refuse(client, pool);
+  let connection: Awaited<ReturnType<Pool['connect']>>;
+  try {
+    connection = await pool.connect(clientIp(client));
+  } catch (err) {
+    if (!isLocalShortage(err)) throw err;
+    running.events.count(
+      'shortage',
+      `The proxy is short of resources: connect failed with ${describe(err)} (not the backend's fault).`,
+    );
+    return refuse(client, `the proxy is short of resources (${describe(err)})`);
+  }
+  if (!connection) return refuse(client, `no backend of pool ${pool.name} accepted`);
   if (client.destroyed) {
     connection.socket.destroy();
     return;
   }
-  await relay(client, connection.socket, { idleTimeoutMs: running.config.idleTimeoutMs });
+  await relay(client, connection.socket, {
+    idleTimeoutMs: running.config.idleTimeoutMs,
+    events: running.events,
+  });
 }
 
 /** A method token and a space: the start of an HTTP request line. */
@@ -79,12 +141,13 @@ const REFUSE_WAIT_MS = 2000;
  * can show; anything else (TLS, say) gets a clean close, since a reply in the
  * wrong protocol would only confuse it.
  */
-async function refuse(client: net.Socket, pool: Pool): Promise<void> {
+async function refuse(client: net.Socket, why: string): Promise<void> {
   running.noBackend++;
   const first = await firstBytes(client, REFUSE_WAIT_MS);
   const http = first !== undefined && HTTP_REQUEST.test(first.toString('latin1', 0, 32));
-  log(
-    `No backend of pool ${pool.name} accepted ${clientIp(client)}:${client.remotePort}: ` +
+  running.events.count(
+    'noBackend',
+    `Refused ${printable(clientIp(client))}:${client.remotePort} (${why}): ` +
       (http ? 'answered 502.' : 'closed.'),
   );
   // Read and drop the rest until the client closes: closing a socket with

@@ -9,6 +9,7 @@
  */
 import type net from 'node:net';
 import type { Config, ListenerConfig } from './config.ts';
+import { EventCounts } from './log.ts';
 import type { Pool } from './pool.ts';
 
 /** One listening socket and what its clients get. */
@@ -19,6 +20,8 @@ export interface Listener {
   server: net.Server;
   /** The real port (the kernel's pick when the configuration says 0). */
   port: number;
+  /** Its clients open right now (for its maxConnections). */
+  open: number;
 }
 
 class RunningState {
@@ -28,8 +31,20 @@ class RunningState {
   listeners: Listener[] = [];
   /** Every client socket from accept until both it and its backend socket are closed. */
   clientSockets = new Set<net.Socket>();
+  /** Clients open right now per client address (for maxConnectionsPerClient). */
+  openPerAddress = new Map<string, number>();
   /** Clients that got a 502 or a close because no backend accepted. */
   noBackend = 0;
+  /** Per-connection events, counted and summed up in the log (log.ts). */
+  readonly events = new EventCounts({
+    reset: 'connections ended by a reset or another error',
+    idle: 'idle connections closed',
+    processLimit: 'clients refused over the process maxConnections',
+    listenerLimit: "clients refused over a listener's maxConnections",
+    clientLimit: 'clients refused over maxConnectionsPerClient',
+    noBackend: 'clients refused because no backend accepted',
+    shortage: "connects failed for want of the proxy's own descriptors or buffers",
+  });
   /** Set by SIGTERM: no new clients, and the process exits when the last one is done. */
   stopping = false;
   readonly startedAt = new Date();

@@ -33,7 +33,11 @@ t.test('status after six requests over two live backends and a dead one', async 
   void slowRequest(t, proxy.port, 60_000);
 
   const report = await whenOpen(statusPort as number, 1);
-  t.same(report.listeners, [{ port: proxy.port, pool: 'web' }], 'the listener and its real port');
+  t.same(
+    report.listeners,
+    [{ host: '*', port: proxy.port, pool: 'web', open: 1 }],
+    'the listener, its real port, its open clients',
+  );
   t.equal(report.pools.web.strategy, 'round-robin');
   const a = backendStatus(report, 'web', A.address);
   const b = backendStatus(report, 'web', B.address);

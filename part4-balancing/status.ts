@@ -8,11 +8,24 @@
  * It is a separate port on purpose: the balanced ports carry clients' bytes
  * untouched, and never answer anything themselves except a 502.
  *
- * What it leaves out: authentication (bind it to a port only operators reach),
- * history (it is a snapshot; a metrics system polls it), and changing anything.
+ * It shows backend addresses and the configuration's path, and it shares the
+ * process's descriptors with the clients, so it is guarded: it listens on
+ * 127.0.0.1 unless told otherwise, serves at most MAX_CONNECTIONS at once,
+ * and drops a request that is not complete within REQUEST_TIMEOUT_MS. A
+ * hundred slow clients on it cannot starve the balanced ports.
+ *
+ * What it leaves out: authentication (bind it to an address only operators
+ * reach), history (it is a snapshot; a metrics system polls it), and changing
+ * anything.
  */
 import http from 'node:http';
+import type { Address } from './config.ts';
 import type { Pool } from './pool.ts';
+
+/** Status clients served at once; more are closed at accept. */
+export const MAX_CONNECTIONS = 16;
+/** A status request must be complete within this long (an answer takes a millisecond). */
+export const REQUEST_TIMEOUT_MS = 2000;
 
 /** What the snapshot is made of; the proxy keeps it current. */
 export interface StatusSource {
@@ -20,10 +33,21 @@ export interface StatusSource {
   source: string;
   startedAt: Date;
   reloadedAt?: Date;
-  listeners: () => { port: number; pool: string }[];
+  /** host "*": every address. */
+  listeners: () => {
+    host: string;
+    port: number;
+    pool: string;
+    maxConnections?: number;
+    open: number;
+  }[];
   pools: () => Iterable<Pool>;
   /** Clients that got a 502 or a close because no backend accepted. */
   noBackend: () => number;
+  /** The process's limits and how many clients are open now. */
+  limits: () => { maxConnections: number; maxConnectionsPerClient: number; open: number };
+  /** Per-connection events counted since start (resets, refusals over a limit, ...). */
+  events: () => Record<string, number>;
 }
 
 export function snapshot(status: StatusSource) {
@@ -61,29 +85,51 @@ export function snapshot(status: StatusSource) {
     startedAt: status.startedAt.toISOString(),
     ...(status.reloadedAt ? { reloadedAt: status.reloadedAt.toISOString() } : {}),
     listeners: status.listeners(),
+    limits: status.limits(),
     pools,
     totals,
+    events: status.events(),
   };
 }
 
 /** Starts the status server; resolves once it listens (rejects if it cannot). */
-export async function startStatusServer(port: number, status: StatusSource): Promise<http.Server> {
-  const server = http.createServer((request, response) => {
-    if (request.method !== 'GET' || (request.url !== '/' && !request.url?.startsWith('/?'))) {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('Only GET / is here.\n');
-      return;
-    }
-    const body = `${JSON.stringify(snapshot(status), null, 2)}\n`;
-    response
-      .writeHead(200, {
+export async function startStatusServer(
+  where: Address,
+  status: StatusSource,
+): Promise<http.Server> {
+  const server = http.createServer(
+    {
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: REQUEST_TIMEOUT_MS,
+      // How often Node checks those two timeouts (30 s by default).
+      connectionsCheckingInterval: 250,
+    },
+    (request, response) => {
+      const path = request.url ?? '';
+      if (path !== '/' && !path.startsWith('/?')) {
+        response.writeHead(404, { 'content-type': 'text/plain' }).end('Only / is here.\n');
+        return;
+      }
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        response.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' });
+        response.end('Only GET and HEAD.\n');
+        return;
+      }
+      const body = `${JSON.stringify(snapshot(status), null, 2)}\n`;
+      response.writeHead(200, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
-      })
-      .end(body);
-  });
+      });
+      // HEAD: the same headers, no body (Node leaves it out by itself).
+      response.end(body);
+    },
+  );
+  server.maxConnections = MAX_CONNECTIONS;
+  // A connection with nothing to say is closed too, not only a slow request.
+  server.setTimeout(REQUEST_TIMEOUT_MS, (socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => {
+    server.listen(where.port, where.host, () => {
       server.off('error', reject);
       resolve();
     });

@@ -75,7 +75,7 @@ export async function startBalancer(
   const proxy = await startPart(t, PART, ['--config', file, ...args]);
   const hasStatus =
     (json as { statusPort?: number }).statusPort !== undefined || args.includes('--status-port');
-  const status = hasStatus ? await proxy.waitForOutput(/Status on port (\d+)\./) : undefined;
+  const status = hasStatus ? await proxy.waitForOutput(/Status on port (\d+)/) : undefined;
   return { proxy, file, statusPort: status ? Number(status[1]) : undefined };
 }
 
@@ -118,7 +118,10 @@ export interface BackendStatus {
 }
 
 export interface Status {
-  listeners: { port: number; pool: string }[];
+  listeners: { host: string; port: number; pool: string; maxConnections?: number; open: number }[];
+  limits: { maxConnections: number; maxConnectionsPerClient: number; open: number };
+  /** Per-connection events counted since start (log.ts). */
+  events: Record<string, number>;
   pools: Record<string, { strategy: string; healthCheck: string; backends: BackendStatus[] }>;
   totals: {
     activeConnections: number;

@@ -1,0 +1,229 @@
+/**
+ * Part 4 against hostile clients and careless operators: the status port's
+ * guards, the connection limits, the proxy's own descriptor shortage (which
+ * must never be blamed on a backend), reloads from files that are not files,
+ * Ctrl-C, listeners on one address, and logs that a reset storm cannot flood.
+ */
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import t, { type Test } from 'tap';
+import { parseResponse, readAll, requestHead, waitFor } from '../shared/harness.ts';
+import {
+  backendStatus,
+  onePool,
+  slowRequest,
+  startBackends,
+  startBalancer,
+  status,
+  statusWhen,
+  whenOpen,
+  whoAnswered,
+} from './test-support.ts';
+
+const [A, B] = await startBackends(t, ['A', 'B']);
+const pool = (extra: Record<string, unknown> = {}) =>
+  onePool({ backends: [{ address: A.address }] }, extra);
+
+/** Connects from `localAddress`; resolves with the socket once connected. */
+async function connectFrom(t: Test, port: number, localAddress = '127.0.0.1') {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  t.teardown(() => socket.destroy());
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** Lines of the program's output that match. */
+const linesMatching = (output: string, pattern: RegExp) =>
+  output.split('\n').filter((line) => pattern.test(line));
+
+/** An address of this machine that is not loopback, if it has one. */
+const outsideAddress = Object.values(os.networkInterfaces())
+  .flat()
+  .find((entry) => entry && entry.family === 'IPv4' && !entry.internal)?.address;
+
+t.test(
+  'the status port: loopback only, capped, quick to drop the slow, HEAD and 405',
+  async (t) => {
+    const { proxy, statusPort } = await startBalancer(t, pool());
+    const port = statusPort as number;
+    t.match(proxy.output(), /Status on port \d+ \(127\.0\.0\.1\)/, 'it says where it listens');
+    if (outsideAddress) {
+      const outside = net.connect(port, outsideAddress);
+      const [err] = await once(outside, 'error');
+      t.equal(
+        (err as NodeJS.ErrnoException).code,
+        'ECONNREFUSED',
+        `not reachable on ${outsideAddress}`,
+      );
+    }
+
+    // 40 connections that never send a request: at most 16 are kept, and those
+    // are dropped after the 2 s request timeout.
+    const silent = await Promise.all(Array.from({ length: 40 }, () => connectFrom(t, port)));
+    const ends = silent.map((socket) => readAll(socket, 8000).then(() => performance.now()));
+    const began = performance.now();
+    const closedAt = await Promise.all(ends);
+    const quick = closedAt.filter((at) => at - began < 1000).length;
+    t.ok(quick >= 24, `${quick} of 40 closed at once (over the cap of 16)`);
+    t.ok(Math.max(...closedAt) - began < 6000, 'the rest within the request timeout');
+    t.equal(await whoAnswered(proxy.port), 'A', 'the balanced port served throughout');
+
+    const head = net.connect(port, '127.0.0.1');
+    head.write('HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const headResponse = parseResponse((await readAll(head)).data);
+    t.equal(headResponse.status, 200, 'HEAD: 200');
+    t.ok(Number(headResponse.headers['content-length']) > 0, 'with the length of the JSON');
+    t.equal(headResponse.body.length, 0, 'and no body');
+
+    const post = net.connect(port, '127.0.0.1');
+    post.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    t.equal(parseResponse((await readAll(post)).data).status, 405, 'POST: 405');
+  },
+);
+
+t.test('connection limits: process, listener, per client address', async (t) => {
+  const { proxy, statusPort } = await startBalancer(
+    t,
+    onePool(
+      { backends: [{ address: A.address }] },
+      { maxConnections: 3, maxConnectionsPerClient: 2 },
+    ),
+  );
+  const port = statusPort as number;
+  // Two slow requests from 127.0.0.1: its per-address limit is reached.
+  void slowRequest(t, proxy.port, 30_000);
+  void slowRequest(t, proxy.port, 30_000);
+  await whenOpen(port, 2);
+  const third = await connectFrom(t, proxy.port);
+  const refused = await readAll(third, 5000);
+  t.equal(refused.data.length, 0, 'a third client from 127.0.0.1 is closed at once');
+  // Another address still gets in, up to the process's limit of 3.
+  t.equal(await whoAnswered(proxy.port, '/', '127.0.0.2'), 'A', '127.0.0.2 is served');
+  const other = await connectFrom(t, proxy.port, '127.0.0.3');
+  other.write(requestHead('/?delay=30000'));
+  await whenOpen(port, 3);
+  const fourth = await connectFrom(t, proxy.port, '127.0.0.4');
+  t.equal((await readAll(fourth, 5000)).data.length, 0, 'over the process limit: closed');
+
+  const report = await status(port);
+  const events = report.events;
+  t.equal(events.clientLimit, 1, 'the status counts the per-address refusal');
+  t.equal(events.processLimit, 1, 'and the process-limit refusal');
+  t.equal(linesMatching(proxy.output(), /Refused .*maxConnectionsPerClient/).length, 1, 'logged');
+});
+
+t.test("a listener's own maxConnections", async (t) => {
+  const { proxy, statusPort } = await startBalancer(t, {
+    listen: [{ port: 0, pool: 'web', maxConnections: 1 }],
+    statusPort: 0,
+    pools: { web: { backends: [{ address: A.address }] } },
+  });
+  void slowRequest(t, proxy.port, 30_000);
+  await whenOpen(statusPort as number, 1);
+  const second = await connectFrom(t, proxy.port);
+  t.equal((await readAll(second, 5000)).data.length, 0, 'the second client is closed');
+  t.match(proxy.output(), /Refused 127\.0\.0\.1: over maxConnections 1 of port \d+/);
+});
+
+t.test('out of descriptors: the backend is not blamed, and service comes back', async (t) => {
+  const { proxy, statusPort } = await startBalancer(t, pool({ maxConnections: 1000 }));
+  const port = statusPort as number;
+  // Room for three clients (two descriptors each) and one status request.
+  // RLIMIT_NOFILE caps descriptor numbers, and a new one takes the lowest free
+  // number: count from the first gap (libuv keeps a spare one far above).
+  const used = new Set(readdirSync(`/proc/${proxy.pid}/fd`).map(Number));
+  let base = 0;
+  while (used.has(base)) base++;
+  execFileSync('prlimit', [`--pid=${proxy.pid}`, `--nofile=${base + 7}:`]);
+  // One at a time, so that each accept() finds a descriptor and the fourth
+  // client's connect() to the backend is the call that runs out.
+  for (let open = 1; open <= 3; open++) {
+    void slowRequest(t, proxy.port, 30_000);
+    await whenOpen(port, open);
+  }
+  const fourth = net.connect(proxy.port, '127.0.0.1');
+  fourth.on('error', () => {});
+  fourth.write(requestHead());
+  const answer = parseResponse((await readAll(fourth)).data);
+  t.equal(answer.status, 502, 'the fourth client gets a 502');
+  t.match(
+    proxy.output(),
+    /short of resources: connect failed with EMFILE \(not the backend's fault\)/,
+    'the log names the proxy, not the backend',
+  );
+  const a = backendStatus(await status(port), 'web', A.address);
+  t.equal(a.failures, 0, 'no failure counted against the backend');
+  t.equal(a.health, 'up', 'the backend stays up');
+  execFileSync('prlimit', [`--pid=${proxy.pid}`, '--nofile=4096:']);
+  t.equal(await whoAnswered(proxy.port), 'A', 'with descriptors back, the next client is served');
+});
+
+t.test('a reload from a FIFO or /dev/zero is refused at once; traffic goes on', async (t) => {
+  const { proxy, file } = await startBalancer(t, pool());
+  for (const [what, make] of [
+    ['a FIFO', () => execFileSync('mkfifo', [file])],
+    ['/dev/zero', () => execFileSync('ln', ['-s', '/dev/zero', file])],
+  ] as const) {
+    rmSync(file);
+    make();
+    const before = linesMatching(proxy.output(), /Reload refused/).length;
+    proxy.child.kill('SIGHUP');
+    await waitFor(() => linesMatching(proxy.output(), /Reload refused/).length > before, {
+      what: `the refusal of ${what}`,
+    });
+    t.match(proxy.output(), /Reload refused.*not a regular file/, `${what}: not a regular file`);
+    t.equal(await whoAnswered(proxy.port), 'A', `${what}: the running configuration serves`);
+  }
+});
+
+t.test('SIGINT stops gracefully; a second signal stops at once', async (t) => {
+  const { proxy, statusPort } = await startBalancer(t, pool());
+  const inFlight = slowRequest(t, proxy.port, 1000);
+  const stuck = slowRequest(t, proxy.port, 60_000);
+  await whenOpen(statusPort as number, 2);
+  proxy.child.kill('SIGINT');
+  await proxy.waitForOutput(/Shutting down on SIGINT/);
+  const answer = parseResponse((await inFlight).data);
+  t.equal(answer.status, 200, 'the response in flight completed');
+  proxy.child.kill('SIGTERM');
+  t.equal(await proxy.exited, 0, 'the second signal: exit 0 at once');
+  t.match(proxy.output(), /SIGTERM again: closed the 1 connection\(s\) still open at once/);
+  t.equal((await stuck).data.length, 0, 'the stuck request was cut');
+});
+
+t.test('a listener on one address is reachable there only', async (t) => {
+  const { proxy } = await startBalancer(t, {
+    listen: [{ address: '127.0.0.2:0', pool: 'web' }],
+    pools: { web: { backends: [{ address: B.address }] } },
+  });
+  t.match(proxy.output(), /Listening on port \d+ on 127\.0\.0\.2/);
+  const socket = net.connect(proxy.port, '127.0.0.2');
+  socket.write(requestHead());
+  t.match(parseResponse((await readAll(socket)).data).body.toString(), /^Hello from backend B/);
+  const elsewhere = net.connect(proxy.port, '127.0.0.1');
+  const [err] = await once(elsewhere, 'error');
+  t.equal((err as NodeJS.ErrnoException).code, 'ECONNREFUSED', 'not on 127.0.0.1');
+});
+
+t.test('a reset storm is counted, not logged line by line', async (t) => {
+  const { proxy, statusPort } = await startBalancer(t, pool());
+  const port = statusPort as number;
+  const storm = 100;
+  const sockets = await Promise.all(
+    Array.from({ length: storm }, async () => {
+      const socket = await connectFrom(t, proxy.port);
+      socket.write(requestHead('/?delay=30000'));
+      return socket;
+    }),
+  );
+  await whenOpen(port, storm);
+  for (const socket of sockets) socket.resetAndDestroy();
+  const report = await statusWhen(port, (r) => r.events.reset >= storm, `${storm} resets counted`);
+  t.ok(report, 'the status counts every reset');
+  const lines = linesMatching(proxy.output(), /Connection ended early/).length;
+  t.equal(lines, 1, `${storm} resets, ${lines} log line (the first; the rest go in a summary)`);
+});
