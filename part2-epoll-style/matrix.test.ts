@@ -1,4 +1,4 @@
-import { behaviourMatrix } from '../shared/matrix.ts';
+import { behaviourMatrix } from '../shared/test/matrix.ts';
 
 behaviourMatrix({
   part: 'part2-epoll-style',

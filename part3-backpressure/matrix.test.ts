@@ -1,4 +1,4 @@
-import { behaviourMatrix, defaultBadArgs } from '../shared/matrix.ts';
+import { behaviourMatrix, defaultBadArgs } from '../shared/test/matrix.ts';
 
 behaviourMatrix({
   part: 'part3-backpressure',

@@ -20,7 +20,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const LISTENING = /Listening on port (\d+)/;
 
 /** The subset of tap's Test that the harness uses, so it works with any test object. */
@@ -129,13 +129,13 @@ export interface BackendSettings {
   name?: string;
 }
 
-/** Starts shared/backend.ts (the mock backend) on a free port unless one is given. */
+/** Starts shared/test/backend.ts (the mock backend) on a free port unless one is given. */
 export function startBackend(t: Teardown, settings: BackendSettings = {}): Promise<Program> {
   const args = ['--port', String(settings.port ?? 0)];
   if (settings.delay !== undefined) args.push('--delay', String(settings.delay));
   if (settings.size !== undefined) args.push('--size', String(settings.size));
   if (settings.name !== undefined) args.push('--name', settings.name);
-  return startProgram(t, 'shared/backend.ts', args);
+  return startProgram(t, 'shared/test/backend.ts', args);
 }
 
 /** Starts `<part>/proxy.ts` with the given arguments (use '0' as the listen port). */

@@ -5,26 +5,26 @@
  */
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { runProgram } from './harness.ts';
+import { runProgram } from '../test/harness.ts';
 
 const PARTS = ['part1-oneshot', 'part2-epoll-style', 'part3-backpressure', 'part4-balancing'];
 
 t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4', async (t) => {
   for (const n of [2, 3, 4]) {
-    const run = await runProgram('shared/diff.ts', [String(n)]);
+    const run = await runProgram('shared/tools/diff.ts', [String(n)]);
     const [before, after] = [PARTS[n - 2], PARTS[n - 1]];
     t.equal(run.code, 0, `diff ${n}: exit 0`);
     t.ok(run.stdout.includes(`--- a/${before}/proxy.ts`), `diff ${n}: from ${before}/proxy.ts`);
     t.ok(run.stdout.includes(`+++ b/${after}/proxy.ts`), `diff ${n}: to ${after}/proxy.ts`);
     t.notMatch(run.stdout, /README\.md/, `diff ${n}: the chapters are left out`);
   }
-  const bad = await runProgram('shared/diff.ts', ['5']);
+  const bad = await runProgram('shared/tools/diff.ts', ['5']);
   t.equal(bad.code, 2, 'N out of range: exit 2');
   t.match(bad.stderr, /^diff\.ts: N must be 2, 3 or 4, got "5"\nusage:/, 'one line and the usage');
 });
 
 t.test('npm run trace:part2 without strace: one line saying how to install it', async (t) => {
-  const run = await runProgram('shared/trace.ts', [], 15_000, { PATH: '/nonexistent' });
+  const run = await runProgram('shared/tools/trace.ts', [], 15_000, { PATH: '/nonexistent' });
   t.equal(run.code, 1);
   t.match(run.stderr, /^trace\.ts: strace is not installed \(.*apt-get install strace\)\n$/);
 });
@@ -34,7 +34,7 @@ t.test(
   'npm run trace:part2: the event loop waits in epoll and accepts the clients',
   { skip: hasStrace ? false : 'strace is not installed' },
   async (t) => {
-    const run = await runProgram('shared/trace.ts', [], 60_000);
+    const run = await runProgram('shared/tools/trace.ts', [], 60_000);
     t.equal(run.code, 0, run.stderr);
     t.match(run.stdout, /epoll_p?wait\(/, 'epoll_wait calls');
     t.match(run.stdout, /epoll_ctl\(\d+, EPOLL_CTL_ADD/, 'sockets added to the epoll set');
@@ -43,7 +43,7 @@ t.test(
 );
 
 t.test('npm run demo:backpressure: part 2 grows, part 3 stays small', async (t) => {
-  const run = await runProgram('shared/demo-backpressure.ts', ['--seconds', '2'], 90_000);
+  const run = await runProgram('shared/demos/demo-backpressure.ts', ['--seconds', '2'], 90_000);
   t.equal(run.code, 0, run.stderr);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the chart colours the names
   const plain = run.stdout.replace(/\x1b\[[0-9;]*m/g, '');
@@ -54,7 +54,7 @@ t.test('npm run demo:backpressure: part 2 grows, part 3 stays small', async (t) 
 });
 
 t.test('npm run demo:balance: traffic leaves a killed backend and comes back', async (t) => {
-  const run = await runProgram('shared/demo-balance.ts', ['--duration', '4'], 90_000);
+  const run = await runProgram('shared/demos/demo-balance.ts', ['--duration', '4'], 90_000);
   t.equal(run.code, 0, `exit 0: the restarted backend got traffic again\n${run.stderr}`);
   // The closing table: "backend A   all-up   B-down   B-back".
   const row = (name: string) =>

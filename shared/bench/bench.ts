@@ -24,7 +24,9 @@
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { integerOption } from './backend.ts';
+import { exitWith, firstLine, parseOrExit } from '../lib/cli.ts';
+import { isMain } from '../lib/log.ts';
+import { integerOption } from '../test/backend.ts';
 import { load, type Mode, watchRss } from './bench-load.ts';
 import {
   compareWithDirect,
@@ -44,8 +46,6 @@ import {
   TARGETS,
   type Target,
 } from './bench-targets.ts';
-import { exitWith, firstLine, parseOrExit } from './cli.ts';
-import { isMain } from './log.ts';
 
 export const USAGE = `usage: bench.ts [--connections N] [--duration S] [--rounds N]
                 [--targets ${TARGETS.map((target) => target.name).join(',')}]

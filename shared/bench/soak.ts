@@ -14,7 +14,9 @@
  * what changes over a long run, not about a precise per-request figure.
  */
 import { parseArgs } from 'node:util';
-import { integerOption } from './backend.ts';
+import { exitWith, firstLine, parseOrExit } from '../lib/cli.ts';
+import { isMain } from '../lib/log.ts';
+import { integerOption } from '../test/backend.ts';
 import { closeLoad, treeRssKiB, watchRss } from './bench-load.ts';
 import {
   compareWithDirect,
@@ -25,8 +27,6 @@ import {
   thousands,
 } from './bench-stats.ts';
 import { Cleanup, PARTS, startBenchBackend } from './bench-targets.ts';
-import { exitWith, firstLine, parseOrExit } from './cli.ts';
-import { isMain } from './log.ts';
 
 const USAGE = `usage: soak.ts [--part ${PARTS.map((part) => part.name).join('|')}] [--requests N] [--connections N]`;
 

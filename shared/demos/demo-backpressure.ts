@@ -16,9 +16,9 @@
  */
 import { parseArgs } from 'node:util';
 import asciichart from 'asciichart';
-import { Cleanup } from './bench-targets.ts';
-import { exitWith, parseOrExit } from './cli.ts';
-import { httpGet, rssKiB, slowReaders, startBackend, startPart } from './harness.ts';
+import { Cleanup } from '../bench/bench-targets.ts';
+import { exitWith, parseOrExit } from '../lib/cli.ts';
+import { httpGet, rssKiB, slowReaders, startBackend, startPart } from '../test/harness.ts';
 
 const SCRIPT = 'demo-backpressure.ts';
 const USAGE = 'usage: demo-backpressure.ts [--seconds N]      (per part, 2 to 120; default 9)';

@@ -13,8 +13,8 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { exitWith } from './cli.ts';
-import { ROOT } from './harness.ts';
+import { exitWith } from '../lib/cli.ts';
+import { ROOT } from '../test/harness.ts';
 
 const SCRIPT = 'diff.ts';
 const USAGE = 'usage: diff.ts N [git diff options]     (N from 2 to 4: part N-1 -> part N)';

@@ -14,7 +14,7 @@
  */
 import http from 'node:http';
 import { parseArgs } from 'node:util';
-import { isMain, log } from './log.ts';
+import { isMain, log } from '../lib/log.ts';
 
 export interface BackendOptions {
   port: number;

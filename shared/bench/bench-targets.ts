@@ -8,7 +8,7 @@
  * - the peers a reader would otherwise deploy, when they are installed: nginx's
  *   stream proxy (one worker) and HAProxy in tcp mode (one thread), started from
  *   generated config files in a temporary directory.
- * - the backend: the mock backend (shared/backend.ts), or nginx returning a fixed
+ * - the backend: the mock backend (shared/test/backend.ts), or nginx returning a fixed
  *   body, which costs less CPU and so leaves more of it to the proxies.
  *
  * What it leaves out: installing anything. A missing peer is skipped with one
@@ -20,8 +20,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import {
+  freePort,
+  ROOT,
+  startBackend,
+  startPart,
+  type Teardown,
+  waitFor,
+} from '../test/harness.ts';
 import type { TargetKind } from './bench-stats.ts';
-import { freePort, ROOT, startBackend, startPart, type Teardown, waitFor } from './harness.ts';
 
 /** Collects clean-up steps (the harness registers its kills here) and runs them last-in first-out. */
 export class Cleanup implements Teardown {

@@ -18,9 +18,9 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Cleanup } from './bench-targets.ts';
-import { exitWith } from './cli.ts';
-import { httpGet, LISTENING, ROOT, startBackend, waitFor } from './harness.ts';
+import { Cleanup } from '../bench/bench-targets.ts';
+import { exitWith } from '../lib/cli.ts';
+import { httpGet, LISTENING, ROOT, startBackend, waitFor } from '../test/harness.ts';
 
 const SCRIPT = 'trace.ts';
 const CALLS = 'epoll_wait,epoll_pwait,epoll_ctl,accept4,connect';

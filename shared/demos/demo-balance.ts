@@ -23,7 +23,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { httpGet, type Program, startBackend, startPart } from './harness.ts';
+import { httpGet, type Program, startBackend, startPart } from '../test/harness.ts';
 
 const NAMES = ['A', 'B', 'C'] as const;
 const VICTIM = 'B';
