@@ -24,9 +24,8 @@
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { exitWith, firstLine, parseOrExit } from '../lib/cli.ts';
-import { isMain } from '../lib/log.ts';
-import { integerOption } from '../test/backend.ts';
+import { Cleanup } from '../lib/cleanup.ts';
+import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { load, type Mode, watchRss } from './bench-load.ts';
 import {
   compareWithDirect,
@@ -39,7 +38,6 @@ import {
 } from './bench-stats.ts';
 import {
   type BackendKind,
-  Cleanup,
   type Running,
   SERIAL_NOTE,
   startBenchBackend,

@@ -1,7 +1,9 @@
 /**
- * How the benchmark programs treat their command line: a mistake the user made
+ * How the programs in shared/ treat their command line: a mistake the user made
  * is one line naming the program, the usage, and exit 2; a failure while running
  * is one line and exit 1. Never a stack trace.
+ *
+ * What it leaves out: parsing itself, which node:util's parseArgs does.
  */
 
 /** The first line of an error's message (parseArgs and spawn errors can run long). */
@@ -16,6 +18,15 @@ export function exitWith(script: string, err: unknown, code: number, usage?: str
   process.exit(code);
 }
 
+/**
+ * Prints `script: message` and sets exit code 1 without exiting, so that the
+ * caller's `finally` (stopping what it started) still runs.
+ */
+export function failWith(script: string, err: unknown): void {
+  console.error(`${script}: ${firstLine(err)}`);
+  process.exitCode = 1;
+}
+
 /** Parses this process's arguments with `parse`; a bad command line exits 2 with the usage. */
 export function parseOrExit<T>(script: string, usage: string, parse: (argv: string[]) => T): T {
   try {
@@ -23,4 +34,21 @@ export function parseOrExit<T>(script: string, usage: string, parse: (argv: stri
   } catch (err) {
     return exitWith(script, err, 2, usage);
   }
+}
+
+/** A whole number within bounds, or an Error naming the flag. */
+export function integerOption(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new Error(`${flag} must be an integer from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+/**
+ * True when the module at `metaUrl` is the script node was started with, so a
+ * file can be both a program and a module the tests import.
+ */
+export function isMain(metaUrl: string): boolean {
+  return process.argv[1] !== undefined && new URL(metaUrl).pathname === process.argv[1];
 }
