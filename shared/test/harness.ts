@@ -24,7 +24,7 @@ import type { Teardown } from '../lib/cleanup.ts';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const LISTENING = /Listening on port (\d+)/;
 
-/** What the start functions need of a tap test or a program's Cleanup: a place to register a teardown. */
+/** What the start functions need of a tap test or of a Cleanup: somewhere to register a teardown. */
 export type { Teardown };
 
 export interface Program {

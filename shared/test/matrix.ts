@@ -8,11 +8,11 @@
  *   get-twice              a GET twice in a row: 200, body byte-exact
  *   large-response         an 11 MiB response arrives byte-exact
  *   simultaneous-requests  four slow requests at once: one after another, or together?
- *   client-leaves-early    a client reads 1 KiB of a large response and leaves: the next request works
- *   backend-down           backend not listening: the client is closed promptly; once it is up, requests work
+ *   client-leaves-early    a client reads 1 KiB of a large answer and leaves: the next one works
+ *   backend-down           no backend listening: the client is closed promptly; then it comes up
  *   startup-line           `[YYYY-MM-DD HH:MM:SS] Started.  Listening on port N.`
  *   bad-arguments          exit 2, usage on stderr, no stack trace
- *   slow-readers           clients that read nothing: does the proxy hold their responses in memory?
+ *   slow-readers           clients that read nothing: does the proxy hold their answers in memory?
  *   reset-storm            clients that reset mid-request: no descriptor leaks, service goes on
  *   backend-killed         a backend that dies mid-answer: the client is closed, no leak
  *   half-close             a request, then shutdown(SHUT_WR): does the whole response arrive?
