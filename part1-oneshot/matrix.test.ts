@@ -1,6 +1,3 @@
-import { behaviourMatrix } from '../shared/matrix.ts';
+import { behaviourMatrix } from '../shared/test/matrix.ts';
 
-behaviourMatrix({
-  part: 'part1-oneshot',
-  expect: { concurrency: 'serial', halfClose: 'cut', idleTimeout: false },
-});
+behaviourMatrix({ part: 'part1-oneshot' });

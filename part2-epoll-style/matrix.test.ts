@@ -1,6 +1,3 @@
-import { behaviourMatrix } from '../shared/matrix.ts';
+import { behaviourMatrix } from '../shared/test/matrix.ts';
 
-behaviourMatrix({
-  part: 'part2-epoll-style',
-  expect: { concurrency: 'parallel', slowReader: 'grows', halfClose: 'cut', idleTimeout: false },
-});
+behaviourMatrix({ part: 'part2-epoll-style' });

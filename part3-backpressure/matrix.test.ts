@@ -1,7 +1,6 @@
-import { behaviourMatrix, defaultBadArgs } from '../shared/matrix.ts';
+import { behaviourMatrix, defaultBadArgs } from '../shared/test/matrix.ts';
 
 behaviourMatrix({
   part: 'part3-backpressure',
   badArgs: [...defaultBadArgs, ['--idle-timeout', 'soon'], ['--idle-timeout'], ['--bogus']],
-  expect: { concurrency: 'parallel' },
 });

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { openSocket, readAll, startPart, type Teardown, waitFor } from '../shared/harness.ts';
+import { openSocket, readAll, startPart, type Teardown, waitFor } from '../shared/test/harness.ts';
 
 const PART = 'part3-backpressure';
 

@@ -4,7 +4,7 @@
  */
 
 import t from 'tap';
-import { freePort, httpGet, openSocket, readAll } from '../shared/harness.ts';
+import { freePort, httpGet, openSocket, readAll } from '../shared/test/harness.ts';
 import {
   onePool,
   sequence,

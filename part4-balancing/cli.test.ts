@@ -5,7 +5,14 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { httpGet, openSocket, readAll, runProgram, startPart, waitFor } from '../shared/harness.ts';
+import {
+  httpGet,
+  openSocket,
+  readAll,
+  runProgram,
+  startPart,
+  waitFor,
+} from '../shared/test/harness.ts';
 import { PART, sequence, startBackends, startBalancer, writeConfig } from './test-support.ts';
 
 const PROXY = `${PART}/proxy.ts`;

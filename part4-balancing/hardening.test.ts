@@ -10,7 +10,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import t, { type Test } from 'tap';
-import { parseResponse, readAll, requestHead, waitFor } from '../shared/harness.ts';
+import { parseResponse, readAll, requestHead, waitFor } from '../shared/test/harness.ts';
 import {
   backendStatus,
   onePool,

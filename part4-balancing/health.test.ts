@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import t, { type Test } from 'tap';
-import { startBackend, waitFor } from '../shared/harness.ts';
+import { startBackend, waitFor } from '../shared/test/harness.ts';
 import {
   backendStatus,
   onePool,

@@ -1,8 +1,7 @@
-import { behaviourMatrix } from '../shared/matrix.ts';
+import { behaviourMatrix } from '../shared/test/matrix.ts';
 
 behaviourMatrix({
   part: 'part4-balancing',
-  args: (backendPort) => ['0', `127.0.0.1:${backendPort}`],
   badArgs: [
     ['70000', '127.0.0.1:8888'],
     ['8000'],
@@ -11,5 +10,4 @@ behaviourMatrix({
     ['--config'],
     ['--bogus', '127.0.0.1:8888'],
   ],
-  expect: { concurrency: 'parallel' },
 });

@@ -6,8 +6,8 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import t from 'tap';
-import { makeBody } from '../shared/backend.ts';
-import { type Program, parseResponse, waitFor } from '../shared/harness.ts';
+import { makeBody } from '../shared/test/backend.ts';
+import { type Program, parseResponse, waitFor } from '../shared/test/harness.ts';
 import {
   onePool,
   sequence,

@@ -2,7 +2,7 @@
  * The status endpoint: after known traffic, the JSON says what happened.
  */
 import t from 'tap';
-import { freePort, httpGet } from '../shared/harness.ts';
+import { freePort, httpGet } from '../shared/test/harness.ts';
 import {
   backendStatus,
   sequence,

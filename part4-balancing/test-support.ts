@@ -4,7 +4,7 @@
  * questions asked over real sockets (which backend answered, what the status
  * endpoint says).
  *
- * What it leaves out: anything part-independent; that lives in ../shared/harness.ts.
+ * What it leaves out: anything part-independent; that lives in ../shared/test/harness.ts.
  */
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -19,7 +19,7 @@ import {
   startBackend,
   startPart,
   waitFor,
-} from '../shared/harness.ts';
+} from '../shared/test/harness.ts';
 
 export const PART = 'part4-balancing';
 

@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import t from 'tap';
-import { makeBody } from './backend.ts';
+import { makeBody } from '../test/backend.ts';
+import { freePort, httpGet, rssKiB, spawnScript, startBackend } from '../test/harness.ts';
 import { closeLoad, descendants, keepAliveLoad, treeRssKiB } from './bench-load.ts';
 import { PEERS, startBenchBackend } from './bench-targets.ts';
-import { freePort, httpGet, rssKiB, spawnScript, startBackend } from './harness.ts';
 
 t.test('closeLoad: a new connection per request, every answer counted once', async (t) => {
   const backend = await startBackend(t);
@@ -72,7 +72,7 @@ t.test('keepAliveLoad: autocannon with exact latencies and clients served', asyn
 });
 
 t.test('treeRssKiB: a process and its children', async (t) => {
-  const child = spawnScript('shared/backend.ts', ['--port', '0']);
+  const child = spawnScript('shared/test/backend.ts', ['--port', '0']);
   t.teardown(() => child.kill('SIGKILL'));
   await once(child.stdout as NodeJS.ReadableStream, 'data');
   t.ok((await descendants(process.pid)).includes(child.pid as number), 'the child is found');

@@ -8,9 +8,9 @@
  * What it leaves out: precision. Two rounds of three seconds are enough to see
  * the shape of the result; `npm run bench` takes longer and measures better.
  */
-import { type BenchOptions, formatReport, runBench } from './bench.ts';
-import { TARGETS } from './bench-targets.ts';
-import { exitWith } from './cli.ts';
+import { type BenchOptions, formatReport, runBench } from '../bench/bench.ts';
+import { TARGETS } from '../bench/bench-targets.ts';
+import { exitWith } from '../lib/cli.ts';
 
 export const TOUR: BenchOptions = {
   connections: 100,
@@ -26,7 +26,7 @@ const INTRO = `rsp-ts, the guided tour (about a minute)
 A reverse proxy sits between clients and a backend and copies bytes both ways.
 This repository builds one in four stages; each stage is a runnable folder
 with its chapter (README.md) beside the code. The tour starts the mock backend
-(shared/backend.ts), starts each part in front of it, and sends the same load
+(shared/test/backend.ts), starts each part in front of it, and sends the same load
 to each: ${TOUR.connections} clients asking as fast as they can, ${TOUR.rounds} rounds of ${TOUR.duration} s per row,
 rows taking turns. "direct" talks to the backend without a proxy: every other
 row is compared with it.

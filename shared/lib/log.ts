@@ -13,8 +13,3 @@ export function timestamp(date = new Date()): string {
 export function log(message: string): void {
   console.log(`[${timestamp()}] ${message}`);
 }
-
-/** True when the module at `metaUrl` is the script node was started with. */
-export function isMain(metaUrl: string): boolean {
-  return process.argv[1] !== undefined && new URL(metaUrl).pathname === process.argv[1];
-}

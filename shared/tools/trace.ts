@@ -18,11 +18,12 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Cleanup } from './bench-targets.ts';
-import { exitWith } from './cli.ts';
-import { httpGet, LISTENING, ROOT, startBackend, waitFor } from './harness.ts';
+import { Cleanup } from '../lib/cleanup.ts';
+import { exitWith, failWith } from '../lib/cli.ts';
+import { httpGet, LISTENING, partArgs, ROOT, startBackend, waitFor } from '../test/harness.ts';
 
 const SCRIPT = 'trace.ts';
+const PART = 'part2-epoll-style';
 const CALLS = 'epoll_wait,epoll_pwait,epoll_ctl,accept4,connect';
 const DELAY_MS = 200;
 /** Wide enough for an epoll_pwait with two events on one line. */
@@ -42,10 +43,8 @@ async function main(): Promise<void> {
     const strace = spawn(
       'strace',
       ['-f', '-e', `trace=${CALLS}`, '-o', traceFile, process.execPath, '--import', 'tsx'].concat([
-        'part2-epoll-style/proxy.ts',
-        '0',
-        '127.0.0.1',
-        String(backend.port),
+        `${PART}/proxy.ts`,
+        ...partArgs(PART, [backend.port]),
       ]),
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -71,7 +70,7 @@ async function main(): Promise<void> {
         `${after.length - mine.length} by other threads, not shown.`,
     );
   } catch (err) {
-    exitWith(SCRIPT, err, 1);
+    failWith(SCRIPT, err);
   } finally {
     await cleanup.run();
   }

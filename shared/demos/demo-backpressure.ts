@@ -11,14 +11,21 @@
  * value, so it reads the backend's answers as fast as loopback allows and keeps
  * them; part 3 pauses the backend until the client drains, so it stays flat.
  *
- * What it leaves out: asserting anything (row 8 of the behaviour matrix does),
+ * What it leaves out: asserting anything (the matrix's slow-readers row does),
  * and reading the answers to their end: each run stops after its time is up.
  */
 import { parseArgs } from 'node:util';
 import asciichart from 'asciichart';
-import { Cleanup } from './bench-targets.ts';
-import { exitWith, parseOrExit } from './cli.ts';
-import { httpGet, rssKiB, slowReaders, startBackend, startPart } from './harness.ts';
+import { Cleanup } from '../lib/cleanup.ts';
+import { failWith, integerOption, parseOrExit } from '../lib/cli.ts';
+import {
+  httpGet,
+  partArgs,
+  rssKiB,
+  slowReaders,
+  startBackend,
+  startPart,
+} from '../test/harness.ts';
 
 const SCRIPT = 'demo-backpressure.ts';
 const USAGE = 'usage: demo-backpressure.ts [--seconds N]      (per part, 2 to 120; default 9)';
@@ -41,11 +48,7 @@ interface Run {
 
 function parseDemoArgs(argv: string[]): { seconds: number } {
   const { values } = parseArgs({ args: argv, options: { seconds: { type: 'string' } } });
-  const seconds = Number(values.seconds ?? '9');
-  if (!Number.isInteger(seconds) || seconds < 2 || seconds > 120) {
-    throw new Error(`--seconds must be an integer from 2 to 120, got "${values.seconds}"`);
-  }
-  return { seconds };
+  return { seconds: integerOption('--seconds', values.seconds ?? '9', 2, 120) };
 }
 
 /** Runs the slow-reader scenario against one part and samples its RSS. */
@@ -56,7 +59,7 @@ async function measure(
 ): Promise<Run> {
   const cleanup = new Cleanup();
   try {
-    const proxy = await startPart(cleanup, part.folder, ['0', '127.0.0.1', String(backendPort)]);
+    const proxy = await startPart(cleanup, part.folder, partArgs(part.folder, [backendPort]));
     await httpGet(proxy.port); // warm up, so the baseline includes the relay's code
     const base = await rssKiB(proxy.pid);
     await slowReaders(cleanup, proxy.port, CLIENTS, `/?size=${SIZE}`, READ_EVERY_MS);
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
       );
     }
   } catch (err) {
-    exitWith(SCRIPT, err, 1);
+    failWith(SCRIPT, err);
   } finally {
     stopOnSignals();
     await cleanup.run();

@@ -19,8 +19,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import autocannon from 'autocannon';
+import { requestHead, rssKiB } from '../test/harness.ts';
 import { type RunResult, summariseLatencies } from './bench-stats.ts';
-import { requestHead, rssKiB } from './harness.ts';
 
 export type Mode = 'keepalive' | 'close';
 

@@ -38,7 +38,7 @@ t.test('backend CLI: serves its body, honours ?size and ?delay', async (t) => {
 });
 
 t.test('backend CLI: bad options give one line and exit 2', async (t) => {
-  const run = await runProgram('shared/backend.ts', ['--port', 'nope']);
+  const run = await runProgram('shared/test/backend.ts', ['--port', 'nope']);
   t.equal(run.code, 2);
   t.match(run.stderr, /^backend\.ts: --port must be an integer/);
   t.notMatch(run.stderr, /\n\s+at /, 'no stack trace');

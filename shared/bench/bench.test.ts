@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
+import { runProgram } from '../test/harness.ts';
 import type { BenchReport } from './bench.ts';
-import { runProgram } from './harness.ts';
 
 t.test(
   'npm run bench: one round, direct and part1, table on stdout, figures in --json',
@@ -25,7 +25,7 @@ t.test(
       'direct,part1',
     ];
     const { code, stdout, stderr } = await runProgram(
-      'shared/bench.ts',
+      'shared/bench/bench.ts',
       [...args, '--json', json],
       60_000,
     );

@@ -24,7 +24,8 @@
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { integerOption } from './backend.ts';
+import { Cleanup } from '../lib/cleanup.ts';
+import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { load, type Mode, watchRss } from './bench-load.ts';
 import {
   compareWithDirect,
@@ -37,15 +38,12 @@ import {
 } from './bench-stats.ts';
 import {
   type BackendKind,
-  Cleanup,
   type Running,
   SERIAL_NOTE,
   startBenchBackend,
   TARGETS,
   type Target,
 } from './bench-targets.ts';
-import { exitWith, firstLine, parseOrExit } from './cli.ts';
-import { isMain } from './log.ts';
 
 export const USAGE = `usage: bench.ts [--connections N] [--duration S] [--rounds N]
                 [--targets ${TARGETS.map((target) => target.name).join(',')}]

@@ -14,7 +14,8 @@
  */
 import http from 'node:http';
 import { parseArgs } from 'node:util';
-import { isMain, log } from './log.ts';
+import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
+import { log } from '../lib/log.ts';
 
 export interface BackendOptions {
   port: number;
@@ -43,15 +44,6 @@ export function parseBackendArgs(argv: string[]): BackendOptions {
     size: values.size === undefined ? undefined : integerOption('--size', values.size, 0, 2 ** 31),
     name: values.name,
   };
-}
-
-/** A whole number within bounds, or an Error naming the flag. */
-export function integerOption(flag: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) {
-    throw new Error(`${flag} must be an integer from ${min} to ${max}, got "${text}"`);
-  }
-  return value;
 }
 
 /**
@@ -110,21 +102,13 @@ export async function startBackend(options: BackendOptions): Promise<http.Server
 }
 
 async function main(): Promise<void> {
-  let options: BackendOptions;
-  try {
-    options = parseBackendArgs(process.argv.slice(2));
-  } catch (err) {
-    console.error(`backend.ts: ${(err as Error).message.split('\n')[0]}`);
-    console.error(USAGE);
-    process.exit(2);
-  }
+  const options = parseOrExit('backend.ts', USAGE, parseBackendArgs);
   try {
     const server = await startBackend(options);
     const address = server.address() as { port: number };
     log(`Started.  Listening on port ${address.port}.  Backend "${options.name}".`);
   } catch (err) {
-    console.error(`backend.ts: cannot listen on port ${options.port}: ${(err as Error).message}`);
-    process.exit(1);
+    exitWith('backend.ts', `cannot listen on port ${options.port}: ${firstLine(err)}`, 1);
   }
 }
 

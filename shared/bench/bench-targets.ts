@@ -8,7 +8,7 @@
  * - the peers a reader would otherwise deploy, when they are installed: nginx's
  *   stream proxy (one worker) and HAProxy in tcp mode (one thread), started from
  *   generated config files in a temporary directory.
- * - the backend: the mock backend (shared/backend.ts), or nginx returning a fixed
+ * - the backend: the mock backend (shared/test/backend.ts), or nginx returning a fixed
  *   body, which costs less CPU and so leaves more of it to the proxies.
  *
  * What it leaves out: installing anything. A missing peer is skipped with one
@@ -20,39 +20,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Teardown } from '../lib/cleanup.ts';
+import { freePort, partArgs, ROOT, startBackend, startPart, waitFor } from '../test/harness.ts';
 import type { TargetKind } from './bench-stats.ts';
-import { freePort, ROOT, startBackend, startPart, type Teardown, waitFor } from './harness.ts';
-
-/** Collects clean-up steps (the harness registers its kills here) and runs them last-in first-out. */
-export class Cleanup implements Teardown {
-  private readonly steps: (() => unknown)[] = [];
-
-  teardown(step: () => unknown): void {
-    this.steps.push(step);
-  }
-
-  async run(): Promise<void> {
-    for (let step = this.steps.pop(); step; step = this.steps.pop()) {
-      await Promise.resolve()
-        .then(step)
-        .catch(() => {});
-    }
-  }
-
-  /**
-   * Until the returned function is called, Ctrl-C or SIGTERM runs the clean-up
-   * and exits 130, so no nginx or temporary directory outlives an interrupted run.
-   */
-  onSignals(): () => void {
-    const stop = () => void this.run().then(() => process.exit(130));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    return () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    };
-  }
-}
 
 /** A target that has been started: where to send load, and which process to weigh. */
 export interface Running {
@@ -75,16 +45,8 @@ export interface Target {
   start(cleanup: Teardown, backendPort: number): Promise<Running>;
 }
 
-const hostAndPort = (port: number) => ['0', '127.0.0.1', String(port)];
-const hostColonPort = (port: number) => ['0', `127.0.0.1:${port}`];
-
 /** A part of the tutorial: `<folder>/proxy.ts <args>`, started through the harness. */
-function part(
-  name: string,
-  folder: string,
-  args: (backendPort: number) => string[],
-  details: { lesson: string; serial?: boolean },
-): Target {
+function part(name: string, folder: string, details: { lesson: string; serial?: boolean }): Target {
   return {
     name,
     kind: 'part',
@@ -93,7 +55,7 @@ function part(
     missing: () =>
       existsSync(path.join(ROOT, folder, 'proxy.ts')) ? undefined : `no ${folder}/proxy.ts yet`,
     start: async (cleanup, backendPort) => {
-      const program = await startPart(cleanup, folder, args(backendPort));
+      const program = await startPart(cleanup, folder, partArgs(folder, [backendPort]));
       return { port: program.port, pid: program.pid };
     },
   };
@@ -103,20 +65,20 @@ export const SERIAL_NOTE = 'serial by design: it serves one connection at a time
 
 /** The parts, one line each. */
 export const PARTS: Target[] = [
-  part('part1', 'part1-oneshot', hostAndPort, {
+  part('part1', 'part1-oneshot', {
     serial: true,
     lesson:
       'one client at a time, in sequential style: its few answers are quick, but the other clients queue behind the one being served.',
   }),
-  part('part2', 'part2-epoll-style', hostAndPort, {
+  part('part2', 'part2-epoll-style', {
     lesson:
       "every client at once on one event loop, as rsp did with epoll: the proxy's real cost. It ignores backpressure, which this fast reader does not show.",
   }),
-  part('part3', 'part3-backpressure', hostAndPort, {
+  part('part3', 'part3-backpressure', {
     lesson:
       'the same event loop with flow control and idle timeouts: bounded memory for slow readers should cost next to nothing here.',
   }),
-  part('part4', 'part4-balancing', hostColonPort, {
+  part('part4', 'part4-balancing', {
     lesson:
       'the load balancer (pools, health checks, retries) in front of one backend: what those features cost per request.',
   }),

@@ -19,14 +19,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Teardown } from '../lib/cleanup.ts';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const LISTENING = /Listening on port (\d+)/;
 
-/** The subset of tap's Test that the harness uses, so it works with any test object. */
-export interface Teardown {
-  teardown(fn: () => unknown): void;
-}
+/** What the start functions need of a tap test or of a Cleanup: somewhere to register a teardown. */
+export type { Teardown };
 
 export interface Program {
   child: ChildProcess;
@@ -129,13 +128,31 @@ export interface BackendSettings {
   name?: string;
 }
 
-/** Starts shared/backend.ts (the mock backend) on a free port unless one is given. */
+/** Starts shared/test/backend.ts (the mock backend) on a free port unless one is given. */
 export function startBackend(t: Teardown, settings: BackendSettings = {}): Promise<Program> {
   const args = ['--port', String(settings.port ?? 0)];
   if (settings.delay !== undefined) args.push('--delay', String(settings.delay));
   if (settings.size !== undefined) args.push('--size', String(settings.size));
   if (settings.name !== undefined) args.push('--name', settings.name);
-  return startProgram(t, 'shared/backend.ts', args);
+  return startProgram(t, 'shared/test/backend.ts', args);
+}
+
+/**
+ * The arguments that start a part on a free port in front of backends on
+ * 127.0.0.1: parts 1 to 3 take one backend as `host port`, part 4 a list of
+ * `host:port`.
+ */
+export function partArgs(part: string, backendPorts: number[]): string[] {
+  if (takesManyBackends(part)) {
+    return ['0', ...backendPorts.map((port) => `127.0.0.1:${port}`)];
+  }
+  if (backendPorts.length !== 1) throw new Error(`${part} takes exactly one backend`);
+  return ['0', '127.0.0.1', String(backendPorts[0])];
+}
+
+/** True for the parts whose command line takes a list of backends (part 4 on). */
+export function takesManyBackends(part: string): boolean {
+  return Number(/^part(\d+)-/.exec(part)?.[1]) >= 4;
 }
 
 /** Starts `<part>/proxy.ts` with the given arguments (use '0' as the listen port). */

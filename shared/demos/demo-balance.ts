@@ -23,7 +23,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { httpGet, type Program, startBackend, startPart } from './harness.ts';
+import { Cleanup } from '../lib/cleanup.ts';
+import { failWith, integerOption, parseOrExit } from '../lib/cli.ts';
+import { httpGet, type Program, partArgs, startBackend, startPart } from '../test/harness.ts';
+
+const SCRIPT = 'demo-balance.ts';
+const PART = 'part4-balancing';
+const USAGE = 'usage: demo-balance.ts [--duration SECONDS]      (4 to 600; default 24)';
 
 const NAMES = ['A', 'B', 'C'] as const;
 const VICTIM = 'B';
@@ -51,21 +57,16 @@ type Counts = Map<string, number>;
 const PHASES = ['all up', `${VICTIM} down`, `${VICTIM} back`] as const;
 type Phase = (typeof PHASES)[number];
 
-// Everything started registers its cleanup here, as tap's t.teardown would.
-const cleanups: (() => unknown)[] = [];
-const scope = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
-
-async function main(): Promise<void> {
-  const durationMs = parseDuration(process.argv.slice(2)) * 1000;
-  process.on('SIGINT', () => void stop(130));
-  process.on('SIGTERM', () => void stop(143));
+/** Resolves with the exit code: 0 once B got traffic back, 1 if it never did. */
+async function main(scope: Cleanup): Promise<number> {
+  const durationMs = parseOrExit(SCRIPT, USAGE, parseDuration) * 1000;
 
   const backends = new Map<string, Backend>();
   for (const name of NAMES) {
     backends.set(name, { name, program: await startBackend(scope, { name }), state: 'up' });
   }
-  const addresses = [...backends.values()].map((b) => `127.0.0.1:${b.program.port}`);
-  const proxy = await startPart(scope, 'part4-balancing', ['0', ...addresses]);
+  const ports = [...backends.values()].map((b) => b.program.port);
+  const proxy = await startPart(scope, PART, partArgs(PART, ports));
 
   const victim = backends.get(VICTIM) as Backend;
   const total: Counts = new Map();
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
   const redraw = setInterval(() => {
     screen.draw(table(proxy, backends, total, screen.rates(total), notes));
   }, REDRAW_MS);
-  cleanups.push(() => clearInterval(redraw));
+  scope.teardown(() => clearInterval(redraw));
   note('All three up: round robin shares the traffic.');
 
   await sleep(durationMs / 4);
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
   console.log(`\n${summary(perPhase)}`);
   const back = isBack();
   if (!back) console.log(`\n${VICTIM} got no traffic after its restart.`);
-  await stop(back ? 0 : 1);
+  return back ? 0 : 1;
 }
 
 /** One GET through the proxy: the answering backend's name, or what went wrong. */
@@ -251,38 +252,20 @@ class Screen {
 }
 
 function parseDuration(argv: string[]): number {
-  let values: { duration?: string };
-  try {
-    values = parseArgs({ args: argv, options: { duration: { type: 'string' } } }).values;
-  } catch (err) {
-    return usage((err as Error).message);
-  }
-  const seconds = Number(values.duration ?? '24');
-  if (!Number.isInteger(seconds) || seconds < 4 || seconds > 600) {
-    return usage(
-      `--duration must be a whole number of seconds from 4 to 600, got "${values.duration}"`,
-    );
-  }
-  return seconds;
+  const { values } = parseArgs({ args: argv, options: { duration: { type: 'string' } } });
+  return integerOption('--duration', values.duration ?? '24', 4, 600);
 }
 
-function usage(problem: string): never {
-  console.error(`demo-balance.ts: ${problem}`);
-  console.error('usage: demo-balance.ts [--duration SECONDS]');
-  process.exit(2);
+// Everything started registers here, as with tap's t.teardown, and is stopped
+// at the end or on Ctrl-C.
+const cleanup = new Cleanup();
+cleanup.onSignals();
+try {
+  process.exitCode = await main(cleanup);
+} catch (err) {
+  failWith(SCRIPT, err);
+} finally {
+  await cleanup.run();
 }
-
-let stopping: Promise<void> | undefined;
-/** Stops everything that was started, newest first, then exits. */
-async function stop(code: number): Promise<never> {
-  stopping ??= (async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-  })();
-  await stopping;
-  process.exit(code);
-}
-
-main().catch((err) => {
-  console.error(`demo-balance.ts: ${(err as Error).message.split('\n')[0]}`);
-  void stop(1);
-});
+// After a failure the request loops may still be going: stop them with the process.
+process.exit();

@@ -1,6 +1,6 @@
 import t from 'tap';
+import { runProgram } from '../test/harness.ts';
 import { parseBenchArgs } from './bench.ts';
-import { runProgram } from './harness.ts';
 import { parseSoakArgs } from './soak.ts';
 
 t.test('parseBenchArgs: defaults', async (t) => {
@@ -76,8 +76,8 @@ t.test('parseSoakArgs: defaults and bad values', async (t) => {
 
 t.test('bench and soak CLIs: a bad option is one line, the usage, exit 2', async (t) => {
   for (const [script, args] of [
-    ['shared/bench.ts', ['--mode', 'fast']],
-    ['shared/soak.ts', ['--requests', 'x']],
+    ['shared/bench/bench.ts', ['--mode', 'fast']],
+    ['shared/bench/soak.ts', ['--requests', 'x']],
   ] as const) {
     const { code, stdout, stderr } = await runProgram(script, [...args]);
     t.equal(code, 2, `${script} exits 2`);

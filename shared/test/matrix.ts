@@ -1,24 +1,26 @@
 /**
- * The behaviour matrix: the same checks against every part, each part asserting
- * its *designed* outcome, including the failures that a later part fixes. A part
- * joins with one file, `<part>/matrix.test.ts`, that calls behaviourMatrix() with
- * how to start it and what it is expected to do.
+ * The behaviour matrix: the same named checks (rows) against every part, each
+ * part asserting its *designed* outcome, including the failures that a later
+ * part fixes. EXPECTED, below, is the whole story on one screen. Chapters refer
+ * to a row by its name ("the half-close row"), and every test is named after its
+ * row. A part joins with a column in EXPECTED and one file, `<part>/matrix.test.ts`.
  *
- * Rows (numbered as in the chapters):
- *  1. a GET twice in a row: 200, body byte-exact
- *  2. an 11 MiB response arrives byte-exact
- *  3. four simultaneous slow requests: served one after another, or all at once
- *  4. a client that reads 1 KiB of a large response and leaves: the next request works
- *  5. backend not listening: the client is closed promptly; once it is up, requests work
- *  6. the startup line: `[YYYY-MM-DD HH:MM:SS] Started.  Listening on port N.`
- *  7. bad arguments: exit 2, usage on stderr, no stack trace
- *  8. slow readers: how much of their responses the proxy holds in memory
- *  9. reset storm: clients that reset mid-request, a backend that dies mid-answer:
- *     no descriptor leaks, service goes on
- * 10. half-close: a request, then shutdown(SHUT_WR); does the whole response arrive?
- * 11. idle timeout: a client that connects and sends nothing; is it closed?
+ *   get-twice              a GET twice in a row: 200, body byte-exact
+ *   large-response         an 11 MiB response arrives byte-exact
+ *   simultaneous-requests  four slow requests at once: one after another, or together?
+ *   client-leaves-early    a client reads 1 KiB of a large answer and leaves: the next one works
+ *   backend-down           no backend listening: the client is closed promptly; then it comes up
+ *   startup-line           `[YYYY-MM-DD HH:MM:SS] Started.  Listening on port N.`
+ *   bad-arguments          exit 2, usage on stderr, no stack trace
+ *   slow-readers           clients that read nothing: does the proxy hold their answers in memory?
+ *   reset-storm            clients that reset mid-request: no descriptor leaks, service goes on
+ *   backend-killed         a backend that dies mid-answer: the client is closed, no leak
+ *   half-close             a request, then shutdown(SHUT_WR): does the whole response arrive?
+ *   idle-timeout           a client that connects and sends nothing: is it closed?
+ *   one-of-two-dead        one of two backends is dead: are requests still answered?
  *
- * Expectations left out default to the finished proxy's behaviour (part 3 on).
+ * What it leaves out: what only one part has (part 4's pools, health checks and
+ * configuration are tested in its own folder).
  */
 import t, { type Test } from 'tap';
 import { makeBody } from './backend.ts';
@@ -28,6 +30,8 @@ import {
   openFds,
   openSocket,
   type Program,
+  parseResponse,
+  partArgs,
   readAll,
   requestHead,
   rssKiB,
@@ -35,65 +39,106 @@ import {
   slowReaders,
   startBackend,
   startPart,
+  takesManyBackends,
   waitFor,
 } from './harness.ts';
 
+/** What each row can find. A row with one outcome ('pass') is one that every part passes. */
+export interface Outcomes {
+  'get-twice': 'pass';
+  'large-response': 'pass';
+  /** 'serial': the four take at least 4 x the delay; 'parallel': well under 2 x. */
+  'simultaneous-requests': 'serial' | 'parallel';
+  'client-leaves-early': 'pass';
+  'backend-down': 'pass';
+  'startup-line': 'pass';
+  'bad-arguments': 'pass';
+  /** 'grows': the proxy holds most of the bytes in flight; 'bounded': a few MiB at most. */
+  'slow-readers': 'grows' | 'bounded';
+  'reset-storm': 'pass';
+  'backend-killed': 'pass';
+  /** 'cut': the response is lost or truncated; 'whole': all of it arrives. */
+  'half-close': 'cut' | 'whole';
+  /** 'kept-open': the part has no idle timeout; 'closed': it takes --idle-timeout MS and closes. */
+  'idle-timeout': 'kept-open' | 'closed';
+  /**
+   * 'no-answer': the part takes one backend, so it is given the dead one alone
+   * and no request is answered; 'all-answered': started as `proxy.ts 0 DEAD LIVE`,
+   * it answers every request from the live one.
+   */
+  'one-of-two-dead': 'no-answer' | 'all-answered';
+}
+export type Row = keyof Outcomes;
+export type PartKey = 'part1' | 'part2' | 'part3' | 'part4';
+
+/**
+ * Each row's designed outcome for each part. Read a row left to right: where the
+ * outcome changes, that part fixed what the one before it could not do.
+ */
+// biome-ignore format: a table reads better aligned
+export const EXPECTED: { [R in Row]: Record<PartKey, Outcomes[R]> } = {
+  'get-twice':             { part1: 'pass',      part2: 'pass',      part3: 'pass',      part4: 'pass' },
+  'large-response':        { part1: 'pass',      part2: 'pass',      part3: 'pass',      part4: 'pass' },
+  'simultaneous-requests': { part1: 'serial',    part2: 'parallel',  part3: 'parallel',  part4: 'parallel' },
+  'client-leaves-early':   { part1: 'pass',      part2: 'pass',      part3: 'pass',      part4: 'pass' },
+  'backend-down':          { part1: 'pass',      part2: 'pass',      part3: 'pass',      part4: 'pass' },
+  'startup-line':          { part1: 'pass',      part2: 'pass',      part3: 'pass',      part4: 'pass' },
+  'bad-arguments':         { part1: 'pass',      part2: 'pass',      part3: 'pass',      part4: 'pass' },
+  'slow-readers':          { part1: 'bounded',   part2: 'grows',     part3: 'bounded',   part4: 'bounded' },
+  'reset-storm':           { part1: 'pass',      part2: 'pass',      part3: 'pass',      part4: 'pass' },
+  'backend-killed':        { part1: 'pass',      part2: 'pass',      part3: 'pass',      part4: 'pass' },
+  'half-close':            { part1: 'cut',       part2: 'cut',       part3: 'whole',     part4: 'whole' },
+  'idle-timeout':          { part1: 'kept-open', part2: 'kept-open', part3: 'closed',    part4: 'closed' },
+  'one-of-two-dead':       { part1: 'no-answer', part2: 'no-answer', part3: 'no-answer', part4: 'all-answered' },
+};
+
 const MiB = 1024 * 1024;
 const NAME = 'matrix';
-/** The delay row 3 asks the backend for, per request. */
+/** simultaneous-requests: the delay asked of the backend, per request. */
 export const SLOW_MS = 300;
-/** Row 8: this many clients ask for SLOW_SIZE bytes each and read nothing. */
+/** slow-readers: this many clients ask for SLOW_SIZE bytes each and read nothing. */
 const SLOW_READERS = 3;
 const SLOW_SIZE = 48 * MiB;
-/** Row 8 thresholds, far apart: the bug holds most of the bytes in flight. */
+/** slow-readers thresholds, far apart: the bug holds most of the bytes in flight. */
 const GROWN_MiB = 60;
 const BOUNDED_MiB = 32;
-/** Row 8, bounded: how long to watch the RSS. */
+/** slow-readers, bounded: how long to watch the RSS. */
 const WATCH_MS = 2500;
-/** Row 10: the response a half-closed client asks for. */
+/** half-close: the response a half-closed client asks for. */
 const HALF_CLOSE_SIZE = 8 * MiB;
-/** Row 11: the idle timeout the part is started with, and how long a part without one is watched. */
+/** idle-timeout: the timeout the part is started with, and how long a part without one is watched. */
 const IDLE_MS = 500;
 const IDLE_WATCH_MS = 3 * IDLE_MS;
-/** Row 9: how many clients reset, and how many extra descriptors are noise. */
+/** reset-storm: how many clients reset, and how many extra descriptors are noise. */
 const STORM = 200;
 const FD_SLACK = 10;
-
-export interface Expectations {
-  /** Row 3: 'serial' = total at least 4 x the delay; 'parallel' = well under 2 x. */
-  concurrency: 'serial' | 'parallel';
-  /**
-   * Row 8: 'bounded' = RSS grows by a few MiB at most (the finished proxy's
-   * behaviour, the default); 'grows' = the proxy holds most of the bytes in flight.
-   */
-  slowReader?: 'bounded' | 'grows';
-  /** Row 10: 'whole' (the default) or 'cut' = the response is lost or truncated. */
-  halfClose?: 'whole' | 'cut';
-  /** Row 11: true (the default) = the part takes --idle-timeout MS and closes idle clients. */
-  idleTimeout?: boolean;
-}
+/** one-of-two-dead: requests in a row (enough for a rotation to land on the dead one). */
+const DEAD_ROW_REQUESTS = 6;
 
 export interface PartUnderTest {
-  /** The part's folder, e.g. 'part1-oneshot'. */
+  /** The part's folder, e.g. 'part1-oneshot'; its column in EXPECTED is the name before the dash. */
   part: string;
-  /** Command-line arguments that make the part listen on a free port in front of one backend. */
-  args?: (backendPort: number) => string[];
   /** Command lines that must be refused with exit 2 and a usage line. */
   badArgs?: string[][];
-  /** Row 11: arguments with an idle timeout (default: args plus `--idle-timeout MS`). */
-  idleArgs?: (backendPort: number, idleMs: number) => string[];
-  expect: Expectations;
 }
 
-const defaultArgs = (backendPort: number) => ['0', '127.0.0.1', String(backendPort)];
 export const defaultBadArgs = [['not-a-port'], ['8000', '127.0.0.1', '8888', 'extra'], ['70000']];
 
 /** A stack trace looks like "    at fn (file:line:col)". */
 const STACK_TRACE = /^\s+at .+\(?.+:\d+:\d+\)?$/m;
 
+/** The part's column in EXPECTED: 'part1-oneshot' -> 'part1'. */
+function columnOf(part: string): PartKey {
+  const key = part.split('-')[0];
+  if (!(key in EXPECTED['get-twice'])) throw new Error(`${part}: no column ${key} in EXPECTED`);
+  return key as PartKey;
+}
+
 export function behaviourMatrix(subject: PartUnderTest): void {
-  const { part, expect } = subject;
-  const argsFor = subject.args ?? defaultArgs;
+  const { part } = subject;
+  const column = columnOf(part);
+  const expected = <R extends Row>(row: R): Outcomes[R] => EXPECTED[row][column];
+  const argsFor = (...backendPorts: number[]) => partArgs(part, backendPorts);
 
   t.test(`${part}: behaviour matrix`, async (t) => {
     const backend = await startBackend(t, { name: NAME });
@@ -102,7 +147,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
     const noStackTrace = (tt: Tap, proxy: Program) =>
       tt.notMatch(proxy.output(), STACK_TRACE, 'the proxy printed no stack trace');
 
-    t.test('1. a GET twice in a row: status 200, body byte-exact', async (t) => {
+    t.test('get-twice: a GET twice in a row: status 200, body byte-exact', async (t) => {
       const proxy = await start(t);
       for (const attempt of [1, 2]) {
         const response = await httpGet(proxy.port);
@@ -111,7 +156,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       }
     });
 
-    t.test('2. an 11 MiB response arrives byte-exact', async (t) => {
+    t.test('large-response: an 11 MiB response arrives byte-exact', async (t) => {
       const proxy = await start(t);
       const size = 11 * MiB;
       const response = await httpGet(proxy.port, `/?size=${size}`, 60_000);
@@ -120,11 +165,12 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       t.ok(response.body.equals(makeBody(NAME, size)), 'body byte-exact');
     });
 
-    const row3 =
-      expect.concurrency === 'serial'
-        ? '3. four simultaneous slow requests are served one after another (designed)'
-        : '3. four simultaneous slow requests are served at the same time';
-    t.test(row3, async (t) => {
+    const concurrency = expected('simultaneous-requests');
+    const simultaneous =
+      concurrency === 'serial'
+        ? 'simultaneous-requests: four slow requests at once are served one after another (designed)'
+        : 'simultaneous-requests: four slow requests at once are served at the same time';
+    t.test(simultaneous, async (t) => {
       const proxy = await start(t);
       const began = performance.now();
       const responses = await Promise.all(
@@ -136,7 +182,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
         [200, 200, 200, 200],
         'all four answered',
       );
-      if (expect.concurrency === 'serial') {
+      if (concurrency === 'serial') {
         // setTimeout never fires early, so four in a row take at least 4 x the delay.
         t.ok(elapsed >= 4 * SLOW_MS, `took ${elapsed.toFixed(0)} ms >= ${4 * SLOW_MS} ms`);
       } else {
@@ -145,7 +191,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
     });
 
     t.test(
-      '4. a client that reads 1 KiB of a large response and leaves: the next request works',
+      'client-leaves-early: a client reads 1 KiB of a large response and leaves: the next request works',
       async (t) => {
         const proxy = await start(t);
         const quitter = await openSocket(t, proxy.port);
@@ -168,7 +214,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
     );
 
     t.test(
-      '5. backend not listening: the client is closed promptly, then service resumes',
+      'backend-down: backend not listening: the client is closed promptly, then service resumes',
       async (t) => {
         const port = await freePort();
         const proxy = await startPart(t, part, argsFor(port));
@@ -195,7 +241,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       },
     );
 
-    t.test('6. the startup line: timestamp, "Started.  Listening on port N."', async (t) => {
+    t.test('startup-line: timestamp, "Started.  Listening on port N."', async (t) => {
       const proxy = await start(t);
       const line = proxy
         .output()
@@ -212,7 +258,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       t.not(proxy.port, 0, 'port 0 was replaced by the port the kernel picked');
     });
 
-    t.test('7. bad arguments: exit 2, usage on stderr, no stack trace', async (t) => {
+    t.test('bad-arguments: exit 2, usage on stderr, no stack trace', async (t) => {
       for (const args of subject.badArgs ?? defaultBadArgs) {
         const run = await runProgram(`${part}/proxy.ts`, args);
         const what = JSON.stringify(args);
@@ -222,12 +268,12 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       }
     });
 
-    const slowReader = expect.slowReader ?? 'bounded';
-    const row8 =
+    const slowReader = expected('slow-readers');
+    const slowReaderTest =
       slowReader === 'grows'
-        ? '8. slow readers: the proxy holds their responses in memory (known bug, asserted)'
-        : '8. slow readers: the proxy memory stays bounded';
-    t.test(row8, async (t) => {
+        ? 'slow-readers: the proxy holds their responses in memory (known bug, asserted)'
+        : 'slow-readers: the proxy memory stays bounded';
+    t.test(slowReaderTest, async (t) => {
       const proxy = await start(t);
       await httpGet(proxy.port); // load every module the relay uses before the baseline
       const base = await rssKiB(proxy.pid);
@@ -280,7 +326,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       noStackTrace(t, proxy);
     });
 
-    t.test('9. reset storm: no descriptor leaks, the proxy keeps serving', async (t) => {
+    t.test('reset-storm: no descriptor leaks, the proxy keeps serving', async (t) => {
       const proxy = await start(t);
       await httpGet(proxy.port);
       const base = await openFds(proxy.pid);
@@ -304,32 +350,35 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       noStackTrace(t, proxy);
     });
 
-    t.test('9. a backend killed mid-answer: the client is closed, no leak', async (t) => {
-      const doomed = await startBackend(t, { name: NAME });
-      const proxy = await startPart(t, part, argsFor(doomed.port));
-      await httpGet(proxy.port);
-      const base = await openFds(proxy.pid);
-      const client = await openSocket(t, proxy.port);
-      client.write(requestHead(`/?size=${64 * MiB}`));
-      await oneOf(client, ['readable', 'close']);
-      await doomed.kill('SIGKILL');
-      const received = await readAll(client, 15_000);
-      t.ok(
-        received.data.length < 64 * MiB,
-        `the client was closed with ${received.data.length} bytes (${received.how})`,
-      );
-      const fds = await settledFds(proxy.pid, base);
-      t.ok(fds <= base + FD_SLACK, `open fds: ${base} before, ${fds} after`);
-      t.equal(proxy.child.exitCode, null, 'the proxy is still running');
-      noStackTrace(t, proxy);
-    });
+    t.test(
+      'backend-killed: a backend killed mid-answer: the client is closed, no leak',
+      async (t) => {
+        const doomed = await startBackend(t, { name: NAME });
+        const proxy = await startPart(t, part, argsFor(doomed.port));
+        await httpGet(proxy.port);
+        const base = await openFds(proxy.pid);
+        const client = await openSocket(t, proxy.port);
+        client.write(requestHead(`/?size=${64 * MiB}`));
+        await oneOf(client, ['readable', 'close']);
+        await doomed.kill('SIGKILL');
+        const received = await readAll(client, 15_000);
+        t.ok(
+          received.data.length < 64 * MiB,
+          `the client was closed with ${received.data.length} bytes (${received.how})`,
+        );
+        const fds = await settledFds(proxy.pid, base);
+        t.ok(fds <= base + FD_SLACK, `open fds: ${base} before, ${fds} after`);
+        t.equal(proxy.child.exitCode, null, 'the proxy is still running');
+        noStackTrace(t, proxy);
+      },
+    );
 
-    const halfClose = expect.halfClose ?? 'whole';
-    const row10 =
+    const halfClose = expected('half-close');
+    const halfCloseTest =
       halfClose === 'whole'
-        ? '10. half-close: request, then shutdown(SHUT_WR): the whole response arrives'
-        : '10. half-close: request, then shutdown(SHUT_WR): the response is cut (known bug, asserted)';
-    t.test(row10, async (t) => {
+        ? 'half-close: request, then shutdown(SHUT_WR): the whole response arrives'
+        : 'half-close: request, then shutdown(SHUT_WR): the response is cut (known bug, asserted)';
+    t.test(halfCloseTest, async (t) => {
       const proxy = await start(t);
       const client = await openSocket(t, proxy.port);
       client.on('error', () => {});
@@ -347,19 +396,16 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       noStackTrace(t, proxy);
     });
 
-    const idleTimeout = expect.idleTimeout ?? true;
-    const row11 = idleTimeout
-      ? `11. idle timeout: a silent client is closed after --idle-timeout ${IDLE_MS}`
-      : '11. idle timeout: none, a silent client is kept open (designed)';
-    t.test(row11, async (t) => {
-      const idleArgs =
-        subject.idleArgs ??
-        ((port: number, ms: number) => [...argsFor(port), '--idle-timeout', String(ms)]);
-      const proxy = await startPart(
-        t,
-        part,
-        idleTimeout ? idleArgs(backend.port, IDLE_MS) : argsFor(backend.port),
-      );
+    const idleTimeout = expected('idle-timeout') === 'closed';
+    const idleTest = idleTimeout
+      ? `idle-timeout: a silent client is closed after --idle-timeout ${IDLE_MS}`
+      : 'idle-timeout: none, a silent client is kept open (designed)';
+    t.test(idleTest, async (t) => {
+      const idleArgs = ['--idle-timeout', String(IDLE_MS)];
+      const proxy = await startPart(t, part, [
+        ...argsFor(backend.port),
+        ...(idleTimeout ? idleArgs : []),
+      ]);
       const client = await openSocket(t, proxy.port);
       const began = performance.now();
       if (idleTimeout) {
@@ -376,6 +422,37 @@ export function behaviourMatrix(subject: PartUnderTest): void {
         );
         t.notOk(await closed, `still open after ${IDLE_WATCH_MS} ms`);
       }
+      noStackTrace(t, proxy);
+    });
+
+    // Parts 1 to 3 take one backend: given only the dead one, they can answer
+    // nobody. Part 4 takes a list and is given the dead one first.
+    const oneOfTwo = expected('one-of-two-dead');
+    const many = takesManyBackends(part);
+    const setup = many ? 'proxy.ts 0 DEAD LIVE' : 'one backend only, the dead one';
+    const result =
+      oneOfTwo === 'all-answered'
+        ? 'every request is answered'
+        : 'no request is answered (designed)';
+    t.test(`one-of-two-dead: ${setup}: ${result}`, async (t) => {
+      const dead = await freePort();
+      const proxy = await startPart(t, part, many ? argsFor(dead, backend.port) : argsFor(dead));
+      let answered = 0;
+      for (let i = 1; i <= DEAD_ROW_REQUESTS; i++) {
+        const client = await openSocket(t, proxy.port);
+        client.write(requestHead());
+        // readAll rejects if the connection is still open after 5 s.
+        const received = await readAll(client, 5_000);
+        const ok = received.data.includes('\r\n\r\n') && parseResponse(received.data);
+        if (ok && ok.status === 200 && ok.body.equals(makeBody(NAME))) answered++;
+      }
+      const what = `${answered} of ${DEAD_ROW_REQUESTS} requests answered byte-exact`;
+      if (oneOfTwo === 'all-answered') t.equal(answered, DEAD_ROW_REQUESTS, what);
+      else t.equal(answered, 0, what);
+      // Either way the dead backend was tried: one line names its port and the refusal.
+      const tried = new RegExp(`^.*\\b${dead}\\b.*ECONNREFUSED.*$`, 'm');
+      const said = await proxy.waitForOutput(tried, 5_000);
+      t.ok(said, `the proxy logged it: ${said[0]}`);
       noStackTrace(t, proxy);
     });
   });

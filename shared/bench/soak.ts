@@ -14,7 +14,8 @@
  * what changes over a long run, not about a precise per-request figure.
  */
 import { parseArgs } from 'node:util';
-import { integerOption } from './backend.ts';
+import { Cleanup } from '../lib/cleanup.ts';
+import { exitWith, failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { closeLoad, treeRssKiB, watchRss } from './bench-load.ts';
 import {
   compareWithDirect,
@@ -24,9 +25,7 @@ import {
   summariseRounds,
   thousands,
 } from './bench-stats.ts';
-import { Cleanup, PARTS, startBenchBackend } from './bench-targets.ts';
-import { exitWith, firstLine, parseOrExit } from './cli.ts';
-import { isMain } from './log.ts';
+import { PARTS, startBenchBackend } from './bench-targets.ts';
 
 const USAGE = `usage: soak.ts [--part ${PARTS.map((part) => part.name).join('|')}] [--requests N] [--connections N]`;
 
@@ -141,8 +140,7 @@ async function main(): Promise<void> {
         `(${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MiB from 10% to 100%; a leak keeps rising).`,
     );
   } catch (err) {
-    console.error(`soak.ts: ${firstLine(err)}`);
-    process.exitCode = 1;
+    failWith('soak.ts', err);
   } finally {
     await cleanup.run();
   }
