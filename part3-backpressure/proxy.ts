@@ -82,7 +82,7 @@ function relay(client: net.Socket, backend: net.Socket, where: string): void {
   });
 
   closeTogether(client, backend);
-  closeTogether(backend, client);
+  closeTogether(backend, client, () => connected);
 }
 
 /**
@@ -136,11 +136,12 @@ function closeWhenIdle(client: net.Socket, backend: net.Socket, idleMs: number):
  * A reset is passed on as a reset. An HTTP/1.0 response without a length ends
  * where the connection ends: had we sent a FIN after a backend's RST, a client
  * would take a truncated page (or file) for a complete one. resetAndDestroy()
- * sends an RST instead, so the client knows the transfer broke.
+ * sends an RST instead, so the client knows the transfer broke. A connect that
+ * failed broke no stream (`wasConnected` says so): the client gets a plain close.
  */
-function closeTogether(socket: net.Socket, other: net.Socket): void {
+function closeTogether(socket: net.Socket, other: net.Socket, wasConnected = () => true): void {
   socket.on('close', (hadError) => {
-    if (hadError) other.resetAndDestroy();
+    if (hadError && wasConnected()) other.resetAndDestroy();
     else if (!other.writableEnded) other.destroy();
   });
 }
@@ -167,7 +168,10 @@ async function listen(port: number): Promise<net.Server> {
   } catch (err) {
     fail(`cannot listen on port ${port}: ${describe(err)}`, 1);
   }
-  // An accept() that fails (out of descriptors, say) is logged, not fatal.
+  // An accept() that fails is logged, not fatal. Out of descriptors, though,
+  // libuv accepts the waiting clients and closes them at once by itself, and
+  // tells no one: nothing reaches this handler. Part 4 sets a connection
+  // limit below the descriptor limit, so it refuses (and logs) first.
   server.on('error', (err) => log(`accept failed: ${describe(err)}`));
   return server;
 }
