@@ -173,7 +173,8 @@ export class HttpHeadReader {
   }
 
   private readHeaderLine(line: string): string | undefined {
-    if (line[0] === ' ' || line[0] === '\t') return 'a folded header line (obs-fold)';
+    if (line[0] === ' ' || line[0] === '\t')
+      return 'a header line starting with whitespace (obs-fold)';
     const match = HEADER_LINE.exec(line);
     if (!match) return 'a malformed header line';
     const name = match[1];
