@@ -65,7 +65,7 @@ interface Reader<R> {
 /** Where to cut an input into chunks: taken modulo its length, so any list fits any input. */
 const cuts = fc.array(fc.nat(), { maxLength: 12 });
 
-export function split(bytes: Buffer, cutPoints: number[]): Buffer[] {
+function split(bytes: Buffer, cutPoints: number[]): Buffer[] {
   const points = cutPoints.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b);
   const chunks: Buffer[] = [];
   let start = 0;
@@ -128,7 +128,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.record({
   byte: fc.integer({ min: 0, max: 255 }),
 });
 
-export function mutate(bytes: Buffer, mutations: Mutation[]): Buffer {
+function mutate(bytes: Buffer, mutations: Mutation[]): Buffer {
   let out = Buffer.from(bytes);
   for (const { kind, at, byte } of mutations) {
     const i = at % (out.length + 1);
@@ -219,7 +219,7 @@ function mostlyDefault<T>(small: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
 // --- Names ---------------------------------------------------------------------
 
 const label = fc.stringMatching(/^[a-z0-9]([a-z0-9_-]{0,8}[a-z0-9])?$/);
-export const hostName = fc.array(label, { minLength: 1, maxLength: 4 }).map((l) => l.join('.'));
+const hostName = fc.array(label, { minLength: 1, maxLength: 4 }).map((l) => l.join('.'));
 const port = fc.integer({ min: 0, max: 65535 });
 
 // --- HTTP request heads ----------------------------------------------------------
@@ -380,7 +380,7 @@ export function serverNameData(names: [number, Buffer][]): Buffer {
 
 /**
  * A handshake message cut into records of type 22: fragment sizes taken in
- * turn from `fragmentSizes` (one record for all when empty).
+ * turn from `fragmentSizes` (one record for all when empty; a record is never empty).
  */
 export function tlsRecords(
   message: Buffer,
@@ -390,7 +390,7 @@ export function tlsRecords(
   const records: Buffer[] = [];
   for (let start = 0, i = 0; start < message.length; i++) {
     const size =
-      fragmentSizes.length === 0 ? message.length : fragmentSizes[i % fragmentSizes.length];
+      fragmentSizes.length === 0 ? message.length : fragmentSizes[i % fragmentSizes.length] || 1;
     const fragment = message.subarray(start, start + size);
     records.push(Buffer.from([22, version >> 8, version & 0xff]), u16(fragment.length), fragment);
     start += fragment.length;
