@@ -1,0 +1,121 @@
+/**
+ * The host table: which pool serves a name, the name being the Host header of
+ * the first HTTP request or the SNI of a TLS ClientHello.
+ *
+ *   { "www.example.org": "www", "*.example.org": "apps", "*.dev.example.org": "dev" }
+ *   and the default pool "other"
+ *
+ *   www.example.org      -> www     the exact name first
+ *   api.example.org      -> apps    then the longest wildcard that matches...
+ *   a.b.example.org      -> apps    ...at any depth, as nginx's "*.example.org" does
+ *   x.dev.example.org    -> dev     (the longer *.dev.example.org beats *.example.org)
+ *   example.org          -> other   "*.example.org" does not match example.org itself
+ *   no name at all       -> other   (HTTP/1.0 without Host, a ClientHello without SNI)
+ *
+ * We chose nginx's rule for "*.": a wildcard means "a name under this one",
+ * never the name itself, so serving both takes two entries and says so.
+ *
+ * Names are compared in one canonical form: lower case, without the trailing
+ * dot of a fully qualified name, IPv6 addresses as RFC 5952 writes them. A Host
+ * header also loses its port (`Example.ORG.:8080` -> `example.org`,
+ * `[0:0::1]:8080` -> `::1`). Keys of the table must already be in that form
+ * (hostKeyProblem says so otherwise), so two keys can never mean the same name.
+ *
+ * What it leaves out: internationalised names other than in their ASCII form
+ * (xn--...), regular expressions, and wildcards anywhere but in front.
+ */
+import { formatIPv6, parseIPv4, parseIPv6 } from './ip.ts';
+
+export class HostTable {
+  private readonly exact = new Map<string, string>();
+  /** "*.example.org" is kept as "example.org". */
+  private readonly wildcards = new Map<string, string>();
+
+  /** Throws a RangeError on a key hostKeyProblem would refuse: check keys first. */
+  constructor(
+    routes: Readonly<Record<string, string>>,
+    readonly defaultPool?: string,
+  ) {
+    for (const [key, pool] of Object.entries(routes)) {
+      const problem = hostKeyProblem(key);
+      if (problem !== undefined) throw new RangeError(`host ${JSON.stringify(key)}: ${problem}`);
+      if (key.startsWith('*.')) this.wildcards.set(key.slice(2), pool);
+      else this.exact.set(key, pool);
+    }
+  }
+
+  /** The pool for a Host (without its port: see hostFromHeader) or an SNI name. */
+  route(name: string | undefined): string | undefined {
+    const key = name === undefined ? undefined : canonicalHost(name);
+    if (key === undefined) return this.defaultPool;
+    const exact = this.exact.get(key);
+    if (exact !== undefined) return exact;
+    // An address has no parent names for a wildcard to match.
+    if (key.includes(':') || parseIPv4(key)) return this.defaultPool;
+    // a.b.example.org tries *.b.example.org, then *.example.org, then *.org:
+    // the first match is the longest.
+    for (let dot = key.indexOf('.'); dot >= 0; dot = key.indexOf('.', dot + 1)) {
+      const pool = this.wildcards.get(key.slice(dot + 1));
+      if (pool !== undefined) return pool;
+    }
+    return this.defaultPool;
+  }
+}
+
+/**
+ * The host of a Host header value, canonical and without its port; undefined
+ * when there is no host name or address in it (an empty Host, say).
+ */
+export function hostFromHeader(value: string): string | undefined {
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]*))(?::[0-9]*)?$/.exec(value);
+  if (!match) return undefined;
+  const address = match[1];
+  if (address !== undefined) return address.includes(':') ? canonicalHost(address) : undefined;
+  return canonicalHost(match[2]);
+}
+
+/**
+ * The form names are compared in: lower case, no trailing dot, an IPv6 address
+ * as RFC 5952 writes it. undefined when `name` is neither a host name nor an
+ * IP address.
+ */
+export function canonicalHost(name: string): string | undefined {
+  if (name.includes(':')) {
+    const bytes = parseIPv6(name);
+    return bytes ? formatIPv6(bytes) : undefined;
+  }
+  const bare = (name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase();
+  return isHostName(bare) ? bare : undefined;
+}
+
+/**
+ * Letters, digits, "-" and "_" in dot-separated labels of 1 to 63, at most 253
+ * in all, no trailing dot. (The underscore is not in the DNS host name rules,
+ * but it is in real names, and refusing them would help nobody.)
+ */
+export function isHostName(name: string): boolean {
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split('.').every((label) => /^[A-Za-z0-9_-]{1,63}$/.test(label));
+}
+
+/**
+ * What is wrong with a key of the host table, for the config loader to report;
+ * undefined when it is fine. A key is a host name, "*." and a host name, or an
+ * IP address, written as canonicalHost would write it.
+ */
+export function hostKeyProblem(key: string): string | undefined {
+  if (key === '') return 'an empty host name';
+  const wildcard = key.startsWith('*.');
+  const name = wildcard ? key.slice(2) : key;
+  if (name.includes('*')) return 'a "*" may only start a name, as in "*.example.org"';
+  if (key.startsWith('[')) return 'write an IPv6 address without brackets';
+  if (/^[^:]+:[0-9]*$/.test(name)) return 'a name without a port (a route covers every port)';
+  const canonical = canonicalHost(name);
+  if (canonical === undefined) {
+    return 'expected a host name (letters, digits, "-" and "_" in labels of 1 to 63, dots between) or an IP address';
+  }
+  if (wildcard && canonical.includes(':')) return 'a wildcard needs a host name after "*."';
+  if (canonical !== name)
+    return `write it as ${JSON.stringify(wildcard ? `*.${canonical}` : canonical)}`;
+  return undefined;
+}
