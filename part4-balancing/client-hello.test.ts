@@ -3,36 +3,7 @@ import tls from 'node:tls';
 import t from 'tap';
 import { ClientHelloReader, type ClientHelloResult, readClientHello } from './client-hello.ts';
 import { clientHello, serverNameData, tlsRecords } from './fuzz-arbitraries.ts';
-
-/**
- * What a real node:tls client sends first: a plain TCP server records the
- * bytes until the first record is whole, and never answers.
- */
-async function captureHello(options: tls.ConnectionOptions): Promise<Buffer> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  const hello = new Promise<Buffer>((resolve) => {
-    server.once('connection', (socket) => {
-      let received = Buffer.alloc(0);
-      socket.on('data', (chunk) => {
-        received = Buffer.concat([received, chunk]);
-        if (received.length >= 5 && received.length >= 5 + received.readUInt16BE(3)) {
-          resolve(received);
-          socket.destroy();
-        }
-      });
-    });
-  });
-  const client = tls.connect({ host: '127.0.0.1', port, ...options });
-  client.on('error', () => {}); // we hang up on it
-  try {
-    return await hello;
-  } finally {
-    client.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  }
-}
+import { captureHello } from './test-support.ts';
 
 /** The answer for `bytes` pushed one byte at a time, and how many answers came before it. */
 function byteByByte(bytes: Buffer): { last: ClientHelloResult; pushes: number } {

@@ -40,7 +40,7 @@ t.test(
   async (t) => {
     const config = await loadConfigFile(EXAMPLE);
     t.equal(config.source, EXAMPLE);
-    t.same(config.listeners, [{ port: 8000, pool: 'web' }]);
+    t.has(config.listeners, [{ port: 8000, pool: 'web', protocol: 'tcp' }]);
     t.same(config.statusListen, { host: '127.0.0.1', port: 8081 }, 'on loopback');
     const web = config.pools.web;
     t.same(
@@ -59,7 +59,18 @@ t.test('defaults fill in everything left out', async (t) => {
   const config = parseConfig(minimal(), 'test.json');
   t.same(config, {
     source: 'test.json',
-    listeners: [{ port: 8000, pool: 'web' }],
+    listeners: [
+      {
+        port: 8000,
+        pool: 'web',
+        protocol: 'tcp',
+        headTimeoutMs: 10_000,
+        maxRequestLineBytes: 8192,
+        maxHeadBytes: 16_384,
+        maxHelloBytes: 16_384,
+        acceptProxyProtocol: false,
+      },
+    ],
     idleTimeoutMs: 60_000,
     shutdownTimeoutMs: 10_000,
     maxConnections: DEFAULTS.maxConnections,
@@ -108,7 +119,7 @@ t.test('every setting is read, not just defaulted', async (t) => {
     },
     'test.json',
   );
-  t.same(config.listeners, [
+  t.has(config.listeners, [
     { port: 0, pool: 'web' },
     { port: 9000, pool: 'api' },
   ]);
@@ -181,7 +192,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.listen[0].host = 'example.com';
     },
-    'test.json: listen[0].host: unknown key (expected port, address, pool, maxConnections)',
+    'test.json: listen[0].host: unknown key (expected port, address, protocol, hosts, pool, maxConnections, headTimeoutMs, maxRequestLineBytes, maxHeadBytes, maxHelloBytes, acceptProxyProtocol, trustedProxies)',
   ],
   [
     'two listeners on one port',
@@ -242,7 +253,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.pools.web.maxFail = 2;
     },
-    'test.json: pools.web.maxFail: unknown key (expected backends, strategy, maxFails, failTimeoutMs, connectTimeoutMs, healthCheck)',
+    'test.json: pools.web.maxFail: unknown key (expected backends, strategy, maxFails, failTimeoutMs, connectTimeoutMs, proxyProtocol, healthCheck)',
   ],
   [
     'no backends',
@@ -404,7 +415,7 @@ t.test('loadConfigFile: a valid file is checked like any config', async (t) => {
 t.test('configFromAddresses: quick start is one round-robin pool with the defaults', async (t) => {
   const config = configFromAddresses(8000, ['127.0.0.1:8881', 'localhost:8882']);
   t.equal(config.source, 'command line');
-  t.same(config.listeners, [{ port: 8000, pool: 'default' }]);
+  t.has(config.listeners, [{ port: 8000, pool: 'default', protocol: 'tcp' }]);
   t.same(Object.keys(config.pools), ['default']);
   const pool = config.pools.default;
   t.same(
@@ -537,7 +548,7 @@ t.test('listeners on one address, and limits, are read', async (t) => {
   json.maxConnections = 100;
   json.maxConnectionsPerClient = 5;
   const config = parseConfig(json, 'test.json');
-  t.same(config.listeners, [
+  t.has(config.listeners, [
     { host: '127.0.0.1', port: 8000, pool: 'web', maxConnections: 10 },
     { host: '::1', port: 8000, pool: 'web' },
   ]);
@@ -567,4 +578,91 @@ t.test('loadConfigFile: only a regular file, only up to 1 MiB, never a stack tra
     { name: 'ConfigError', message: new RegExp(`^${deep}: `) },
     '200,000 nested arrays: a ConfigError naming the file',
   );
+});
+
+t.test(
+  'vhosts.config.json loads: two HTTP names, two TLS names, PROXY v1 to one pool',
+  async (t) => {
+    const config = await loadConfigFile(path.join(import.meta.dirname, 'vhosts.config.json'));
+    t.has(config.listeners, [
+      {
+        port: 8080,
+        protocol: 'http',
+        hosts: { 'www.example.org': 'www', '*.example.org': 'apps' },
+      },
+      {
+        port: 8443,
+        protocol: 'tls',
+        hosts: { 'secure.example.org': 'secure', '*.example.org': 'shop' },
+      },
+    ]);
+    t.equal(config.pools.apps.proxyProtocol, 'v1');
+  },
+);
+
+t.test('virtual hosts and the PROXY protocol: mistakes name the field', async (t) => {
+  const cases: [string, (json: Json) => void, string][] = [
+    [
+      'hosts on a tcp listener',
+      (json) => {
+        json.listen[0].hosts = { 'a.example': 'web' };
+      },
+      'test.json: listen[0].hosts: only for protocol http or tls (this listener: tcp)',
+    ],
+    [
+      'a host naming no pool',
+      (json) => {
+        json.listen[0] = { port: 8000, protocol: 'http', hosts: { 'a.example': 'nope' } };
+      },
+      'test.json: listen[0].hosts.a.example: no pool named "nope" (pools: web)',
+    ],
+    [
+      'a wildcard in the middle',
+      (json) => {
+        json.listen[0] = { port: 8000, protocol: 'tls', hosts: { 'a.*.example': 'web' } };
+      },
+      'test.json: listen[0].hosts.a.*.example: ',
+    ],
+    [
+      'an http listener with neither hosts nor pool',
+      (json) => {
+        json.listen[0] = { port: 8000, protocol: 'http' };
+      },
+      'test.json: listen[0].pool: missing (or give hosts)',
+    ],
+    [
+      'acceptProxyProtocol without trustedProxies',
+      (json) => {
+        json.listen[0].acceptProxyProtocol = true;
+      },
+      'test.json: listen[0].trustedProxies: missing (acceptProxyProtocol takes headers from these only)',
+    ],
+    [
+      'a bad trusted range',
+      (json) => {
+        json.listen[0].acceptProxyProtocol = true;
+        json.listen[0].trustedProxies = ['10.0.0.0/33'];
+      },
+      'test.json: listen[0].trustedProxies[0]: expected an address or "address/bits", got "10.0.0.0/33"',
+    ],
+    [
+      'a PROXY protocol version 3',
+      (json) => {
+        json.pools.web.proxyProtocol = 'v3';
+      },
+      'test.json: pools.web.proxyProtocol: expected one of v1, v2, got "v3"',
+    ],
+    [
+      'maxHeadBytes on a tls listener',
+      (json) => {
+        json.listen[0] = { port: 8000, protocol: 'tls', pool: 'web', maxHeadBytes: 1000 };
+      },
+      'test.json: listen[0].maxHeadBytes: only for protocol http (this listener: tls)',
+    ],
+  ];
+  for (const [what, breakIt, expected] of cases) {
+    const json = minimal();
+    breakIt(json);
+    t.ok(errorFor(json).startsWith(expected), `${what}: ${errorFor(json)}`);
+  }
 });

@@ -29,8 +29,11 @@
  */
 import { constants, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { DEFAULT_MAX_HELLO_BYTES } from './client-hello.ts';
+import { hostKeyProblem } from './hosts.ts';
+import { DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_REQUEST_LINE_BYTES } from './http-head.ts';
 import { printable } from './log.ts';
 import { STRATEGY_NAMES, type StrategyName } from './strategies/index.ts';
 
@@ -94,12 +97,62 @@ const LISTENER = {
     about: '"host:port" to accept clients on one address only (instead of port)',
     check: (at: Place, value: unknown) => listenAddress(at, value),
   },
-  pool: { about: 'the pool its clients go to', required: true, check: text },
+  protocol: {
+    about:
+      'tcp: every client to `pool`; http: the pool by Host header; tls: by the SNI of the ClientHello',
+    default: 'tcp' as 'tcp' | 'http' | 'tls',
+    check: oneOf(['tcp', 'http', 'tls'] as const),
+  },
+  hosts: {
+    about: 'http and tls: a pool per name ("www.example.org", "*.example.org")',
+    check: hostRoutes,
+  },
+  pool: {
+    about: 'tcp: the pool its clients go to; http and tls: the pool for names not in hosts',
+    check: text,
+  },
   maxConnections: {
     about: "clients served at once on this listener; absent: only the process's limit",
     check: int(1, 1_000_000),
   },
+  headTimeoutMs: {
+    about: 'http and tls: the request head or ClientHello must be complete within this long',
+    default: 10_000,
+    check: int(1, MAX_MS),
+  },
+  maxRequestLineBytes: {
+    about: 'http: a longer request line is answered 414',
+    default: DEFAULT_MAX_REQUEST_LINE_BYTES,
+    check: int(64, 1024 * 1024),
+  },
+  maxHeadBytes: {
+    about: 'http: a longer request head is answered 431',
+    default: DEFAULT_MAX_HEAD_BYTES,
+    check: int(256, 1024 * 1024),
+  },
+  maxHelloBytes: {
+    about: 'tls: a longer ClientHello (with its record headers) is closed',
+    default: DEFAULT_MAX_HELLO_BYTES,
+    check: int(512, 1024 * 1024),
+  },
+  acceptProxyProtocol: {
+    about: 'a PROXY protocol header (v1 or v2) is required first, from trustedProxies only',
+    default: false,
+    check: boolean,
+  },
+  trustedProxies: {
+    about: 'with acceptProxyProtocol: the addresses ("10.0.0.0/8", "::1") allowed to send one',
+    check: (at: Place, value: unknown) => list(at, value).map((item, i) => cidr(at.at(i), item)),
+  },
 } satisfies Fields;
+
+/** Listener fields that mean something only for some protocols. */
+const ONLY_FOR: Partial<Record<keyof typeof LISTENER, readonly string[]>> = {
+  hosts: ['http', 'tls'],
+  maxRequestLineBytes: ['http'],
+  maxHeadBytes: ['http'],
+  maxHelloBytes: ['tls'],
+};
 
 const POOL = {
   backends: {
@@ -126,6 +179,10 @@ const POOL = {
     about: 'a connect not answered within this long counts as failed',
     default: 3000,
     check: int(1, MAX_MS),
+  },
+  proxyProtocol: {
+    about: "v1 or v2: send the client's address to each backend first (PROXY protocol); absent: no",
+    check: oneOf(['v1', 'v2'] as const),
   },
   healthCheck: {
     about: 'active checks; absent: only the passive ones',
@@ -272,7 +329,7 @@ export function configFromAddresses(listenPort: number, addresses: string[]): Co
   const config: Config = {
     ...readObject(top, {}, TOP_SETTINGS),
     source,
-    listeners: [{ port: port(0)(top.at('listen-port'), listenPort), pool: 'default' }],
+    listeners: [quickListener(top, listenPort)],
     pools: {
       default: {
         ...readObject(top, {}, POOL_SETTINGS),
@@ -313,26 +370,56 @@ function parseTop(top: Place, json: unknown): Config {
   if (poolEntries.length === 0) top.at('pools').fail('expected at least one pool');
   for (const [name, value] of poolEntries) pools[name] = parsePool(top.at('pools').at(name), value);
 
-  const listeners = listen.map((value, i) => {
-    const at = top.at('listen').at(i);
-    const { address, port, ...listener } = readObject(at, value, LISTENER);
-    // hasOwn, not `in`: every object "has" a constructor, and "constructor" is no pool.
-    if (!Object.hasOwn(pools, listener.pool)) {
-      at.at('pool').fail(
-        `no pool named ${show(listener.pool)} (pools: ${Object.keys(pools).join(', ')})`,
-      );
-    }
-    if ((address === undefined) === (port === undefined)) {
-      at.fail('expected either "port" (every address) or "address" ("host:port")');
-    }
-    return { ...listener, ...(address ?? { port: port as number }) };
-  });
+  const listeners = listen.map((value, i) => parseListener(top.at('listen').at(i), value, pools));
 
   const config: Config = { ...settings, source: top.source, listeners, pools };
   if (statusPort !== undefined) config.statusListen = statusPort;
   checkPortsDistinct(top, config, statusPort === undefined ? 'statusListen' : 'statusPort');
   checkNoLoop(top, config);
   return config;
+}
+
+/** Quick start's one listener: plain TCP on every address, to the pool "default". */
+function quickListener(top: Place, listenPort: number): ListenerConfig {
+  const port = int(0, 65535)(top.at('listen-port'), listenPort);
+  const { address: _address, ...listener } = readObject(top, { port, pool: 'default' }, LISTENER);
+  return { ...listener, port };
+}
+
+function parseListener(
+  at: Place,
+  value: unknown,
+  pools: Record<string, PoolConfig>,
+): ListenerConfig {
+  const given = object(at, value);
+  const { address, port, ...listener } = readObject(at, value, LISTENER);
+  if ((address === undefined) === (port === undefined)) {
+    at.fail('expected either "port" (every address) or "address" ("host:port")');
+  }
+  for (const [field, protocols] of Object.entries(ONLY_FOR)) {
+    if (given[field] !== undefined && !protocols.includes(listener.protocol)) {
+      at.at(field).fail(
+        `only for protocol ${protocols.join(' or ')} (this listener: ${listener.protocol})`,
+      );
+    }
+  }
+  // hasOwn, not `in`: every object "has" a constructor, and "constructor" is no pool.
+  const checkPool = (where: Place, name: string) => {
+    if (!Object.hasOwn(pools, name)) {
+      where.fail(`no pool named ${show(name)} (pools: ${Object.keys(pools).join(', ')})`);
+    }
+  };
+  if (listener.pool !== undefined) checkPool(at.at('pool'), listener.pool);
+  for (const [name, pool] of Object.entries(listener.hosts ?? {})) {
+    checkPool(at.at('hosts').at(name), pool);
+  }
+  if (listener.pool === undefined && listener.hosts === undefined) {
+    at.at('pool').fail(listener.protocol === 'tcp' ? 'missing' : 'missing (or give hosts)');
+  }
+  if (listener.acceptProxyProtocol && listener.trustedProxies === undefined) {
+    at.at('trustedProxies').fail('missing (acceptProxyProtocol takes headers from these only)');
+  }
+  return { ...listener, ...(address ?? { port: port as number }) };
 }
 
 function parsePool(at: Place, value: unknown): PoolConfig {
@@ -574,6 +661,30 @@ function int(min: number, max: number) {
     }
     return value as number;
   };
+}
+
+/** A host-to-pool table: names checked by the host table's own rule (hosts.ts). */
+function hostRoutes(at: Place, value: unknown): Record<string, string> {
+  const routes: Record<string, string> = {};
+  const entries = Object.entries(object(at, value));
+  if (entries.length === 0) at.fail('expected at least one name');
+  for (const [name, pool] of entries) {
+    const problem = hostKeyProblem(name);
+    if (problem !== undefined) at.at(name).fail(problem);
+    routes[name] = text(at.at(name), pool);
+  }
+  return routes;
+}
+
+/** "10.0.0.0/8", "::1/128", or an address alone (all of its bits). */
+function cidr(at: Place, value: unknown): string {
+  const match = typeof value === 'string' ? /^([^/]+)(?:\/(\d{1,3}))?$/.exec(value) : null;
+  const family = match ? isIP(match[1]) : 0;
+  const bits = match?.[2] === undefined ? (family === 6 ? 128 : 32) : Number(match[2]);
+  if (!match || family === 0 || bits > (family === 6 ? 128 : 32)) {
+    at.fail(`expected an address or "address/bits", got ${show(value)}`);
+  }
+  return `${match[1]}/${bits}`;
 }
 
 function boolean(at: Place, value: unknown): boolean {

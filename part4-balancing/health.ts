@@ -32,6 +32,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { describe, log } from './log.ts';
+import { encodeProxyV2 } from './proxy-protocol.ts';
 
 export interface PassiveSettings {
   maxFails: number;
@@ -43,6 +44,8 @@ export interface ProbeSettings {
   timeoutMs: number;
   /** Set: HTTP GET on this path. Unset: a TCP connect is enough. */
   path?: string;
+  /** The pool's PROXY protocol: an HTTP probe says first that it is a probe. */
+  proxyProtocol?: 'v1' | 'v2';
 }
 
 /** The health of one backend, fed by connect results and probe results. */
@@ -105,7 +108,12 @@ export class Health {
     this.recentFailures = [];
   }
 
+  /** Probes since start, by outcome (the status shows them). */
+  readonly probes = { passed: 0, failed: 0 };
+
   probed(failure: string | undefined): void {
+    if (failure === undefined) this.probes.passed++;
+    else this.probes.failed++;
     if (failure !== undefined && this.probeFailure === undefined) {
       log(`Backend ${this.name} failed its health check (${failure}): out until it passes one.`);
     } else if (failure === undefined && this.probeFailure !== undefined) {
@@ -179,7 +187,38 @@ export function probe(
       socket.once('connect', () => finish(undefined));
       socket.once('error', (err) => finish(describe(err)));
     } else {
-      const request = http.get({ host, port, path: settings.path, agent: false }, (response) => {
+      // A backend that expects a PROXY header gets one that says "no client
+      // here" (v1 UNKNOWN, v2 LOCAL), as the specification asks of health checks.
+      const header =
+        settings.proxyProtocol === 'v1'
+          ? Buffer.from('PROXY UNKNOWN\r\n')
+          : settings.proxyProtocol === 'v2'
+            ? encodeProxyV2('local')
+            : undefined;
+      // The header goes out once connected, and only then is the socket handed
+      // to the request: written any earlier, it can end up behind the request.
+      const createConnection = (
+        _options: unknown,
+        done: (err: Error | null, socket?: net.Socket) => void,
+      ) => {
+        const socket = net.connect({ host, port });
+        socket.once('error', (err) => done(err));
+        socket.once('connect', () => {
+          if (header) socket.write(header);
+          done(null, socket);
+        });
+        return undefined;
+      };
+      const options: http.RequestOptions = {
+        host,
+        port,
+        path: settings.path,
+        // With createConnection and no agent, every probe has a connection of
+        // its own (no keep-alive pool). The callback form: Node's types know
+        // only the returning one.
+        createConnection: createConnection as unknown as http.RequestOptions['createConnection'],
+      };
+      const request = http.get(options, (response) => {
         const status = response.statusCode ?? 0;
         response.resume();
         finish(status >= 200 && status < 400 ? undefined : `HTTP ${status}`);

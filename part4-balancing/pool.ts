@@ -73,7 +73,7 @@ export class Pool {
     });
     this.strategy = createStrategy(config.strategy);
     this.stopProbes = config.healthCheck
-      ? startProbes(this.backends, config.healthCheck)
+      ? startProbes(this.backends, { ...config.healthCheck, proxyProtocol: config.proxyProtocol })
       : () => {};
   }
 

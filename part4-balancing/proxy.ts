@@ -24,6 +24,7 @@ import { type CommandLine, fail, readCommandLine } from './cli.ts';
 import { type Address, type Config, loadConfigFile } from './config.ts';
 import { describe, log } from './log.ts';
 import { Pool } from './pool.ts';
+import { routingFor } from './route.ts';
 import { listen, listenerName, portOf } from './serve.ts';
 import { type Listener, running } from './state.ts';
 import { startStatusServer } from './status.ts';
@@ -73,7 +74,6 @@ async function apply(next: Config): Promise<void> {
   for (const poolConfig of Object.values(next.pools)) {
     nextPools.set(poolConfig.name, new Pool(poolConfig, running.pools.get(poolConfig.name)));
   }
-  const poolOf = (listener: Listener['config']) => nextPools.get(listener.pool) as Pool;
 
   const kept: [Listener, Listener['config']][] = [];
   const opened: Listener[] = [];
@@ -85,7 +85,7 @@ async function apply(next: Config): Promise<void> {
         (l) => l.config.port === listenerConfig.port && l.config.host === listenerConfig.host,
       );
       if (index >= 0) kept.push([unmatched.splice(index, 1)[0], listenerConfig]);
-      else opened.push(await listen(listenerConfig, poolOf(listenerConfig), onClientFinished));
+      else opened.push(await listen(routingFor(listenerConfig, nextPools), onClientFinished));
     }
   } catch (err) {
     for (const listener of opened) listener.server.close();
@@ -96,7 +96,7 @@ async function apply(next: Config): Promise<void> {
 
   for (const [listener, listenerConfig] of kept) {
     listener.config = listenerConfig;
-    listener.pool = poolOf(listenerConfig);
+    listener.routing = routingFor(listenerConfig, nextPools);
   }
   for (const listener of unmatched) {
     listener.server.close();
@@ -194,7 +194,9 @@ async function serveStatus(where: Address): Promise<void> {
         running.listeners.map((l) => ({
           host: l.config.host ?? '*',
           port: l.port,
-          pool: l.config.pool,
+          protocol: l.config.protocol,
+          ...(l.config.pool === undefined ? {} : { pool: l.config.pool }),
+          ...(l.config.hosts === undefined ? {} : { hosts: l.config.hosts }),
           ...(l.config.maxConnections === undefined
             ? {}
             : { maxConnections: l.config.maxConnections }),

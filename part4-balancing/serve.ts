@@ -1,43 +1,45 @@
 /**
- * One client, top to bottom: accepted paused, handed to its listener's pool,
- * then relayed, or refused when no backend accepts.
+ * One client, top to bottom: accepted paused, routed to a pool, connected to
+ * one of its backends, then relayed; or refused when no backend accepts.
  *
  *   accept (paused: its bytes wait in the kernel)
  *     ├─ over a connection limit ─▶ closed, counted
- *     └─▶ the listener's pool connects to a backend   pool.ts (strategy, retry), health.ts
- *           ├─ one accepted ─▶ relay until both sides are done   relay.ts (part 3's relay)
- *           └─ none did ────▶ HTTP request: 502 Bad Gateway; anything else: a clean close
+ *     └─▶ which pool: the listener's, or by Host / SNI    route.ts
+ *           └─▶ the pool connects to a backend   pool.ts (strategy, retry), health.ts
+ *                 ├─ one accepted ─▶ PROXY header, the bytes read so far, then
+ *                 │                  relay until both sides are done   relay.ts (part 3's)
+ *                 └─ none did ────▶ HTTP: 502 Bad Gateway; anything else: a clean close
  *
- * What it leaves out: looking at a client's bytes before a backend is chosen
- * (the listener names its pool); it looks only when every backend failed, to
- * choose between a 502 and a plain close.
+ * What it leaves out: retrying after a backend has accepted (it may have acted
+ * on the request), and queueing clients when every backend is busy.
  */
 import net from 'node:net';
 import type { ListenerConfig } from './config.ts';
+import { httpErrorResponse } from './http-head.ts';
 import { describe, log, printable } from './log.ts';
 import { isLocalShortage, type Pool } from './pool.ts';
+import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol.ts';
 import { relay } from './relay.ts';
+import { clientIp, closeGently, type Route, type Routing, routeClient } from './route.ts';
 import { type Listener, running } from './state.ts';
 
 /**
  * socket() + bind() + listen() for one listener. `onFinished` runs each time a
  * client is done (a graceful stop waits for the last one).
  */
-export async function listen(
-  listenerConfig: ListenerConfig,
-  pool: Pool,
-  onFinished: () => void,
-): Promise<Listener> {
+export async function listen(routing: Routing, onFinished: () => void): Promise<Listener> {
+  const listenerConfig = routing.config;
   // allowHalfOpen: a client's FIN is ours to forward, not for Node to answer at once.
-  // pauseOnConnect: a client's bytes stay in the kernel until a backend has
-  // accepted, so a failed connect can be retried elsewhere with nothing lost.
+  // pauseOnConnect: a client's bytes stay in the kernel until we read them, to
+  // route by them, or until a backend has accepted, so a failed connect can be
+  // retried elsewhere with nothing lost.
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-  const listener: Listener = { config: listenerConfig, pool, server, port: 0, open: 0 };
+  const listener: Listener = { config: listenerConfig, routing, server, port: 0, open: 0 };
   server.on('connection', (client) => {
     const address = clientIp(client);
     if (!admit(listener, address, client)) return;
-    // The pool of the moment: a reload changes listener.pool, not this client's.
-    void serve(client, listener.pool).finally(() => {
+    // The routing of the moment: a reload changes listener.routing, not this client's.
+    void serve(client, listener.routing).finally(() => {
       release(listener, address, client);
       onFinished();
     });
@@ -102,26 +104,35 @@ function release(listener: Listener, address: string, client: net.Socket): void 
 }
 
 /** Serves one client from accept to close. Never throws. */
-async function serve(client: net.Socket, pool: Pool): Promise<void> {
+async function serve(client: net.Socket, routing: Routing): Promise<void> {
   // Until the relay takes over, a reset from the client only needs to end this.
   client.on('error', () => {});
+  const route = await routeClient(client, routing);
+  if (!route) return;
+  const { pool } = route;
   let connection: Awaited<ReturnType<Pool['connect']>>;
   try {
-    connection = await pool.connect(clientIp(client));
+    connection = await pool.connect(route.addresses.sourceAddress ?? '');
   } catch (err) {
     if (!isLocalShortage(err)) throw err;
     running.events.count(
       'shortage',
       `The proxy is short of resources: connect failed with ${describe(err)} (not the backend's fault).`,
     );
-    return refuse(client, `the proxy is short of resources (${describe(err)})`);
+    return refuse(client, route, `the proxy is short of resources (${describe(err)})`);
   }
-  if (!connection) return refuse(client, `no backend of pool ${pool.name} accepted`);
+  if (!connection) return refuse(client, route, `no backend of pool ${pool.name} accepted`);
   if (client.destroyed) {
     connection.socket.destroy();
     return;
   }
-  await relay(client, connection.socket, {
+  // The backend hears first who the client is (when its pool asks for it),
+  // then whatever was read to route it, then the relay takes over.
+  const backend = connection.socket;
+  if (pool.config.proxyProtocol === 'v1') backend.write(encodeProxyV1(route.addresses));
+  if (pool.config.proxyProtocol === 'v2') backend.write(encodeProxyV2(route.addresses, route.name));
+  if (route.first.length > 0) backend.write(route.first);
+  await relay(client, backend, {
     idleTimeoutMs: running.config.idleTimeoutMs,
     events: running.events,
   });
@@ -129,36 +140,26 @@ async function serve(client: net.Socket, pool: Pool): Promise<void> {
 
 /** A method token and a space: the start of an HTTP request line. */
 const HTTP_REQUEST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
-const BAD_GATEWAY_BODY = 'No backend is available.\n';
-const BAD_GATEWAY =
-  'HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\n' +
-  `Content-Length: ${BAD_GATEWAY_BODY.length}\r\nConnection: close\r\n\r\n${BAD_GATEWAY_BODY}`;
-/** How long a refused client may take to show its first bytes, and then to leave. */
-const REFUSE_WAIT_MS = 2000;
+const BAD_GATEWAY = httpErrorResponse(502, 'No backend is available.\n');
+/** How long a refused client on a plain TCP listener may take to show its first bytes. */
+const SNIFF_MS = 2000;
 
 /**
  * No backend accepted. A client speaking HTTP gets a 502 that a browser or curl
  * can show; anything else (TLS, say) gets a clean close, since a reply in the
- * wrong protocol would only confuse it.
+ * wrong protocol would only confuse it. An http or tls listener knows which it
+ * is; on a tcp listener we look at the client's first bytes.
  */
-async function refuse(client: net.Socket, why: string): Promise<void> {
+async function refuse(client: net.Socket, route: Route, why: string): Promise<void> {
   running.noBackend++;
-  const first = await firstBytes(client, REFUSE_WAIT_MS);
+  const first = route.first.length > 0 ? route.first : await firstBytes(client, SNIFF_MS);
   const http = first !== undefined && HTTP_REQUEST.test(first.toString('latin1', 0, 32));
   running.events.count(
     'noBackend',
-    `Refused ${printable(clientIp(client))}:${client.remotePort} (${why}): ` +
+    `Refused ${printable(route.addresses.sourceAddress ?? '?')}:${route.addresses.sourcePort} (${why}): ` +
       (http ? 'answered 502.' : 'closed.'),
   );
-  // Read and drop the rest until the client closes: closing a socket with
-  // unread bytes makes the kernel send a reset, which can destroy the 502
-  // before the client has read it.
-  client.on('data', () => {});
-  client.setTimeout(REFUSE_WAIT_MS, () => client.destroy());
-  if (http) client.end(BAD_GATEWAY);
-  else client.end();
-  client.resume();
-  if (!client.closed) await new Promise((resolve) => client.once('close', resolve));
+  await closeGently(client, http ? BAD_GATEWAY : undefined);
 }
 
 /** The client's first chunk, or undefined if it closes or stays silent for timeoutMs. */
@@ -173,11 +174,6 @@ function firstBytes(client: net.Socket, timeoutMs: number): Promise<Buffer | und
     const timer = setTimeout(done, timeoutMs);
     client.once('data', done).once('end', onEnd).once('close', onEnd).resume();
   });
-}
-
-function clientIp(client: net.Socket): string {
-  // A listener on "::" sees IPv4 clients as ::ffff:a.b.c.d; hash the address itself.
-  return (client.remoteAddress ?? '').replace(/^::ffff:/, '');
 }
 
 export function portOf(server: net.Server): number {

@@ -11,12 +11,13 @@ import type net from 'node:net';
 import type { Config, ListenerConfig } from './config.ts';
 import { EventCounts } from './log.ts';
 import type { Pool } from './pool.ts';
+import type { Routing } from './route.ts';
 
 /** One listening socket and what its clients get. */
 export interface Listener {
   config: ListenerConfig;
-  /** The pool of the moment: a reload replaces it; clients already accepted keep theirs. */
-  pool: Pool;
+  /** Its pools and host table of the moment: a reload replaces them; clients accepted keep theirs. */
+  routing: Routing;
   server: net.Server;
   /** The real port (the kernel's pick when the configuration says 0). */
   port: number;
@@ -44,6 +45,10 @@ class RunningState {
     clientLimit: 'clients refused over maxConnectionsPerClient',
     noBackend: 'clients refused because no backend accepted',
     shortage: "connects failed for want of the proxy's own descriptors or buffers",
+    badHead: 'HTTP clients answered 400, 408, 414 or 431',
+    badHello: 'TLS clients closed: not TLS, malformed, too long or too slow',
+    noRoute: 'clients whose name no route serves (404 or a close)',
+    badProxy: 'connections closed: no valid PROXY header from a trusted address',
   });
   /** Set by SIGTERM: no new clients, and the process exits when the last one is done. */
   stopping = false;

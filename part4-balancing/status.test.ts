@@ -35,7 +35,7 @@ t.test('status after six requests over two live backends and a dead one', async 
   const report = await whenOpen(statusPort as number, 1);
   t.same(
     report.listeners,
-    [{ host: '*', port: proxy.port, pool: 'web', open: 1 }],
+    [{ host: '*', port: proxy.port, protocol: 'tcp', pool: 'web', open: 1 }],
     'the listener, its real port, its open clients',
   );
   t.equal(report.pools.web.strategy, 'round-robin');

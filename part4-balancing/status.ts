@@ -37,7 +37,10 @@ export interface StatusSource {
   listeners: () => {
     host: string;
     port: number;
-    pool: string;
+    protocol: string;
+    /** tcp: its pool; http and tls: the pool for names not in hosts. */
+    pool?: string;
+    hosts?: Record<string, string>;
     maxConnections?: number;
     open: number;
   }[];
@@ -76,6 +79,7 @@ export function snapshot(status: StatusSource) {
           activeConnections: backend.activeConnections,
           totalConnections: backend.totalConnections,
           failures: backend.failures,
+          ...(check ? { probes: { ...backend.health.probes } } : {}),
         };
       }),
     };

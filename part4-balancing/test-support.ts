@@ -9,6 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import type { Test } from 'tap';
 import {
   httpGet,
@@ -115,6 +116,8 @@ export interface BackendStatus {
   activeConnections: number;
   totalConnections: number;
   failures: number;
+  /** With a health check: probes since start. */
+  probes?: { passed: number; failed: number };
 }
 
 export interface Status {
@@ -177,4 +180,34 @@ export function slowRequest(t: Test, port: number, delayMs: number) {
   t.teardown(() => socket.destroy());
   socket.write(requestHead(`/?delay=${delayMs}`));
   return readAll(socket, delayMs + 10_000);
+}
+
+/**
+ * What a real node:tls client sends first: a plain TCP server records the
+ * bytes until the first record is whole, and never answers.
+ */
+export async function captureHello(options: tls.ConnectionOptions): Promise<Buffer> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const hello = new Promise<Buffer>((resolve) => {
+    server.once('connection', (socket) => {
+      let received = Buffer.alloc(0);
+      socket.on('data', (chunk) => {
+        received = Buffer.concat([received, chunk]);
+        if (received.length >= 5 && received.length >= 5 + received.readUInt16BE(3)) {
+          resolve(received);
+          socket.destroy();
+        }
+      });
+    });
+  });
+  const client = tls.connect({ host: '127.0.0.1', port, ...options });
+  client.on('error', () => {}); // we hang up on it
+  try {
+    return await hello;
+  } finally {
+    client.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
 }

@@ -13,13 +13,26 @@ t.test('makeBody: exact size, greeting first, numbered lines after', async (t) =
 });
 
 t.test('parseBackendArgs: defaults and bad values', async (t) => {
-  t.same(parseBackendArgs([]), { port: 8888, delay: 0, size: undefined, name: 'backend' });
-  t.same(parseBackendArgs(['--port', '0', '--delay', '5', '--size', '10', '--name', 'x']), {
-    port: 0,
-    delay: 5,
-    size: 10,
-    name: 'x',
+  t.same(parseBackendArgs([]), {
+    port: 8888,
+    delay: 0,
+    size: undefined,
+    name: 'backend',
+    proxyProtocol: false,
+    tls: false,
   });
+  t.same(
+    parseBackendArgs(['--port', '0', '--delay', '5', '--size', '10', '--name', 'x', '--tls']),
+    {
+      port: 0,
+      delay: 5,
+      size: 10,
+      name: 'x',
+      proxyProtocol: false,
+      tls: true,
+    },
+  );
+  t.throws(() => parseBackendArgs(['--tls', '--proxy-protocol']), /one or the other/);
   t.throws(() => parseBackendArgs(['--port', 'x']), /--port must be an integer/);
   t.throws(() => parseBackendArgs(['--delay=-1']), /--delay must be an integer/);
   t.throws(() => parseBackendArgs(['--what']), /Unknown option/);

@@ -9,22 +9,39 @@
  * see which backend answered. A request may override the size and the delay with
  * a query string: GET /?size=11534336&delay=300.
  *
+ * With --proxy-protocol it expects a PROXY header first and says which client
+ * address it was told; with --tls it speaks HTTPS with a self-signed
+ * certificate and says which server name the client asked for
+ * (backend-front.ts). Try them through part 4 with curl:
+ *
+ *   npm run backend -- --port 8881 --name A --proxy-protocol
+ *   npm run backend -- --port 8443 --name S --tls
+ *   curl -sk --resolve secure.example.org:9443:127.0.0.1 https://secure.example.org:9443/
+ *
  * What it leaves out: it is not a real web server (no files, no routing); every
  * path gets the same kind of answer.
  */
 import http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { log } from '../lib/log.ts';
+import { readProxyHeader, selfSignedContext, type Told, wrapTls } from './backend-front.ts';
 
 export interface BackendOptions {
   port: number;
   delay: number;
   size: number | undefined;
   name: string;
+  /** Expect a PROXY protocol header (v1 or v2) first on every connection. */
+  proxyProtocol?: boolean;
+  /** Speak TLS, with a self-signed certificate. */
+  tls?: boolean;
 }
 
-const USAGE = 'usage: backend.ts [--port N] [--delay MS] [--size BYTES] [--name NAME]';
+const USAGE =
+  'usage: backend.ts [--port N] [--delay MS] [--size BYTES] [--name NAME] [--proxy-protocol] [--tls]';
 
 /** Parses the command line; throws an Error with a one-line message when it is wrong. */
 export function parseBackendArgs(argv: string[]): BackendOptions {
@@ -35,15 +52,26 @@ export function parseBackendArgs(argv: string[]): BackendOptions {
       delay: { type: 'string', default: '0' },
       size: { type: 'string' },
       name: { type: 'string', default: 'backend' },
+      'proxy-protocol': { type: 'boolean', default: false },
+      tls: { type: 'boolean', default: false },
     },
     allowPositionals: false,
   });
-  return {
+  return checkCombination({
     port: integerOption('--port', values.port, 0, 65535),
     delay: integerOption('--delay', values.delay, 0, 3_600_000),
     size: values.size === undefined ? undefined : integerOption('--size', values.size, 0, 2 ** 31),
     name: values.name,
-  };
+    proxyProtocol: values['proxy-protocol'],
+    tls: values.tls,
+  });
+}
+
+/** --tls and --proxy-protocol do not go together: TLS would take the socket's handle past the header. */
+function checkCombination(options: BackendOptions): BackendOptions {
+  if (options.tls && options.proxyProtocol)
+    throw new Error('--tls and --proxy-protocol: one or the other');
+  return options;
 }
 
 /**
@@ -68,14 +96,31 @@ export function makeBody(name: string, size?: number): Buffer {
 }
 const bodyCache = new Map<string, Buffer>();
 
+/** What each connection was told before HTTP began (a PROXY header, an SNI). */
+const toldBy = new WeakMap<net.Socket, Told>();
+
+/** The lines the backend adds after its greeting when it was told something. */
+function toldLines(told: Told): string {
+  let lines = '';
+  if (told.client !== undefined) lines += `Client address: ${told.client}\n`;
+  if (told.authority !== undefined) lines += `Routed for: ${told.authority}\n`;
+  if (told.serverName !== undefined) lines += `TLS server name: ${told.serverName || '(none)'}\n`;
+  return lines;
+}
+
 /** Starts the backend; resolves with the server once it listens. */
-export async function startBackend(options: BackendOptions): Promise<http.Server> {
+export async function startBackend(options: BackendOptions): Promise<net.Server> {
   const server = http.createServer((request, response) => {
     const query = new URL(request.url ?? '/', 'http://backend').searchParams;
     const size = query.has('size') ? Number(query.get('size')) : options.size;
     const delay = query.has('delay') ? Number(query.get('delay')) : options.delay;
     const answer = () => {
-      const body = makeBody(options.name, Number.isSafeInteger(size) ? size : undefined);
+      const told = { ...toldBy.get(request.socket) };
+      if (request.socket instanceof tls.TLSSocket)
+        told.serverName = request.socket.servername || '';
+      const sized = Number.isSafeInteger(size) ? size : undefined;
+      const extra = sized === undefined ? toldLines(told) : '';
+      const body = Buffer.concat([makeBody(options.name, sized), Buffer.from(extra)]);
       response.writeHead(200, {
         'content-type': 'text/plain',
         'content-length': body.length,
@@ -91,14 +136,38 @@ export async function startBackend(options: BackendOptions): Promise<http.Server
     }
   });
   server.on('clientError', (_err, socket) => socket.destroy());
+  // Plain HTTP: the HTTP server listens itself. Otherwise a TCP server in
+  // front reads the PROXY header and starts TLS, then hands the socket over.
+  const context = options.tls ? tls.createSecureContext(selfSignedContext()) : undefined;
+  const front =
+    options.proxyProtocol || context
+      ? net.createServer(async (socket) => {
+          socket.on('error', () => {});
+          try {
+            const told = options.proxyProtocol ? await readProxyHeader(socket) : {};
+            // Node's HTTP server reads a new socket's handle natively, past the
+            // stream buffer where readProxyHeader put back the bytes after the
+            // header; a handle marked consumed is read through the stream.
+            if (!context)
+              (socket as unknown as { _handle: { _consumed: boolean } })._handle._consumed = true;
+            const stream = context ? wrapTls(socket, context) : socket;
+            stream.on('error', () => socket.destroy());
+            toldBy.set(stream, told);
+            server.emit('connection', stream);
+            stream.resume(); // readProxyHeader left it paused
+          } catch {
+            socket.destroy(); // no valid PROXY header: the spec says close
+          }
+        })
+      : server;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, () => {
-      server.off('error', reject);
+    front.once('error', reject);
+    front.listen(options.port, () => {
+      front.off('error', reject);
       resolve();
     });
   });
-  return server;
+  return front;
 }
 
 async function main(): Promise<void> {
@@ -106,7 +175,12 @@ async function main(): Promise<void> {
   try {
     const server = await startBackend(options);
     const address = server.address() as { port: number };
-    log(`Started.  Listening on port ${address.port}.  Backend "${options.name}".`);
+    const extras = [options.tls ? 'TLS' : '', options.proxyProtocol ? 'PROXY protocol' : '']
+      .filter(Boolean)
+      .join(', ');
+    log(
+      `Started.  Listening on port ${address.port}.  Backend "${options.name}"${extras ? ` (${extras})` : ''}.`,
+    );
   } catch (err) {
     exitWith('backend.ts', `cannot listen on port ${options.port}: ${firstLine(err)}`, 1);
   }

@@ -126,6 +126,10 @@ export interface BackendSettings {
   delay?: number;
   size?: number;
   name?: string;
+  /** Expect a PROXY protocol header first, and say what it told. */
+  proxyProtocol?: boolean;
+  /** Speak TLS with a self-signed certificate, and say which SNI came. */
+  tls?: boolean;
 }
 
 /** Starts shared/test/backend.ts (the mock backend) on a free port unless one is given. */
@@ -134,6 +138,8 @@ export function startBackend(t: Teardown, settings: BackendSettings = {}): Promi
   if (settings.delay !== undefined) args.push('--delay', String(settings.delay));
   if (settings.size !== undefined) args.push('--size', String(settings.size));
   if (settings.name !== undefined) args.push('--name', settings.name);
+  if (settings.proxyProtocol) args.push('--proxy-protocol');
+  if (settings.tls) args.push('--tls');
   return startProgram(t, 'shared/test/backend.ts', args);
 }
 

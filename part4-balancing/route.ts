@@ -1,0 +1,240 @@
+/**
+ * Which pool serves a client: the step between accept and connect. A plain
+ * TCP listener names its pool and reads nothing. An HTTP listener reads the
+ * first request's head for its Host, a TLS listener the ClientHello for its
+ * SNI, and the listener's host table turns the name into a pool. Before
+ * either, a listener behind another balancer reads the PROXY protocol header
+ * that balancer sends, for the real client address.
+ *
+ *   accepted client
+ *     ├─ acceptProxyProtocol: from a trusted address? ─ no ──────────▶ close
+ *     │    └─ read the PROXY header (proxy-protocol.ts) ─ bad, late ──▶ close
+ *     ├─ http: read the request head (http-head.ts) ── bad ──▶ 400 / 414 / 431, late ──▶ 408
+ *     ├─ tls:  read the ClientHello (client-hello.ts) ── bad or late ───────────────▶ close
+ *     └─ the name through the host table (hosts.ts) ─ no pool ─▶ http: 404, tls: close
+ *          └─▶ { pool, and every byte read so far, to be sent to the backend first }
+ *
+ * Nothing read is changed or dropped but the PROXY header: the backend gets
+ * the request head or the ClientHello byte for byte, so TLS is never
+ * terminated here. What is read is held (at most the head limit, 16 KiB by
+ * default) until a backend accepts, so a failed connect can still be retried
+ * on another backend, as with a plain TCP listener.
+ *
+ * Routing happens once, on the first request: a keep-alive connection stays
+ * with the pool its first request chose, whatever Host later requests name
+ * (as in the Go proxy, nginx's ssl_preread and HAProxy in tcp mode).
+ *
+ * What it leaves out: reading past the first request (that needs an HTTP
+ * proxy that parses every message), and per-address limits on the address a
+ * PROXY header gives (the limits count the address that connected).
+ */
+import net from 'node:net';
+import { ClientHelloReader } from './client-hello.ts';
+import type { ListenerConfig } from './config.ts';
+import { HostTable, hostFromHeader } from './hosts.ts';
+import { HttpHeadReader, httpErrorResponse, type ProxyStatus } from './http-head.ts';
+import { printable } from './log.ts';
+import type { Pool } from './pool.ts';
+import { type ConnectionAddresses, ProxyHeaderReader } from './proxy-protocol.ts';
+import { running } from './state.ts';
+
+/** What a listener routes with; a reload replaces it, a client keeps the one it was accepted with. */
+export interface Routing {
+  config: ListenerConfig;
+  pools: ReadonlyMap<string, Pool>;
+  /** http and tls listeners: names to pool names, and the default (the listener's pool). */
+  hosts?: HostTable;
+  /** acceptProxyProtocol: the trustedProxies. */
+  trusted?: net.BlockList;
+}
+
+/** The routing of a listener's configuration over a set of pools. */
+export function routingFor(config: ListenerConfig, pools: ReadonlyMap<string, Pool>): Routing {
+  const routing: Routing = { config, pools };
+  if (config.protocol !== 'tcp') routing.hosts = new HostTable(config.hosts ?? {}, config.pool);
+  if (config.trustedProxies) {
+    routing.trusted = new net.BlockList();
+    for (const range of config.trustedProxies) {
+      const [base, bits] = range.split('/');
+      routing.trusted.addSubnet(base, Number(bits), net.isIPv6(base) ? 'ipv6' : 'ipv4');
+    }
+  }
+  return routing;
+}
+
+/** Where a client goes, and what must reach the backend before the relay starts. */
+export interface Route {
+  pool: Pool;
+  /** The Host or SNI name that chose the pool (for the PROXY v2 AUTHORITY), if any. */
+  name?: string;
+  /** The client's and our addresses, from a PROXY header when one was required. */
+  addresses: ConnectionAddresses;
+  /** Bytes read from the client (after any PROXY header): sent to the backend first. */
+  first: Buffer;
+}
+
+/**
+ * The route for one accepted, paused client, or undefined when the client was
+ * answered (an HTTP error), closed, or left. Never throws.
+ */
+export async function routeClient(
+  client: net.Socket,
+  routing: Routing,
+): Promise<Route | undefined> {
+  const config = routing.config;
+  const deadline = Date.now() + config.headTimeoutMs;
+  let addresses: ConnectionAddresses = {
+    sourceAddress: clientIp(client),
+    sourcePort: client.remotePort,
+    destinationAddress: client.localAddress,
+    destinationPort: client.localPort,
+  };
+  let first: Buffer = Buffer.alloc(0);
+  const who = () => `${printable(addresses.sourceAddress ?? '?')}:${addresses.sourcePort}`;
+
+  if (config.acceptProxyProtocol) {
+    if (!isTrusted(addresses.sourceAddress, routing.trusted)) {
+      return closed(client, 'badProxy', `Closed ${who()}: not in trustedProxies.`);
+    }
+    const read = await readFirst(client, new ProxyHeaderReader(), deadline, first);
+    if (read.state !== 'done') {
+      const why = read.state === 'error' ? read.reason : `no PROXY header (${read.state})`;
+      return closed(client, 'badProxy', `Closed ${who()}: ${printable(why)}.`);
+    }
+    const { source, destination } = read.header;
+    // LOCAL and UNKNOWN headers carry no addresses: the connection's own stand.
+    if (source && destination) {
+      addresses = {
+        sourceAddress: source.address,
+        sourcePort: source.port,
+        destinationAddress: destination.address,
+        destinationPort: destination.port,
+      };
+    }
+    first = read.bytes.subarray(read.headerLength);
+  }
+
+  let name: string | undefined;
+  if (config.protocol === 'http') {
+    const read = await readFirst(client, new HttpHeadReader(config), deadline, first);
+    if (read.state === 'closed') return undefined;
+    if (read.state === 'timeout') {
+      return answered(
+        client,
+        408,
+        `${who()} sent no complete request head within ${config.headTimeoutMs} ms`,
+      );
+    }
+    if (read.state === 'error') return answered(client, read.status, `${who()}: ${read.reason}`);
+    name = read.host === undefined ? undefined : hostFromHeader(read.host);
+    first = read.bytes;
+  } else if (config.protocol === 'tls') {
+    const reader = new ClientHelloReader({ maxBytes: config.maxHelloBytes });
+    const read = await readFirst(client, reader, deadline, first);
+    if (read.state === 'closed') return undefined;
+    if (read.state !== 'done') {
+      const why = read.state === 'error' ? read.reason : 'no complete ClientHello in time';
+      return closed(client, 'badHello', `Closed ${who()}: ${printable(why)}.`);
+    }
+    name = read.sni;
+    first = read.bytes;
+  }
+
+  const poolName = routing.hosts ? routing.hosts.route(name) : config.pool;
+  const pool = poolName === undefined ? undefined : routing.pools.get(poolName);
+  if (pool === undefined) {
+    const shown = name === undefined ? 'no name' : printable(name);
+    const line = `No route for ${shown} from ${who()}`;
+    if (config.protocol === 'http') {
+      return answered(client, 404, line, `No site is served here for ${shown}.\n`);
+    }
+    return closed(client, 'noRoute', `${line}: closed.`);
+  }
+  return { pool, name, addresses, first };
+}
+
+type Pushed = { state: 'need-more' } | { state: string };
+
+/**
+ * Feeds the client's bytes to `reader` until it has an answer, the client
+ * closes, or the deadline passes; then pauses the client again. `already`
+ * holds bytes read before (after a PROXY header).
+ */
+async function readFirst<R extends Pushed>(
+  client: net.Socket,
+  reader: { push(chunk: Buffer): R },
+  deadline: number,
+  already: Buffer,
+): Promise<Exclude<R, { state: 'need-more' }> | { state: 'timeout' } | { state: 'closed' }> {
+  type Answer = Exclude<R, { state: 'need-more' }> | { state: 'timeout' } | { state: 'closed' };
+  if (already.length > 0) {
+    const result = reader.push(already);
+    if (result.state !== 'need-more') return result as Answer;
+  }
+  return new Promise<Answer>((resolve) => {
+    const finish = (answer: Answer) => {
+      clearTimeout(timer);
+      client.off('data', onData).off('end', onEnd).off('close', onEnd).pause();
+      resolve(answer);
+    };
+    const onData = (chunk: Buffer) => {
+      const result = reader.push(chunk);
+      if (result.state !== 'need-more') finish(result as Answer);
+    };
+    const onEnd = () => finish({ state: 'closed' });
+    const timer = setTimeout(
+      () => finish({ state: 'timeout' }),
+      Math.max(0, deadline - Date.now()),
+    );
+    client.on('data', onData).once('end', onEnd).once('close', onEnd).resume();
+  });
+}
+
+/** Answers an HTTP error the proxy decided itself, counted, and closes. */
+async function answered(
+  client: net.Socket,
+  status: ProxyStatus,
+  why: string,
+  body?: string,
+): Promise<undefined> {
+  running.events.count(
+    status === 404 ? 'noRoute' : 'badHead',
+    `Answered ${status}: ${printable(why)}.`,
+  );
+  await closeGently(client, httpErrorResponse(status, body));
+  return undefined;
+}
+
+async function closed(client: net.Socket, kind: string, line: string): Promise<undefined> {
+  running.events.count(kind, line);
+  await closeGently(client);
+  return undefined;
+}
+
+/** How long a client we close may take to leave after our last bytes. */
+const LINGER_MS = 2000;
+
+/**
+ * Sends `last` (if any) and a FIN, then reads and drops whatever the client
+ * still sends until it closes: closing a socket with unread bytes makes the
+ * kernel send a reset, which can destroy our answer before the client has
+ * read it.
+ */
+export async function closeGently(client: net.Socket, last?: Buffer): Promise<void> {
+  client.on('data', () => {});
+  client.setTimeout(LINGER_MS, () => client.destroy());
+  if (last) client.end(last);
+  else client.end();
+  client.resume();
+  if (!client.closed) await new Promise((resolve) => client.once('close', resolve));
+}
+
+function isTrusted(address: string | undefined, trusted: net.BlockList | undefined): boolean {
+  if (address === undefined || trusted === undefined) return false;
+  return trusted.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
+}
+
+export function clientIp(client: net.Socket): string {
+  // A listener on "::" sees IPv4 clients as ::ffff:a.b.c.d; hash the address itself.
+  return (client.remoteAddress ?? '').replace(/^::ffff:/, '');
+}

@@ -1,0 +1,25 @@
+/**
+ * npm run demo:sni shows what it claims: a real hello walked to the server
+ * name, part 4's reader agreeing, and both PROXY headers.
+ */
+import t from 'tap';
+import { runProgram } from '../test/harness.ts';
+
+t.test(
+  'demo:sni walks a real ClientHello down to the name, and shows PROXY v1 and v2',
+  async (t) => {
+    const run = await runProgram('shared/demos/demo-sni.ts', ['--name', 'shop.example.org']);
+    t.equal(run.code, 0, run.stderr);
+    t.match(run.stdout, /record type 0x16 \(22 = handshake\)/);
+    t.match(run.stdout, /extension 0 server_name, \d+ bytes: .*name 16: "shop\.example\.org"/);
+    t.match(run.stdout, /Part 4's reader \(client-hello\.ts\): SNI "shop\.example\.org"/);
+    t.match(run.stdout, /"PROXY TCP4 203\.0\.113\.7 192\.0\.2\.1 56324 443\\r\\n"/);
+    t.match(
+      run.stdout,
+      /0000 {2}0d 0a 0d 0a 00 0d 0a 51 55 49 54 0a 21 11/,
+      'the v2 signature, PROXY, TCP4',
+    );
+    const bad = await runProgram('shared/demos/demo-sni.ts', ['--nme', 'x']);
+    t.equal(bad.code, 2, 'a bad option: exit 2');
+  },
+);
