@@ -1,5 +1,3 @@
-import net from 'node:net';
-import tls from 'node:tls';
 import t from 'tap';
 import { ClientHelloReader, type ClientHelloResult, readClientHello } from './client-hello.ts';
 import { clientHello, serverNameData, tlsRecords } from './fuzz-arbitraries.ts';
