@@ -8,17 +8,19 @@
  * the union of their files (a file new in part N shows as all added), so it can
  * never drift from the code. Any option after N goes to git as it is.
  *
- * What it leaves out: the chapters (README.md): prose is read, not diffed.
+ * What it leaves out: the chapters (README.md), prose that is read, not diffed,
+ * and each part's exercise.test.ts, which tests the reader's work, not the part.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { exitWith } from './cli.ts';
 import { ROOT } from './harness.ts';
+import { isMain } from './log.ts';
 
 const SCRIPT = 'diff.ts';
 const USAGE = 'usage: diff.ts N [git diff options]     (N from 2 to 4: part N-1 -> part N)';
-const SKIPPED = new Set(['README.md', 'node_modules', '.tap']);
+const SKIPPED = new Set(['README.md', 'exercise.test.ts', 'node_modules', '.tap']);
 
 /** The folder of part `n` (part1-oneshot, ...), or undefined while it does not exist. */
 export function partFolder(n: number, root = ROOT): string | undefined {
@@ -62,4 +64,4 @@ function main(): void {
   }
 }
 
-main();
+if (isMain(import.meta.url)) main();
