@@ -16,15 +16,22 @@
  * or quote a diagram from a block comment. An empty line of the quote matches a
  * line that is only that prefix.
  *
- * Every chapter (the README.md of each part folder) is read, whoever wrote it. A quote trimmed on purpose
- * (comments left out, lines elided) carries no marker, and the chapter says it
- * is trimmed. What it leaves out: blocks that are not quotes (commands, output,
- * C from the blog series) are not checked.
+ * Every chapter (the README.md of each part folder) is read, whoever wrote it.
+ * A quote trimmed on purpose (comments left out, lines elided) carries no
+ * marker, and the chapter says it is trimmed.
+ *
+ * The chapters' exercises promise a ready test that fails until the exercise is
+ * done: `npm run exercise -- N` is run here against the parts as they are, and
+ * must fail, with the skip lifted.
+ *
+ * What it leaves out: blocks that are not quotes (commands, output, C from the
+ * blog series), and whether an exercise's test passes once it is done (that
+ * needs the reader's code).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { ROOT } from './harness.ts';
+import { ROOT, runProgram } from './harness.ts';
 
 const MARKER = /^<!--\s*verbatim:\s*(\S+)\s*-->\s*$/;
 const FENCE = /^(`{3,}|~{3,})/;
@@ -154,4 +161,28 @@ t.test('every marked quote in the chapters appears verbatim in its file', async 
       t.ok(appearsIn(quote.lines, source), where);
     }
   }
+});
+
+t.test('npm run exercise -- N: each ready test runs, and fails on the part as it is', async (t) => {
+  // Why each must fail: the feature is missing, not the test broken.
+  const why = [
+    /not ok \d+ - two clients: /,
+    /not ok \d+ - the largest "Buffering N bytes" was 0 /,
+    /Unknown option '--max-connections'/,
+  ];
+  const runs = await Promise.all(
+    why.map((_, i) => runProgram('shared/exercise.ts', [String(i + 1)], 90_000)),
+  );
+  runs.forEach((run, i) => {
+    t.not(run.code, 0, `exercise ${i + 1}: a non-zero exit`);
+    t.match(run.stdout, why[i], `exercise ${i + 1}: fails for the right reason`);
+    t.notMatch(run.stdout, /# SKIP/i, `exercise ${i + 1}: not skipped`);
+  });
+  const bad = await runProgram('shared/exercise.ts', ['4']);
+  t.equal(bad.code, 2, 'N out of range: exit 2');
+  t.match(
+    bad.stderr,
+    /^exercise\.ts: N must be 1, 2 or 3, got "4"\nusage:/,
+    'one line and the usage',
+  );
 });
