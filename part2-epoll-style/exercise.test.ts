@@ -24,7 +24,7 @@ t.test(
     await slowReaders(t, proxy.port, 2, `/?size=${24 * MiB}`);
     const most = () =>
       Math.max(0, ...[...proxy.output().matchAll(BUFFERING)].map((m) => Number(m[1])));
-    await waitFor(() => most() > 16 * MiB, { timeoutMs: 15_000 }).catch(() => {});
+    await waitFor(() => most() > 16 * MiB, { timeoutMs: 10_000 }).catch(() => {});
     t.ok(most() > 16 * MiB, `the largest "Buffering N bytes" was ${most()} (> 16 MiB)`);
   },
 );
