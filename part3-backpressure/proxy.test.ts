@@ -26,10 +26,11 @@ async function countingBackend(t: Teardown, replyChunks = 1, gapMs = 0): Promise
     });
     await once(socket, 'end');
     const reply = `got ${count} bytes\n`;
-    const size = Math.ceil(reply.length / replyChunks);
-    for (let i = 0; i < reply.length; i += size) {
-      if (i > 0) await sleep(gapMs);
-      socket.write(reply.slice(i, i + size));
+    // replyChunks pieces of nearly equal length (14 bytes in ten: ones and twos).
+    for (let k = 0; k < replyChunks; k++) {
+      if (k > 0) await sleep(gapMs);
+      const [from, to] = [k, k + 1].map((n) => Math.round((n * reply.length) / replyChunks));
+      socket.write(reply.slice(from, to));
     }
     socket.end();
   });
@@ -53,8 +54,9 @@ t.test('half-close: the client FIN reaches the backend after all 4 MiB of its da
 t.test('idle timeout: slow traffic either way is not idle', async (t) => {
   const idleMs = 500;
   const gapMs = 150;
-  // The backend stays silent while the client trickles its request, then the
-  // client stays silent while the backend trickles its answer: ~3 s in all.
+  // The backend stays silent while the client trickles its request (ten pieces,
+  // 1.5 s), then the client stays silent while the backend trickles its answer
+  // (ten pieces, 1.35 s): about 3 s in all, six times the timeout.
   const backendPort = await countingBackend(t, 10, gapMs);
   const proxy = await startPart(t, PART, [
     '--idle-timeout',

@@ -13,20 +13,21 @@
  * with only its changes, instead of 100-odd new lines. Any option after N other
  * than --tests goes to git as it is.
  *
- * What it leaves out: the chapters (README.md), prose is read, not diffed; and
- * the tests (`*.test.ts`, test-support.ts) unless --tests is given.
+ * What it leaves out: the chapters (README.md), prose is read, not diffed; the
+ * tests (`*.test.ts`, `*-support.ts`, the fuzzer) unless --tests is given; and each part's
+ * exercise.test.ts, which tests the reader's work, not the part.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { exitWith } from '../lib/cli.ts';
+import { exitWith, isMain } from '../lib/cli.ts';
 import { ROOT } from '../test/harness.ts';
 
 const SCRIPT = 'diff.ts';
 const USAGE =
   'usage: diff.ts N [--tests] [git diff options]     (N from 2 to 4: part N-1 -> part N)';
-const SKIPPED = new Set(['README.md', 'node_modules', '.tap']);
+const SKIPPED = new Set(['README.md', 'exercise.test.ts', 'node_modules', '.tap']);
 /**
  * How alike two files must be to count as one moved or copied (git's default is
  * 50%). Part 4's relay.ts keeps about 40% of part 3's proxy.ts: the relay half
@@ -39,8 +40,8 @@ export function partFolder(n: number, root = ROOT): string | undefined {
   return readdirSync(root).find((name) => name.startsWith(`part${n}-`));
 }
 
-const isTest = (file: string) =>
-  file.endsWith('.test.ts') || path.basename(file) === 'test-support.ts';
+/** Tests, their helpers (`*-support.ts`) and the fuzzer's generators: not lesson code. */
+const isTest = (file: string) => /(\.test|-support|^fuzz.*)\.ts$/.test(path.basename(file));
 
 /** Every file below the folder `dir` (relative to the root), as paths relative to it, chapters left out. */
 export function codeFiles(dir: string, { tests = false } = {}): string[] {
@@ -95,4 +96,4 @@ function main(): void {
   if (run.status !== 0 && run.status !== 1) process.exit(run.status ?? 1);
 }
 
-main();
+if (isMain(import.meta.url)) main();

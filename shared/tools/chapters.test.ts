@@ -1,0 +1,188 @@
+/**
+ * The chapters quote the code they explain; this test keeps the quotes true.
+ *
+ * A quote is marked by an HTML comment on the line right before its fenced code
+ * block (Markdown renders nothing for it):
+ *
+ *   <!-- verbatim: proxy.ts -->
+ *   ```ts
+ *   ...
+ *   ```
+ *
+ * It means: the block's lines appear, one after another, in that file of the
+ * chapter's own folder. Each line may carry the same prefix in the file as all
+ * the others, as long as the prefix is indentation or a comment leader (` * `,
+ * `// `), so a quote can leave out the indentation of the function it comes from,
+ * or quote a diagram from a block comment. An empty line of the quote matches a
+ * line that is only that prefix.
+ *
+ * Every chapter (the README.md of each part folder) is read, whoever wrote it.
+ * A quote trimmed on purpose (comments left out, lines elided) carries no
+ * marker, and the chapter says it is trimmed.
+ *
+ * The chapters' exercises promise a ready test that fails until the exercise is
+ * done: `npm run exercise -- N` is run here against the parts as they are, and
+ * must fail, with the skip lifted.
+ *
+ * What it leaves out: blocks that are not quotes (commands, output, C from the
+ * blog series), and whether an exercise's test passes once it is done (that
+ * needs the reader's code).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { ROOT, runProgram } from '../test/harness.ts';
+
+const MARKER = /^<!--\s*verbatim:\s*(\S+)\s*-->\s*$/;
+const FENCE = /^(`{3,}|~{3,})/;
+/** What may stand in front of every quoted line in the file: indentation, or a comment leader. */
+const PREFIX = /^[\s*/#]*$/;
+
+interface Quote {
+  /** The file named by the marker, relative to the chapter's folder. */
+  file: string;
+  /** 1-based line of the marker in the chapter. */
+  line: number;
+  /** The block's lines, without the fences; undefined when no block follows the marker. */
+  lines?: string[];
+}
+
+/** The marked quotes of one chapter. */
+function findQuotes(markdown: string): Quote[] {
+  const lines = markdown.split('\n');
+  const quotes: Quote[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const marker = lines[i].match(MARKER);
+    if (!marker) continue;
+    const quote: Quote = { file: marker[1], line: i + 1 };
+    quotes.push(quote);
+    const fence = lines[i + 1]?.match(FENCE);
+    if (!fence) continue;
+    const end = lines.findIndex((l, j) => j > i + 1 && l.startsWith(fence[1]));
+    if (end > 0) quote.lines = lines.slice(i + 2, end);
+  }
+  return quotes;
+}
+
+/** Whether `quoted` appears in `source` as consecutive lines, each behind the same prefix. */
+function appearsIn(quoted: string[], source: string): boolean {
+  const lines = source.split('\n');
+  const first = quoted.findIndex((l) => l !== '');
+  if (first < 0) return false;
+  for (let at = first; at < lines.length; at++) {
+    const line = lines[at];
+    if (!line.endsWith(quoted[first])) continue;
+    const prefix = line.slice(0, line.length - quoted[first].length);
+    if (!PREFIX.test(prefix)) continue;
+    const start = at - first;
+    if (start < 0 || start + quoted.length > lines.length) continue;
+    const matches = quoted.every((q, k) => {
+      const l = lines[start + k];
+      return q === '' ? l.trimEnd() === prefix.trimEnd() : l === prefix + q;
+    });
+    if (matches) return true;
+  }
+  return false;
+}
+
+const chapters = readdirSync(ROOT)
+  .filter((name) => /^part\d/.test(name))
+  .map((dir) => path.join(dir, 'README.md'))
+  .filter((file) => {
+    try {
+      return readFileSync(path.join(ROOT, file)).length > 0;
+    } catch {
+      return false;
+    }
+  })
+  .sort();
+
+t.test('the marker finder reads a marked block and ignores the rest', async (t) => {
+  const chapter = [
+    '```ts',
+    'unmarked();',
+    '```',
+    '<!-- verbatim: proxy.ts -->',
+    '```ts',
+    'marked();',
+    '',
+    'too();',
+    '```',
+    '<!-- verbatim: other.ts -->',
+    'no block here',
+  ].join('\n');
+  t.same(findQuotes(chapter), [
+    { file: 'proxy.ts', line: 4, lines: ['marked();', '', 'too();'] },
+    { file: 'other.ts', line: 10 },
+  ]);
+});
+
+t.test(
+  'a quote matches with its indentation or comment leader, and not out of order',
+  async (t) => {
+    const source = [
+      'function f() {',
+      '  a();',
+      '',
+      '  b();',
+      '}',
+      '/**',
+      ' *   x --> y',
+      ' *',
+      ' *   z',
+      ' */',
+    ].join('\n');
+    t.ok(appearsIn(['a();', '', 'b();'], source), 'indented lines, an empty line between');
+    t.ok(appearsIn(['  x --> y', '', '  z'], source), 'a diagram from a block comment');
+    t.notOk(appearsIn(['b();', 'a();'], source), 'the wrong order');
+    t.notOk(appearsIn(['a();', 'b();'], source), 'a line left out');
+    t.notOk(appearsIn(['a(); // changed'], source), 'a changed line');
+    t.notOk(appearsIn(['f() {'], source), 'a prefix that is code, not indentation');
+  },
+);
+
+t.test('every marked quote in the chapters appears verbatim in its file', async (t) => {
+  t.ok(chapters.length >= 3, `found the chapters: ${chapters.join(', ')}`);
+  for (const chapter of chapters) {
+    const dir = path.dirname(chapter);
+    for (const quote of findQuotes(readFileSync(path.join(ROOT, chapter), 'utf8'))) {
+      const where = `${chapter}:${quote.line} quotes ${quote.file}`;
+      if (!quote.lines) {
+        t.fail(`${where}, but no fenced code block follows the marker`);
+        continue;
+      }
+      let source: string;
+      try {
+        source = readFileSync(path.join(ROOT, dir, quote.file), 'utf8');
+      } catch {
+        t.fail(`${where}, which does not exist in ${dir}/`);
+        continue;
+      }
+      t.ok(appearsIn(quote.lines, source), where);
+    }
+  }
+});
+
+t.test('npm run exercise -- N: each ready test runs, and fails on the part as it is', async (t) => {
+  // Why each must fail: the feature is missing, not the test broken.
+  const why = [
+    /not ok \d+ - two clients: /,
+    /not ok \d+ - the largest "Buffering N bytes" was 0 /,
+    /Unknown option '--max-connections'/,
+  ];
+  // One after another: each starts a backend and a part, and tap runs other
+  // test files beside this one on a small machine.
+  for (const [i, reason] of why.entries()) {
+    const run = await runProgram('shared/tools/exercise.ts', [String(i + 1)], 60_000);
+    t.not(run.code, 0, `exercise ${i + 1}: a non-zero exit`);
+    t.match(run.stdout, reason, `exercise ${i + 1}: fails for the right reason`);
+    t.notMatch(run.stdout, /# SKIP/i, `exercise ${i + 1}: not skipped`);
+  }
+  const bad = await runProgram('shared/tools/exercise.ts', ['4']);
+  t.equal(bad.code, 2, 'N out of range: exit 2');
+  t.match(
+    bad.stderr,
+    /^exercise\.ts: N must be 1, 2 or 3, got "4"\nusage:/,
+    'one line and the usage',
+  );
+});

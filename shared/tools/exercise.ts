@@ -1,0 +1,46 @@
+/**
+ * npm run exercise -- N: the ready test of chapter N's exercise, for N from 1 to 3.
+ *
+ * Each of those chapters ends with exercises, and one of them comes with a test,
+ * `<part N>/exercise.test.ts`, that drives the part through its real command line.
+ * `npm test` skips it; this runs it with EXERCISE=N, which lifts the skip. It
+ * fails until you have done the exercise in that part's proxy.ts.
+ *
+ * What it leaves out: the exercises without a test (their chapter says how to
+ * see the result), and part 4, whose chapter has none.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { exitWith } from '../lib/cli.ts';
+import { ROOT } from '../test/harness.ts';
+import { partFolder } from './diff.ts';
+
+const SCRIPT = 'exercise.ts';
+const USAGE = 'usage: exercise.ts N     (N from 1 to 3: the exercise test of part N)';
+
+function main(): void {
+  const args = process.argv.slice(2);
+  if (args[0] === '-h' || args[0] === '--help') {
+    console.log(USAGE);
+    return;
+  }
+  if (args.length !== 1 || !/^[1-3]$/.test(args[0])) {
+    exitWith(SCRIPT, `N must be 1, 2 or 3, got ${JSON.stringify(args.join(' '))}`, 2, USAGE);
+  }
+  const folder = partFolder(Number(args[0]));
+  const file = folder && path.join(folder, 'exercise.test.ts');
+  if (!file || !existsSync(path.join(ROOT, file))) {
+    exitWith(SCRIPT, `part ${args[0]} has no exercise.test.ts`, 1);
+  }
+  console.log(`Running ${file}: it fails until the exercise is done.\n`);
+  const run = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tap'), [file], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, EXERCISE: args[0] },
+  });
+  if (run.error) exitWith(SCRIPT, `cannot run tap: ${run.error.message}`, 1);
+  process.exit(run.status ?? 1);
+}
+
+main();
