@@ -39,8 +39,8 @@ export function partFolder(n: number, root = ROOT): string | undefined {
   return readdirSync(root).find((name) => name.startsWith(`part${n}-`));
 }
 
-const isTest = (file: string) =>
-  file.endsWith('.test.ts') || path.basename(file) === 'test-support.ts';
+/** Tests and the helpers only tests use (test-support.ts, redis-support.ts). */
+const isTest = (file: string) => file.endsWith('.test.ts') || file.endsWith('-support.ts');
 
 /** Every file below the folder `dir` (relative to the root), as paths relative to it, chapters left out. */
 export function codeFiles(dir: string, { tests = false } = {}): string[] {
