@@ -541,7 +541,7 @@ class RouteTable {
 
   snapshot(): RoutesSnapshot['routes'] {
     return [...this.routes.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(([a], [b]) => compare(a, b))
       .map(([host, route]) => ({
         host,
         backends: route.members.map((m) => m.text),
@@ -552,13 +552,13 @@ class RouteTable {
 
 function makeRoute(name: string, members: Member[]): Route {
   const unique = [...new Map(members.map((m) => [m.text, m])).values()].sort((a, b) =>
-    a.text < b.text ? -1 : a.text > b.text ? 1 : 0,
+    compare(a.text, b.text),
   );
   const backends = (defaultPort: number): RouteBackend[] => {
     const byId = new Map<string, RouteBackend>();
     for (const m of unique) {
       const port = m.port ?? defaultPort;
-      const id = `${m.host.includes(':') ? `[${m.host}]` : m.host}:${port}`;
+      const id = `${bracketed(m.host)}:${port}`;
       byId.set(id, { id, host: m.host, port });
     }
     return [...byId.values()];
@@ -605,8 +605,18 @@ function parseMember(text: string): Member | undefined {
     host = normalName(match[1]);
     if (!HOST_NAME.test(host)) return undefined;
   }
-  const shown = host.includes(':') ? `[${host}]` : host;
+  const shown = bracketed(host);
   return { host, port, text: port === undefined ? shown : `${shown}:${port}` };
+}
+
+/** An IPv6 address in brackets, as it is written before a port. */
+function bracketed(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Code-point order, the same in every locale. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The flags of NOTIFY_FLAGS that `current` lacks ('A' stands for every class but K and E). */
