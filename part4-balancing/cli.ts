@@ -14,12 +14,20 @@
  * strategies, health checks); quick start uses their defaults.
  */
 import { parseArgs } from 'node:util';
-import { type Config, configFromAddresses, type Overrides, overrideFromText } from './config.ts';
+import {
+  type Config,
+  configFromAddresses,
+  fleetConfig,
+  type Overrides,
+  overrideFromText,
+} from './config.ts';
 
 export const USAGE = [
   'usage: proxy.ts [listen-port] host:port [host:port ...]',
   '       proxy.ts --config FILE',
-  '  options: --status-port [HOST:]PORT  --idle-timeout MS  --max-connections N  --verbose',
+  '       proxy.ts --redis redis://HOST:PORT [--http PORT] [--https PORT]',
+  '  options: --status-port [HOST:]PORT  --idle-timeout MS  --max-connections N',
+  '           --workers N|auto  --verbose',
 ].join('\n');
 
 /** What the command line says. */
@@ -37,6 +45,7 @@ const OVERRIDES = {
   'status-port': 'statusListen',
   'idle-timeout': 'idleTimeoutMs',
   'max-connections': 'maxConnections',
+  workers: 'workers',
 } as const;
 
 /** Reads argv (without node and the script). A mistake exits 2 with one line and the usage. */
@@ -53,6 +62,9 @@ function parseCommandLine(argv: string[]): CommandLine {
     args: argv,
     options: {
       config: { type: 'string' },
+      redis: { type: 'string' },
+      http: { type: 'string' },
+      https: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       verbose: { type: 'boolean' },
       ...Object.fromEntries(Object.keys(OVERRIDES).map((name) => [name, { type: 'string' }])),
@@ -71,6 +83,25 @@ function parseCommandLine(argv: string[]): CommandLine {
       Object.assign(overrides, overrideFromText(`--${option}`, field, text));
   }
   if (values.verbose) Object.assign(overrides, overrideFromText('--verbose', 'verbose', true));
+  if (typeof values.redis === 'string') {
+    if (values.config !== undefined || positionals.length > 0) {
+      throw new Error('--redis takes no --config, listen port or backends');
+    }
+    const port = (option: 'http' | 'https') => {
+      const text = values[option];
+      if (typeof text !== 'string') return undefined;
+      if (!/^\d+$/.test(text) || Number(text) > 65535) {
+        throw new Error(`--${option} must be a port from 0 to 65535, got "${text}"`);
+      }
+      return Number(text);
+    };
+    return {
+      quickStart: fleetConfig(values.redis, { http: port('http'), https: port('https') }),
+      overrides,
+    };
+  }
+  if (values.http !== undefined || values.https !== undefined)
+    throw new Error('--http and --https go with --redis');
   if (typeof values.config === 'string') {
     if (positionals.length > 0) throw new Error('--config takes no listen port or backends');
     return { file: values.config, overrides };

@@ -30,8 +30,9 @@
 import { constants, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { isIP, isIPv6 } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { availableParallelism, networkInterfaces } from 'node:os';
 import { DEFAULT_MAX_HELLO_BYTES } from './client-hello.ts';
+import type { RouteSourceConfig } from './fleet.ts';
 import { hostKeyProblem } from './hosts.ts';
 import { DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_REQUEST_LINE_BYTES } from './http-head.ts';
 import { printable } from './log.ts';
@@ -70,6 +71,17 @@ const TOP = {
     about: 'clients served at once from one address (nginx: limit_conn); 0: no limit',
     default: 0,
     check: int(0, 1_000_000),
+  },
+  routeSource: {
+    about:
+      'fleet mode: http and tls listeners with neither hosts nor pool take their routes from Redis',
+    check: (at: Place, value: unknown) => routeSource(at, value),
+  },
+  workers: {
+    about: 'worker processes sharing the ports (node:cluster); "auto": one per core',
+    default: 1,
+    check: (at: Place, value: unknown) =>
+      value === 'auto' ? availableParallelism() : int(1, 64)(at, value),
   },
   verbose: {
     about: 'log every connection error, not a count every 10 s',
@@ -347,6 +359,21 @@ export function configFromAddresses(listenPort: number, addresses: string[]): Co
   return config;
 }
 
+/**
+ * Quick start in the Go proxy's shape: `--redis URL --http PORT --https PORT`,
+ * an http and a tls listener (either may be left out) routed from Redis.
+ */
+export function fleetConfig(redis: string, ports: { http?: number; https?: number }): Config {
+  const listen = [
+    ...(ports.http === undefined ? [] : [{ port: ports.http, protocol: 'http' }]),
+    ...(ports.https === undefined ? [] : [{ port: ports.https, protocol: 'tls' }]),
+  ];
+  if (listen.length === 0)
+    new Place('command line', '--redis').fail('needs --http PORT or --https PORT');
+  const config = parseConfig({ listen, pools: {}, routeSource: { redis } }, 'command line');
+  return config;
+}
+
 /** Checks parsed JSON and fills in the defaults. Throws ConfigError. */
 export function parseConfig(json: unknown, source: string): Config {
   const top = new Place(source, '');
@@ -367,10 +394,15 @@ function parseTop(top: Place, json: unknown): Config {
 
   const pools: Record<string, PoolConfig> = {};
   const poolEntries = Object.entries(poolsJson);
-  if (poolEntries.length === 0) top.at('pools').fail('expected at least one pool');
+  if (poolEntries.length === 0 && settings.routeSource === undefined) {
+    top.at('pools').fail('expected at least one pool');
+  }
   for (const [name, value] of poolEntries) pools[name] = parsePool(top.at('pools').at(name), value);
 
-  const listeners = listen.map((value, i) => parseListener(top.at('listen').at(i), value, pools));
+  const fleet = settings.routeSource !== undefined;
+  const listeners = listen.map((value, i) =>
+    parseListener(top.at('listen').at(i), value, pools, fleet),
+  );
 
   const config: Config = { ...settings, source: top.source, listeners, pools };
   if (statusPort !== undefined) config.statusListen = statusPort;
@@ -390,6 +422,7 @@ function parseListener(
   at: Place,
   value: unknown,
   pools: Record<string, PoolConfig>,
+  fleet: boolean,
 ): ListenerConfig {
   const given = object(at, value);
   const { address, port, ...listener } = readObject(at, value, LISTENER);
@@ -413,7 +446,9 @@ function parseListener(
   for (const [name, pool] of Object.entries(listener.hosts ?? {})) {
     checkPool(at.at('hosts').at(name), pool);
   }
-  if (listener.pool === undefined && listener.hosts === undefined) {
+  // In fleet mode an http or tls listener with neither takes its routes from Redis.
+  const fromRedis = fleet && listener.protocol !== 'tcp';
+  if (listener.pool === undefined && listener.hosts === undefined && !fromRedis) {
     at.at('pool').fail(listener.protocol === 'tcp' ? 'missing' : 'missing (or give hosts)');
   }
   if (listener.acceptProxyProtocol && listener.trustedProxies === undefined) {
@@ -662,6 +697,34 @@ function int(min: number, max: number) {
     return value as number;
   };
 }
+
+/** routeSource: where the fleet's routes are, and the settings of the pools built from them. */
+function routeSource(at: Place, value: unknown): RouteSourceConfig {
+  const { redis, keyPrefix, pool } = readObject(at, value, ROUTE_SOURCE);
+  return { redis, keyPrefix, pool: readObject(at.at('pool'), pool ?? {}, POOL_SETTINGS) };
+}
+
+const ROUTE_SOURCE = {
+  redis: {
+    about: 'redis://[user:password@]host:port[/db]',
+    required: true,
+    check: (at: Place, value: unknown) => {
+      const url = text(at, value);
+      if (!/^rediss?:\/\/[^\s]+$/.test(url))
+        at.fail(`expected redis://host:port, got ${show(url)}`);
+      return url;
+    },
+  },
+  keyPrefix: {
+    about: 'keys are <keyPrefix><host>:backends, as the Go proxy had them',
+    default: 'hostnames:',
+    check: text,
+  },
+  pool: {
+    about: 'the settings of every pool built from Redis (strategy, health, PROXY protocol...)',
+    check: (at: Place, value: unknown) => object(at, value),
+  },
+} satisfies Fields;
 
 /** A host-to-pool table: names checked by the host table's own rule (hosts.ts). */
 function hostRoutes(at: Place, value: unknown): Record<string, string> {

@@ -22,6 +22,7 @@
  */
 import { type CommandLine, fail, readCommandLine } from './cli.ts';
 import { type Address, type Config, loadConfigFile } from './config.ts';
+import { FleetRoutes } from './fleet.ts';
 import { describe, log } from './log.ts';
 import { Pool } from './pool.ts';
 import { routingFor } from './route.ts';
@@ -70,6 +71,7 @@ async function loadConfig(commandLine: CommandLine): Promise<Config> {
  * old configuration running untouched.
  */
 async function apply(next: Config): Promise<void> {
+  await followRouteSource(next);
   const nextPools = new Map<string, Pool>();
   for (const poolConfig of Object.values(next.pools)) {
     nextPools.set(poolConfig.name, new Pool(poolConfig, running.pools.get(poolConfig.name)));
@@ -113,6 +115,21 @@ async function apply(next: Config): Promise<void> {
   }
 }
 
+/**
+ * Fleet mode: connect to the routes in Redis at start, and again on a reload
+ * that names another Redis or prefix. Resolves even while Redis is down: the
+ * table fills when it answers, and clients meanwhile get 404 or a close.
+ */
+async function followRouteSource(next: Config): Promise<void> {
+  const wanted = next.routeSource;
+  const current = running.fleet?.source;
+  if (JSON.stringify(wanted) === JSON.stringify(current)) return;
+  const old = running.fleet;
+  running.fleet = wanted === undefined ? undefined : new FleetRoutes(wanted);
+  await running.fleet?.start();
+  await old?.stop();
+}
+
 /** Serialised, so two quick SIGHUPs cannot interleave. */
 let reloading = Promise.resolve();
 function reload(commandLine: CommandLine): Promise<void> {
@@ -153,6 +170,7 @@ function shutdown(signal: string): void {
   const open = running.clientSockets;
   for (const listener of running.listeners) listener.server.close();
   for (const pool of running.pools.values()) pool.close();
+  void running.fleet?.stop();
   log(
     `Shutting down on ${signal}: not accepting; ${open.size} open connection(s) get up to ` +
       `${running.config.shutdownTimeoutMs} ms to finish.`,
@@ -202,7 +220,7 @@ async function serveStatus(where: Address): Promise<void> {
             : { maxConnections: l.config.maxConnections }),
           open: l.open,
         })),
-      pools: () => running.pools.values(),
+      pools: () => [...running.pools.values(), ...(running.fleet?.activePools() ?? [])],
       noBackend: () => running.noBackend,
       limits: () => ({
         maxConnections: running.config.maxConnections,
@@ -210,6 +228,7 @@ async function serveStatus(where: Address): Promise<void> {
         open: running.clientSockets.size,
       }),
       events: () => running.events.total,
+      fleet: () => running.fleet?.routes.snapshot() ?? { connected: false, routes: [] },
     });
     log(`Status on port ${portOf(server)} (${where.host}).`);
   } catch (err) {

@@ -140,8 +140,7 @@ export async function routeClient(
     first = read.bytes;
   }
 
-  const poolName = routing.hosts ? routing.hosts.route(name) : config.pool;
-  const pool = poolName === undefined ? undefined : routing.pools.get(poolName);
+  const pool = choosePool(routing, name);
   if (pool === undefined) {
     const shown = name === undefined ? 'no name' : printable(name);
     const line = `No route for ${shown} from ${who()}`;
@@ -151,6 +150,20 @@ export async function routeClient(
     return closed(client, 'noRoute', `${line}: closed.`);
   }
   return { pool, name, addresses, first };
+}
+
+/**
+ * The pool for a name: an http or tls listener with neither hosts nor a pool
+ * asks the fleet's routes from Redis (fleet.ts); otherwise its host table, or
+ * a tcp listener's one pool.
+ */
+function choosePool(routing: Routing, name: string | undefined): Pool | undefined {
+  const { config } = routing;
+  if (config.protocol !== 'tcp' && config.hosts === undefined && config.pool === undefined) {
+    return running.fleet?.poolFor(name, config.protocol);
+  }
+  const poolName = routing.hosts ? routing.hosts.route(name) : config.pool;
+  return poolName === undefined ? undefined : routing.pools.get(poolName);
 }
 
 type Pushed = { state: 'need-more' } | { state: string };

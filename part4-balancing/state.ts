@@ -9,6 +9,7 @@
  */
 import type net from 'node:net';
 import type { Config, ListenerConfig } from './config.ts';
+import type { FleetRoutes } from './fleet.ts';
 import { EventCounts } from './log.ts';
 import type { Pool } from './pool.ts';
 import type { Routing } from './route.ts';
@@ -30,6 +31,8 @@ class RunningState {
   config!: Config;
   pools = new Map<string, Pool>();
   listeners: Listener[] = [];
+  /** Fleet mode: the routes from Redis and their pools. */
+  fleet: FleetRoutes | undefined;
   /** Every client socket from accept until both it and its backend socket are closed. */
   clientSockets = new Set<net.Socket>();
   /** Clients open right now per client address (for maxConnectionsPerClient). */

@@ -51,6 +51,11 @@ export interface StatusSource {
   limits: () => { maxConnections: number; maxConnectionsPerClient: number; open: number };
   /** Per-connection events counted since start (resets, refusals over a limit, ...). */
   events: () => Record<string, number>;
+  /** Fleet mode: whether Redis is connected, and the routes it gave. */
+  fleet?: () => {
+    connected: boolean;
+    routes: { host: string; backends: string[]; source: string }[];
+  };
 }
 
 export function snapshot(status: StatusSource) {
@@ -93,6 +98,7 @@ export function snapshot(status: StatusSource) {
     pools,
     totals,
     events: status.events(),
+    ...(status.fleet ? { fleet: status.fleet() } : {}),
   };
 }
 
