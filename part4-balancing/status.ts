@@ -50,8 +50,33 @@ export interface StatusSource {
   events: () => Record<string, number>;
 }
 
+/** One backend in the snapshot. */
+export interface BackendStatus {
+  id: string;
+  weight: number;
+  health: 'up' | 'down';
+  /** Why it is down, in words. */
+  down?: string;
+  /** Passively down (failed connects): the next client tries it again in this long. */
+  retryInMs?: number;
+  /** Its last health check failed, for this reason: out until one passes. */
+  probeFailure?: string;
+  activeConnections: number;
+  totalConnections: number;
+  failures: number;
+}
+
+export interface PoolStatus {
+  strategy: string;
+  /** "tcp", "GET /path" or "off". */
+  healthCheck: string;
+  backends: BackendStatus[];
+}
+
+export type Snapshot = ReturnType<typeof snapshot>;
+
 export function snapshot(status: StatusSource) {
-  const pools: Record<string, unknown> = {};
+  const pools: Record<string, PoolStatus> = {};
   const totals = {
     activeConnections: 0,
     totalConnections: 0,
@@ -63,16 +88,18 @@ export function snapshot(status: StatusSource) {
     pools[pool.name] = {
       strategy: pool.config.strategy,
       healthCheck: check ? (check.path === undefined ? 'tcp' : `GET ${check.path}`) : 'off',
-      backends: pool.backends.map((backend) => {
+      backends: pool.backends.map((backend): BackendStatus => {
         totals.activeConnections += backend.activeConnections;
         totals.totalConnections += backend.totalConnections;
         totals.failures += backend.failures;
-        const down = backend.health.downReason;
+        const { downReason: down, retryInMs, probeFailure } = backend.health;
         return {
           id: backend.id,
           weight: backend.weight,
           health: down === undefined ? 'up' : 'down',
           ...(down === undefined ? {} : { down }),
+          ...(retryInMs === undefined ? {} : { retryInMs }),
+          ...(probeFailure === undefined ? {} : { probeFailure }),
           activeConnections: backend.activeConnections,
           totalConnections: backend.totalConnections,
           failures: backend.failures,
@@ -82,7 +109,10 @@ export function snapshot(status: StatusSource) {
   }
   return {
     config: status.source,
+    pid: process.pid,
     startedAt: status.startedAt.toISOString(),
+    // Monotonic, unlike the wall clock: the page divides by it to get rates.
+    uptimeMs: Math.round(process.uptime() * 1000),
     ...(status.reloadedAt ? { reloadedAt: status.reloadedAt.toISOString() } : {}),
     listeners: status.listeners(),
     limits: status.limits(),
