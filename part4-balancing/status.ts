@@ -1,7 +1,9 @@
 /**
- * The status endpoint: `GET /` on the status port answers a JSON snapshot of
- * what the balancer is doing: its listeners, its pools and, per backend, the
- * weight, the health, active and total connections, and failed connects.
+ * The status endpoint: `GET /` on the status port answers a snapshot of what
+ * the balancer is doing: the process, its listeners, its pools and, per
+ * backend, the weight, the health, active and total connections, and failed
+ * connects. Programs get JSON (also at /status.json); a browser, which asks
+ * for HTML first, gets the live page of status-page.ts.
  *
  *   curl -s localhost:8081 | jq .
  *
@@ -21,6 +23,7 @@
 import http from 'node:http';
 import type { Address } from './config.ts';
 import type { Pool } from './pool.ts';
+import { PAGE_HEADERS, page, prefersHtml } from './status-page.ts';
 
 /** Status clients served at once; more are closed at accept. */
 export const MAX_CONNECTIONS = 16;
@@ -135,9 +138,11 @@ export async function startStatusServer(
       connectionsCheckingInterval: 250,
     },
     (request, response) => {
-      const path = request.url ?? '';
-      if (path !== '/' && !path.startsWith('/?')) {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end('Only / is here.\n');
+      const path = (request.url ?? '').split('?')[0];
+      if (path !== '/' && path !== '/status.json') {
+        response
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('Only / and /status.json are here.\n');
         return;
       }
       if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -145,10 +150,17 @@ export async function startStatusServer(
         response.end('Only GET and HEAD.\n');
         return;
       }
-      const body = `${JSON.stringify(snapshot(status), null, 2)}\n`;
+      const report = snapshot(status);
+      // Programs (curl's */*, no Accept at all) keep getting the JSON at /.
+      const html = path === '/' && prefersHtml(request.headers.accept);
+      const body = html ? page(report) : `${JSON.stringify(report, null, 2)}\n`;
       response.writeHead(200, {
-        'content-type': 'application/json',
+        'content-type': html ? 'text/html; charset=utf-8' : 'application/json',
         'content-length': Buffer.byteLength(body),
+        // The answer at / depends on Accept: no cache may hand the page to a program.
+        vary: 'accept',
+        'cache-control': 'no-store',
+        ...(html ? PAGE_HEADERS : {}),
       });
       // HEAD: the same headers, no body (Node leaves it out by itself).
       response.end(body);
