@@ -39,7 +39,7 @@ const STYLE = `
 body { font: 14px/1.4 system-ui, sans-serif; color: #222; margin: 1.5rem; max-width: 64rem; }
 h1 { font-size: 1.3rem; margin: 0; }
 h2 { font-size: 1.05rem; margin: 1.4rem 0 0.3rem; }
-.overview { display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); gap: 0 2rem; }
+.overview { display: flex; flex-wrap: wrap; gap: 0 3rem; }
 p { margin: 0.2rem 0 0.5rem; }
 .note, .muted { color: #666; }
 table { border-collapse: collapse; }

@@ -70,7 +70,8 @@ function processSection(s) {
   <h2>Process</h2>
   <dl>
     <dt>pid</dt><dd>${s.pid}</dd>
-    <dt>up for</dt><dd>${duration(s.uptimeMs)}, since ${stamp(new Date(s.startedAt))}</dd>
+    <dt>up for</dt><dd>${duration(s.uptimeMs)}</dd>
+    <dt>started</dt><dd>${stamp(new Date(s.startedAt))}</dd>
     <dt>last reload</dt><dd>${s.reloadedAt ? stamp(new Date(s.reloadedAt)) : 'none'}</dd>
     <dt>configuration</dt><dd>${s.config}</dd>
   </dl>
@@ -100,13 +101,17 @@ function listenersSection(s) {
  * @param {Map<string, Recent>} recent
  */
 function poolSection(name, pool, recent) {
+  const ratesOf = (/** @type {BackendStatus} */ b) =>
+    recent.get(backendKey(name, b.id))?.rates ?? [];
+  // One scale for the pool, so the lines compare: weights 3:2:1 look 3:2:1.
+  const peak = Math.max(1, ...pool.backends.flatMap(ratesOf));
   const rows = pool.backends.map((b) => {
     const [state, words] = stateOf(b);
     return html`<tr data-backend="${b.id}" data-state="${state}">
       <td class="id">${b.id}</td><td class="state">${words}</td>
       <td class="n">${b.weight}</td><td class="n">${b.activeConnections}</td>
       <td class="n total">${b.totalConnections}</td><td class="n">${b.failures}</td>
-      <td>${sparkline(recent.get(backendKey(name, b.id))?.rates ?? [])}</td>
+      <td>${sparkline(ratesOf(b), peak)}</td>
     </tr>`;
   });
   return html`<section data-pool="${name}">
@@ -138,13 +143,13 @@ function stateOf(b) {
 }
 
 /**
- * Requests per second as a line, newest on the right, scaled to its own peak.
+ * Requests per second as a line, newest on the right, `peak` at the top.
  * @param {number[]} rates
+ * @param {number} peak
  */
-function sparkline(rates) {
+function sparkline(rates, peak) {
   if (rates.length === 0) return html`<span class="muted">-</span>`;
   const [width, height] = [120, 20];
-  const peak = Math.max(1, ...rates);
   const x = (/** @type {number} */ i) => ((SAMPLES - rates.length + i) * width) / (SAMPLES - 1);
   const y = (/** @type {number} */ rate) => height - 1 - (rate / peak) * (height - 2);
   const points = rates.map((rate, i) => `${x(i).toFixed(1)},${y(rate).toFixed(1)}`).join(' ');
