@@ -6,10 +6,10 @@
  * Without a browser: which clients get the page and which the JSON, 404, 405,
  * HEAD, the escaping and the policy header; and the view on its own.
  *
- * Chromium is a requirement, like redis-server for the fleet: without
- * /usr/bin/chromium the browser tests fail with a line that says so (.ci/run
- * installs it). Run with `npx tap --save-fixture part4-balancing/status-page.test.ts`
- * to keep the screenshot in .tap/fixtures/.
+ * Chromium is required, not optional: without /usr/bin/chromium the browser
+ * tests fail with a line that says so (.ci/run installs it). To keep the
+ * screenshot (in .tap/fixtures/), run
+ * `npx tap --save-fixture part4-balancing/status-page.test.ts`.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
