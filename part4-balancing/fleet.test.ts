@@ -97,12 +97,14 @@ t.test(
     t.pass('an SREM emptied the exact key: its clients go to the wildcard');
 
     const report = (await status(statusPort)) as unknown as {
-      fleet: { connected: boolean; routes: { host: string }[] };
+      redis: { connected: boolean };
+      routes: { host: string; pool: string; source: string }[];
     };
-    t.equal(report.fleet.connected, true, 'the status says Redis is connected');
-    t.ok(
-      report.fleet.routes.some((route) => route.host === 'new.example.net'),
-      'and lists the routes',
+    t.equal(report.redis.connected, true, 'the status says Redis is connected');
+    t.same(
+      report.routes.find((route) => route.host === 'new.example.net'),
+      { host: 'new.example.net', pool: member(B), source: 'redis' },
+      'and lists the routes, with where they came from',
     );
   },
 );

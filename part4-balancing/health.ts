@@ -56,7 +56,7 @@ export class Health {
   private downUntil = 0;
   private backAgainTimer: NodeJS.Timeout | undefined;
   /** Active: the last probe failed, with this reason. */
-  private probeFailure: string | undefined;
+  private failedProbe: string | undefined;
 
   constructor(
     /** How log lines name the backend, e.g. `127.0.0.1:8881 (pool web)`. */
@@ -70,14 +70,25 @@ export class Health {
   }
 
   get probeDown(): boolean {
-    return this.probeFailure !== undefined;
+    return this.failedProbe !== undefined;
+  }
+
+  /** Active: why the last probe failed; undefined when it passed (or nothing probes). */
+  get probeFailure(): string | undefined {
+    return this.failedProbe;
+  }
+
+  /** Passive: how long failed connects keep it out still; undefined when they do not. */
+  get retryInMs(): number | undefined {
+    const left = this.downUntil - Date.now();
+    return left > 0 ? left : undefined;
   }
 
   /** Why the backend is out, or undefined when it is in. */
   get downReason(): string | undefined {
-    if (this.probeFailure !== undefined) return `health check failed: ${this.probeFailure}`;
-    const left = this.downUntil - Date.now();
-    if (left > 0) return `failed connects; tried again in ${left} ms`;
+    if (this.failedProbe !== undefined) return `health check failed: ${this.failedProbe}`;
+    const left = this.retryInMs;
+    if (left !== undefined) return `failed connects; tried again in ${left} ms`;
     return undefined;
   }
 
@@ -114,12 +125,12 @@ export class Health {
   probed(failure: string | undefined): void {
     if (failure === undefined) this.probes.passed++;
     else this.probes.failed++;
-    if (failure !== undefined && this.probeFailure === undefined) {
+    if (failure !== undefined && this.failedProbe === undefined) {
       log(`Backend ${this.name} failed its health check (${failure}): out until it passes one.`);
-    } else if (failure === undefined && this.probeFailure !== undefined) {
+    } else if (failure === undefined && this.failedProbe !== undefined) {
       log(`Backend ${this.name} passed its health check: back in rotation.`);
     }
-    this.probeFailure = failure;
+    this.failedProbe = failure;
   }
 
   /** The backend left the configuration: no more log lines about it. */

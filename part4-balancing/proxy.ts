@@ -228,7 +228,23 @@ async function serveStatus(where: Address): Promise<void> {
         open: running.clientSockets.size,
       }),
       events: () => running.events.total,
-      fleet: () => running.fleet?.routes.snapshot() ?? { connected: false, routes: [] },
+      routes: () => [
+        ...running.listeners.flatMap((l) =>
+          Object.entries(l.config.hosts ?? {}).map(([host, pool]) => ({
+            host,
+            pool,
+            source: 'file',
+          })),
+        ),
+        ...(running.fleet?.routes.snapshot().routes ?? []).map((route) => ({
+          host: route.host,
+          pool: route.backends.join(' '),
+          source: 'redis',
+        })),
+      ],
+      ...(running.fleet
+        ? { redis: () => ({ connected: running.fleet?.routes.connected ?? false }) }
+        : {}),
     });
     log(`Status on port ${portOf(server)} (${where.host}).`);
   } catch (err) {

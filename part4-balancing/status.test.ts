@@ -33,6 +33,8 @@ t.test('status after six requests over two live backends and a dead one', async 
   void slowRequest(t, proxy.port, 60_000);
 
   const report = await whenOpen(statusPort as number, 1);
+  t.equal(report.pid, proxy.pid, 'the pid to signal');
+  t.ok(report.uptimeMs > 0, `up for ${report.uptimeMs} ms`);
   t.same(
     report.listeners,
     [{ host: '*', port: proxy.port, protocol: 'tcp', pool: 'web', open: 1 }],
@@ -57,6 +59,12 @@ t.test('status after six requests over two live backends and a dead one', async 
   t.equal(d.failures, 1, 'the dead backend failed once ...');
   t.equal(d.health, 'down', '... which took it out (maxFails 1)');
   t.match(d.down, /failed connects/);
+  t.ok(
+    (d.retryInMs ?? 0) > 0 && (d.retryInMs ?? 0) <= 10_000,
+    `tried again in ${d.retryInMs} ms (within failTimeoutMs)`,
+  );
+  t.equal(d.probeFailure, undefined, 'no health check to fail');
+  t.equal(a.retryInMs, undefined, 'a live backend has no retry time');
   t.equal(d.totalConnections, 0);
   t.same(
     { ...report.totals },

@@ -1,7 +1,9 @@
 /**
- * The status endpoint: `GET /` on the status port answers a JSON snapshot of
- * what the balancer is doing: its listeners, its pools and, per backend, the
- * weight, the health, active and total connections, and failed connects.
+ * The status endpoint: `GET /` on the status port answers a snapshot of what
+ * the balancer is doing: the process, its listeners, its pools and, per
+ * backend, the weight, the health, active and total connections, and failed
+ * connects. Programs get JSON (also at /status.json); a browser, which asks
+ * for HTML first, gets the live page of status-page.ts.
  *
  *   curl -s localhost:8081 | jq .
  *
@@ -21,6 +23,7 @@
 import http from 'node:http';
 import type { Address } from './config.ts';
 import type { Pool } from './pool.ts';
+import { PAGE_HEADERS, page, prefersHtml } from './status-page.ts';
 
 /** Status clients served at once; more are closed at accept. */
 export const MAX_CONNECTIONS = 16;
@@ -51,15 +54,41 @@ export interface StatusSource {
   limits: () => { maxConnections: number; maxConnectionsPerClient: number; open: number };
   /** Per-connection events counted since start (resets, refusals over a limit, ...). */
   events: () => Record<string, number>;
-  /** Fleet mode: whether Redis is connected, and the routes it gave. */
-  fleet?: () => {
-    connected: boolean;
-    routes: { host: string; backends: string[]; source: string }[];
-  };
+  /** Virtual hosts: each name and its pool, from the file's hosts tables or from Redis. */
+  routes?: () => { host: string; pool: string; source: string }[];
+  /** Fleet mode: is Redis connected (the routes from it are the last it gave). */
+  redis?: () => { connected: boolean };
 }
 
+/** One backend in the snapshot. */
+export interface BackendStatus {
+  id: string;
+  weight: number;
+  health: 'up' | 'down';
+  /** Why it is down, in words. */
+  down?: string;
+  /** Passively down (failed connects): the next client tries it again in this long. */
+  retryInMs?: number;
+  /** Its last health check failed, for this reason: out until one passes. */
+  probeFailure?: string;
+  activeConnections: number;
+  totalConnections: number;
+  failures: number;
+  /** With a health check: probes since start. */
+  probes?: { passed: number; failed: number };
+}
+
+export interface PoolStatus {
+  strategy: string;
+  /** "tcp", "GET /path" or "off". */
+  healthCheck: string;
+  backends: BackendStatus[];
+}
+
+export type Snapshot = ReturnType<typeof snapshot>;
+
 export function snapshot(status: StatusSource) {
-  const pools: Record<string, unknown> = {};
+  const pools: Record<string, PoolStatus> = {};
   const totals = {
     activeConnections: 0,
     totalConnections: 0,
@@ -71,16 +100,18 @@ export function snapshot(status: StatusSource) {
     pools[pool.name] = {
       strategy: pool.config.strategy,
       healthCheck: check ? (check.path === undefined ? 'tcp' : `GET ${check.path}`) : 'off',
-      backends: pool.backends.map((backend) => {
+      backends: pool.backends.map((backend): BackendStatus => {
         totals.activeConnections += backend.activeConnections;
         totals.totalConnections += backend.totalConnections;
         totals.failures += backend.failures;
-        const down = backend.health.downReason;
+        const { downReason: down, retryInMs, probeFailure } = backend.health;
         return {
           id: backend.id,
           weight: backend.weight,
           health: down === undefined ? 'up' : 'down',
           ...(down === undefined ? {} : { down }),
+          ...(retryInMs === undefined ? {} : { retryInMs }),
+          ...(probeFailure === undefined ? {} : { probeFailure }),
           activeConnections: backend.activeConnections,
           totalConnections: backend.totalConnections,
           failures: backend.failures,
@@ -91,14 +122,18 @@ export function snapshot(status: StatusSource) {
   }
   return {
     config: status.source,
+    pid: process.pid,
     startedAt: status.startedAt.toISOString(),
+    // Monotonic, unlike the wall clock: the page divides by it to get rates.
+    uptimeMs: Math.round(process.uptime() * 1000),
     ...(status.reloadedAt ? { reloadedAt: status.reloadedAt.toISOString() } : {}),
     listeners: status.listeners(),
     limits: status.limits(),
     pools,
     totals,
     events: status.events(),
-    ...(status.fleet ? { fleet: status.fleet() } : {}),
+    ...(status.routes ? { routes: status.routes() } : {}),
+    ...(status.redis ? { redis: status.redis() } : {}),
   };
 }
 
@@ -115,9 +150,11 @@ export async function startStatusServer(
       connectionsCheckingInterval: 250,
     },
     (request, response) => {
-      const path = request.url ?? '';
-      if (path !== '/' && !path.startsWith('/?')) {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end('Only / is here.\n');
+      const path = (request.url ?? '').split('?')[0];
+      if (path !== '/' && path !== '/status.json') {
+        response
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('Only / and /status.json are here.\n');
         return;
       }
       if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -125,10 +162,17 @@ export async function startStatusServer(
         response.end('Only GET and HEAD.\n');
         return;
       }
-      const body = `${JSON.stringify(snapshot(status), null, 2)}\n`;
+      const report = snapshot(status);
+      // Programs (curl's */*, no Accept at all) keep getting the JSON at /.
+      const html = path === '/' && prefersHtml(request.headers.accept);
+      const body = html ? page(report) : `${JSON.stringify(report, null, 2)}\n`;
       response.writeHead(200, {
-        'content-type': 'application/json',
+        'content-type': html ? 'text/html; charset=utf-8' : 'application/json',
         'content-length': Buffer.byteLength(body),
+        // The answer at / depends on Accept: no cache may hand the page to a program.
+        vary: 'accept',
+        'cache-control': 'no-store',
+        ...(html ? PAGE_HEADERS : {}),
       });
       // HEAD: the same headers, no body (Node leaves it out by itself).
       response.end(body);

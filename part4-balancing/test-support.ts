@@ -113,6 +113,10 @@ export interface BackendStatus {
   weight: number;
   health: 'up' | 'down';
   down?: string;
+  /** Passively down: tried again in this long. */
+  retryInMs?: number;
+  /** Its last health check failed, for this reason. */
+  probeFailure?: string;
   activeConnections: number;
   totalConnections: number;
   failures: number;
@@ -121,6 +125,9 @@ export interface BackendStatus {
 }
 
 export interface Status {
+  pid: number;
+  /** Since the process started (the page's rates divide by it). */
+  uptimeMs: number;
   listeners: { host: string; port: number; pool: string; maxConnections?: number; open: number }[];
   limits: { maxConnections: number; maxConnectionsPerClient: number; open: number };
   /** Per-connection events counted since start (log.ts). */

@@ -15,6 +15,10 @@
  * death (the proxy retries its connect on A or C), but a request that B was
  * answering when it was killed can fail, since half an answer cannot be retried.
  *
+ * The proxy has a status port too: the table's second line gives its URL, and
+ * a browser there shows the same story live, from the proxy's side (B's row
+ * turns down, with the time until it is tried again).
+ *
  * Everything it started is stopped at the end and on Ctrl-C. It exits 1 if B
  * never got traffic back, so a run shows the failover or says it did not.
  *
@@ -66,7 +70,9 @@ async function main(scope: Cleanup): Promise<number> {
     backends.set(name, { name, program: await startBackend(scope, { name }), state: 'up' });
   }
   const ports = [...backends.values()].map((b) => b.program.port);
-  const proxy = await startPart(scope, PART, partArgs(PART, ports));
+  const proxy = await startPart(scope, PART, [...partArgs(PART, ports), '--status-port', '0']);
+  const statusPort = Number((await proxy.waitForOutput(/Status on port (\d+)/))[1]);
+  const statusUrl = `http://127.0.0.1:${statusPort}/`;
 
   const victim = backends.get(VICTIM) as Backend;
   const total: Counts = new Map();
@@ -101,7 +107,7 @@ async function main(scope: Cleanup): Promise<number> {
 
   const screen = new Screen();
   const redraw = setInterval(() => {
-    screen.draw(table(proxy, backends, total, screen.rates(total), notes));
+    screen.draw(table(proxy, statusUrl, backends, total, screen.rates(total), notes));
   }, REDRAW_MS);
   scope.teardown(() => clearInterval(redraw));
   note('All three up: round robin shares the traffic.');
@@ -133,7 +139,7 @@ async function main(scope: Cleanup): Promise<number> {
   running = false;
   await Promise.all(workers);
   clearInterval(redraw);
-  screen.draw(table(proxy, backends, total, screen.rates(total), notes));
+  screen.draw(table(proxy, statusUrl, backends, total, screen.rates(total), notes));
   console.log(`\n${summary(perPhase)}`);
   const back = isBack();
   if (!back) console.log(`\n${VICTIM} got no traffic after its restart.`);
@@ -159,6 +165,7 @@ async function oneRequest(port: number): Promise<string> {
 /** The live view: one row per backend, then the errors, then what happened when. */
 function table(
   proxy: Program,
+  statusUrl: string,
   backends: Map<string, Backend>,
   total: Counts,
   rates: Counts,
@@ -170,6 +177,7 @@ function table(
   const peak = Math.max(1, ...[...backends.keys()].map((name) => rates.get(name) ?? 0));
   const lines = [
     `part4-balancing on port ${proxy.port}, round robin over three backends`,
+    `status page: ${statusUrl} (open it in a browser to watch from the proxy's side)`,
     '',
     'backend  port    state        answered   req/s',
   ];

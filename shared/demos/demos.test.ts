@@ -19,6 +19,11 @@ t.test('npm run demo:backpressure: part 2 grows, part 3 stays small', async (t) 
 t.test('npm run demo:balance: traffic leaves a killed backend and comes back', async (t) => {
   const run = await runProgram('shared/demos/demo-balance.ts', ['--duration', '4'], 90_000);
   t.equal(run.code, 0, `exit 0: the restarted backend got traffic again\n${run.stderr}`);
+  t.match(
+    run.stdout,
+    /^status page: http:\/\/127\.0\.0\.1:\d+\/ /m,
+    "it gives the status page's URL",
+  );
   // The closing table: "backend A   all-up   B-down   B-back".
   const row = (name: string) =>
     run.stdout
