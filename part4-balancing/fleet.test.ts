@@ -36,8 +36,9 @@ async function who(port: number, host: string): Promise<string> {
 }
 
 /** The fleet proxy: --redis URL --http 0 --https 0; the two ports from its startup lines, in order. */
-async function startFleet(url: string) {
+async function startFleet(url: string, extra: string[] = []) {
   const proxy = await startPart(t, 'part4-balancing', [
+    ...extra,
     '--redis',
     url,
     '--http',
@@ -48,10 +49,13 @@ async function startFleet(url: string) {
     '0',
     '--verbose',
   ]);
-  await waitFor(() => [...proxy.output().matchAll(/Listening on port (\d+)/g)].length === 2);
-  const [http, https] = [...proxy.output().matchAll(/Listening on port (\d+)/g)].map((m) =>
-    Number(m[1]),
+  const listeners =
+    2 * (extra.includes('--workers') ? Number(extra[extra.indexOf('--workers') + 1]) : 1);
+  await waitFor(
+    () => [...proxy.output().matchAll(/Listening on port (\d+)/g)].length === listeners,
   );
+  const ports = [...proxy.output().matchAll(/Listening on port (\d+)/g)].map((m) => Number(m[1]));
+  const [http, https] = [...new Set(ports)];
   const statusPort = Number((await proxy.waitForOutput(/Status on port (\d+)/))[1]);
   return { proxy, http, https, statusPort };
 }
@@ -163,4 +167,26 @@ t.test('Redis down at start: the proxy serves 404 until the routes arrive', asyn
     what: 'the routes once Redis is up',
   });
   t.pass('routes arrived once Redis came up');
+});
+
+t.test('two workers: each keeps its own table, and an update reaches every one', async (t) => {
+  const redis = await startRedis(t);
+  const db = await redisClient(t, redis);
+  await db.sAdd('hostnames:www.example.org:backends', member(A));
+  const { http, statusPort } = await startFleet(redis.url, ['--workers', '2']);
+  const workers = async () =>
+    ((await status(statusPort)) as unknown as { workers: { pid: number; routes: number }[] })
+      .workers;
+  await waitFor(async () => (await workers()).every((w) => w.routes === 1), {
+    what: 'both workers loaded the route',
+  });
+  await db.sAdd('hostnames:new.example.net:backends', member(B));
+  await waitFor(async () => (await workers()).every((w) => w.routes === 2), {
+    what: 'the new route in both workers',
+  });
+  const seen = await workers();
+  t.equal(seen.length, 2, `workers ${seen.map((w) => w.pid).join(' and ')} both have 2 routes`);
+  for (let i = 0; i < 6; i++) {
+    t.equal(await who(http, 'new.example.net'), 'B', `client ${i + 1}, whichever worker: B`);
+  }
 });

@@ -15,11 +15,15 @@
  *   pool.ts        backends, strategy, retry   strategies/ who gets the next client
  *   health.ts      passive and active checks   relay.ts    part 3's relay
  *   status.ts      the status endpoint (JSON)  log.ts      the log line
+ *   workers.ts     --workers N: a primary and N copies of all the above
+ *   fleet.ts       routes from Redis (redis-routes.ts) and their pools
  *
- * What it leaves out, on purpose: choosing the pool by Host header or TLS SNI
- * (today a listener names its pool), telling backends the client's address
- * (the PROXY protocol), routes kept in Redis, and several worker processes.
+ * What it leaves out, on purpose: terminating TLS (routing by SNI needs no
+ * keys), HTTP past the first request of a connection, and caching or
+ * rewriting anything: it balances connections, not requests.
  */
+
+import cluster from 'node:cluster';
 import { type CommandLine, fail, readCommandLine } from './cli.ts';
 import { type Address, type Config, loadConfigFile } from './config.ts';
 import { FleetRoutes } from './fleet.ts';
@@ -28,22 +32,36 @@ import { Pool } from './pool.ts';
 import { routingFor } from './route.ts';
 import { listen, listenerName, portOf } from './serve.ts';
 import { type Listener, running } from './state.ts';
-import { startStatusServer } from './status.ts';
+import { type StatusSource, snapshot, startStatusServer } from './status.ts';
+import { answerStatusRequests, runPrimary } from './workers.ts';
 
 // Started as a program (not imported): read the command line and run.
 if (import.meta.filename === process.argv[1]) await main(readCommandLine(process.argv.slice(2)));
 
 /** Load the configuration, open the listeners and the status port; the signals do the rest. */
 async function main(commandLine: CommandLine): Promise<void> {
+  let config: Config | undefined;
   try {
-    await apply(await loadConfig(commandLine));
+    config = await loadConfig(commandLine);
+    // --workers N: this process only looks after N copies of itself (workers.ts).
+    if (config.workers > 1 && cluster.isPrimary) {
+      return await runPrimary(config.workers, config.statusListen);
+    }
+    await apply(config);
   } catch (err) {
     // A broken configuration file, or a port we cannot listen on.
     fail((err as Error).message, 1);
   }
-  if (running.config.statusListen !== undefined) await serveStatus(running.config.statusListen);
   process.on('SIGHUP', () => void reload(commandLine));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  if (cluster.isWorker) {
+    // The primary serves the status and passes signals on; Ctrl-C reaches the
+    // whole process group, and the primary's SIGTERM is the one that counts.
+    answerStatusRequests(() => snapshot(localStatus()));
+    process.on('SIGINT', () => {});
+    return;
+  }
+  if (running.config.statusListen !== undefined) await serveStatus(running.config.statusListen);
   // Ctrl-C too: stopping a proxy should never cut the responses in flight.
   process.on('SIGINT', () => shutdown('SIGINT'));
   // The pid to signal: `npm run part4` and tsx put wrapper processes in front of us.
@@ -202,52 +220,57 @@ function exitAfterShutdown(how: string): void {
 /** The status endpoint, on a port of its own (status.ts). */
 async function serveStatus(where: Address): Promise<void> {
   try {
-    const server = await startStatusServer(where, {
-      source: running.config.source,
-      startedAt: running.startedAt,
-      get reloadedAt() {
-        return running.reloadedAt;
-      },
-      listeners: () =>
-        running.listeners.map((l) => ({
-          host: l.config.host ?? '*',
-          port: l.port,
-          protocol: l.config.protocol,
-          ...(l.config.pool === undefined ? {} : { pool: l.config.pool }),
-          ...(l.config.hosts === undefined ? {} : { hosts: l.config.hosts }),
-          ...(l.config.maxConnections === undefined
-            ? {}
-            : { maxConnections: l.config.maxConnections }),
-          open: l.open,
-        })),
-      pools: () => [...running.pools.values(), ...(running.fleet?.activePools() ?? [])],
-      noBackend: () => running.noBackend,
-      limits: () => ({
-        maxConnections: running.config.maxConnections,
-        maxConnectionsPerClient: running.config.maxConnectionsPerClient,
-        open: running.clientSockets.size,
-      }),
-      events: () => running.events.total,
-      routes: () => [
-        ...running.listeners.flatMap((l) =>
-          Object.entries(l.config.hosts ?? {}).map(([host, pool]) => ({
-            host,
-            pool,
-            source: 'file',
-          })),
-        ),
-        ...(running.fleet?.routes.snapshot().routes ?? []).map((route) => ({
-          host: route.host,
-          pool: route.backends.join(' '),
-          source: 'redis',
-        })),
-      ],
-      ...(running.fleet
-        ? { redis: () => ({ connected: running.fleet?.routes.connected ?? false }) }
-        : {}),
-    });
+    const server = await startStatusServer(where, () => snapshot(localStatus()));
     log(`Status on port ${portOf(server)} (${where.host}).`);
   } catch (err) {
     fail(`cannot serve the status on ${where.host}:${where.port}: ${describe(err)}`, 1);
   }
+}
+
+/** What this process's status is made of (a worker sends it to the primary). */
+function localStatus(): StatusSource {
+  return {
+    source: running.config.source,
+    startedAt: running.startedAt,
+    get reloadedAt() {
+      return running.reloadedAt;
+    },
+    listeners: () =>
+      running.listeners.map((l) => ({
+        host: l.config.host ?? '*',
+        port: l.port,
+        protocol: l.config.protocol,
+        ...(l.config.pool === undefined ? {} : { pool: l.config.pool }),
+        ...(l.config.hosts === undefined ? {} : { hosts: l.config.hosts }),
+        ...(l.config.maxConnections === undefined
+          ? {}
+          : { maxConnections: l.config.maxConnections }),
+        open: l.open,
+      })),
+    pools: () => [...running.pools.values(), ...(running.fleet?.activePools() ?? [])],
+    noBackend: () => running.noBackend,
+    limits: () => ({
+      maxConnections: running.config.maxConnections,
+      maxConnectionsPerClient: running.config.maxConnectionsPerClient,
+      open: running.clientSockets.size,
+    }),
+    events: () => running.events.total,
+    routes: () => [
+      ...running.listeners.flatMap((l) =>
+        Object.entries(l.config.hosts ?? {}).map(([host, pool]) => ({
+          host,
+          pool,
+          source: 'file',
+        })),
+      ),
+      ...(running.fleet?.routes.snapshot().routes ?? []).map((route) => ({
+        host: route.host,
+        pool: route.backends.join(' '),
+        source: 'redis',
+      })),
+    ],
+    ...(running.fleet
+      ? { redis: () => ({ connected: running.fleet?.routes.connected ?? false }) }
+      : {}),
+  };
 }

@@ -140,7 +140,7 @@ export function snapshot(status: StatusSource) {
 /** Starts the status server; resolves once it listens (rejects if it cannot). */
 export async function startStatusServer(
   where: Address,
-  status: StatusSource,
+  report: () => Snapshot | Promise<Snapshot>,
 ): Promise<http.Server> {
   const server = http.createServer(
     {
@@ -149,7 +149,7 @@ export async function startStatusServer(
       // How often Node checks those two timeouts (30 s by default).
       connectionsCheckingInterval: 250,
     },
-    (request, response) => {
+    async (request, response) => {
       const path = (request.url ?? '').split('?')[0];
       if (path !== '/' && path !== '/status.json') {
         response
@@ -162,10 +162,10 @@ export async function startStatusServer(
         response.end('Only GET and HEAD.\n');
         return;
       }
-      const report = snapshot(status);
+      const now = await report();
       // Programs (curl's */*, no Accept at all) keep getting the JSON at /.
       const html = path === '/' && prefersHtml(request.headers.accept);
-      const body = html ? page(report) : `${JSON.stringify(report, null, 2)}\n`;
+      const body = html ? page(now) : `${JSON.stringify(now, null, 2)}\n`;
       response.writeHead(200, {
         'content-type': html ? 'text/html; charset=utf-8' : 'application/json',
         'content-length': Buffer.byteLength(body),
