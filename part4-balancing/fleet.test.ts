@@ -14,7 +14,7 @@ import {
   startPart,
   waitFor,
 } from '../shared/test/harness.ts';
-import { redisClient, redisServer, startRedis } from './redis-support.ts';
+import { redisClient, redisServer, startRedis } from '../shared/test/redis.ts';
 import { status } from './test-support.ts';
 
 const [A, B, S] = await Promise.all([

@@ -2,7 +2,7 @@
  * Routes from Redis, against a real redis-server each test starts: the
  * table loaded at start, kept live by notifications (and how fast), kept
  * through an outage, read again after it, and never a queue of commands
- * waiting for Redis. The cable (redis-support.ts) stands between the table
+ * waiting for Redis. The cable (shared/test/redis.ts) stands between the table
  * and Redis where a test must count reconnect attempts or cut the table off
  * while Redis runs on.
  */
@@ -16,7 +16,7 @@ import {
   type RedisRoutesOptions,
   type RouteMatch,
 } from './redis-routes.ts';
-import { redisClient, redisServer, startCable, startRedis } from './redis-support.ts';
+import { redisClient, redisServer, startCable, startRedis } from '../shared/test/redis.ts';
 
 // The log lines, captured for the whole file (they are part of the behaviour).
 const lines: string[] = [];

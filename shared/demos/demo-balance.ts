@@ -29,7 +29,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, integerOption, parseOrExit } from '../lib/cli.ts';
-import { httpGet, type Program, partArgs, startBackend, startPart } from '../test/harness.ts';
+import { type Program, partArgs, startBackend, startPart } from '../test/harness.ts';
+import { type Counts, oneRequest, SCREEN_MS, Screen } from './live.ts';
 
 const SCRIPT = 'demo-balance.ts';
 const PART = 'part4-balancing';
@@ -40,7 +41,6 @@ const VICTIM = 'B';
 /** Requests in flight at once, and the pause each worker takes between requests: ~200 req/s. */
 const WORKERS = 4;
 const PAUSE_MS = 15;
-const REDRAW_MS = 250;
 /** How long to keep going past --duration, waiting for the restarted backend's first answer. */
 const GRACE_MS = 15_000;
 /** How long to keep going once it has traffic again. */
@@ -54,9 +54,6 @@ interface Backend {
   program: Program;
   state: 'up' | 'killed' | 'restarted';
 }
-
-/** Answers per backend name, plus failures by kind, in one phase of the run. */
-type Counts = Map<string, number>;
 
 const PHASES = ['all up', `${VICTIM} down`, `${VICTIM} back`] as const;
 type Phase = (typeof PHASES)[number];
@@ -108,7 +105,7 @@ async function main(scope: Cleanup): Promise<number> {
   const screen = new Screen();
   const redraw = setInterval(() => {
     screen.draw(table(proxy, statusUrl, backends, total, screen.rates(total), notes));
-  }, REDRAW_MS);
+  }, SCREEN_MS);
   scope.teardown(() => clearInterval(redraw));
   note('All three up: round robin shares the traffic.');
 
@@ -131,7 +128,7 @@ async function main(scope: Cleanup): Promise<number> {
   if (!isBack()) {
     note(`Waiting up to ${GRACE_MS / 1000} s more for ${VICTIM} to get traffic again...`);
     const deadline = Date.now() + GRACE_MS;
-    while (!isBack() && Date.now() < deadline) await sleep(REDRAW_MS);
+    while (!isBack() && Date.now() < deadline) await sleep(SCREEN_MS);
   }
 
   // Let the viewer see the restored share for a moment before stopping.
@@ -144,22 +141,6 @@ async function main(scope: Cleanup): Promise<number> {
   const back = isBack();
   if (!back) console.log(`\n${VICTIM} got no traffic after its restart.`);
   return back ? 0 : 1;
-}
-
-/** One GET through the proxy: the answering backend's name, or what went wrong. */
-async function oneRequest(port: number): Promise<string> {
-  try {
-    const response = await httpGet(port, '/', 5000);
-    if (response.status !== 200) return `HTTP ${response.status}`;
-    const name = /^Hello from backend (\S+)/.exec(response.body.toString())?.[1];
-    return name ?? 'unexpected body';
-  } catch (err) {
-    const { code, message } = err as NodeJS.ErrnoException;
-    // httpGet could not find a response head: the proxy closed without an answer.
-    if (message.includes('in 0 bytes')) return 'closed without an answer';
-    if (message.startsWith('no complete HTTP head')) return 'cut-off answer';
-    return code ?? message.split('\n')[0];
-  }
 }
 
 /** The live view: one row per backend, then the errors, then what happened when. */
@@ -218,45 +199,6 @@ function summary(perPhase: Map<Phase, Counts>): string {
   const width = Math.max(...rows.map((row) => row.label.length)) + 2;
   const head = `${'answers'.padEnd(width)}${PHASES.map((p) => p.padStart(10)).join('')}`;
   return [head, ...rows.map((row) => `${row.label.padEnd(width)}${row.cells}`)].join('\n');
-}
-
-/**
- * Redraws in place on a terminal (cursor up, clear each line); anywhere else
- * (a pipe, a CI log) it prints a new block once a second.
- */
-class Screen {
-  private drawn = 0;
-  private lastPrint = 0;
-  private history: Counts[] = [];
-  private readonly tty = process.stdout.isTTY === true;
-
-  draw(lines: string[]): void {
-    if (!this.tty) {
-      if (Date.now() - this.lastPrint < 1000) return;
-      this.lastPrint = Date.now();
-      console.log(`${lines.join('\n')}\n`);
-      return;
-    }
-    // A line that wrapped would take two rows and throw the cursor-up count off.
-    const width = (process.stdout.columns || 80) - 1;
-    const up = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
-    process.stdout.write(
-      `${up}${lines.map((line) => `\x1b[2K${line.slice(0, width)}\n`).join('')}`,
-    );
-    this.drawn = lines.length;
-  }
-
-  /** Answers per second, over the last second of redraws. */
-  rates(total: Counts): Counts {
-    this.history.push(new Map(total));
-    const window = 1000 / REDRAW_MS;
-    if (this.history.length > window + 1) this.history.shift();
-    const then = this.history[0];
-    const seconds = ((this.history.length - 1) * REDRAW_MS) / 1000 || 1;
-    return new Map(
-      [...total].map(([key, n]) => [key, Math.round((n - (then.get(key) ?? 0)) / seconds)]),
-    );
-  }
 }
 
 function parseDuration(argv: string[]): number {

@@ -1,5 +1,5 @@
 /**
- * The two demos, run through their real command lines for a few seconds each:
+ * The demos, run through their real command lines for a few seconds each:
  * each checks what the demo claims to show, not only that it exits.
  */
 import t from 'tap';
@@ -36,4 +36,14 @@ t.test('npm run demo:balance: traffic leaves a killed backend and comes back', a
   t.ok(b[1] <= 1, `B served ${b[1]} while down (at most one answer already in flight)`);
   t.ok(a[1] > 0 && c[1] > 0, 'A and C took its share');
   t.ok(b[2] > 0, 'B served again once back');
+});
+
+t.test('npm run demo:fleet: two proxies follow Redis, and ride out its outage', async (t) => {
+  const run = await runProgram('shared/demos/demo-fleet.ts', ['--duration', '8'], 90_000);
+  t.equal(run.code, 0, `exit 0: both followed, no client error\n${run.stderr}`);
+  t.match(run.stdout, /both proxies now send www\.example\.org to C \(\d+ ms after the change\)/);
+  t.match(run.stdout, /Redis stopped: the proxies keep the routes they know\./);
+  t.match(run.stdout, /both proxies now send www\.example\.org to A \(\d+ ms after the restart\)/);
+  t.match(run.stdout, /^errors \(any proxy\): 0$/m, 'no client saw an error');
+  t.match(run.stdout, /^status pages: http:\/\/127\.0\.0\.1:\d+\/ {2}http/m, 'the status pages');
 });

@@ -276,9 +276,10 @@ export async function httpGet(
   port: number,
   pathname = '/',
   timeoutMs = 10_000,
+  host = 'localhost',
 ): Promise<HttpResponse> {
   const socket = net.connect(port, '127.0.0.1');
-  socket.write(requestHead(pathname));
+  socket.write(requestHead(pathname, host));
   const received = await readAll(socket, timeoutMs);
   if (received.data.length === 0 && received.error) throw received.error;
   return parseResponse(received.data);

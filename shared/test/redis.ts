@@ -12,8 +12,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { createClient } from 'redis';
-import type { Teardown } from '../shared/lib/cleanup.ts';
-import { freePort, waitFor } from '../shared/test/harness.ts';
+import type { Teardown } from '../lib/cleanup.ts';
+import { freePort, waitFor } from './harness.ts';
 
 export interface RedisServer {
   port: number;

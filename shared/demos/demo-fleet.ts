@@ -1,0 +1,173 @@
+/**
+ * npm run demo:fleet: a fleet of two part 4 proxies following one Redis.
+ *
+ *   npm run demo:fleet [-- --duration SECONDS]      (default 24)
+ *
+ * It starts a redis-server of its own (on a free port, nothing saved), three
+ * mock backends A, B and C, and two proxies in the Go proxy's shape
+ * (`proxy.ts --redis URL --http PORT`), then sends a steady stream of requests
+ * for www.example.org to both, counting the answers per proxy and backend:
+ *
+ *   0     www.example.org is A and B in Redis: both proxies share it between A and B
+ *   1/4   the set becomes C alone (SADD, SREM): both proxies follow within a moment
+ *   1/2   Redis is stopped: both keep serving from the routes they know
+ *   3/4   Redis is started again, empty, and the route written as A: both follow
+ *
+ * The table redraws a few times a second; the proxies' status pages (their
+ * URLs on the second line) show the routes and whether Redis is connected.
+ * It exits 1 if a proxy did not follow a change, or a client saw an error.
+ *
+ * What it leaves out: TLS listeners and wildcard keys (the tests cover them),
+ * and --workers (each proxy here is one process).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { Cleanup } from '../lib/cleanup.ts';
+import { failWith, integerOption, parseOrExit } from '../lib/cli.ts';
+import { type Program, startBackend, startPart } from '../test/harness.ts';
+import { redisClient, startRedis } from '../test/redis.ts';
+import { type Counts, oneRequest, SCREEN_MS, Screen } from './live.ts';
+
+const SCRIPT = 'demo-fleet.ts';
+const USAGE = 'usage: demo-fleet.ts [--duration SECONDS]      (8 to 600; default 24)';
+const HOST = 'www.example.org';
+const KEY = `hostnames:${HOST}:backends`;
+const NAMES = ['A', 'B', 'C'] as const;
+/** Requests in flight at once per proxy, and the pause between two: ~100 req/s each. */
+const CLIENTS = 2;
+const PAUSE_MS = 20;
+const BAR_WIDTH = 24;
+/** How long a proxy gets to follow a change before the demo calls it a failure. */
+const FOLLOW_MS = 5000;
+
+async function main(scope: Cleanup): Promise<number> {
+  const durationMs = parseOrExit(SCRIPT, USAGE, parseDuration) * 1000;
+  const redis = await startRedis(scope);
+  let db = await redisClient(scope, redis);
+  const backends = new Map<string, Program>();
+  for (const name of NAMES) backends.set(name, await startBackend(scope, { name }));
+  const member = (name: string) => `127.0.0.1:${backends.get(name)?.port}`;
+  await db.sAdd(KEY, [member('A'), member('B')]);
+
+  const proxies = await Promise.all(
+    ['P1', 'P2'].map(async (name) => {
+      const program = await startPart(scope, 'part4-balancing', [
+        '--redis',
+        redis.url,
+        '--http',
+        '0',
+        '--status-port',
+        '0',
+      ]);
+      const status = Number((await program.waitForOutput(/Status on port (\d+)/))[1]);
+      return { name, program, status, total: new Map() as Counts, last: '' };
+    }),
+  );
+
+  const notes: string[] = [];
+  const startedAt = Date.now();
+  const note = (text: string) =>
+    notes.push(`${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s  ${text}`);
+  let running = true;
+  let errors = 0;
+  const traffic = proxies.flatMap((proxy) =>
+    Array.from({ length: CLIENTS }, async () => {
+      while (running) {
+        const answer = await oneRequest(proxy.program.port, HOST);
+        proxy.total.set(answer, (proxy.total.get(answer) ?? 0) + 1);
+        proxy.last = answer;
+        if (!NAMES.includes(answer as (typeof NAMES)[number])) errors++;
+        await sleep(PAUSE_MS);
+      }
+    }),
+  );
+
+  const screens = new Map(proxies.map((proxy) => [proxy.name, new Screen()]));
+  const screen = new Screen();
+  const draw = (final = false) => {
+    const lines = [
+      `two part 4 proxies, routes for ${HOST} from Redis at ${redis.url}`,
+      `status pages: ${proxies.map((p) => `http://127.0.0.1:${p.status}/`).join('  ')}`,
+      '',
+      'proxy  backend   answered   req/s',
+    ];
+    for (const proxy of proxies) {
+      const rates = screens.get(proxy.name)?.rates(proxy.total) ?? new Map();
+      for (const name of NAMES) {
+        const rate = rates.get(name) ?? 0;
+        lines.push(
+          `${proxy.name.padEnd(6)} ${name.padEnd(8)} ${String(proxy.total.get(name) ?? 0).padStart(9)} ` +
+            `${String(rate).padStart(7)}  ${'#'.repeat(Math.min(BAR_WIDTH, Math.round(rate / 4)))}`,
+        );
+      }
+    }
+    lines.push(`errors (any proxy): ${errors}`, '', ...notes);
+    // The last table is printed whole, whenever the one before it was.
+    if (final) console.log(lines.join('\n'));
+    else screen.draw(lines);
+  };
+  const redraw = setInterval(() => draw(), SCREEN_MS);
+  scope.teardown(() => clearInterval(redraw));
+
+  let followed = true;
+  /** Waits until every proxy's answers come from `name` only; notes how long it took. */
+  const follow = async (name: string, what: string) => {
+    const began = Date.now();
+    const seen = () => proxies.every((proxy) => proxy.last === name);
+    while (!seen() && Date.now() - began < FOLLOW_MS) await sleep(10);
+    if (seen())
+      note(`both proxies now send ${HOST} to ${name} (${Date.now() - began} ms after ${what})`);
+    else {
+      followed = false;
+      note(`a proxy did not follow ${what} within ${FOLLOW_MS} ms`);
+    }
+  };
+
+  note(`${HOST} is A and B in Redis: both proxies share it.`);
+  await sleep(durationMs / 4);
+  await db.sAdd(KEY, member('C'));
+  await db.sRem(KEY, [member('A'), member('B')]);
+  note(`SADD ${KEY} C; SREM A B`);
+  await follow('C', 'the change');
+
+  await sleep(Math.max(0, startedAt + durationMs / 2 - Date.now()));
+  await redis.stop();
+  note('Redis stopped: the proxies keep the routes they know.');
+
+  await sleep(Math.max(0, startedAt + (3 * durationMs) / 4 - Date.now()));
+  await redis.start();
+  db = await redisClient(scope, redis);
+  await db.sAdd(KEY, member('A'));
+  note(`Redis started again (empty); SADD ${KEY} A`);
+  await follow('A', 'the restart');
+
+  await sleep(Math.max(0, startedAt + durationMs - Date.now()));
+  running = false;
+  await Promise.all(traffic);
+  clearInterval(redraw);
+  draw(true);
+  const ok = followed && errors === 0;
+  console.log(
+    ok
+      ? '\nBoth proxies followed every change; no client saw an error.'
+      : '\nSee the notes above: something did not hold.',
+  );
+  return ok ? 0 : 1;
+}
+
+function parseDuration(argv: string[]): number {
+  const { values } = parseArgs({ args: argv, options: { duration: { type: 'string' } } });
+  return integerOption('--duration', values.duration ?? '24', 8, 600);
+}
+
+const cleanup = new Cleanup();
+cleanup.onSignals();
+try {
+  process.exitCode = await main(cleanup);
+} catch (err) {
+  failWith(SCRIPT, err);
+} finally {
+  await cleanup.run();
+}
+// After a failure the request loops may still be going: stop them with the process.
+process.exit();

@@ -1,0 +1,69 @@
+/**
+ * What the live demos share: one request through a proxy that says which
+ * backend answered, and a screen that redraws a table in place on a terminal
+ * (or prints it once a second into a pipe) with per-second rates.
+ *
+ * What it leaves out: colours and layout beyond plain lines.
+ */
+import { httpGet } from '../test/harness.ts';
+
+/** Answers per backend name, plus failures by kind. */
+export type Counts = Map<string, number>;
+
+/** How often the screen is redrawn. */
+export const SCREEN_MS = 250;
+
+/** One GET through the proxy: the answering backend's name, or what went wrong. */
+export async function oneRequest(port: number, host?: string): Promise<string> {
+  try {
+    const response = await httpGet(port, '/', 5000, host);
+    if (response.status !== 200) return `HTTP ${response.status}`;
+    const name = /^Hello from backend (\S+)/.exec(response.body.toString())?.[1];
+    return name ?? 'unexpected body';
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    // httpGet could not find a response head: the proxy closed without an answer.
+    if (message.includes('in 0 bytes')) return 'closed without an answer';
+    if (message.startsWith('no complete HTTP head')) return 'cut-off answer';
+    return code ?? message.split('\n')[0];
+  }
+}
+
+/**
+ * Redraws in place on a terminal (cursor up, clear each line); anywhere else
+ * (a pipe, a CI log) it prints a new block once a second.
+ */
+export class Screen {
+  private drawn = 0;
+  private lastPrint = 0;
+  private history: Counts[] = [];
+  private readonly tty = process.stdout.isTTY === true;
+
+  draw(lines: string[]): void {
+    if (!this.tty) {
+      if (Date.now() - this.lastPrint < 1000) return;
+      this.lastPrint = Date.now();
+      console.log(`${lines.join('\n')}\n`);
+      return;
+    }
+    // A line that wrapped would take two rows and throw the cursor-up count off.
+    const width = (process.stdout.columns || 80) - 1;
+    const up = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
+    process.stdout.write(
+      `${up}${lines.map((line) => `\x1b[2K${line.slice(0, width)}\n`).join('')}`,
+    );
+    this.drawn = lines.length;
+  }
+
+  /** Answers per second, over the last second of redraws. */
+  rates(total: Counts): Counts {
+    this.history.push(new Map(total));
+    const window = 1000 / SCREEN_MS;
+    if (this.history.length > window + 1) this.history.shift();
+    const then = this.history[0];
+    const seconds = ((this.history.length - 1) * SCREEN_MS) / 1000 || 1;
+    return new Map(
+      [...total].map(([key, n]) => [key, Math.round((n - (then.get(key) ?? 0)) / seconds)]),
+    );
+  }
+}
