@@ -1,0 +1,60 @@
+/**
+ * npm run profile: a short run writes a profile and a flame graph and reads
+ * them back as tables; the reading itself on a made-up profile.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { runProgram } from '../test/harness.ts';
+import { flameGraph, parseProfileArgs, read } from './profile.ts';
+
+t.test('npm run profile -- 3: a flame graph, a profile, and the top frames', async (t) => {
+  const out = t.testdir({});
+  const run = await runProgram(
+    'shared/bench/profile.ts',
+    ['3', '--seconds', '1', '--out', out],
+    60_000,
+  );
+  t.equal(run.code, 0, run.stderr);
+  t.match(run.stdout, /^by kind\s+ms\s+%$/m);
+  t.match(run.stdout, /^top functions by self time/m);
+  const svg = path.join(out, 'part3-backpressure.svg');
+  t.ok(existsSync(path.join(out, 'part3-backpressure.cpuprofile')), 'the .cpuprofile');
+  t.match(readFileSync(svg, 'utf8'), /^<svg [^>]*>[\s\S]*<rect /, 'the flame graph');
+  const bad = await runProgram('shared/bench/profile.ts', ['5']);
+  t.equal(bad.code, 2, 'N out of range: exit 2');
+});
+
+t.test('read: self time by function and by kind; the flame graph nests callees', async (t) => {
+  const profile = {
+    startTime: 0,
+    endTime: 4000, // 4 ms, in microseconds
+    samples: [1, 2, 3, 3],
+    nodes: [
+      {
+        id: 1,
+        callFrame: { functionName: '(root)', url: '', lineNumber: 0 },
+        hitCount: 1,
+        children: [2],
+      },
+      {
+        id: 2,
+        callFrame: { functionName: 'relay', url: 'file:///x/relay.ts', lineNumber: 9 },
+        hitCount: 1,
+        children: [3],
+      },
+      {
+        id: 3,
+        callFrame: { functionName: '(garbage collector)', url: '', lineNumber: 0 },
+        hitCount: 2,
+      },
+    ],
+  };
+  const reading = read(profile);
+  t.equal(reading.totalMs, 4);
+  t.same(reading.top[0], { name: '(garbage collector)', where: '', selfMs: 2 });
+  t.same(Object.fromEntries(reading.kinds)['our code'], 1);
+  const svg = flameGraph(profile, 100);
+  t.match(svg, /<title>relay 75\.0%<\/title><rect x="0\.0" y="\d+" width="75\.0"/);
+  t.throws(() => parseProfileArgs([]), /one part number/);
+});
