@@ -1,7 +1,7 @@
 import t from 'tap';
+import { captureClientHello } from '../shared/test/harness.ts';
 import { ClientHelloReader, type ClientHelloResult, readClientHello } from './client-hello.ts';
 import { clientHello, serverNameData, tlsRecords } from './fuzz-arbitraries.ts';
-import { captureHello } from './test-support.ts';
 
 /** The answer for `bytes` pushed one byte at a time, and how many answers came before it. */
 function byteByByte(bytes: Buffer): { last: ClientHelloResult; pushes: number } {
@@ -27,7 +27,7 @@ function messageOf(records: Buffer): Buffer {
 const ALPN_MANY = Array.from({ length: 300 }, (_, i) => `protocol-${i}`);
 
 t.test('a real node:tls ClientHello', async (t) => {
-  const hello = await captureHello({ servername: 'x.example.org' });
+  const hello = await captureClientHello({ servername: 'x.example.org' });
   t.equal(hello.length, 5 + hello.readUInt16BE(3), 'captured one whole record');
 
   t.test('whole: the SNI, and where the hello ends', async (t) => {
@@ -73,7 +73,10 @@ t.test('a real node:tls ClientHello', async (t) => {
 });
 
 t.test('a real ClientHello over 2 KiB (300 ALPN protocols), in one or many records', async (t) => {
-  const hello = await captureHello({ servername: 'big.example.org', ALPNProtocols: ALPN_MANY });
+  const hello = await captureClientHello({
+    servername: 'big.example.org',
+    ALPNProtocols: ALPN_MANY,
+  });
   t.ok(hello.length > 2048, `${hello.length} bytes`);
   t.match(readClientHello(hello), { state: 'done', sni: 'big.example.org' });
   t.match(byteByByte(hello).last, { state: 'done', sni: 'big.example.org' });
@@ -89,9 +92,9 @@ t.test('a real ClientHello over 2 KiB (300 ALPN protocols), in one or many recor
 });
 
 t.test('real ClientHellos without SNI: done, sni undefined', async (t) => {
-  const toAnAddress = await captureHello({}); // Node sends no SNI for an IP address
+  const toAnAddress = await captureClientHello({}); // Node sends no SNI for an IP address
   t.match(readClientHello(toAnAddress), { state: 'done', sni: undefined });
-  const disabled = await captureHello({ servername: '' });
+  const disabled = await captureClientHello({ servername: '' });
   t.match(readClientHello(disabled), { state: 'done', sni: undefined });
 });
 

@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import t, { type Test } from 'tap';
 import { freePort, waitFor } from '../shared/test/harness.ts';
+import { redisClient, redisServer, startCable, startRedis } from '../shared/test/redis.ts';
 import {
   clientOptions,
   type Protocol,
@@ -16,7 +17,6 @@ import {
   type RedisRoutesOptions,
   type RouteMatch,
 } from './redis-routes.ts';
-import { redisClient, redisServer, startCable, startRedis } from '../shared/test/redis.ts';
 
 // The log lines, captured for the whole file (they are part of the behaviour).
 const lines: string[] = [];

@@ -9,7 +9,6 @@
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import tls from 'node:tls';
 import type { Test } from 'tap';
 import {
   httpGet,
@@ -21,6 +20,7 @@ import {
   startPart,
   waitFor,
 } from '../shared/test/harness.ts';
+import type { BackendStatus, Snapshot } from './status.ts';
 
 export const PART = 'part4-balancing';
 
@@ -108,38 +108,13 @@ export async function sequence(port: number, count: number): Promise<string[]> {
   return names;
 }
 
-export interface BackendStatus {
-  id: string;
-  weight: number;
-  health: 'up' | 'down';
-  down?: string;
-  /** Passively down: tried again in this long. */
-  retryInMs?: number;
-  /** Its last health check failed, for this reason. */
-  probeFailure?: string;
-  activeConnections: number;
-  totalConnections: number;
-  failures: number;
-  /** With a health check: probes since start. */
-  probes?: { passed: number; failed: number };
-}
-
-export interface Status {
-  pid: number;
-  /** Since the process started (the page's rates divide by it). */
-  uptimeMs: number;
-  listeners: { host: string; port: number; pool: string; maxConnections?: number; open: number }[];
-  limits: { maxConnections: number; maxConnectionsPerClient: number; open: number };
-  /** Per-connection events counted since start (log.ts). */
-  events: Record<string, number>;
-  pools: Record<string, { strategy: string; healthCheck: string; backends: BackendStatus[] }>;
-  totals: {
-    activeConnections: number;
-    totalConnections: number;
-    failures: number;
-    noBackend: number;
-  };
-}
+/** The status JSON, as status.ts makes it, with what fleet mode and --workers add. */
+export type Status = Snapshot & {
+  routes?: { host: string; pool: string; source: string }[];
+  redis?: { connected: boolean };
+  workers?: { pid: number; totalConnections: number; routes?: number }[];
+};
+export type { BackendStatus };
 
 /** GET / on the status port. */
 export async function status(statusPort: number): Promise<Status> {
@@ -187,34 +162,4 @@ export function slowRequest(t: Test, port: number, delayMs: number) {
   t.teardown(() => socket.destroy());
   socket.write(requestHead(`/?delay=${delayMs}`));
   return readAll(socket, delayMs + 10_000);
-}
-
-/**
- * What a real node:tls client sends first: a plain TCP server records the
- * bytes until the first record is whole, and never answers.
- */
-export async function captureHello(options: tls.ConnectionOptions): Promise<Buffer> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  const hello = new Promise<Buffer>((resolve) => {
-    server.once('connection', (socket) => {
-      let received = Buffer.alloc(0);
-      socket.on('data', (chunk) => {
-        received = Buffer.concat([received, chunk]);
-        if (received.length >= 5 && received.length >= 5 + received.readUInt16BE(3)) {
-          resolve(received);
-          socket.destroy();
-        }
-      });
-    });
-  });
-  const client = tls.connect({ host: '127.0.0.1', port, ...options });
-  client.on('error', () => {}); // we hang up on it
-  try {
-    return await hello;
-  } finally {
-    client.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  }
 }

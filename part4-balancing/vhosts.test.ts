@@ -10,10 +10,16 @@ import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import t from 'tap';
-import { parseResponse, readAll, startBackend, waitFor } from '../shared/test/harness.ts';
+import {
+  captureClientHello,
+  parseResponse,
+  readAll,
+  startBackend,
+  waitFor,
+} from '../shared/test/harness.ts';
 import { clientHello, tlsRecords } from './fuzz-arbitraries.ts';
 import { encodeProxyV1 } from './proxy-protocol.ts';
-import { captureHello, type Status, startBalancer, statusWhen } from './test-support.ts';
+import { type Status, startBalancer, statusWhen } from './test-support.ts';
 
 /** A raw TCP backend that records what each connection sends and answers nothing. */
 async function recorder() {
@@ -193,7 +199,7 @@ t.test(
   'TLS: a ClientHello a byte at a time, over 2 KiB, in split records, reaches the backend unchanged',
   async (t) => {
     const alpn = Array.from({ length: 200 }, (_, i) => `protocol-${i}`);
-    const big = await captureHello({ servername: 'raw.test', ALPNProtocols: alpn });
+    const big = await captureClientHello({ servername: 'raw.test', ALPNProtocols: alpn });
     t.ok(big.length > 2048, `a real node:tls hello of ${big.length} bytes`);
     const before = raw.received.length;
     const socket = net.connect(TLS_RAW, '127.0.0.1');

@@ -27,10 +27,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Cleanup } from '../lib/cleanup.ts';
-import { failWith, integerOption, parseOrExit } from '../lib/cli.ts';
+import type { Cleanup } from '../lib/cleanup.ts';
+import { integerOption, parseOrExit } from '../lib/cli.ts';
 import { type Program, partArgs, startBackend, startPart } from '../test/harness.ts';
-import { type Counts, oneRequest, SCREEN_MS, Screen } from './live.ts';
+import { type Counts, oneRequest, runDemo, SCREEN_MS, Screen } from './live.ts';
 
 const SCRIPT = 'demo-balance.ts';
 const PART = 'part4-balancing';
@@ -206,16 +206,4 @@ function parseDuration(argv: string[]): number {
   return integerOption('--duration', values.duration ?? '24', 4, 600);
 }
 
-// Everything started registers here, as with tap's t.teardown, and is stopped
-// at the end or on Ctrl-C.
-const cleanup = new Cleanup();
-cleanup.onSignals();
-try {
-  process.exitCode = await main(cleanup);
-} catch (err) {
-  failWith(SCRIPT, err);
-} finally {
-  await cleanup.run();
-}
-// After a failure the request loops may still be going: stop them with the process.
-process.exit();
+await runDemo(SCRIPT, main);

@@ -22,11 +22,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Cleanup } from '../lib/cleanup.ts';
-import { failWith, integerOption, parseOrExit } from '../lib/cli.ts';
+import type { Cleanup } from '../lib/cleanup.ts';
+import { integerOption, parseOrExit } from '../lib/cli.ts';
 import { type Program, startBackend, startPart } from '../test/harness.ts';
 import { redisClient, startRedis } from '../test/redis.ts';
-import { type Counts, oneRequest, SCREEN_MS, Screen } from './live.ts';
+import { type Counts, oneRequest, runDemo, SCREEN_MS, Screen } from './live.ts';
 
 const SCRIPT = 'demo-fleet.ts';
 const USAGE = 'usage: demo-fleet.ts [--duration SECONDS]      (8 to 600; default 24)';
@@ -160,14 +160,4 @@ function parseDuration(argv: string[]): number {
   return integerOption('--duration', values.duration ?? '24', 8, 600);
 }
 
-const cleanup = new Cleanup();
-cleanup.onSignals();
-try {
-  process.exitCode = await main(cleanup);
-} catch (err) {
-  failWith(SCRIPT, err);
-} finally {
-  await cleanup.run();
-}
-// After a failure the request loops may still be going: stop them with the process.
-process.exit();
+await runDemo(SCRIPT, main);

@@ -12,12 +12,11 @@
  * What it leaves out: the server's side of the handshake (nobody answers), and
  * the extensions' contents other than the name (their types are listed).
  */
-import net from 'node:net';
-import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { readClientHello } from '../../part4-balancing/client-hello.ts';
 import { encodeProxyV1, encodeProxyV2 } from '../../part4-balancing/proxy-protocol.ts';
 import { isMain, parseOrExit } from '../lib/cli.ts';
+import { captureClientHello } from '../test/harness.ts';
 
 const USAGE = 'usage: demo-sni.ts [--name HOST]';
 
@@ -35,33 +34,6 @@ const EXTENSIONS: Record<number, string> = {
   45: 'psk_key_exchange_modes',
   51: 'key_share',
 };
-
-/** The first flight of a node:tls client asking for `name`. */
-export async function captureFirstFlight(name: string): Promise<Buffer> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  const flight = new Promise<Buffer>((resolve) => {
-    server.once('connection', (socket) => {
-      let bytes = Buffer.alloc(0);
-      socket.on('data', (chunk: Buffer) => {
-        bytes = Buffer.concat([bytes, chunk]);
-        if (bytes.length >= 5 && bytes.length >= 5 + bytes.readUInt16BE(3)) {
-          socket.destroy();
-          resolve(bytes);
-        }
-      });
-    });
-  });
-  const client = tls.connect({ host: '127.0.0.1', port, servername: name });
-  client.on('error', () => {});
-  try {
-    return await flight;
-  } finally {
-    client.destroy();
-    server.close();
-  }
-}
 
 /** `bytes` as hex, 16 to a line, at most `max` bytes, with an offset column. */
 export function hexDump(bytes: Buffer, max = 64): string {
@@ -126,7 +98,7 @@ async function main(): Promise<void> {
     });
     return values;
   });
-  const flight = await captureFirstFlight(name);
+  const flight = await captureClientHello({ servername: name });
   console.log(`A node:tls client asking for ${name} sent ${flight.length} bytes first:\n`);
   console.log(hexDump(flight));
   console.log('\nField by field (offset, length, what):\n');

@@ -5,6 +5,8 @@
  *
  * What it leaves out: colours and layout beyond plain lines.
  */
+import { Cleanup } from '../lib/cleanup.ts';
+import { failWith } from '../lib/cli.ts';
 import { httpGet } from '../test/harness.ts';
 
 /** Answers per backend name, plus failures by kind. */
@@ -66,4 +68,23 @@ export class Screen {
       [...total].map(([key, n]) => [key, Math.round((n - (then.get(key) ?? 0)) / seconds)]),
     );
   }
+}
+
+/**
+ * Runs a demo: everything it starts registers with the Cleanup (as with tap's
+ * t.teardown) and is stopped at the end or on Ctrl-C; main's answer is the
+ * exit code. The process exits at the end, since after a failure the request
+ * loops may still be going.
+ */
+export async function runDemo(script: string, main: (scope: Cleanup) => Promise<number>) {
+  const cleanup = new Cleanup();
+  cleanup.onSignals();
+  try {
+    process.exitCode = await main(cleanup);
+  } catch (err) {
+    failWith(script, err);
+  } finally {
+    await cleanup.run();
+  }
+  process.exit();
 }

@@ -18,6 +18,7 @@ import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Teardown } from '../lib/cleanup.ts';
 
@@ -338,4 +339,35 @@ export async function slowReaders(
     reader.once('close', () => clearTimeout(timer));
   }
   return readers;
+}
+
+/**
+ * What a real node:tls client sends first (its ClientHello, in the records
+ * that carry it): a plain TCP server records the bytes until the first record
+ * is whole, and never answers.
+ */
+export async function captureClientHello(options: tls.ConnectionOptions): Promise<Buffer> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const hello = new Promise<Buffer>((resolve) => {
+    server.once('connection', (socket) => {
+      let received = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        received = Buffer.concat([received, chunk]);
+        if (received.length >= 5 && received.length >= 5 + received.readUInt16BE(3)) {
+          resolve(received);
+          socket.destroy();
+        }
+      });
+    });
+  });
+  const client = tls.connect({ host: '127.0.0.1', port, ...options });
+  client.on('error', () => {}); // we hang up on it
+  try {
+    return await hello;
+  } finally {
+    client.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
 }
