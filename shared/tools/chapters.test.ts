@@ -10,15 +10,18 @@
  *   ```
  *
  * It means: the block's lines appear, one after another, in that file of the
- * chapter's own folder. Each line may carry the same prefix in the file as all
- * the others, as long as the prefix is indentation or a comment leader (` * `,
- * `// `), so a quote can leave out the indentation of the function it comes from,
- * or quote a diagram from a block comment. An empty line of the quote matches a
- * line that is only that prefix.
+ * chapter's part folder (`proxy.ts`, `strategies/round-robin.ts`), wherever the
+ * chapter sits in it: part 4's sub-chapters, in part4-balancing/chapters/,
+ * name files as its README.md does. Each line may carry the same prefix in the
+ * file as all the others, as long as the prefix is indentation or a comment
+ * leader (` * `, `// `), so a quote can leave out the indentation of the
+ * function it comes from, or quote a diagram from a block comment. An empty
+ * line of the quote matches a line that is only that prefix.
  *
- * Every chapter (the README.md of each part folder) is read, whoever wrote it.
- * A quote trimmed on purpose (comments left out, lines elided) carries no
- * marker, and the chapter says it is trimmed.
+ * Every chapter (each Markdown file in a part folder: its README.md, and part
+ * 4's sub-chapters) is read, whoever wrote it. A quote trimmed on purpose
+ * (comments left out, lines elided) carries no marker, and the chapter says it
+ * is trimmed.
  *
  * The chapters' exercises promise a ready test that fails until the exercise is
  * done: `npm run exercise -- N` is run here against the parts as they are, and
@@ -39,7 +42,7 @@ const FENCE = /^(`{3,}|~{3,})/;
 const PREFIX = /^[\s*/#]*$/;
 
 interface Quote {
-  /** The file named by the marker, relative to the chapter's folder. */
+  /** The file named by the marker, relative to the chapter's part folder. */
   file: string;
   /** 1-based line of the marker in the chapter. */
   line: number;
@@ -85,17 +88,19 @@ function appearsIn(quoted: string[], source: string): boolean {
   return false;
 }
 
+/** Every Markdown file below the part folders, as paths from the root (part4-balancing/chapters/5-status.md). */
 const chapters = readdirSync(ROOT)
   .filter((name) => /^part\d/.test(name))
-  .map((dir) => path.join(dir, 'README.md'))
-  .filter((file) => {
-    try {
-      return readFileSync(path.join(ROOT, file)).length > 0;
-    } catch {
-      return false;
-    }
-  })
+  .flatMap((dir) =>
+    readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.md') && !file.split(path.sep).includes('node_modules'))
+      .map((file) => path.join(dir, file)),
+  )
+  .filter((file) => readFileSync(path.join(ROOT, file)).length > 0)
   .sort();
+
+/** The part folder a chapter belongs to: the first part of its path. */
+const partOf = (chapter: string) => chapter.split(path.sep)[0];
 
 t.test('the marker finder reads a marked block and ignores the rest', async (t) => {
   const chapter = [
@@ -142,9 +147,13 @@ t.test(
 );
 
 t.test('every marked quote in the chapters appears verbatim in its file', async (t) => {
-  t.ok(chapters.length >= 3, `found the chapters: ${chapters.join(', ')}`);
+  t.ok(chapters.length >= 4, `found the chapters: ${chapters.join(', ')}`);
+  t.ok(
+    chapters.some((chapter) => path.dirname(chapter) !== partOf(chapter)),
+    'sub-chapters in a folder of a part are read too',
+  );
   for (const chapter of chapters) {
-    const dir = path.dirname(chapter);
+    const dir = partOf(chapter);
     for (const quote of findQuotes(readFileSync(path.join(ROOT, chapter), 'utf8'))) {
       const where = `${chapter}:${quote.line} quotes ${quote.file}`;
       if (!quote.lines) {
@@ -169,6 +178,7 @@ t.test('npm run exercise -- N: each ready test runs, and fails on the part as it
     /not ok \d+ - two clients: /,
     /not ok \d+ - the largest "Buffering N bytes" was 0 /,
     /Unknown option '--max-connections'/,
+    /not ok \d+ - part 4 did not start with "strategy": "random": .*pools\.web\.strategy: expected one of /,
   ];
   // One after another: each starts a backend and a part, and tap runs other
   // test files beside this one on a small machine.
@@ -178,11 +188,11 @@ t.test('npm run exercise -- N: each ready test runs, and fails on the part as it
     t.match(run.stdout, reason, `exercise ${i + 1}: fails for the right reason`);
     t.notMatch(run.stdout, /# SKIP/i, `exercise ${i + 1}: not skipped`);
   }
-  const bad = await runProgram('shared/tools/exercise.ts', ['4']);
+  const bad = await runProgram('shared/tools/exercise.ts', ['5']);
   t.equal(bad.code, 2, 'N out of range: exit 2');
   t.match(
     bad.stderr,
-    /^exercise\.ts: N must be 1, 2 or 3, got "4"\nusage:/,
+    /^exercise\.ts: N must be 1, 2, 3 or 4, got "5"\nusage:/,
     'one line and the usage',
   );
 });

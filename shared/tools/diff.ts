@@ -13,8 +13,9 @@
  * with only its changes, instead of 100-odd new lines. Any option after N other
  * than --tests goes to git as it is.
  *
- * What it leaves out: the chapters (README.md), prose is read, not diffed; the
- * tests (`*.test.ts`, `*-support.ts`, the fuzzer) unless --tests is given; and each part's
+ * What it leaves out: the chapters (every Markdown file: each README.md, and
+ * part 4's chapters/), prose is read, not diffed; the tests (`*.test.ts`,
+ * `*-support.ts`, the fuzzer) unless --tests is given; and each part's
  * exercise.test.ts, which tests the reader's work, not the part.
  */
 import { spawnSync } from 'node:child_process';
@@ -27,7 +28,7 @@ import { ROOT } from '../test/harness.ts';
 const SCRIPT = 'diff.ts';
 const USAGE =
   'usage: diff.ts N [--tests] [git diff options]     (N from 2 to 4: part N-1 -> part N)';
-const SKIPPED = new Set(['README.md', 'exercise.test.ts', 'node_modules', '.tap']);
+const SKIPPED = new Set(['exercise.test.ts', 'node_modules', '.tap']);
 /**
  * How alike two files must be to count as one moved or copied (git's default is
  * 50%). Part 4's relay.ts keeps about 40% of part 3's proxy.ts: the relay half
@@ -47,6 +48,7 @@ const isTest = (file: string) => /(\.test|-support|^fuzz.*)\.ts$/.test(path.base
 export function codeFiles(dir: string, { tests = false } = {}): string[] {
   return readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' })
     .filter((file) => !file.split(path.sep).some((part) => SKIPPED.has(part)))
+    .filter((file) => !file.endsWith('.md'))
     .filter((file) => tests || !isTest(file))
     .filter((file) => statSync(path.join(ROOT, dir, file)).isFile());
 }

@@ -1,13 +1,14 @@
 /**
- * npm run exercise -- N: the ready test of chapter N's exercise, for N from 1 to 3.
+ * npm run exercise -- N: the ready test of part N's exercise, for N from 1 to 4.
  *
- * Each of those chapters ends with exercises, and one of them comes with a test,
- * `<part N>/exercise.test.ts`, that drives the part through its real command line.
- * `npm test` skips it; this runs it with EXERCISE=N, which lifts the skip. It
- * fails until you have done the exercise in that part's proxy.ts.
+ * Each part's chapter (part 4's, in its sub-chapters) ends with exercises, and
+ * one of them comes with a test, `<part N>/exercise.test.ts`, that drives the
+ * part through its real command line. `npm test` skips it; this runs it with
+ * EXERCISE=N, which lifts the skip. It fails until you have done the exercise
+ * in that part's code.
  *
  * What it leaves out: the exercises without a test (their chapter says how to
- * see the result), and part 4, whose chapter has none.
+ * see the result).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { ROOT } from '../test/harness.ts';
 import { partFolder } from './diff.ts';
 
 const SCRIPT = 'exercise.ts';
-const USAGE = 'usage: exercise.ts N     (N from 1 to 3: the exercise test of part N)';
+const USAGE = 'usage: exercise.ts N     (N from 1 to 4: the exercise test of part N)';
 
 function main(): void {
   const args = process.argv.slice(2);
@@ -25,8 +26,8 @@ function main(): void {
     console.log(USAGE);
     return;
   }
-  if (args.length !== 1 || !/^[1-3]$/.test(args[0])) {
-    exitWith(SCRIPT, `N must be 1, 2 or 3, got ${JSON.stringify(args.join(' '))}`, 2, USAGE);
+  if (args.length !== 1 || !/^[1-4]$/.test(args[0])) {
+    exitWith(SCRIPT, `N must be 1, 2, 3 or 4, got ${JSON.stringify(args.join(' '))}`, 2, USAGE);
   }
   const folder = partFolder(Number(args[0]));
   const file = folder && path.join(folder, 'exercise.test.ts');
