@@ -24,8 +24,9 @@
  * 1 to 1000, got 0`. Unknown keys are errors too: they are usually typos
  * ("maxFail"), and a silently ignored setting is worse than a refusal.
  *
- * What it leaves out: routing by Host header or TLS SNI, the PROXY protocol, and
- * routes from Redis; a listener only names its pool.
+ * What it leaves out: settings that change while running (a reload rereads the
+ * whole file), includes and environment variables, and the routes of fleet
+ * mode, which live in Redis (routeSource says where).
  */
 import { constants, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -45,7 +46,7 @@ const MAX_MS = 86_400_000;
 
 const TOP = {
   listen: {
-    about: 'the listening ports, each naming the pool its clients go to',
+    about: 'the listening sockets: a port or address, a protocol, and how clients find their pool',
     required: true,
     check: list,
   },
@@ -291,9 +292,9 @@ export const MAX_FILE_BYTES = 1024 * 1024;
  * Reads and checks a JSON config file. Rejects with ConfigError.
  *
  * Asynchronous, and only a regular file, and only so much of it: a reload runs
- * while clients are served, so a FIFO put in the file's place must not freeze
- * the event loop (O_NONBLOCK: opening a FIFO would wait for a writer), and
- * /dev/zero must not fill the memory.
+ * while clients are served, so a FIFO put in the file's place must not hang it
+ * (O_NONBLOCK: opening a FIFO would wait for a writer, and every reload queued
+ * behind this one with it), and /dev/zero must not fill the memory.
  */
 export async function loadConfigFile(file: string): Promise<Config> {
   let bytes: Buffer;

@@ -13,8 +13,8 @@
  *                   maxFails failed connects       ┌───────────────────────────┐
  *   ┌────────────┐    within failTimeoutMs         │ DOWN (passive)            │
  *   │     UP     │ ──────────────────────────────▶ │ skipped for failTimeoutMs │
- *   │  may be    │                                 │ (unless the whole pool is │
- *   │  picked    │ ◀────────────────────────────── │  down: then tried anyway) │
+ *   │  may be    │                                 │ (unless every backend not │
+ *   │  picked    │ ◀────────────────────────────── │ tried yet is: tried then) │
  *   └────────────┘    failTimeoutMs over: the next └───────────────────────────┘
  *     │      ▲        client tries it; the count
  *     │      │        starts afresh

@@ -12,6 +12,9 @@
  *   cli.ts         the command line            config.ts   the configuration, checked
  *   state.ts       the running state, in one place
  *   serve.ts       one client: accept, pick a backend, relay or refuse
+ *   route.ts       which pool: the listener's, or by Host (http-head.ts), SNI
+ *                  (client-hello.ts), the host table (hosts.ts); PROXY headers
+ *                  in and out (proxy-protocol.ts)
  *   pool.ts        backends, strategy, retry   strategies/ who gets the next client
  *   health.ts      passive and active checks   relay.ts    part 3's relay
  *   status.ts      the status endpoint (JSON)  log.ts      the log line

@@ -4,7 +4,8 @@
  * are connected, bytes flow both ways until both sides are done:
  * - Flow control: when write() says the receiving socket's buffer is full, stop
  *   reading from the sender until 'drain'. Memory per connection stays bounded
- *   (a read chunk plus a 16 KiB buffer per direction) whatever the response size.
+ *   (a read chunk plus about one high-water mark per direction: 16 KiB on Node 20,
+ *   64 KiB from Node 22) whatever the response size.
  * - Half-close: a FIN from one side becomes end() on the other, which sends it
  *   only after what was queued before it. A client that sends its request and
  *   shuts down its write side still gets the whole response.
@@ -69,9 +70,9 @@ export function relay(
  *
  *       from                         proxy (user space)                       to
  *   [kernel recv buf] --'data'--> chunk --write()--> [to's writable buffer] --> [kernel send buf]
- *          ^                                            |  over 16 KiB:
- *          |  paused: the kernel buffer fills,          |  write() returns false
- *          |  its TCP window closes, the sender waits   v
+ *          ^                                            |  over its high-water mark
+ *          |  paused: the kernel buffer fills,          |  (16 KiB; 64 KiB from Node 22):
+ *          |  its TCP window closes, the sender waits   v  write() returns false
  *          +------------ from.pause() <-----------------+
  *                        from.resume() <-- 'drain' (the buffer went out to the kernel)
  *

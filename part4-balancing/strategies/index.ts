@@ -7,7 +7,7 @@
  *   ip-hash              the same client IP keeps the same backend
  *
  * A strategy never sees health or retries: the pool hands it only the candidates
- * (healthy, not yet tried for this client), so "try the next one" is just another
+ * (available, not yet tried for this client), so "try the next one" is just another
  * pick with the failed backend left out. Every strategy returns undefined when
  * there is no candidate and otherwise one of the candidates it was given.
  *
@@ -22,7 +22,7 @@ import type { Strategy } from './types.ts';
 
 export type { Peer, Strategy } from './types.ts';
 
-/** Every strategy by the name a config file uses. A new strategy is one file and one line here. */
+/** Every strategy by the name a config file uses. A new strategy is one file, and its line (and import) here. */
 const STRATEGIES = {
   'round-robin': createRoundRobin,
   'least-connections': createLeastConnections,

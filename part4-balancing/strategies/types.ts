@@ -14,7 +14,7 @@ export interface Peer {
 
 export interface Strategy {
   /**
-   * candidates: the peers eligible right now (healthy, not yet tried for this
+   * candidates: the peers eligible right now (available, not yet tried for this
    * client), in config order. undefined only when candidates is empty.
    */
   pick(candidates: readonly Peer[], clientIp: string): Peer | undefined;
