@@ -75,6 +75,7 @@ t.test('defaults fill in everything left out', async (t) => {
     shutdownTimeoutMs: 10_000,
     maxConnections: DEFAULTS.maxConnections,
     maxConnectionsPerClient: 0,
+    workers: 1,
     verbose: false,
     pools: {
       web: {
@@ -150,7 +151,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.listeners = [];
     },
-    'test.json: listeners: unknown key (expected listen, pools, statusListen, statusPort, maxConnections, maxConnectionsPerClient, verbose, idleTimeoutMs, shutdownTimeoutMs)',
+    'test.json: listeners: unknown key (expected listen, pools, statusListen, statusPort, maxConnections, maxConnectionsPerClient, routeSource, workers, verbose, idleTimeoutMs, shutdownTimeoutMs)',
   ],
   [
     'listen missing',
@@ -664,5 +665,60 @@ t.test('virtual hosts and the PROXY protocol: mistakes name the field', async (t
     const json = minimal();
     breakIt(json);
     t.ok(errorFor(json).startsWith(expected), `${what}: ${errorFor(json)}`);
+  }
+});
+
+t.test('fleet mode and workers: routeSource and workers are read and checked', async (t) => {
+  const json = minimal();
+  json.listen.push({ port: 8080, protocol: 'http' });
+  json.routeSource = { redis: 'redis://127.0.0.1:6379', pool: { strategy: 'least-connections' } };
+  json.workers = 'auto';
+  const config = parseConfig(json, 'test.json');
+  t.same(config.routeSource, {
+    redis: 'redis://127.0.0.1:6379',
+    keyPrefix: 'hostnames:',
+    pool: {
+      strategy: 'least-connections',
+      maxFails: 1,
+      failTimeoutMs: 10_000,
+      connectTimeoutMs: 3000,
+    },
+  });
+  t.ok(config.workers >= 1, `"auto" is one worker per core: ${config.workers}`);
+
+  const cases: [string, (json: Json) => void, string][] = [
+    [
+      'an http listener without hosts or pool, outside fleet mode',
+      (json) => {
+        json.listen[0] = { port: 8000, protocol: 'http' };
+      },
+      'test.json: listen[0].pool: missing (or give hosts)',
+    ],
+    [
+      'a routeSource that is not a Redis URL',
+      (json) => {
+        json.routeSource = { redis: 'http://x' };
+      },
+      'test.json: routeSource.redis: expected redis://host:port, got "http://x"',
+    ],
+    [
+      'a pool setting of the fleet misspelled',
+      (json) => {
+        json.routeSource = { redis: 'redis://x:1', pool: { strategy: 'nope' } };
+      },
+      'test.json: routeSource.pool.strategy: expected one of',
+    ],
+    [
+      'sixty-five workers',
+      (json) => {
+        json.workers = 65;
+      },
+      'test.json: workers: expected an integer from 1 to 64, got 65',
+    ],
+  ];
+  for (const [what, breakIt, expected] of cases) {
+    const broken = minimal();
+    breakIt(broken);
+    t.ok(errorFor(broken).startsWith(expected), `${what}: ${errorFor(broken)}`);
   }
 });
