@@ -350,7 +350,10 @@ export async function descendants(pid: number): Promise<number[]> {
 
 /** Resident memory of a process plus its descendants, in KiB (processes that vanished count 0). */
 export async function treeRssKiB(pid: number): Promise<number> {
-  const pids = [pid, ...(await descendants(pid))];
+  return sumRssKiB([pid, ...(await descendants(pid))]);
+}
+
+async function sumRssKiB(pids: number[]): Promise<number> {
   const sizes = await Promise.all(pids.map((each) => rssKiB(each).catch(() => 0)));
   return sizes.reduce((a, b) => a + b, 0);
 }
@@ -360,12 +363,20 @@ export interface RssWatch {
   stop(): Promise<number | undefined>;
 }
 
-/** Samples treeRssKiB(pid) every `intervalMs` until stopped. */
+/**
+ * Samples the resident memory of `pid` and its descendants every `intervalMs`
+ * until stopped. The process tree is looked up once, at the start: finding it
+ * reads every process's entry in /proc, tens of milliseconds on a busy
+ * machine, in the event loop that is timing the answers. A tree that changes
+ * during the run (none of the targets forks under load) would be missed.
+ */
 export function watchRss(pid: number, intervalMs = 200): RssWatch {
   let peak: number | undefined;
+  const tree = descendants(pid).then((children) => [pid, ...children]);
   let sampling: Promise<void> = Promise.resolve();
   const sample = () => {
-    sampling = treeRssKiB(pid)
+    sampling = tree
+      .then(sumRssKiB)
       .then((kib) => {
         if (kib > 0) peak = Math.max(peak ?? 0, kib);
       })
