@@ -206,9 +206,8 @@ export function closeLoad(options: LoadOptions): Promise<RunResult> {
 
 /**
  * `rate` requests a second for `seconds`, evenly spaced (to the millisecond of
- * Node's timers), over at most `connections` connections: kept alive and
- * reused in keepalive mode, a new one per request in close mode. Node's own
- * HTTP client does the talking; its cost is the same for every target.
+ * Node's timers), over at most `connections` connections. Node's own HTTP
+ * client does the talking; its cost is the same for every target.
  *
  * Autocannon's overallRate is not used because it sends bursts: each
  * connection sends its share of the second back to back, then waits for the
@@ -218,65 +217,94 @@ export function closeLoad(options: LoadOptions): Promise<RunResult> {
  * and a request that finds every connection busy waits in the agent's queue,
  * which its latency includes. Requests still in flight at the end are waited
  * for, up to the timeout.
+ *
+ * In keepalive mode the connections are opened before the clock starts and
+ * take turns (the agent hands a request to the connection idle the longest),
+ * as autocannon's clients do: no connection is set up, no TLS handshake made,
+ * while latency is measured. In close mode each request has a new connection.
  */
-export function pacedLoad(mode: Mode, options: LoadOptions): Promise<RunResult> {
+export async function pacedLoad(mode: Mode, options: LoadOptions): Promise<RunResult> {
   const rate = options.rate ?? 1;
   const timeoutMs = (options.timeoutSeconds ?? DEFAULT_TIMEOUT_S) * 1000;
   const total = Math.max(1, Math.round(rate * (options.seconds ?? 5)));
-  const client = options.tls ? https : http;
-  const agent = new client.Agent({
-    keepAlive: mode === 'keepalive',
-    maxSockets: options.connections,
-  });
-  const headers: Record<string, string> = {};
-  if (options.name !== undefined) headers.host = options.name;
-  if (mode === 'close') headers.connection = 'close';
+  const get = requester(mode, options, timeoutMs);
+  if (mode === 'keepalive') {
+    await Promise.all(Array.from({ length: options.connections }, () => get.request()));
+  }
+
   const latencies: number[] = [];
-  const sockets = new Set<net.Socket>();
   let sent = 0;
   let settled = 0;
   let answered = 0;
   let errors = 0;
   let timeouts = 0;
   let non2xx = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let finished = false;
   const began = performance.now();
+  const outcome = (start: number, answer: Answer) => {
+    settled++;
+    if (answer === 'error' || answer === 'timeout') {
+      errors++;
+      if (answer === 'timeout') timeouts++;
+      return;
+    }
+    answered++;
+    if (answer >= 200 && answer < 300) latencies.push(performance.now() - start);
+    else non2xx++;
+    options.onAnswer?.(answered);
+  };
 
-  return new Promise((resolve) => {
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      // Whatever is still waiting now has waited the whole timeout.
-      const late = sent - settled;
-      timeouts += late;
-      errors += late;
-      agent.destroy();
-      const seconds = Math.max(options.seconds ?? 5, (performance.now() - began) / 1000);
-      resolve({
-        requests: answered,
-        seconds,
-        rps: answered / seconds,
-        latency: summariseLatencies(latencies),
-        errors,
-        timeouts,
-        non2xx,
-        connections: options.connections,
-        clientsServed: sockets.size,
-      });
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const elapsedMs = performance.now() - began;
+      const due = Math.min(total, Math.floor((elapsedMs / 1000) * rate) + 1);
+      for (; sent < due; sent++) {
+        const start = performance.now();
+        void get.request().then((answer) => {
+          outcome(start, answer);
+          if (settled === total) resolve();
+        });
+      }
+      if (sent < total) setTimeout(tick, Math.max(0, (sent / rate) * 1000 - elapsedMs));
     };
+    tick();
+  });
+  const seconds = Math.max(options.seconds ?? 5, (performance.now() - began) / 1000);
+  get.close();
+  return {
+    requests: answered,
+    seconds,
+    rps: answered / seconds,
+    latency: summariseLatencies(latencies),
+    errors,
+    timeouts,
+    non2xx,
+    connections: options.connections,
+    clientsServed: get.sockets.size,
+  };
+}
 
-    const send = () => {
-      const start = performance.now();
-      let done = false;
-      const settle = (outcome: () => void) => {
-        if (done) return;
-        done = true;
-        outcome();
-        if (++settled === total) finish();
-      };
-      const request = client.request({
+/** An answer's status, or how a request failed. */
+type Answer = number | 'error' | 'timeout';
+
+/**
+ * GET / with Node's HTTP client over an agent of at most `connections`
+ * connections; each request settles once, with its answer's status or its
+ * failure (a request without an answer for `timeoutMs` is destroyed).
+ */
+function requester(mode: Mode, options: LoadOptions, timeoutMs: number) {
+  const client = options.tls ? https : http;
+  const agent = new client.Agent({
+    keepAlive: mode === 'keepalive',
+    maxSockets: options.connections,
+    scheduling: 'fifo',
+  });
+  const headers: Record<string, string> = {};
+  if (options.name !== undefined) headers.host = options.name;
+  if (mode === 'close') headers.connection = 'close';
+  const sockets = new Set<net.Socket>();
+  const request = () =>
+    new Promise<Answer>((settle) => {
+      const sent = client.request({
         host: '127.0.0.1',
         port: options.port,
         path: '/',
@@ -284,46 +312,28 @@ export function pacedLoad(mode: Mode, options: LoadOptions): Promise<RunResult> 
         headers,
         servername: options.tls ? options.name : undefined,
         rejectUnauthorized: false,
-        timeout: timeoutMs,
       });
-      request.on('socket', (socket) => sockets.add(socket));
-      request.on('response', (response) => {
-        response.resume();
-        response.once('end', () =>
-          settle(() => {
-            answered++;
-            const status = response.statusCode ?? 0;
-            if (status >= 200 && status < 300) latencies.push(performance.now() - start);
-            else non2xx++;
-            options.onAnswer?.(answered);
-          }),
-        );
-      });
-      request.on('timeout', () => {
-        settle(() => {
-          timeouts++;
-          errors++;
+      // Started here, not at 'socket': a wait in the agent's queue counts too.
+      const timer = setTimeout(() => {
+        settle('timeout');
+        sent.destroy();
+      }, timeoutMs);
+      sent.on('socket', (socket) => sockets.add(socket));
+      sent.on('response', (response) => {
+        response.on('error', () => {});
+        response.once('close', () => {
+          clearTimeout(timer);
+          settle(response.complete ? (response.statusCode ?? 0) : 'error');
         });
-        request.destroy();
+        response.resume();
       });
-      request.on('error', () => settle(() => errors++));
-      request.end();
-    };
-
-    const tick = () => {
-      const elapsedMs = performance.now() - began;
-      const due = Math.min(total, Math.floor((elapsedMs / 1000) * rate) + 1);
-      while (sent < due) {
-        sent++;
-        send();
-      }
-      timer =
-        sent < total
-          ? setTimeout(tick, Math.max(0, (sent / rate) * 1000 - elapsedMs))
-          : setTimeout(finish, timeoutMs);
-    };
-    tick();
-  });
+      sent.on('error', () => {
+        clearTimeout(timer);
+        settle('error');
+      });
+      sent.end();
+    });
+  return { request, sockets, close: () => agent.destroy() };
 }
 
 /** Pids of the processes whose parent chain leads to `pid` (nginx's workers, cluster workers). */
