@@ -74,52 +74,49 @@ export interface Target {
 
 type Details = Pick<Target, 'lesson' | 'serial' | 'tls' | 'over'>;
 
-const partMissing = (folder: string) =>
-  existsSync(path.join(ROOT, folder, 'proxy.ts')) ? undefined : `no ${folder}/proxy.ts yet`;
+/** The command line a part is started with, in front of the backend. */
+type PartArgs = (cleanup: Teardown, backendPort: number) => Promise<string[]>;
 
-/** A part of the tutorial: `<folder>/proxy.ts <args>`, started through the harness. */
-function part(name: string, folder: string, details: Details): Target {
+/**
+ * A part of the tutorial: `<folder>/proxy.ts <args>`, started through the
+ * harness; by default with the quick-start command line (partArgs).
+ */
+function part(
+  name: string,
+  folder: string,
+  details: Details,
+  args: PartArgs = async (_cleanup, backendPort) => partArgs(folder, [backendPort]),
+): Target {
   return {
     name,
     kind: 'part',
     readme: `${folder}/README.md`,
     ...details,
-    missing: () => partMissing(folder),
+    missing: () =>
+      existsSync(path.join(ROOT, folder, 'proxy.ts')) ? undefined : `no ${folder}/proxy.ts yet`,
     start: async (cleanup, backendPort) => {
-      const program = await startPart(cleanup, folder, partArgs(folder, [backendPort]));
+      const program = await startPart(cleanup, folder, await args(cleanup, backendPort));
       return { port: program.port, pid: program.pid, tls: details.tls };
     },
   };
 }
 
 /**
- * Part 4 with one http or tls listener whose host table alone sends
- * ROUTED_NAME to the backend. There is no default pool, so a request that did
- * not route shows in the table: a 404 (non-2xx) over HTTP, a closed
- * connection (an error) over TLS.
+ * Part 4 from a config file with one http or tls listener whose host table
+ * alone sends ROUTED_NAME to the backend. There is no default pool, so a
+ * request that did not route shows in the table: a 404 (non-2xx) over HTTP, a
+ * closed connection (an error) over TLS.
  */
-export function part4RoutingConfig(protocol: 'http' | 'tls', backendPort: number): object {
-  return {
-    listen: [{ port: 0, protocol, hosts: { [ROUTED_NAME]: 'bench' } }],
-    pools: { bench: { backends: [{ address: `127.0.0.1:${backendPort}` }] } },
-  };
-}
-
 function part4Routing(name: string, protocol: 'http' | 'tls', details: Details): Target {
-  const folder = 'part4-balancing';
-  return {
-    name,
-    kind: 'part',
-    readme: `${folder}/README.md`,
-    ...details,
-    missing: () => partMissing(folder),
-    start: async (cleanup, backendPort) => {
-      const file = path.join(await tempDir(cleanup, name), 'bench.config.json');
-      await writeFile(file, JSON.stringify(part4RoutingConfig(protocol, backendPort)));
-      const program = await startPart(cleanup, folder, ['--config', file]);
-      return { port: program.port, pid: program.pid, tls: details.tls };
-    },
-  };
+  return part(name, 'part4-balancing', details, async (cleanup, backendPort) => {
+    const file = path.join(await tempDir(cleanup, name), 'bench.config.json');
+    const config = {
+      listen: [{ port: 0, protocol, hosts: { [ROUTED_NAME]: 'bench' } }],
+      pools: { bench: { backends: [{ address: `127.0.0.1:${backendPort}` }] } },
+    };
+    await writeFile(file, JSON.stringify(config));
+    return ['--config', file];
+  });
 }
 
 export const SERIAL_NOTE = 'serial by design: it serves one connection at a time';
