@@ -1,6 +1,7 @@
 import t from 'tap';
 import { runProgram } from '../test/harness.ts';
 import { parseBenchArgs } from './bench.ts';
+import { parsePipeArgs } from './pipe-proxy.ts';
 import { parseSoakArgs } from './soak.ts';
 
 t.test('parseBenchArgs: defaults', async (t) => {
@@ -8,9 +9,23 @@ t.test('parseBenchArgs: defaults', async (t) => {
     connections: 100,
     duration: 5,
     rounds: 3,
-    targets: ['direct', 'part1', 'part2', 'part3', 'part4', 'nginx', 'haproxy'],
+    targets: [
+      'direct',
+      'pipe',
+      'part1',
+      'part2',
+      'part3',
+      'part4',
+      'part4-http',
+      'nginx',
+      'haproxy',
+      'direct-tls',
+      'part4-tcp-tls',
+      'part4-tls',
+    ],
     mode: 'keepalive',
     backend: 'mock',
+    rate: undefined,
     json: undefined,
   });
 });
@@ -30,6 +45,7 @@ t.test('parseBenchArgs: every option', async (t) => {
     'out.json',
     '--targets',
     'nginx, part3',
+    '--rate=2000',
   ]);
   t.same(options, {
     connections: 10,
@@ -38,12 +54,32 @@ t.test('parseBenchArgs: every option', async (t) => {
     targets: ['direct', 'part3', 'nginx'],
     mode: 'close',
     backend: 'nginx',
+    rate: 2000,
     json: 'out.json',
   });
   t.same(
     parseBenchArgs(['--targets', 'part2,direct']).targets,
     ['direct', 'part2'],
     'direct is the baseline: always there, always first',
+  );
+});
+
+t.test('parseBenchArgs: --targets picks rows, and brings the baseline each needs', async (t) => {
+  t.same(
+    parseBenchArgs(['--targets', 'part4-tls,part4-http,pipe']).targets,
+    ['direct', 'pipe', 'part4-http', 'direct-tls', 'part4-tls'],
+    'a TLS row brings direct-tls; table order, whatever the order asked',
+  );
+  t.same(parseBenchArgs(['--targets', 'part4-tcp-tls']).targets, [
+    'direct',
+    'direct-tls',
+    'part4-tcp-tls',
+  ]);
+  t.same(parseBenchArgs(['--targets', 'direct-tls']).targets, ['direct', 'direct-tls']);
+  t.same(
+    parseBenchArgs(['--targets', 'pipe,part3']).targets,
+    ['direct', 'pipe', 'part3'],
+    'no TLS row, no direct-tls',
   );
 });
 
@@ -55,6 +91,10 @@ t.test('parseBenchArgs: bad values name the option', async (t) => {
   t.throws(() => parseBenchArgs(['--duration', '1.5']), /--duration must be an integer/);
   t.throws(() => parseBenchArgs(['--rounds=-1']), /--rounds must be an integer/);
   t.throws(() => parseBenchArgs(['--json=']), /--json needs a file name/);
+  t.throws(() => parseBenchArgs(['--rate', '0']), /--rate must be an integer from 1/);
+  t.throws(() => parseBenchArgs(['--rate', '2k']), /--rate must be an integer/);
+  t.throws(() => parseBenchArgs(['--rate']), /argument missing/);
+  t.throws(() => parseBenchArgs(['--targets', 'part4-https']), /unknown target "part4-https"/);
   t.throws(() => parseBenchArgs(['--fast']), /Unknown option/);
   t.throws(() => parseBenchArgs(['part1']), /positional/);
 });
@@ -74,15 +114,28 @@ t.test('parseSoakArgs: defaults and bad values', async (t) => {
   );
 });
 
-t.test('bench and soak CLIs: a bad option is one line, the usage, exit 2', async (t) => {
+t.test('parsePipeArgs: the command line of parts 1 to 3', async (t) => {
+  t.same(parsePipeArgs([]), { port: 8000, backendHost: '127.0.0.1', backendPort: 8888 });
+  t.same(parsePipeArgs(['0', 'localhost', '9000']), {
+    port: 0,
+    backendHost: 'localhost',
+    backendPort: 9000,
+  });
+  t.throws(() => parsePipeArgs(['http']), /listen-port must be an integer/);
+  t.throws(() => parsePipeArgs(['0', '127.0.0.1', '0']), /backend-port must be an integer from 1/);
+  t.throws(() => parsePipeArgs(['0', 'a', '1', 'b']), /at most three arguments/);
+});
+
+t.test('bench, soak and pipe CLIs: a bad option is one line, the usage, exit 2', async (t) => {
   for (const [script, args] of [
     ['shared/bench/bench.ts', ['--mode', 'fast']],
     ['shared/bench/soak.ts', ['--requests', 'x']],
+    ['shared/bench/pipe-proxy.ts', ['0', '127.0.0.1', '70000']],
   ] as const) {
     const { code, stdout, stderr } = await runProgram(script, [...args]);
     t.equal(code, 2, `${script} exits 2`);
     t.equal(stdout, '', 'nothing on stdout');
-    t.match(stderr, /^(bench|soak)\.ts: .+\nusage: /, 'one line, then the usage');
+    t.match(stderr, /^(bench|soak|pipe-proxy)\.ts: .+\nusage: /, 'one line, then the usage');
     t.notMatch(stderr, /\n\s+at /, 'no stack trace');
   }
 });

@@ -3,8 +3,8 @@ import net from 'node:net';
 import t from 'tap';
 import { makeBody } from '../test/backend.ts';
 import { freePort, httpGet, rssKiB, spawnScript, startBackend } from '../test/harness.ts';
-import { closeLoad, descendants, keepAliveLoad, treeRssKiB } from './bench-load.ts';
-import { PEERS, startBenchBackend } from './bench-targets.ts';
+import { closeLoad, descendants, keepAliveLoad, pacedLoad, treeRssKiB } from './bench-load.ts';
+import { PEERS, ROUTED_NAME, startBenchBackend, TLS_ROWS } from './bench-targets.ts';
 
 t.test('closeLoad: a new connection per request, every answer counted once', async (t) => {
   const backend = await startBackend(t);
@@ -69,6 +69,55 @@ t.test('keepAliveLoad: autocannon with exact latencies and clients served', asyn
   t.equal(result.non2xx, 0);
   t.ok(result.latency.mean > 0);
   t.ok(result.latency.p50 % 1 !== 0 || result.latency.p99 % 1 !== 0, 'not rounded to whole ms');
+});
+
+t.test('pacedLoad: rate x seconds requests, spread over the run, not sent at once', async (t) => {
+  const backend = await startBackend(t);
+  const began = performance.now();
+  const answeredAt: number[] = [];
+  const result = await pacedLoad('keepalive', {
+    port: backend.port,
+    connections: 10,
+    seconds: 1,
+    rate: 100,
+    onAnswer: () => answeredAt.push(performance.now() - began),
+  });
+  t.equal(result.requests, 100, 'every request of the schedule answered');
+  t.equal(result.errors, 0);
+  t.equal(result.non2xx, 0);
+  t.ok(result.latency.mean > 0 && result.latency.p50 <= result.latency.p99, 'latencies measured');
+  t.ok(result.clientsServed <= 10, 'never more connections than allowed');
+  // Request i is due at i/100 s: at most 51 can have been sent, so answered,
+  // in the first half second, however slow the machine. A burst sends all 100.
+  const early = answeredAt.filter((ms) => ms < 500).length;
+  t.ok(early <= 51, `${early} of 100 answered in the first half second`);
+});
+
+t.test('TLS: part 4 routes the load by its server name, and closes other names', async (t) => {
+  const backend = await startBenchBackend(t, 'tls');
+  const part4Tls = TLS_ROWS.find((target) => target.name === 'part4-tls');
+  const running = await part4Tls?.start(t, backend.port);
+  if (!running) throw new Error('no part4-tls target');
+  t.equal(running.tls, true);
+  const routed = await keepAliveLoad({
+    port: running.port,
+    connections: 4,
+    seconds: 1,
+    tls: true,
+    name: ROUTED_NAME,
+  });
+  t.ok(routed.requests > 0, `${routed.requests} answers over TLS through part 4`);
+  t.equal(routed.errors, 0, 'none closed: the name was routed');
+  const other = await pacedLoad('close', {
+    port: running.port,
+    connections: 4,
+    seconds: 1,
+    rate: 10,
+    tls: true,
+    name: 'other.example.org',
+  });
+  t.equal(other.requests, 0, 'a name the host table does not know gets no answer...');
+  t.equal(other.errors, 10, '...but a closed connection, every time');
 });
 
 t.test('treeRssKiB: a process and its children', async (t) => {

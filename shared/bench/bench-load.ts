@@ -10,14 +10,23 @@
  *   correctly: with `Connection: close` it writes the next request on the dying
  *   connection and times every later answer from that stale request, and its
  *   `reconnectRate: 1` leaves the answers out of its counts.
+ * - pacedLoad: a fixed number of requests per second, evenly spaced, in either
+ *   mode: the latency a proxy adds when nobody is pushed to the limit.
  * - watchRss: the resident memory of a process and its children, sampled from
  *   /proc while a run goes on; the highest value is what the table shows.
  *
+ * Each speaks HTTP or, with `tls`, HTTPS without checking the certificate
+ * (the mock backend's is self-signed); `name` is sent as the Host header and
+ * as the TLS server name, so that part 4 can route by either.
+ *
  * What it leaves out: checking response bodies (the behaviour tests do that),
- * HTTP pipelining, TLS.
+ * HTTP pipelining.
  */
 import { readdir, readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import autocannon from 'autocannon';
 import { requestHead, rssKiB } from '../test/harness.ts';
 import { type RunResult, summariseLatencies } from './bench-stats.ts';
@@ -33,13 +42,20 @@ export interface LoadOptions {
   amount?: number;
   /** A request without an answer for this long counts as a timeout. */
   timeoutSeconds?: number;
-  /** Called after each answer with the number answered so far (closeLoad only). */
+  /** Called after each answer with the number answered so far (closeLoad and pacedLoad). */
   onAnswer?: (answered: number) => void;
+  /** Speak TLS (certificates are not checked). */
+  tls?: boolean;
+  /** The Host header and TLS server name; without it, 127.0.0.1:port or localhost, and no SNI. */
+  name?: string;
+  /** Requests per second, evenly spaced (pacedLoad); without it, as fast as the target answers. */
+  rate?: number;
 }
 
 const DEFAULT_TIMEOUT_S = 10;
 
 export function load(mode: Mode, options: LoadOptions): Promise<RunResult> {
+  if (options.rate !== undefined) return pacedLoad(mode, options);
   return mode === 'keepalive' ? keepAliveLoad(options) : closeLoad(options);
 }
 
@@ -50,10 +66,12 @@ export function keepAliveLoad(options: LoadOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
-        url: `http://127.0.0.1:${options.port}/`,
+        url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${options.port}/`,
         connections: options.connections,
         duration: options.seconds ?? 5,
         timeout: options.timeoutSeconds ?? DEFAULT_TIMEOUT_S,
+        headers: options.name === undefined ? undefined : { host: options.name },
+        servername: options.name,
       },
       (err, result) => {
         if (err) return reject(err);
@@ -85,7 +103,7 @@ export function keepAliveLoad(options: LoadOptions): Promise<RunResult> {
  * an error.
  */
 export function closeLoad(options: LoadOptions): Promise<RunResult> {
-  const request = requestHead('/');
+  const request = requestHead('/', options.name);
   const timeoutMs = (options.timeoutSeconds ?? DEFAULT_TIMEOUT_S) * 1000;
   const latencies: number[] = [];
   const served = new Set<number>();
@@ -140,7 +158,14 @@ export function closeLoad(options: LoadOptions): Promise<RunResult> {
       let head = '';
       let tookMs = 0;
       let failed = false;
-      const socket = net.connect(options.port, '127.0.0.1');
+      const socket = options.tls
+        ? tls.connect({
+            port: options.port,
+            host: '127.0.0.1',
+            servername: options.name,
+            rejectUnauthorized: false,
+          })
+        : net.connect(options.port, '127.0.0.1');
       inFlight.add(socket);
       socket.setNoDelay(true);
       socket.setTimeout(timeoutMs);
@@ -179,6 +204,138 @@ export function closeLoad(options: LoadOptions): Promise<RunResult> {
   });
 }
 
+/**
+ * `rate` requests a second for `seconds`, evenly spaced (to the millisecond of
+ * Node's timers), over at most `connections` connections. Node's own HTTP
+ * client does the talking; its cost is the same for every target.
+ *
+ * Autocannon's overallRate is not used because it sends bursts: each
+ * connection sends its share of the second back to back, then waits for the
+ * next second, so most of a second's requests meet at its start and the
+ * latency measured is a burst's. Here request i is due at i/rate seconds from
+ * the start, a late timer is caught up at once (the rate is kept, not lowered),
+ * and a request that finds every connection busy waits in the agent's queue,
+ * which its latency includes. Requests still in flight at the end are waited
+ * for, up to the timeout.
+ *
+ * In keepalive mode the connections are opened before the clock starts and
+ * take turns (the agent hands a request to the connection idle the longest),
+ * as autocannon's clients do: no connection is set up, no TLS handshake made,
+ * while latency is measured. In close mode each request has a new connection.
+ */
+export async function pacedLoad(mode: Mode, options: LoadOptions): Promise<RunResult> {
+  const rate = options.rate ?? 1;
+  const timeoutMs = (options.timeoutSeconds ?? DEFAULT_TIMEOUT_S) * 1000;
+  const total = Math.max(1, Math.round(rate * (options.seconds ?? 5)));
+  const get = requester(mode, options, timeoutMs);
+  if (mode === 'keepalive') {
+    await Promise.all(Array.from({ length: options.connections }, () => get.request()));
+  }
+
+  const latencies: number[] = [];
+  let sent = 0;
+  let settled = 0;
+  let answered = 0;
+  let errors = 0;
+  let timeouts = 0;
+  let non2xx = 0;
+  const began = performance.now();
+  const outcome = (start: number, answer: Answer) => {
+    settled++;
+    if (answer === 'error' || answer === 'timeout') {
+      errors++;
+      if (answer === 'timeout') timeouts++;
+      return;
+    }
+    answered++;
+    if (answer >= 200 && answer < 300) latencies.push(performance.now() - start);
+    else non2xx++;
+    options.onAnswer?.(answered);
+  };
+
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const elapsedMs = performance.now() - began;
+      const due = Math.min(total, Math.floor((elapsedMs / 1000) * rate) + 1);
+      for (; sent < due; sent++) {
+        const start = performance.now();
+        void get.request().then((answer) => {
+          outcome(start, answer);
+          if (settled === total) resolve();
+        });
+      }
+      if (sent < total) setTimeout(tick, Math.max(0, (sent / rate) * 1000 - elapsedMs));
+    };
+    tick();
+  });
+  const seconds = Math.max(options.seconds ?? 5, (performance.now() - began) / 1000);
+  get.close();
+  return {
+    requests: answered,
+    seconds,
+    rps: answered / seconds,
+    latency: summariseLatencies(latencies),
+    errors,
+    timeouts,
+    non2xx,
+    connections: options.connections,
+    clientsServed: get.sockets.size,
+  };
+}
+
+/** An answer's status, or how a request failed. */
+type Answer = number | 'error' | 'timeout';
+
+/**
+ * GET / with Node's HTTP client over an agent of at most `connections`
+ * connections; each request settles once, with its answer's status or its
+ * failure (a request without an answer for `timeoutMs` is destroyed).
+ */
+function requester(mode: Mode, options: LoadOptions, timeoutMs: number) {
+  const client = options.tls ? https : http;
+  const agent = new client.Agent({
+    keepAlive: mode === 'keepalive',
+    maxSockets: options.connections,
+    scheduling: 'fifo',
+  });
+  const headers: Record<string, string> = {};
+  if (options.name !== undefined) headers.host = options.name;
+  if (mode === 'close') headers.connection = 'close';
+  const sockets = new Set<net.Socket>();
+  const request = () =>
+    new Promise<Answer>((settle) => {
+      const sent = client.request({
+        host: '127.0.0.1',
+        port: options.port,
+        path: '/',
+        agent,
+        headers,
+        servername: options.tls ? options.name : undefined,
+        rejectUnauthorized: false,
+      });
+      // Started here, not at 'socket': a wait in the agent's queue counts too.
+      const timer = setTimeout(() => {
+        settle('timeout');
+        sent.destroy();
+      }, timeoutMs);
+      sent.on('socket', (socket) => sockets.add(socket));
+      sent.on('response', (response) => {
+        response.on('error', () => {});
+        response.once('close', () => {
+          clearTimeout(timer);
+          settle(response.complete ? (response.statusCode ?? 0) : 'error');
+        });
+        response.resume();
+      });
+      sent.on('error', () => {
+        clearTimeout(timer);
+        settle('error');
+      });
+      sent.end();
+    });
+  return { request, sockets, close: () => agent.destroy() };
+}
+
 /** Pids of the processes whose parent chain leads to `pid` (nginx's workers, cluster workers). */
 export async function descendants(pid: number): Promise<number[]> {
   const children = new Map<number, number[]>();
@@ -203,7 +360,10 @@ export async function descendants(pid: number): Promise<number[]> {
 
 /** Resident memory of a process plus its descendants, in KiB (processes that vanished count 0). */
 export async function treeRssKiB(pid: number): Promise<number> {
-  const pids = [pid, ...(await descendants(pid))];
+  return sumRssKiB([pid, ...(await descendants(pid))]);
+}
+
+async function sumRssKiB(pids: number[]): Promise<number> {
   const sizes = await Promise.all(pids.map((each) => rssKiB(each).catch(() => 0)));
   return sizes.reduce((a, b) => a + b, 0);
 }
@@ -213,12 +373,20 @@ export interface RssWatch {
   stop(): Promise<number | undefined>;
 }
 
-/** Samples treeRssKiB(pid) every `intervalMs` until stopped. */
+/**
+ * Samples the resident memory of `pid` and its descendants every `intervalMs`
+ * until stopped. The process tree is looked up once, at the start: finding it
+ * reads every process's entry in /proc, tens of milliseconds on a busy
+ * machine, in the event loop that is timing the answers. A tree that changes
+ * during the run (none of the targets forks under load) would be missed.
+ */
 export function watchRss(pid: number, intervalMs = 200): RssWatch {
   let peak: number | undefined;
+  const tree = descendants(pid).then((children) => [pid, ...children]);
   let sampling: Promise<void> = Promise.resolve();
   const sample = () => {
-    sampling = treeRssKiB(pid)
+    sampling = tree
+      .then(sumRssKiB)
       .then((kib) => {
         if (kib > 0) peak = Math.max(peak ?? 0, kib);
       })

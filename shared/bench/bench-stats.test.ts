@@ -149,3 +149,85 @@ t.test('formatTable and reading: every row, notes, the two-line verdict', async 
     'no peers: says how to get them',
   );
 });
+
+t.test('compareWithDirect: each row against its own baseline, mean and p99', async (t) => {
+  const summaries = compareWithDirect([
+    summariseRounds('direct', 'direct', [run(10_000, 4)], undefined),
+    summariseRounds('part4', 'part', [run(8000, 5)], 50_000),
+    summariseRounds('direct-tls', 'direct', [run(5000, 8)], undefined),
+    summariseRounds('part4-tls', 'part', [run(4000, 10)], 50_000, 'direct-tls'),
+  ]);
+  t.same(
+    summaries.map((summary) => [summary.name, summary.baseline]),
+    [
+      ['direct', 'direct'],
+      ['part4', 'direct'],
+      ['direct-tls', 'direct-tls'],
+      ['part4-tls', 'direct-tls'],
+    ],
+    'a direct row is its own baseline',
+  );
+  const [, part4, directTls, part4Tls] = summaries;
+  t.equal(part4.addedMs, 1);
+  t.equal(part4.addedP99Ms, 15 - 12, 'p99 minus the baseline p99');
+  t.equal(directTls.addedMs, 0);
+  t.equal(directTls.shareOfDirect, 1);
+  t.equal(part4Tls.addedMs, 2, 'against direct-tls, not direct');
+  t.equal(part4Tls.shareOfDirect, 0.8);
+  t.throws(
+    () => compareWithDirect([summariseRounds('part4-tls', 'part', [run(1, 1)], 1, 'direct-tls')]),
+    /no direct-tls row to compare part4-tls with/,
+  );
+});
+
+t.test('formatTable and reading at a fixed rate: latency added, mean and p99', async (t) => {
+  const summaries = compareWithDirect([
+    summariseRounds('direct', 'direct', [run(2000, 1)], undefined),
+    summariseRounds('pipe', 'floor', [run(2000, 1.1)], 40_000),
+    summariseRounds('part3', 'part', [run(2000, 1.2)], 45_000),
+    { ...summariseRounds('part4', 'part', [run(2000, 1.25)], 50_000), note: 'fell behind' },
+    { ...summariseRounds('part4-http', 'part', [run(2000, 1.3)], 50_000), over: 'part4' },
+    summariseRounds('direct-tls', 'direct', [run(2000, 2)], undefined),
+    summariseRounds('part4-tcp-tls', 'part', [run(2000, 2.1)], 50_000, 'direct-tls'),
+    {
+      ...summariseRounds('part4-tls', 'part', [run(2000, 2.25)], 50_000, 'direct-tls'),
+      over: 'part4-tcp-tls',
+    },
+  ]);
+  const table = formatTable(summaries, true);
+  const lines = table.split('\n');
+  t.match(
+    lines[0],
+    /\| target +\| req\/s \| mean ms \| p50 ms \| p99 ms \| added mean \| added p99 \| peak RSS \| errors \| non-2xx \|$/,
+    'no share of direct, no served: the added p99 instead',
+  );
+  t.match(table, /\| part3 +\| 2,000 \| +1\.20 \| .*\| +\+0\.20 \| +\+0\.60 \| +43\.9 MiB \|/);
+  t.match(table, /\| direct-tls +\| .*\| +\| +\| +- \|/, 'a baseline adds nothing');
+  t.match(table, /\| part4-tls +\| .*\| +\+0\.25 \| +\+0\.75 \|/, 'against direct-tls');
+  t.equal(new Set(lines.slice(0, 10).map((line) => line.length)).size, 1, 'columns are aligned');
+  t.match(table, /\\\* part4: fell behind/);
+  t.match(table, /^part4-tcp-tls, part4-tls: compared with direct-tls, not with direct\.$/m);
+  t.match(
+    formatTable(summaries),
+    /^part4-tcp-tls, part4-tls: compared with direct-tls \(added ms, of direct\), not with direct\.$/m,
+    'at saturation the note names the two columns',
+  );
+
+  const verdict = reading(summaries, true).split('\n');
+  t.equal(verdict.length, 3, 'three lines: best part, comparison, one feature at a time');
+  t.match(
+    verdict[0],
+    /^Best of our parts: part3, adding \+0\.20 ms to the mean request and \+0\.60 ms to the p99\.$/,
+    'the least added latency wins; the TLS rows are not in the running',
+  );
+  t.match(verdict[1], /^For comparison: pipe \+0\.10 ms mean, \+0\.30 ms p99\. No nginx/);
+  t.match(
+    verdict[2],
+    /^One feature at a time: part4-http adds \+0\.05 ms to part4's mean; part4-tls adds \+0\.15 ms to part4-tcp-tls's mean\.$/,
+  );
+  t.match(
+    reading(summaries),
+    /part4-http adds \+0\.05 ms to part4's mean, 100% of its requests\/s/,
+    'at saturation, the share of requests too',
+  );
+});

@@ -1,8 +1,11 @@
 /**
  * The arithmetic of the benchmark, kept apart from sockets and processes so that
  * it can be tested on its own: latency summaries of one run, medians over
- * rounds, what a proxy adds to a direct connection, and the table and the
- * two-line reading that bench.ts and tour.ts print.
+ * rounds, what a proxy adds to its baseline (direct, or direct-tls for the TLS
+ * rows), and the table and the short reading that bench.ts and tour.ts print.
+ * The table has two shapes: at saturation (how many requests per second, and
+ * at what latency) and at a fixed rate (how much latency, when nobody is
+ * pushed to the limit).
  *
  * What it leaves out: confidence intervals and outlier rejection. Interleaved
  * rounds and medians are what the blog series' readers can check by hand.
@@ -29,13 +32,19 @@ export interface RunResult {
   errors: number;
   timeouts: number;
   non2xx: number;
-  /** Concurrent clients, and how many of them got at least one answer. */
+  /**
+   * Concurrent clients, and how many of them got at least one answer. At a
+   * fixed rate: the most connections allowed, and how many were opened.
+   */
   connections: number;
   clientsServed: number;
 }
 
-/** direct = the backend itself, the baseline; part = ours; peer = nginx, HAProxy. */
-export type TargetKind = 'direct' | 'part' | 'peer';
+/**
+ * direct = the backend itself, a baseline; floor = the smallest Node proxy;
+ * part = ours; peer = nginx, HAProxy.
+ */
+export type TargetKind = 'direct' | 'floor' | 'part' | 'peer';
 
 /**
  * One target over all its rounds: rps and latency are medians of the rounds,
@@ -48,9 +57,15 @@ export interface TargetSummary extends Omit<RunResult, 'requests' | 'seconds'> {
   rounds: number;
   /** Highest resident memory of the proxy seen during its runs (none for direct). */
   peakRssKiB: number | undefined;
-  /** Mean latency minus direct's, in ms. */
+  /** The name of the row it is compared with (a direct row; its own name for a direct row). */
+  baseline: string;
+  /** The row this one is, plus one feature; the reading says what the feature added. */
+  over?: string;
+  /** Mean latency minus the baseline's, in ms. */
   addedMs: number;
-  /** Requests per second as a fraction of direct's (1 = as fast as direct). */
+  /** p99 latency minus the baseline's, in ms. */
+  addedP99Ms: number;
+  /** Requests per second as a fraction of the baseline's (1 = as fast as direct). */
   shareOfDirect: number;
   /** Serves one client at a time on purpose (part 1): left out of "best of our parts". */
   serial?: boolean;
@@ -98,12 +113,17 @@ export function shareOfDirect(targetRps: number, directRps: number): number {
   return directRps > 0 ? targetRps / directRps : Number.NaN;
 }
 
-/** Folds the rounds of one target into medians and sums; comparison fields are left at 0. */
+/**
+ * Folds the rounds of one target into medians and sums; comparison fields are
+ * left at 0. A direct row is its own baseline; others are compared with
+ * `baseline`, direct unless said otherwise.
+ */
 export function summariseRounds(
   name: string,
   kind: TargetKind,
   runs: readonly RunResult[],
   peakRssKiB: number | undefined,
+  baseline = 'direct',
 ): TargetSummary {
   const sum = (pick: (run: RunResult) => number) =>
     runs.reduce((total, run) => total + pick(run), 0);
@@ -123,20 +143,25 @@ export function summariseRounds(
     connections: runs[0]?.connections ?? 0,
     clientsServed: runs.length === 0 ? 0 : Math.min(...runs.map((run) => run.clientsServed)),
     peakRssKiB,
+    baseline: kind === 'direct' ? name : baseline,
     addedMs: 0,
+    addedP99Ms: 0,
     shareOfDirect: 1,
   };
 }
 
-/** Fills in addedMs and shareOfDirect of every summary against the direct one. */
+/** Fills in addedMs, addedP99Ms and shareOfDirect of every summary against its baseline row. */
 export function compareWithDirect(summaries: readonly TargetSummary[]): TargetSummary[] {
-  const direct = summaries.find((summary) => summary.kind === 'direct');
-  if (!direct) throw new Error('no direct row to compare with');
-  return summaries.map((summary) => ({
-    ...summary,
-    addedMs: addedLatency(summary.latency, direct.latency),
-    shareOfDirect: shareOfDirect(summary.rps, direct.rps),
-  }));
+  return summaries.map((summary) => {
+    const direct = summaries.find((each) => each.name === summary.baseline);
+    if (!direct) throw new Error(`no ${summary.baseline} row to compare ${summary.name} with`);
+    return {
+      ...summary,
+      addedMs: addedLatency(summary.latency, direct.latency),
+      addedP99Ms: summary.latency.p99 - direct.latency.p99,
+      shareOfDirect: shareOfDirect(summary.rps, direct.rps),
+    };
+  });
 }
 
 const fixed = (value: number, digits: number) =>
@@ -148,45 +173,78 @@ export const thousands = (value: number) =>
 export const mib = (kib: number | undefined) =>
   kib === undefined ? '-' : `${(kib / 1024).toFixed(1)} MiB`;
 
-const COLUMNS = [
-  'target',
-  'req/s',
-  'mean ms',
-  'p50 ms',
-  'p99 ms',
-  'added ms',
-  'of direct',
-  'peak RSS',
-  'errors',
-  'non-2xx',
-  'served',
-] as const;
-
-/** One summary as the cells of a table row, in COLUMNS order. */
-export function tableCells(summary: TargetSummary): string[] {
-  const isDirect = summary.kind === 'direct';
-  return [
-    summary.note ? `${summary.name} *` : summary.name,
-    thousands(summary.rps),
-    fixed(summary.latency.mean, 2),
-    fixed(summary.latency.p50, 2),
-    fixed(summary.latency.p99, 2),
-    isDirect ? '' : signed(summary.addedMs, 2),
-    Number.isFinite(summary.shareOfDirect) ? `${Math.round(summary.shareOfDirect * 100)}%` : '-',
-    mib(summary.peakRssKiB),
-    String(summary.errors),
-    String(summary.non2xx),
-    `${summary.clientsServed}/${summary.connections}`,
-  ];
+interface Column {
+  title: string;
+  cell(summary: TargetSummary): string;
 }
+
+const isBaseline = (summary: TargetSummary) => summary.baseline === summary.name;
+
+const COLUMN = {
+  target: { title: 'target', cell: (s) => (s.note ? `${s.name} *` : s.name) },
+  rps: { title: 'req/s', cell: (s) => thousands(s.rps) },
+  mean: { title: 'mean ms', cell: (s) => fixed(s.latency.mean, 2) },
+  p50: { title: 'p50 ms', cell: (s) => fixed(s.latency.p50, 2) },
+  p99: { title: 'p99 ms', cell: (s) => fixed(s.latency.p99, 2) },
+  added: { title: 'added ms', cell: (s) => (isBaseline(s) ? '' : signed(s.addedMs, 2)) },
+  addedMean: { title: 'added mean', cell: (s) => (isBaseline(s) ? '' : signed(s.addedMs, 2)) },
+  addedP99: { title: 'added p99', cell: (s) => (isBaseline(s) ? '' : signed(s.addedP99Ms, 2)) },
+  share: {
+    title: 'of direct',
+    cell: (s) => (Number.isFinite(s.shareOfDirect) ? `${Math.round(s.shareOfDirect * 100)}%` : '-'),
+  },
+  rss: { title: 'peak RSS', cell: (s) => mib(s.peakRssKiB) },
+  errors: { title: 'errors', cell: (s) => String(s.errors) },
+  non2xx: { title: 'non-2xx', cell: (s) => String(s.non2xx) },
+  served: { title: 'served', cell: (s) => `${s.clientsServed}/${s.connections}` },
+} satisfies Record<string, Column>;
+
+/** At saturation: throughput first, and how many clients got any answer. */
+const SATURATED: Column[] = [
+  COLUMN.target,
+  COLUMN.rps,
+  COLUMN.mean,
+  COLUMN.p50,
+  COLUMN.p99,
+  COLUMN.added,
+  COLUMN.share,
+  COLUMN.rss,
+  COLUMN.errors,
+  COLUMN.non2xx,
+  COLUMN.served,
+];
+
+/**
+ * At a fixed rate every row makes the same requests per second (or says that
+ * it fell short), so the share of direct says nothing; the latency added, on
+ * the mean and on the p99, says it all.
+ */
+const PACED: Column[] = [
+  COLUMN.target,
+  COLUMN.rps,
+  COLUMN.mean,
+  COLUMN.p50,
+  COLUMN.p99,
+  COLUMN.addedMean,
+  COLUMN.addedP99,
+  COLUMN.rss,
+  COLUMN.errors,
+  COLUMN.non2xx,
+];
 
 /**
  * A Markdown table with aligned columns: readable on a terminal and pasted as is
- * into a README. Rows with a note get a star and the note under the table.
+ * into a README. Rows with a note get a star and the note under the table;
+ * rows compared with another baseline than the first direct row say so there
+ * too. `paced`: the columns of a fixed-rate run.
  */
-export function formatTable(summaries: readonly TargetSummary[]): string {
-  const rows = [[...COLUMNS], ...summaries.map(tableCells)];
-  const widths = COLUMNS.map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+export function formatTable(summaries: readonly TargetSummary[], paced = false): string {
+  const columns = paced ? PACED : SATURATED;
+  const rows = [
+    columns.map((column) => column.title),
+    ...summaries.map((summary) => columns.map((column) => column.cell(summary))),
+  ];
+  const widths = columns.map((_, column) => Math.max(...rows.map((row) => row[column].length)));
   const line = (cells: string[]) =>
     `| ${cells
       .map((cell, column) =>
@@ -197,6 +255,17 @@ export function formatTable(summaries: readonly TargetSummary[]): string {
   const notes = summaries
     .filter((summary) => summary.note)
     .map((summary) => `\\* ${summary.name}: ${summary.note}`);
+  const first = summaries.find((summary) => summary.kind === 'direct')?.name;
+  const others = new Map<string, string[]>();
+  for (const summary of summaries) {
+    if (summary.baseline === first || isBaseline(summary)) continue;
+    others.set(summary.baseline, [...(others.get(summary.baseline) ?? []), summary.name]);
+  }
+  for (const [baseline, names] of others) {
+    notes.push(
+      `${names.join(', ')}: compared with ${baseline}${paced ? '' : ' (added ms, of direct)'}, not with ${first}.`,
+    );
+  }
   return [
     line(rows[0]),
     rule,
@@ -206,34 +275,55 @@ export function formatTable(summaries: readonly TargetSummary[]): string {
 }
 
 /**
- * The result in two plain sentences: what the best of our parts costs against a
- * direct connection, and how that compares with the peers (or what is missing).
+ * The result in plain sentences: what the best of our parts costs against a
+ * direct connection; how that compares with the pipe floor and the peers (or
+ * what is missing); and, when rows add one feature to another row, what that
+ * feature cost. At saturation the best part is the one with the most requests
+ * per second; at a fixed rate (`paced`), the one that adds the least latency.
  */
-export function reading(summaries: readonly TargetSummary[]): string {
-  const parts = summaries.filter((summary) => summary.kind === 'part');
-  const peers = summaries.filter((summary) => summary.kind === 'peer');
+export function reading(summaries: readonly TargetSummary[], paced = false): string {
+  const direct = summaries.find((summary) => summary.kind === 'direct');
+  const parts = summaries.filter(
+    (summary) => summary.kind === 'part' && summary.baseline === direct?.name,
+  );
   const concurrent = parts.filter((summary) => !summary.serial);
   const candidates = concurrent.length > 0 ? concurrent : parts;
   if (candidates.length === 0) return 'No proxy was measured: only the direct connection ran.';
-  const best = candidates.reduce((a, b) => (b.rps > a.rps ? b : a));
-  const first =
-    `Best of our parts: ${best.name}, at ${Math.round(best.shareOfDirect * 100)}% of direct's ` +
-    `requests per second, adding ${signed(best.addedMs, 2)} ms to the mean request.`;
+  const cost = (summary: TargetSummary) =>
+    paced
+      ? `${signed(summary.addedMs, 2)} ms mean, ${signed(summary.addedP99Ms, 2)} ms p99`
+      : `${Math.round(summary.shareOfDirect * 100)}% (${signed(summary.addedMs, 2)} ms)`;
+
+  const best = paced
+    ? candidates.reduce((a, b) => (b.addedMs < a.addedMs ? b : a))
+    : candidates.reduce((a, b) => (b.rps > a.rps ? b : a));
+  const first = paced
+    ? `Best of our parts: ${best.name}, adding ${signed(best.addedMs, 2)} ms to the mean request and ` +
+      `${signed(best.addedP99Ms, 2)} ms to the p99.`
+    : `Best of our parts: ${best.name}, at ${Math.round(best.shareOfDirect * 100)}% of direct's ` +
+      `requests per second, adding ${signed(best.addedMs, 2)} ms to the mean request.`;
+
+  const floor = summaries.filter((summary) => summary.kind === 'floor');
+  const peers = summaries.filter((summary) => summary.kind === 'peer');
+  const compared = [...floor, ...peers].map((summary) => `${summary.name} ${cost(summary)}`);
   const serial = parts.filter((summary) => summary.serial).map((summary) => summary.name);
-  const peerText =
-    peers.length > 0
-      ? peers
-          .map(
-            (peer) =>
-              `${peer.name} ${Math.round(peer.shareOfDirect * 100)}% (${signed(peer.addedMs, 2)} ms)`,
-          )
-          .join(', ')
-      : '';
   const second = [
-    peerText ? `For comparison: ${peerText}.` : 'No nginx or HAProxy row: install them to compare.',
+    compared.length > 0 ? `For comparison: ${compared.join(', ')}.` : '',
+    peers.length > 0 ? '' : 'No nginx or HAProxy row: install them to compare.',
     serial.length > 0 ? `${serial.join(', ')} served one client at a time, by design.` : '',
   ]
     .filter(Boolean)
     .join(' ');
-  return `${first}\n${second}`;
+
+  const features = summaries.flatMap((summary) => {
+    const under = summaries.find((each) => each.name === summary.over);
+    if (!under) return [];
+    const added = summary.latency.mean - under.latency.mean;
+    const share = paced
+      ? ''
+      : `, ${Math.round(shareOfDirect(summary.rps, under.rps) * 100)}% of its requests/s`;
+    return [`${summary.name} adds ${signed(added, 2)} ms to ${under.name}'s mean${share}`];
+  });
+  const third = features.length > 0 ? `One feature at a time: ${features.join('; ')}.` : '';
+  return [first, second, third].filter(Boolean).join('\n');
 }

@@ -3,13 +3,20 @@
  * them on a free port in front of one backend.
  *
  * - direct: the backend itself, the baseline of every comparison.
+ * - pipe: the smallest Node proxy (pipe-proxy.ts), the floor every part is
+ *   read against: what Node costs before any feature.
  * - the parts: each joins with one line in PARTS, and only once its proxy.ts
  *   exists, so the bench grows with the tutorial.
+ * - part 4's routing: an http listener that routes by Host, and a tls listener
+ *   that routes by SNI, beside the rows that do the same without reading a
+ *   byte. TLS rows stand in front of the mock backend speaking TLS and are
+ *   compared with their own baseline, direct-tls, not with direct.
  * - the peers a reader would otherwise deploy, when they are installed: nginx's
  *   stream proxy (one worker) and HAProxy in tcp mode (one thread), started from
  *   generated config files in a temporary directory.
  * - the backend: the mock backend (shared/test/backend.ts), or nginx returning a fixed
- *   body, which costs less CPU and so leaves more of it to the proxies.
+ *   body, which costs less CPU and so leaves more of it to the proxies. The
+ *   TLS rows always use the mock backend with --tls.
  *
  * What it leaves out: installing anything. A missing peer is skipped with one
  * line that says how to install it.
@@ -21,7 +28,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Teardown } from '../lib/cleanup.ts';
-import { freePort, partArgs, ROOT, startBackend, startPart, waitFor } from '../test/harness.ts';
+import {
+  freePort,
+  partArgs,
+  ROOT,
+  startBackend,
+  startPart,
+  startProgram,
+  waitFor,
+} from '../test/harness.ts';
 import type { TargetKind } from './bench-stats.ts';
 
 /** A target that has been started: where to send load, and which process to weigh. */
@@ -29,7 +44,15 @@ export interface Running {
   port: number;
   /** The proxy's pid (absent for direct: there is no proxy). */
   pid?: number;
+  /** Speak TLS to it. */
+  tls?: boolean;
 }
+
+/**
+ * The name every request of the benchmark carries, as its Host header and,
+ * over TLS, its SNI: the one name part 4's routing rows route.
+ */
+export const ROUTED_NAME = 'bench.example.org';
 
 export interface Target {
   name: string;
@@ -40,13 +63,30 @@ export interface Target {
   lesson: string;
   /** Where to read about it. */
   readme?: string;
+  /** Stands in front of the TLS backend, and is compared with direct-tls. */
+  tls?: boolean;
+  /** The row this one is, plus one feature (part4-http: part4 plus routing by Host). */
+  over?: string;
   /** Why it cannot run here, or undefined when it can. */
   missing(): string | undefined;
   start(cleanup: Teardown, backendPort: number): Promise<Running>;
 }
 
-/** A part of the tutorial: `<folder>/proxy.ts <args>`, started through the harness. */
-function part(name: string, folder: string, details: { lesson: string; serial?: boolean }): Target {
+type Details = Pick<Target, 'lesson' | 'serial' | 'tls' | 'over'>;
+
+/** The command line a part is started with, in front of the backend. */
+type PartArgs = (cleanup: Teardown, backendPort: number) => Promise<string[]>;
+
+/**
+ * A part of the tutorial: `<folder>/proxy.ts <args>`, started through the
+ * harness; by default with the quick-start command line (partArgs).
+ */
+function part(
+  name: string,
+  folder: string,
+  details: Details,
+  args: PartArgs = async (_cleanup, backendPort) => partArgs(folder, [backendPort]),
+): Target {
   return {
     name,
     kind: 'part',
@@ -55,10 +95,28 @@ function part(name: string, folder: string, details: { lesson: string; serial?: 
     missing: () =>
       existsSync(path.join(ROOT, folder, 'proxy.ts')) ? undefined : `no ${folder}/proxy.ts yet`,
     start: async (cleanup, backendPort) => {
-      const program = await startPart(cleanup, folder, partArgs(folder, [backendPort]));
-      return { port: program.port, pid: program.pid };
+      const program = await startPart(cleanup, folder, await args(cleanup, backendPort));
+      return { port: program.port, pid: program.pid, tls: details.tls };
     },
   };
+}
+
+/**
+ * Part 4 from a config file with one http or tls listener whose host table
+ * alone sends ROUTED_NAME to the backend. There is no default pool, so a
+ * request that did not route shows in the table: a 404 (non-2xx) over HTTP, a
+ * closed connection (an error) over TLS.
+ */
+function part4Routing(name: string, protocol: 'http' | 'tls', details: Details): Target {
+  return part(name, 'part4-balancing', details, async (cleanup, backendPort) => {
+    const file = path.join(await tempDir(cleanup, name), 'bench.config.json');
+    const config = {
+      listen: [{ port: 0, protocol, hosts: { [ROUTED_NAME]: 'bench' } }],
+      pools: { bench: { backends: [{ address: `127.0.0.1:${backendPort}` }] } },
+    };
+    await writeFile(file, JSON.stringify(config));
+    return ['--config', file];
+  });
 }
 
 export const SERIAL_NOTE = 'serial by design: it serves one connection at a time';
@@ -83,6 +141,31 @@ export const PARTS: Target[] = [
       'the load balancer (pools, health checks, retries) in front of one backend: what those features cost per request.',
   }),
 ];
+
+/** The smallest Node proxy: the floor under every part. */
+export const PIPE: Target = {
+  name: 'pipe',
+  kind: 'floor',
+  lesson:
+    "ten lines of Node (net.createServer, pipe() both ways), no feature at all: what Node's own sockets cost, the floor under every part.",
+  readme: 'shared/bench/pipe-proxy.ts',
+  missing: () => undefined,
+  start: async (cleanup, backendPort) => {
+    const program = await startProgram(cleanup, 'shared/bench/pipe-proxy.ts', [
+      '0',
+      '127.0.0.1',
+      String(backendPort),
+    ]);
+    return { port: program.port, pid: program.pid };
+  },
+};
+
+/** Part 4 routing by Host: read beside part4, which sends every client to the pool unread. */
+export const PART4_HTTP = part4Routing('part4-http', 'http', {
+  over: 'part4',
+  lesson:
+    "part 4 with an http listener: it reads the first request's head and routes its Host through the host table before connecting.",
+});
 
 /** Finds a program on PATH or in the sbin directories, where Debian puts nginx and haproxy. */
 export function findBinary(name: string): string | undefined {
@@ -288,13 +371,53 @@ export const DIRECT: Target = {
   start: async (_cleanup, backendPort) => ({ port: backendPort }),
 };
 
+/**
+ * The TLS rows, with their own baseline: TLS costs the client and the backend
+ * far more than it costs a proxy that relays it unread, so these rows are
+ * compared with each other, never with plain direct.
+ */
+export const TLS_ROWS: Target[] = [
+  {
+    name: 'direct-tls',
+    kind: 'direct',
+    tls: true,
+    lesson: 'the backend speaking TLS, no proxy: the baseline of the TLS rows.',
+    missing: () => undefined,
+    start: async (_cleanup, backendPort) => ({ port: backendPort, tls: true }),
+  },
+  part('part4-tcp-tls', 'part4-balancing', {
+    tls: true,
+    lesson:
+      'part 4 relaying TLS with a tcp listener, reading none of it: the row part4-tls adds to.',
+  }),
+  part4Routing('part4-tls', 'tls', {
+    tls: true,
+    over: 'part4-tcp-tls',
+    lesson:
+      "part 4 with a tls listener: it reads the ClientHello's SNI to pick the pool, and never terminates TLS.",
+  }),
+];
+
 /** Every target in table order. */
-export const TARGETS: Target[] = [DIRECT, ...PARTS, ...PEERS];
+export const TARGETS: Target[] = [DIRECT, PIPE, ...PARTS, PART4_HTTP, ...PEERS, ...TLS_ROWS];
+
+/** The row a target is compared with: itself for a baseline, direct-tls for TLS, direct otherwise. */
+export function baselineOf(target: Target): string {
+  if (target.kind === 'direct') return target.name;
+  return target.tls ? 'direct-tls' : 'direct';
+}
 
 export type BackendKind = 'mock' | 'nginx';
 
 /** Starts the backend every target talks to; resolves with its port and pid. */
-export async function startBenchBackend(cleanup: Teardown, kind: BackendKind): Promise<Running> {
+export async function startBenchBackend(
+  cleanup: Teardown,
+  kind: BackendKind | 'tls',
+): Promise<Running> {
+  if (kind === 'tls') {
+    const backend = await startBackend(cleanup, { tls: true });
+    return { port: backend.port, pid: backend.pid, tls: true };
+  }
   if (kind === 'mock') {
     const backend = await startBackend(cleanup);
     return { port: backend.port, pid: backend.pid };

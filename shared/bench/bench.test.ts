@@ -1,16 +1,23 @@
 /**
- * The benchmark end to end: one round of one second against direct and part 1,
- * through the real command line, and a look at the JSON it writes. Speed is never
- * asserted, only that every figure is there and makes sense.
+ * The benchmark end to end: one round of one second against direct, pipe,
+ * part 1 and part 4 routing by Host, through the real command line, and a look
+ * at the JSON it writes. Speed is never asserted, only that every figure is
+ * there and makes sense.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { runProgram } from '../test/harness.ts';
-import type { BenchReport } from './bench.ts';
+import {
+  type BenchReport,
+  formatReport,
+  parseBenchArgs,
+  type Reporter,
+  runBench,
+} from './bench.ts';
 
 t.test(
-  'npm run bench: one round, direct and part1, table on stdout, figures in --json',
+  'npm run bench: one round, direct, pipe, part1 and part4-http, table on stdout, figures in --json',
   async (t) => {
     const dir = t.testdir();
     const json = path.join(dir, 'bench.json');
@@ -22,7 +29,7 @@ t.test(
       '--connections',
       '20',
       '--targets',
-      'direct,part1',
+      'part4-http,part1,pipe',
     ];
     const { code, stdout, stderr } = await runProgram(
       'shared/bench/bench.ts',
@@ -32,13 +39,20 @@ t.test(
     t.equal(code, 0, 'exits 0', { stderr });
     t.match(stderr, /round 1\/1 {2}direct .* req\/s/, 'progress names the round and the target');
     t.match(stderr, /round 1\/1 {2}part1 /);
+    t.match(stderr, /round 1\/1 {2}pipe /);
+    t.match(stderr, /round 1\/1 {2}part4-http /);
     t.match(stdout, /\| target +\| +req\/s \|/, 'the table');
-    t.match(stdout, /\| part1 \* \|/, 'part1 is starred...');
+    t.match(stdout, /\| part1 \* +\|/, 'part1 is starred...');
     t.match(stdout, /part1: serial by design/, '...because it is serial by design');
-    t.match(stdout, /Best of our parts: part1/, 'the reading at the end');
+    t.match(
+      stdout,
+      /Best of our parts: part4-http/,
+      'the reading at the end: a part serving one client at a time is never the best',
+    );
+    t.match(stdout, /For comparison: pipe /, 'pipe is the floor it is read against');
 
     const report = JSON.parse(await readFile(json, 'utf8')) as BenchReport;
-    t.same(report.options.targets, ['direct', 'part1']);
+    t.same(report.options.targets, ['direct', 'pipe', 'part1', 'part4-http']);
     t.ok(
       report.machine.cpus >= 1 && report.machine.node.startsWith('v'),
       'the machine is recorded',
@@ -48,10 +62,12 @@ t.test(
       report.summaries.map((summary) => [summary.name, summary.kind]),
       [
         ['direct', 'direct'],
+        ['pipe', 'floor'],
         ['part1', 'part'],
+        ['part4-http', 'part'],
       ],
     );
-    const [direct, part1] = report.summaries;
+    const [direct, pipe, part1, part4Http] = report.summaries;
     for (const summary of report.summaries) {
       t.ok(summary.rps > 0, `${summary.name}: requests per second`);
       t.ok(summary.latency.mean > 0, `${summary.name}: a mean latency`);
@@ -71,5 +87,26 @@ t.test(
     t.ok((part1.peakRssKiB ?? 0) > 10 * 1024, 'a Node process weighs more than 10 MiB');
     t.equal(part1.serial, true);
     t.ok(part1.clientsServed < part1.connections, 'serial: the other clients waited their turn');
+    t.ok((pipe.peakRssKiB ?? 0) > 0, 'pipe is a process of its own, weighed like a part');
+    t.equal(pipe.clientsServed, pipe.connections, 'pipe serves every client');
+    // part4-http's host table has no default pool: a Host it did not route would be a 404.
+    t.equal(part4Http.errors, 0, 'part4-http: no errors');
+    t.equal(part4Http.clientsServed, part4Http.connections, 'part4-http: every client answered');
+    t.equal(part4Http.over, 'part4', 'part4-http reads against part4');
   },
 );
+
+t.test('--rate: every target at the same fixed rate, latency added in the table', async (t) => {
+  const quiet: Reporter = { progress: () => {}, line: () => {} };
+  const report = await runBench(
+    { ...parseBenchArgs(['--targets', 'direct', '--rounds', '1', '--duration', '1']), rate: 50 },
+    quiet,
+  );
+  const [direct] = report.summaries;
+  t.equal(report.runs.direct[0].requests, 50, 'rate x duration requests, all answered');
+  t.equal(direct.errors, 0);
+  const text = formatReport(report);
+  t.match(text, /keepalive mode at 50 requests\/s, evenly spaced, over at most 100 connections/);
+  t.match(text, /\| added mean \| added p99 \|/, 'the fixed-rate columns');
+  t.notMatch(text, /of direct|served/, 'not the saturation ones');
+});

@@ -1,22 +1,33 @@
 /**
  * The benchmark: every part against a direct connection to the backend, and
- * against nginx and HAProxy when they are installed.
+ * against the smallest Node proxy (pipe) and nginx and HAProxy when they are
+ * installed; part 4 also routing by Host and by TLS SNI.
  *
  *   npm run bench
  *   npm run bench -- --mode close --rounds 5 --duration 10 --json bench-close.json
  *   npm run bench -- --targets part2,part3 --backend nginx
+ *   npm run bench -- --targets pipe,part4,part4-http,part4-tcp-tls,part4-tls
+ *   npm run bench -- --rate 2000
  *
- * It starts everything itself on free ports: one backend, then each target in
- * front of it. Rounds are interleaved (direct, part1, part2, ..., direct, part1,
- * ...) so that a noisy neighbour or a warming CPU hurts every target alike, and
- * the table shows the median of the rounds. "added ms" is the mean latency a
- * target adds to direct's; "of direct" is its throughput as a share of direct's;
- * "served" is how many of the clients got any answer at all (all of them, except
- * with a proxy that serves one connection at a time).
+ * It starts everything itself on free ports: one backend (and the mock backend
+ * speaking TLS when a TLS row is chosen), then each target in front of it.
+ * Rounds are interleaved (direct, pipe, part1, ..., direct, pipe, ...) so that a
+ * noisy neighbour or a warming CPU hurts every target alike, and the table shows
+ * the median of the rounds. "added ms" is the mean latency a target adds to its
+ * baseline's (direct; direct-tls for the TLS rows); "of direct" is its
+ * throughput as a share of the baseline's; "served" is how many of the clients
+ * got any answer at all (all of them, except with a proxy that serves one
+ * connection at a time). A baseline is always measured: direct, and direct-tls
+ * when a TLS row is chosen.
  *
  * Two modes: keepalive (each client reuses one connection, what browsers and
  * load balancers do) and close (a new connection per request, what `ab` did in
  * the blog series, so connection set-up is part of every request).
+ *
+ * Two loads: as fast as the targets answer (the default: throughput at
+ * saturation), or `--rate N` requests a second, evenly spaced, below every
+ * target's capacity: the latency a proxy adds when it is not the bottleneck,
+ * on the mean and on the p99.
  *
  * What it leaves out: asserting anything. Speed depends on the machine; the
  * tests check that the bench runs and reports sensible fields, never how fast.
@@ -38,6 +49,8 @@ import {
 } from './bench-stats.ts';
 import {
   type BackendKind,
+  baselineOf,
+  ROUTED_NAME,
   type Running,
   SERIAL_NOTE,
   startBenchBackend,
@@ -45,7 +58,7 @@ import {
   type Target,
 } from './bench-targets.ts';
 
-export const USAGE = `usage: bench.ts [--connections N] [--duration S] [--rounds N]
+export const USAGE = `usage: bench.ts [--connections N] [--duration S] [--rounds N] [--rate N]
                 [--targets ${TARGETS.map((target) => target.name).join(',')}]
                 [--mode keepalive|close] [--backend mock|nginx] [--json FILE]`;
 
@@ -54,10 +67,15 @@ export interface BenchOptions {
   /** Seconds per run. */
   duration: number;
   rounds: number;
-  /** Target names in table order; always starts with direct, the baseline. */
+  /**
+   * Target names in table order; always starts with direct, the baseline, and
+   * holds direct-tls when a TLS row is there.
+   */
   targets: string[];
   mode: Mode;
   backend: BackendKind;
+  /** Requests per second, evenly spaced; undefined: as fast as each target answers. */
+  rate?: number;
   json?: string;
 }
 
@@ -72,6 +90,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       targets: { type: 'string' },
       mode: { type: 'string', default: 'keepalive' },
       backend: { type: 'string', default: 'mock' },
+      rate: { type: 'string' },
       json: { type: 'string' },
     },
     allowPositionals: false,
@@ -90,13 +109,17 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     throw new Error(`--backend must be mock or nginx, got "${values.backend}"`);
   }
   if (values.json === '') throw new Error('--json needs a file name');
+  const baselines = new Set(['direct']);
+  for (const target of TARGETS) if (asked.includes(target.name)) baselines.add(baselineOf(target));
   return {
     connections: integerOption('--connections', values.connections, 1, 10_000),
     duration: integerOption('--duration', values.duration, 1, 3600),
     rounds: integerOption('--rounds', values.rounds, 1, 100),
-    targets: known.filter((name) => name === 'direct' || asked.includes(name)),
+    targets: known.filter((name) => baselines.has(name) || asked.includes(name)),
     mode: values.mode,
     backend: values.backend,
+    rate:
+      values.rate === undefined ? undefined : integerOption('--rate', values.rate, 1, 1_000_000),
     json: values.json,
   };
 }
@@ -136,10 +159,11 @@ export function describeMachine(): BenchReport['machine'] {
   };
 }
 
-const describeRun = (run: RunResult) =>
+/** One run in a line; at a fixed rate, idle connections are no sign of trouble and go unmentioned. */
+const describeRun = (run: RunResult, paced: boolean) =>
   `${thousands(run.rps)} req/s, mean ${run.latency.mean.toFixed(2)} ms` +
   (run.errors > 0 ? `, ${run.errors} errors` : '') +
-  (run.clientsServed < run.connections
+  (!paced && run.clientsServed < run.connections
     ? `, ${run.clientsServed} of ${run.connections} clients answered`
     : '');
 
@@ -151,9 +175,12 @@ export async function runBench(
   const cleanup = new Cleanup();
   const release = cleanup.onSignals();
   try {
-    const backend = await startBenchBackend(cleanup, options.backend);
     const chosen = TARGETS.filter((target) => options.targets.includes(target.name));
-    const { started, skipped } = await startTargets(cleanup, chosen, backend.port, reporter);
+    const backends = {
+      plain: (await startBenchBackend(cleanup, options.backend)).port,
+      tls: chosen.some((target) => target.tls) ? await startTlsBackend(cleanup) : undefined,
+    };
+    const { started, skipped } = await startTargets(cleanup, chosen, backends, reporter);
     const { runs, peaks } = await runRounds(started, options, reporter);
     return {
       date: new Date().toISOString(),
@@ -161,7 +188,7 @@ export async function runBench(
       machine: describeMachine(),
       options,
       skipped,
-      summaries: summarise(started, runs, peaks),
+      summaries: summarise(started, runs, peaks, options.rate),
       runs,
     };
   } finally {
@@ -175,27 +202,38 @@ interface Started {
   running: Running;
 }
 
+/** The mock backend speaking TLS, or why it did not start (it needs openssl for its certificate). */
+async function startTlsBackend(cleanup: Cleanup): Promise<number | string> {
+  try {
+    return (await startBenchBackend(cleanup, 'tls')).port;
+  } catch (err) {
+    return `the TLS backend did not start: ${firstLine(err)}`;
+  }
+}
+
 /**
- * Starts each target in front of the backend. One that is missing or does not
- * start is skipped with a line saying why; only direct is indispensable.
+ * Starts each target in front of its backend (the TLS one for TLS rows). One
+ * that is missing or does not start is skipped with a line saying why; only
+ * direct is indispensable. Without a TLS backend, every TLS row is skipped.
  */
 async function startTargets(
   cleanup: Cleanup,
   chosen: Target[],
-  backendPort: number,
+  backends: { plain: number; tls?: number | string },
   reporter: Reporter,
 ): Promise<{ started: Started[]; skipped: string[] }> {
   const started: Started[] = [];
   const skipped: string[] = [];
   for (const target of chosen) {
-    let why = target.missing();
+    const port = target.tls ? backends.tls : backends.plain;
+    let why = typeof port === 'string' ? port : target.missing();
     if (!why) {
       try {
-        started.push({ target, running: await target.start(cleanup, backendPort) });
+        started.push({ target, running: await target.start(cleanup, port as number) });
         continue;
       } catch (err) {
         why = `it did not start: ${firstLine(err)}`;
-        if (target.kind === 'direct') throw new Error(`direct: ${why}`);
+        if (target.name === 'direct') throw new Error(`direct: ${why}`);
       }
     }
     skipped.push(`${target.name}: skipped, ${why}`);
@@ -211,63 +249,93 @@ async function runRounds(started: Started[], options: BenchOptions, reporter: Re
   );
   const peaks: Record<string, number | undefined> = {};
   const seconds = started.length * options.rounds * options.duration;
+  const width = Math.max(...started.map(({ target }) => target.name.length));
   reporter.line(
-    `${options.mode} mode, ${options.connections} connections, ${options.rounds} round(s) of ` +
+    `${describeLoad(options)}, ${options.rounds} round(s) of ` +
       `${options.duration} s per target, ${options.backend} backend: about ${seconds} s.`,
   );
   for (let round = 1; round <= options.rounds; round++) {
     for (const { target, running } of started) {
-      reporter.progress(`round ${round}/${options.rounds}  ${target.name.padEnd(8)} `);
+      reporter.progress(`round ${round}/${options.rounds}  ${target.name.padEnd(width)} `);
       const meter = running.pid === undefined ? undefined : watchRss(running.pid);
       const run = await load(options.mode, {
         port: running.port,
         connections: options.connections,
         seconds: options.duration,
+        tls: running.tls,
+        name: ROUTED_NAME,
+        rate: options.rate,
       });
       const peak = await meter?.stop();
       if (peak !== undefined) peaks[target.name] = Math.max(peaks[target.name] ?? 0, peak);
       runs[target.name].push(run);
-      reporter.progress(`${describeRun(run)}\n`);
+      reporter.progress(`${describeRun(run, options.rate !== undefined)}\n`);
     }
   }
   return { runs, peaks };
 }
 
-/** One row per target, compared with direct; a serial part gets its note. */
+/**
+ * One row per target, compared with its baseline. A serial part gets its
+ * note, and so does a row that fell behind a fixed rate.
+ */
 function summarise(
   started: Started[],
   runs: Record<string, RunResult[]>,
   peaks: Record<string, number | undefined>,
+  rate: number | undefined,
 ): TargetSummary[] {
   return compareWithDirect(
     started.map(({ target }) => {
-      const summary = summariseRounds(
-        target.name,
-        target.kind,
-        runs[target.name],
-        peaks[target.name],
-      );
-      if (!target.serial) return summary;
-      const answered =
-        summary.clientsServed < summary.connections
-          ? `; only ${summary.clientsServed} of ${summary.connections} clients got any answer in a round, the latency columns cover those alone, the others waited the whole run`
-          : ', the others wait their turn (hence its latency)';
-      return { ...summary, serial: true, note: `${SERIAL_NOTE}${answered}` };
+      const summary: TargetSummary = {
+        ...summariseRounds(
+          target.name,
+          target.kind,
+          runs[target.name],
+          peaks[target.name],
+          baselineOf(target),
+        ),
+        over: target.over,
+      };
+      const notes: string[] = [];
+      if (target.serial) {
+        summary.serial = true;
+        const answered =
+          summary.clientsServed < summary.connections
+            ? `; only ${summary.clientsServed} of ${summary.connections} clients got any answer in a round, the latency columns cover those alone, the others waited the whole run`
+            : ', the others wait their turn (hence its latency)';
+        notes.push(rate === undefined ? `${SERIAL_NOTE}${answered}` : SERIAL_NOTE);
+      }
+      // A row that cannot keep up is measured at saturation after all: say so.
+      if (rate !== undefined && summary.rps < rate * 0.95) {
+        notes.push(
+          `it fell behind the asked rate (${thousands(summary.rps)} of ${thousands(rate)} requests/s), so its latency includes waiting in a queue`,
+        );
+      }
+      return notes.length > 0 ? { ...summary, note: notes.join('; ') } : summary;
     }),
   );
 }
 
-/** The heading, the table and the two-line reading. */
+/** How the targets are loaded, in words, for the first line and the heading. */
+function describeLoad(options: BenchOptions): string {
+  return options.rate === undefined
+    ? `${options.mode} mode, ${options.connections} connections`
+    : `${options.mode} mode at ${thousands(options.rate)} requests/s, evenly spaced, over at most ${options.connections} connections`;
+}
+
+/** The heading, the table and the reading. */
 export function formatReport(report: BenchReport): string {
   const { options, machine } = report;
+  const paced = options.rate !== undefined;
   return [
     '',
-    `${options.mode} mode, ${options.connections} connections, medians of ${options.rounds} round(s) ` +
+    `${describeLoad(options)}, medians of ${options.rounds} round(s) ` +
       `of ${options.duration} s, ${options.backend} backend; ${machine.cpus} CPUs, Node ${machine.node}.`,
     '',
-    formatTable(report.summaries),
+    formatTable(report.summaries, paced),
     '',
-    reading(report.summaries),
+    reading(report.summaries, paced),
   ].join('\n');
 }
 
