@@ -192,6 +192,10 @@ t.test('the view: every state, routes and workers when present, all escaped', as
   t.match(later, /<h2>Routes<\/h2>[\s\S]*&lt;img src=x onerror=alert\(1\)&gt;<\/td><td>web<\/td>/);
   t.match(later, '<li>pid 11, pools 2, note &lt;em&gt;hi&lt;/em&gt;</li>', 'the workers');
   t.notMatch(later, /<img|<em>|<u>|<i>/, 'no markup from the data');
+  const fleet = (connected: boolean) =>
+    view({ ...status, routes: [], redis: { connected } }, { note: 'now' });
+  t.match(fleet(true), 'Redis: connected, routes live', 'fleet mode: Redis connected');
+  t.match(fleet(false), 'Redis: not connected, serving the last routes it gave');
 });
 
 // --- In Chromium --------------------------------------------------------------------

@@ -31,7 +31,7 @@
  * JSON has them.
  * @typedef {{ host: string, pool: string, source: string }} Route
  * @typedef {{ pid: number, [more: string]: unknown }} Worker
- * @typedef {Snapshot & { routes?: Route[], workers?: Worker[] }} Status
+ * @typedef {Snapshot & { routes?: Route[], redis?: { connected: boolean }, workers?: Worker[] }} Status
  */
 /**
  * One backend's recent past, as live() measures it between polls.
@@ -59,7 +59,7 @@ ${connectionsSection(status)}
 ${eventsSection(status)}
 </div>
 ${listenersSection(status)}
-${routesSection(status.routes)}
+${routesSection(status.routes, status.redis)}
 ${Object.entries(status.pools).map(([name, pool]) => poolSection(name, pool, recent))}
 ${workersSection(status.workers)}`.text;
 }
@@ -185,19 +185,27 @@ function eventsSection(s) {
 </section>`;
 }
 
-// --- Later steps: routes and workers ----------------------------------------------
+// --- Routes and workers ---------------------------------------------------------
 // Virtual hosts and the Redis fleet add `routes` to the JSON, --workers adds
-// `workers`. Until then the JSON has neither and these sections are left out;
-// the later steps only fill the JSON.
+// `workers`; a configuration without them leaves these sections out.
 
-/** @param {Route[] | undefined} routes */
-function routesSection(routes) {
+/**
+ * @param {Route[] | undefined} routes
+ * @param {{ connected: boolean } | undefined} redis
+ */
+function routesSection(routes, redis) {
   if (routes === undefined) return '';
+  // Fleet mode: routes from Redis are live, or the last ones it gave.
+  const source =
+    redis === undefined
+      ? ''
+      : html`<p>Redis: ${redis.connected ? 'connected, routes live' : 'not connected, serving the last routes it gave'}</p>`;
   const rows = routes.map(
     (r) => html`<tr><td>${r.host}</td><td>${r.pool}</td><td>${r.source}</td></tr>`,
   );
   return html`<section>
   <h2>Routes</h2>
+  ${source}
   <table>
     <thead><tr><th>host</th><th>pool</th><th>from</th></tr></thead>
     <tbody>${rows}</tbody>

@@ -132,9 +132,15 @@ export function snapshot(status: StatusSource) {
     pools,
     totals,
     events: status.events(),
-    ...(status.routes ? { routes: status.routes() } : {}),
+    // Only where names are routed: a plain tcp configuration has no routes table.
+    ...routesOf(status),
     ...(status.redis ? { redis: status.redis() } : {}),
   };
+}
+
+function routesOf(status: StatusSource) {
+  const routes = status.routes?.() ?? [];
+  return routes.length > 0 || status.redis ? { routes } : {};
 }
 
 /** Starts the status server; resolves once it listens (rejects if it cannot). */
