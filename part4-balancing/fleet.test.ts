@@ -190,3 +190,27 @@ t.test('two workers: each keeps its own table, and an update reaches every one',
     t.equal(await who(http, 'new.example.net'), 'B', `client ${i + 1}, whichever worker: B`);
   }
 });
+
+t.test('a host removed from Redis: no new clients, its open connections finish', async (t) => {
+  const redis = await startRedis(t);
+  const db = await redisClient(t, redis);
+  await db.sAdd('hostnames:gone.example.org:backends', member(A));
+  const { http } = await startFleet(redis.url);
+  // A request the backend answers after 1.5 s, open while the route goes.
+  const slow = net.connect(http, '127.0.0.1');
+  slow.on('error', () => {});
+  slow.write('GET /?delay=1500 HTTP/1.1\r\nHost: gone.example.org\r\nConnection: close\r\n\r\n');
+  const answer = readAll(slow, 10_000);
+  await waitFor(async () => (await who(http, 'gone.example.org')) === 'A', { what: 'the route' });
+  await db.del('hostnames:gone.example.org:backends');
+  await waitFor(async () => (await who(http, 'gone.example.org')) !== 'A', {
+    what: 'new clients refused',
+  });
+  t.equal(
+    await who(http, 'gone.example.org'),
+    '(No site is served here for gone.example.org.)',
+    'a new client gets 404',
+  );
+  const body = parseResponse((await answer).data).body.toString();
+  t.match(body, /^Hello from backend A/, 'the request open when the route went finished on A');
+});

@@ -103,6 +103,8 @@ t.test('connection limits: process, listener, per client address', async (t) => 
   t.equal(refused.data.length, 0, 'a third client from 127.0.0.1 is closed at once');
   // Another address still gets in, up to the process's limit of 3.
   t.equal(await whoAnswered(proxy.port, '/', '127.0.0.2'), 'A', '127.0.0.2 is served');
+  // Its answer can arrive before the proxy has let go of it: wait until it has.
+  await statusWhen(port, (r) => r.limits.open === 2, '127.0.0.2 let go');
   const other = await connectFrom(t, proxy.port, '127.0.0.3');
   other.write(requestHead('/?delay=30000'));
   await whenOpen(port, 3);

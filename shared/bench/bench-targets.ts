@@ -191,10 +191,10 @@ export function nginxStreamModule(nginx: string): string | undefined {
 }
 
 /** The top of every nginx config: one worker, in the foreground, everything in `dir`. */
-function nginxMain(dir: string, loadModule: string): string {
+function nginxMain(dir: string, loadModule: string, workers = 1): string {
   return `${loadModule}
 daemon off;
-worker_processes 1;
+worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log stderr warn;
 events { worker_connections 4096; }
@@ -207,8 +207,9 @@ export function nginxStreamConfig(
   loadModule: string,
   port: number,
   backendPort: number,
+  workers = 1,
 ): string {
-  return `${nginxMain(dir, loadModule)}stream {
+  return `${nginxMain(dir, loadModule, workers)}stream {
   server {
     listen 127.0.0.1:${port};
     proxy_pass 127.0.0.1:${backendPort};
@@ -329,11 +330,12 @@ async function startNginx(
 
 const NGINX_INSTALL = 'Debian: apt-get install nginx libnginx-mod-stream';
 
-export const PEERS: Target[] = [
-  {
-    name: 'nginx',
+/** nginx's stream proxy with `workers` worker processes. */
+function nginxStream(name: string, workers: number, lesson: string): Target {
+  return {
+    name,
     kind: 'peer',
-    lesson: "nginx's stream proxy (C, one worker): what a reader would otherwise deploy.",
+    lesson,
     missing() {
       const nginx = findBinary('nginx');
       if (!nginx) return `not installed (${NGINX_INSTALL})`;
@@ -343,10 +345,18 @@ export const PEERS: Target[] = [
     start: (cleanup, backendPort) => {
       const loadModule = nginxStreamModule(findBinary('nginx') as string) ?? '';
       return startNginx(cleanup, (dir, port) =>
-        nginxStreamConfig(dir, loadModule, port, backendPort),
+        nginxStreamConfig(dir, loadModule, port, backendPort, workers),
       );
     },
-  },
+  };
+}
+
+export const PEERS: Target[] = [
+  nginxStream(
+    'nginx',
+    1,
+    "nginx's stream proxy (C, one worker): what a reader would otherwise deploy.",
+  ),
   {
     name: 'haproxy',
     kind: 'peer',
@@ -398,8 +408,39 @@ export const TLS_ROWS: Target[] = [
   }),
 ];
 
+/**
+ * Two processes each: part 4 with --workers 2 beside part4 (one process), and
+ * nginx with two workers beside its one. On two cores the load generator and
+ * the backend want them too, so these rows show what a second core buys when
+ * it is not free.
+ */
+export const TWO_WORKERS: Target[] = [
+  part(
+    'part4-w2',
+    'part4-balancing',
+    {
+      over: 'part4',
+      lesson: 'part 4 with --workers 2: a primary and two workers on the same port (node:cluster).',
+    },
+    async (_cleanup, backendPort) => [
+      ...partArgs('part4-balancing', [backendPort]),
+      '--workers',
+      '2',
+    ],
+  ),
+  nginxStream('nginx-w2', 2, "nginx's stream proxy with two worker processes."),
+];
+
 /** Every target in table order. */
-export const TARGETS: Target[] = [DIRECT, PIPE, ...PARTS, PART4_HTTP, ...PEERS, ...TLS_ROWS];
+export const TARGETS: Target[] = [
+  DIRECT,
+  PIPE,
+  ...PARTS,
+  PART4_HTTP,
+  ...PEERS,
+  ...TWO_WORKERS,
+  ...TLS_ROWS,
+];
 
 /** The row a target is compared with: itself for a baseline, direct-tls for TLS, direct otherwise. */
 export function baselineOf(target: Target): string {

@@ -11,7 +11,7 @@
  * measures better, and has the TLS rows.
  */
 import { type BenchOptions, formatReport, runBench } from '../bench/bench.ts';
-import { TARGETS } from '../bench/bench-targets.ts';
+import { TARGETS, TWO_WORKERS } from '../bench/bench-targets.ts';
 import { exitWith } from '../lib/cli.ts';
 
 /** Every row but the TLS ones, which need a baseline of their own and add a minute. */
@@ -19,7 +19,9 @@ export const TOUR: BenchOptions = {
   connections: 100,
   duration: 3,
   rounds: 2,
-  targets: TARGETS.filter((target) => !target.tls).map((target) => target.name),
+  targets: TARGETS.filter((target) => !target.tls && !TWO_WORKERS.includes(target)).map(
+    (target) => target.name,
+  ),
   mode: 'keepalive',
   backend: 'mock',
 };
