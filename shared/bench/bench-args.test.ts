@@ -19,6 +19,8 @@ t.test('parseBenchArgs: defaults', async (t) => {
       'part4-http',
       'nginx',
       'haproxy',
+      'part4-w2',
+      'nginx-w2',
       'direct-tls',
       'part4-tcp-tls',
       'part4-tls',
