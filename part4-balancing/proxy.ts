@@ -29,7 +29,6 @@
 import cluster from 'node:cluster';
 import { type CommandLine, fail, readCommandLine } from './cli.ts';
 import { type Address, type Config, loadConfigFile } from './config.ts';
-import { FleetRoutes } from './fleet.ts';
 import { describe, log } from './log.ts';
 import { Pool } from './pool.ts';
 import { routingFor } from './route.ts';
@@ -146,7 +145,9 @@ async function followRouteSource(next: Config): Promise<void> {
   const current = running.fleet?.source;
   if (JSON.stringify(wanted) === JSON.stringify(current)) return;
   const old = running.fleet;
-  running.fleet = wanted === undefined ? undefined : new FleetRoutes(wanted);
+  // Loaded only in fleet mode: the Redis client is a large module to carry for nothing.
+  running.fleet =
+    wanted === undefined ? undefined : new (await import('./fleet.ts')).FleetRoutes(wanted);
   await running.fleet?.start();
   await old?.stop();
 }
@@ -251,7 +252,8 @@ function localStatus(): StatusSource {
         open: l.open,
       })),
     pools: () => [...running.pools.values(), ...(running.fleet?.activePools() ?? [])],
-    noBackend: () => running.noBackend,
+    // The same count as events.noBackend: every refusal is counted there.
+    noBackend: () => running.events.total.noBackend ?? 0,
     limits: () => ({
       maxConnections: running.config.maxConnections,
       maxConnectionsPerClient: running.config.maxConnectionsPerClient,

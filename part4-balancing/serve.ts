@@ -151,7 +151,6 @@ const SNIFF_MS = 2000;
  * is; on a tcp listener we look at the client's first bytes.
  */
 async function refuse(client: net.Socket, route: Route, why: string): Promise<void> {
-  running.noBackend++;
   const first = route.first.length > 0 ? route.first : await firstBytes(client, SNIFF_MS);
   const http = first !== undefined && HTTP_REQUEST.test(first.toString('latin1', 0, 32));
   running.events.count(

@@ -37,8 +37,6 @@ class RunningState {
   clientSockets = new Set<net.Socket>();
   /** Clients open right now per client address (for maxConnectionsPerClient). */
   openPerAddress = new Map<string, number>();
-  /** Clients that got a 502 or a close because no backend accepted. */
-  noBackend = 0;
   /** Per-connection events, counted and summed up in the log (log.ts). */
   readonly events = new EventCounts({
     reset: 'connections ended by a reset or another error',
