@@ -11,7 +11,7 @@ import {
   openSocket,
   readAll,
   requestHead,
-  startBackend,
+  serveBackend,
   startPart,
 } from '../shared/test/harness.ts';
 
@@ -20,7 +20,7 @@ const skip = process.env.EXERCISE === '1' ? false : 'an exercise: npm run exerci
 const COUNTS = /(\d+) bytes in, (\d+) bytes out/g;
 
 t.test('each client gets one log line with its own bytes in and out', { skip }, async (t) => {
-  const backend = await startBackend(t);
+  const backend = await serveBackend(t);
   const proxy = await startPart(t, PART, ['0', '127.0.0.1', String(backend.port)]);
   const expected: number[][] = [];
   for (const size of [1000, 100_000]) {

@@ -7,7 +7,7 @@
  * exercise is done in proxy.ts. What it leaves out: the other exercises.
  */
 import t from 'tap';
-import { slowReaders, startBackend, startPart, waitFor } from '../shared/test/harness.ts';
+import { serveBackend, slowReaders, startPart, waitFor } from '../shared/test/harness.ts';
 
 const PART = 'part2-epoll-style';
 const skip = process.env.EXERCISE === '2' ? false : 'an exercise: npm run exercise -- 2';
@@ -18,7 +18,7 @@ t.test(
   'with two clients that read nothing, the log shows the bytes piling up',
   { skip },
   async (t) => {
-    const backend = await startBackend(t);
+    const backend = await serveBackend(t);
     const proxy = await startPart(t, PART, ['0', '127.0.0.1', String(backend.port)]);
     // 48 MiB asked for; the kernel's socket buffers take a few MiB, the rest waits in part 2.
     await slowReaders(t, proxy.port, 2, `/?size=${24 * MiB}`);

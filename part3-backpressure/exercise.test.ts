@@ -12,7 +12,7 @@ import {
   httpGet,
   openSocket,
   readAll,
-  startBackend,
+  serveBackend,
   startPart,
   waitFor,
 } from '../shared/test/harness.ts';
@@ -24,7 +24,7 @@ t.test(
   '--max-connections 2: a third client is turned away until one leaves',
   { skip },
   async (t) => {
-    const backend = await startBackend(t);
+    const backend = await serveBackend(t);
     const proxy = await startPart(t, PART, [
       '--max-connections',
       '2',

@@ -10,7 +10,7 @@ import t from 'tap';
 import {
   parseResponse,
   readAll,
-  startBackend,
+  serveBackend,
   startPart,
   waitFor,
 } from '../shared/test/harness.ts';
@@ -18,9 +18,9 @@ import { redisClient, redisServer, startRedis } from '../shared/test/redis.ts';
 import { status } from './test-support.ts';
 
 const [A, B, S] = await Promise.all([
-  startBackend(t, { name: 'A' }),
-  startBackend(t, { name: 'B' }),
-  startBackend(t, { name: 'S', tls: true }),
+  serveBackend(t, { name: 'A' }),
+  serveBackend(t, { name: 'B' }),
+  serveBackend(t, { name: 'S', tls: true }),
 ]);
 const member = (program: { port: number }) => `127.0.0.1:${program.port}`;
 

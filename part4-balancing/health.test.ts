@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import t, { type Test } from 'tap';
-import { startBackend, waitFor } from '../shared/test/harness.ts';
+import { serveBackend, waitFor } from '../shared/test/harness.ts';
 import {
   backendStatus,
   onePool,
@@ -53,13 +53,13 @@ t.test('failover: kill one of three under steady traffic, then restart it', asyn
   const answeredBy = (name: string, time: number) => since(time).some((a) => a.name === name);
 
   await waitFor(() => answeredBy('B', 0), { what: 'traffic on B' });
-  await B.program.kill('SIGKILL');
+  await B.program.kill();
   const killedAt = performance.now();
   await proxy.waitForOutput(new RegExp(`Backend ${B.address} \\(pool web\\) is down`));
   await waitFor(() => since(killedAt).length >= 40, { what: '40 answers after the kill' });
   const whileDown = since(killedAt);
 
-  await startBackend(t, { name: 'B', port: B.program.port });
+  await serveBackend(t, { name: 'B', port: B.program.port });
   const restartedAt = performance.now();
   await waitFor(() => answeredBy('B', restartedAt), { what: 'B answering again' });
   stop = true;
@@ -138,7 +138,7 @@ t.test('active health check: a dead backend is out until it passes a probe', asy
   const report = () => status(balancer.statusPort as number);
   const { proxy } = balancer;
 
-  await B.program.kill('SIGKILL');
+  await B.program.kill();
   await proxy.waitForOutput(
     new RegExp(`Backend ${B.address} \\(pool web\\) failed its health check \\(ECONNREFUSED\\)`),
   );
@@ -151,7 +151,7 @@ t.test('active health check: a dead backend is out until it passes a probe', asy
     'B was not even tried',
   );
 
-  await startBackend(t, { name: 'B', port: B.program.port });
+  await serveBackend(t, { name: 'B', port: B.program.port });
   await proxy.waitForOutput(
     new RegExp(`Backend ${B.address} \\(pool web\\) passed its health check`),
   );

@@ -11,12 +11,13 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Test } from 'tap';
 import {
+  type Backend,
   httpGet,
   type Program,
   parseResponse,
   readAll,
   requestHead,
-  startBackend,
+  serveBackend,
   startPart,
   waitFor,
 } from '../shared/test/harness.ts';
@@ -26,7 +27,7 @@ export const PART = 'part4-balancing';
 
 export interface Named {
   name: string;
-  program: Program;
+  program: Backend;
   /** "127.0.0.1:PORT", as a configuration names it. */
   address: string;
 }
@@ -35,7 +36,7 @@ export interface Named {
 export function startBackends(t: Test, names: string[]): Promise<Named[]> {
   return Promise.all(
     names.map(async (name) => {
-      const program = await startBackend(t, { name });
+      const program = await serveBackend(t, { name });
       return { name, program, address: `127.0.0.1:${program.port}` };
     }),
   );

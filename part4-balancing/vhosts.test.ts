@@ -14,7 +14,7 @@ import {
   captureClientHello,
   parseResponse,
   readAll,
-  startBackend,
+  serveBackend,
   waitFor,
 } from '../shared/test/harness.ts';
 import { clientHello, tlsRecords } from './fuzz-arbitraries.ts';
@@ -38,13 +38,13 @@ async function recorder() {
 }
 
 const [A, B, C, S1, S2, P1, P2, raw] = await Promise.all([
-  startBackend(t, { name: 'A' }),
-  startBackend(t, { name: 'B' }),
-  startBackend(t, { name: 'C' }),
-  startBackend(t, { name: 'S1', tls: true }),
-  startBackend(t, { name: 'S2', tls: true }),
-  startBackend(t, { name: 'P1', proxyProtocol: true }),
-  startBackend(t, { name: 'P2', proxyProtocol: true }),
+  serveBackend(t, { name: 'A' }),
+  serveBackend(t, { name: 'B' }),
+  serveBackend(t, { name: 'C' }),
+  serveBackend(t, { name: 'S1', tls: true }),
+  serveBackend(t, { name: 'S2', tls: true }),
+  serveBackend(t, { name: 'P1', proxyProtocol: true }),
+  serveBackend(t, { name: 'P2', proxyProtocol: true }),
   recorder(),
 ]);
 const at = (program: { port: number }) => [{ address: `127.0.0.1:${program.port}` }];

@@ -1,6 +1,16 @@
+import { once } from 'node:events';
+import net from 'node:net';
 import t from 'tap';
 import { makeBody, parseBackendArgs } from './backend.ts';
-import { httpGet, runProgram, startBackend } from './harness.ts';
+import {
+  httpGet,
+  openSocket,
+  readAll,
+  requestHead,
+  runProgram,
+  serveBackend,
+  startBackend,
+} from './harness.ts';
 
 t.test('makeBody: exact size, greeting first, numbered lines after', async (t) => {
   t.equal(makeBody('A').toString(), 'Hello from backend A\n');
@@ -56,3 +66,25 @@ t.test('backend CLI: bad options give one line and exit 2', async (t) => {
   t.match(run.stderr, /^backend\.ts: --port must be an integer/);
   t.notMatch(run.stderr, /\n\s+at /, 'no stack trace');
 });
+
+t.test(
+  'serveBackend: the same backend in this process; kill() acts as a killed process',
+  async (t) => {
+    const backend = await serveBackend(t, { name: 'inner' });
+    const plain = await httpGet(backend.port);
+    t.ok(plain.body.equals(makeBody('inner')), 'serves the same body as the CLI');
+    // A client in the middle of a large answer, and nothing more read by it.
+    const client = await openSocket(t, backend.port);
+    client.write(requestHead(`/?size=${64 * 1024 * 1024}`));
+    await once(client, 'readable');
+    await backend.kill();
+    const received = await readAll(client, 5_000);
+    t.ok(received.data.length < 64 * 1024 * 1024, `the open answer was cut (${received.how})`);
+    const refused = await new Promise<string>((resolve) => {
+      const late = net.connect(backend.port, '127.0.0.1');
+      late.once('connect', () => resolve('connected'));
+      late.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+    t.equal(refused, 'ECONNREFUSED', 'a new connection is refused');
+  },
+);

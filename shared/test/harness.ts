@@ -21,6 +21,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Teardown } from '../lib/cleanup.ts';
+import { startBackend as startBackendServer } from './backend.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const LISTENING = /Listening on port (\d+)/;
@@ -133,7 +134,53 @@ export interface BackendSettings {
   tls?: boolean;
 }
 
-/** Starts shared/test/backend.ts (the mock backend) on a free port unless one is given. */
+/**
+ * The mock backend, served from the test's own process: the same server as
+ * shared/test/backend.ts, without a process of its own to start (a Node process
+ * running TypeScript costs more CPU to start than most tests spend).
+ */
+export interface Backend {
+  port: number;
+  /**
+   * Stops it at once, as a killed process would be: the listener closes (new
+   * connections are refused), and every open connection is closed where it
+   * stands, the kernel sending a FIN, or an RST where data was left unread.
+   */
+  kill(): Promise<void>;
+}
+
+/**
+ * Serves the mock backend in this process on a free port unless one is given,
+ * until the test ends. Use startBackend for a separate process (a tool, or a
+ * test that needs the backend's pid).
+ */
+export async function serveBackend(t: Teardown, settings: BackendSettings = {}): Promise<Backend> {
+  const server = await startBackendServer({
+    port: settings.port ?? 0,
+    delay: settings.delay ?? 0,
+    size: settings.size,
+    name: settings.name ?? 'backend',
+    proxyProtocol: settings.proxyProtocol,
+    tls: settings.tls,
+  });
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  let closed: Promise<void> | undefined;
+  const kill = () => {
+    closed ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    });
+    return closed;
+  };
+  t.teardown(kill);
+  return { port: (server.address() as net.AddressInfo).port, kill };
+}
+
+/** Starts shared/test/backend.ts (the mock backend) as a process, on a free port unless one is given. */
 export function startBackend(t: Teardown, settings: BackendSettings = {}): Promise<Program> {
   const args = ['--port', String(settings.port ?? 0)];
   if (settings.delay !== undefined) args.push('--delay', String(settings.delay));

@@ -36,8 +36,8 @@ import {
   requestHead,
   rssKiB,
   runProgram,
+  serveBackend,
   slowReaders,
-  startBackend,
   startPart,
   takesManyBackends,
   waitFor,
@@ -141,7 +141,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
   const argsFor = (...backendPorts: number[]) => partArgs(part, backendPorts);
 
   t.test(`${part}: behaviour matrix`, async (t) => {
-    const backend = await startBackend(t, { name: NAME });
+    const backend = await serveBackend(t, { name: NAME });
     const start = (tt: Parameters<typeof startPart>[0]) =>
       startPart(tt, part, argsFor(backend.port));
     const noStackTrace = (tt: Tap, proxy: Program) =>
@@ -233,7 +233,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
         );
         t.ok(said, `the proxy logged it: ${said[0]}`);
 
-        await startBackend(t, { name: NAME, port });
+        await serveBackend(t, { name: NAME, port });
         const response = await httpGet(proxy.port);
         t.equal(response.status, 200, 'once the backend is up, a request succeeds');
         t.ok(response.body.equals(makeBody(NAME)), 'with its body');
@@ -353,14 +353,14 @@ export function behaviourMatrix(subject: PartUnderTest): void {
     t.test(
       'backend-killed: a backend killed mid-answer: the client is closed, no leak',
       async (t) => {
-        const doomed = await startBackend(t, { name: NAME });
+        const doomed = await serveBackend(t, { name: NAME });
         const proxy = await startPart(t, part, argsFor(doomed.port));
         await httpGet(proxy.port);
         const base = await openFds(proxy.pid);
         const client = await openSocket(t, proxy.port);
         client.write(requestHead(`/?size=${64 * MiB}`));
         await oneOf(client, ['readable', 'close']);
-        await doomed.kill('SIGKILL');
+        await doomed.kill();
         const received = await readAll(client, 15_000);
         t.ok(
           received.data.length < 64 * MiB,
