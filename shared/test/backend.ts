@@ -86,9 +86,31 @@ export function makeBody(name: string, size?: number): Buffer {
   if (cached) return cached;
   const body = Buffer.alloc(size);
   let offset = body.write(greeting.slice(0, size));
-  for (let line = 0; offset < size; line++) {
-    const text = `${name} line ${String(line).padStart(10, '0')} `.padEnd(63, '.');
-    offset += body.write(`${text}\n`, offset);
+  const lineText = (line: number) =>
+    `${`${name} line ${String(line).padStart(10, '0')} `.padEnd(63, '.')}\n`;
+  const template = Buffer.from(lineText(0));
+  if (template.length === 64 && offset < size) {
+    // Line 0 copied over the whole body in doubling steps, then each line's
+    // number written in: building 64-byte strings one by one costs seconds for
+    // a 48 MiB body on a busy machine.
+    const start = offset;
+    let filled = template.copy(body, start, 0, Math.min(64, size - start));
+    while (start + filled < size) {
+      filled += body.copy(
+        body,
+        start + filled,
+        start,
+        start + Math.min(filled, size - start - filled),
+      );
+    }
+    const lastDigit = Buffer.byteLength(`${name} line `) + 9;
+    for (let line = 1, lineAt = start + 64; lineAt < size; line++, lineAt += 64) {
+      for (let at = lineAt + lastDigit, n = line; n > 0; at--, n = Math.floor(n / 10)) {
+        if (at < size) body[at] = 48 + (n % 10);
+      }
+    }
+  } else {
+    for (let line = 0; offset < size; line++) offset += body.write(lineText(line), offset);
   }
   if (bodyCache.size > 8) bodyCache.clear();
   bodyCache.set(`${name}\0${size}`, body);
