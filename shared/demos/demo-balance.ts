@@ -10,10 +10,14 @@
  * B"). A quarter of the way in it kills B (SIGKILL, like a crash); halfway it
  * starts B again on the same port. The table redraws a few times a second:
  * B's rate drops to zero, A and C take its share, and once the proxy tries B
- * again (after its fail timeout) B's share comes back. Errors, the answers a
- * client would have seen fail, are counted too: a new client never sees B's
- * death (the proxy retries its connect on A or C), but a request that B was
- * answering when it was killed can fail, since half an answer cannot be retried.
+ * again (after its fail timeout) B's share comes back. Each step also waits
+ * for what the one before it shows (all three answering before the kill, A
+ * and C answering after it), so a slow machine stretches the run instead of
+ * skipping the story; the run ends a moment after B answers again, and not
+ * before --duration is over. Errors, the answers a client would have seen
+ * fail, are counted too: a new client never sees B's death (the proxy retries
+ * its connect on A or C), but a request that B was answering when it was
+ * killed can fail, since half an answer cannot be retried.
  *
  * The proxy has a status port too: the table's second line gives its URL, and
  * a browser there shows the same story live, from the proxy's side (B's row
@@ -30,11 +34,11 @@ import { parseArgs } from 'node:util';
 import type { Cleanup } from '../lib/cleanup.ts';
 import { integerOption, parseOrExit } from '../lib/cli.ts';
 import { type Program, partArgs, startBackend, startPart } from '../test/harness.ts';
-import { type Counts, oneRequest, runDemo, SCREEN_MS, Screen } from './live.ts';
+import { type Counts, oneRequest, runDemo, SCREEN_MS, Screen, step } from './live.ts';
 
 const SCRIPT = 'demo-balance.ts';
 const PART = 'part4-balancing';
-const USAGE = 'usage: demo-balance.ts [--duration SECONDS]      (4 to 600; default 24)';
+const USAGE = 'usage: demo-balance.ts [--duration SECONDS]      (2 to 600; default 24)';
 
 const NAMES = ['A', 'B', 'C'] as const;
 const VICTIM = 'B';
@@ -43,8 +47,10 @@ const WORKERS = 4;
 const PAUSE_MS = 15;
 /** How long to keep going past --duration, waiting for the restarted backend's first answer. */
 const GRACE_MS = 15_000;
-/** How long to keep going once it has traffic again. */
+/** How long to keep going once it has traffic again (a quarter of the run when that is less). */
 const AFTER_BACK_MS = 3000;
+/** How long a step waits for what the step before it shows. */
+const SEEN_MS = 10_000;
 const BAR_WIDTH = 30;
 /** The proxy's last log lines shown under the table. */
 const LOG_LINES = 4;
@@ -109,7 +115,9 @@ async function main(scope: Cleanup): Promise<number> {
   scope.teardown(() => clearInterval(redraw));
   note('All three up: round robin shares the traffic.');
 
-  await sleep(durationMs / 4);
+  const served = (when: Phase, names: readonly string[]) => () =>
+    names.every((name) => (perPhase.get(when)?.get(name) ?? 0) > 0);
+  await step(served('all up', NAMES), durationMs / 4, SEEN_MS);
   const port = victim.program.port;
   // The phase moves first, so that the requests the kill breaks count in it.
   phase = `${VICTIM} down`;
@@ -117,22 +125,24 @@ async function main(scope: Cleanup): Promise<number> {
   await victim.program.kill('SIGKILL');
   note(`Killed ${VICTIM} (SIGKILL). Its share moves to A and C.`);
 
-  await sleep(durationMs / 4);
+  await step(served(`${VICTIM} down`, ['A', 'C']), durationMs / 4, SEEN_MS);
   victim.program = await startBackend(scope, { name: VICTIM, port });
   victim.state = 'restarted';
   note(`Started ${VICTIM} again on port ${port}.`);
 
-  await sleep(durationMs / 2);
   // The workers move the phase on when the victim answers again.
   const isBack = () => phase === `${VICTIM} back`;
-  if (!isBack()) {
+  const untilEnd = () => Math.max(0, startedAt + durationMs - Date.now());
+  if (!(await step(isBack, 0, untilEnd()))) {
     note(`Waiting up to ${GRACE_MS / 1000} s more for ${VICTIM} to get traffic again...`);
-    const deadline = Date.now() + GRACE_MS;
-    while (!isBack() && Date.now() < deadline) await sleep(SCREEN_MS);
+    await step(isBack, 0, GRACE_MS);
   }
 
   // Let the viewer see the restored share for a moment before stopping.
-  if (isBack()) await sleep(Math.max(0, backAt + AFTER_BACK_MS - Date.now()));
+  if (isBack()) {
+    const after = backAt + Math.min(AFTER_BACK_MS, durationMs / 4) - Date.now();
+    await sleep(Math.max(0, after, untilEnd()));
+  }
   running = false;
   await Promise.all(workers);
   clearInterval(redraw);
@@ -203,7 +213,7 @@ function summary(perPhase: Map<Phase, Counts>): string {
 
 function parseDuration(argv: string[]): number {
   const { values } = parseArgs({ args: argv, options: { duration: { type: 'string' } } });
-  return integerOption('--duration', values.duration ?? '24', 4, 600);
+  return integerOption('--duration', values.duration ?? '24', 2, 600);
 }
 
 await runDemo(SCRIPT, main);

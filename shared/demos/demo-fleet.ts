@@ -13,9 +13,15 @@
  *   1/2   Redis is stopped: both keep serving from the routes they know
  *   3/4   Redis is started again, empty, and the route written as A: both follow
  *
+ * Each step also waits for what it shows: both backends answering through
+ * each proxy, each proxy following the change, and each proxy answering a
+ * few more requests from C with Redis down; a slow machine stretches the run
+ * instead of skipping the story.
+ *
  * The table redraws a few times a second; the proxies' status pages (their
  * URLs on the second line) show the routes and whether Redis is connected.
- * It exits 1 if a proxy did not follow a change, or a client saw an error.
+ * It exits 1 if a proxy did not follow a change or stopped answering, or a
+ * client saw an error.
  *
  * What it leaves out: TLS listeners and wildcard keys (the tests cover them),
  * and --workers (each proxy here is one process).
@@ -26,10 +32,10 @@ import type { Cleanup } from '../lib/cleanup.ts';
 import { integerOption, parseOrExit } from '../lib/cli.ts';
 import { type Program, startBackend, startPart } from '../test/harness.ts';
 import { redisClient, startRedis } from '../test/redis.ts';
-import { type Counts, oneRequest, runDemo, SCREEN_MS, Screen } from './live.ts';
+import { type Counts, oneRequest, runDemo, SCREEN_MS, Screen, step } from './live.ts';
 
 const SCRIPT = 'demo-fleet.ts';
-const USAGE = 'usage: demo-fleet.ts [--duration SECONDS]      (8 to 600; default 24)';
+const USAGE = 'usage: demo-fleet.ts [--duration SECONDS]      (2 to 600; default 24)';
 const HOST = 'www.example.org';
 const KEY = `hostnames:${HOST}:backends`;
 const NAMES = ['A', 'B', 'C'] as const;
@@ -37,8 +43,10 @@ const NAMES = ['A', 'B', 'C'] as const;
 const CLIENTS = 2;
 const PAUSE_MS = 20;
 const BAR_WIDTH = 24;
-/** How long a proxy gets to follow a change before the demo calls it a failure. */
+/** How long a proxy gets to show a step (follow a change, ...) before the demo calls it a failure. */
 const FOLLOW_MS = 5000;
+/** The answers each proxy gives from the routes it knows while Redis is down. */
+const OUTAGE_ANSWERS = 20;
 
 async function main(scope: Cleanup): Promise<number> {
   const durationMs = parseOrExit(SCRIPT, USAGE, parseDuration) * 1000;
@@ -113,18 +121,21 @@ async function main(scope: Cleanup): Promise<number> {
   /** Waits until every proxy's answers come from `name` only; notes how long it took. */
   const follow = async (name: string, what: string) => {
     const began = Date.now();
-    const seen = () => proxies.every((proxy) => proxy.last === name);
-    while (!seen() && Date.now() - began < FOLLOW_MS) await sleep(10);
-    if (seen())
+    if (await step(() => proxies.every((proxy) => proxy.last === name), 0, FOLLOW_MS))
       note(`both proxies now send ${HOST} to ${name} (${Date.now() - began} ms after ${what})`);
     else {
       followed = false;
       note(`a proxy did not follow ${what} within ${FOLLOW_MS} ms`);
     }
   };
+  const answers = (name: string) => proxies.map((proxy) => proxy.total.get(name) ?? 0);
 
   note(`${HOST} is A and B in Redis: both proxies share it.`);
-  await sleep(durationMs / 4);
+  const bothShare = () => proxies.every((proxy) => proxy.total.has('A') && proxy.total.has('B'));
+  if (!(await step(bothShare, durationMs / 4, FOLLOW_MS))) {
+    followed = false;
+    note(`a proxy did not share ${HOST} between A and B within ${FOLLOW_MS} ms`);
+  }
   await db.sAdd(KEY, member('C'));
   await db.sRem(KEY, [member('A'), member('B')]);
   note(`SADD ${KEY} C; SREM A B`);
@@ -133,8 +144,18 @@ async function main(scope: Cleanup): Promise<number> {
   await sleep(Math.max(0, startedAt + durationMs / 2 - Date.now()));
   await redis.stop();
   note('Redis stopped: the proxies keep the routes they know.');
+  const beforeOutage = answers('C');
+  const servedOn = () =>
+    answers('C').every((n, i) => n - beforeOutage[i] >= OUTAGE_ANSWERS) &&
+    proxies.every((proxy) => proxy.last === 'C');
+  const outageLeft = startedAt + (3 * durationMs) / 4 - Date.now();
+  if (await step(servedOn, outageLeft, FOLLOW_MS))
+    note(`both proxies answered ${OUTAGE_ANSWERS}+ more requests from C with Redis down`);
+  else {
+    followed = false;
+    note(`a proxy did not answer ${OUTAGE_ANSWERS} requests from C with Redis down`);
+  }
 
-  await sleep(Math.max(0, startedAt + (3 * durationMs) / 4 - Date.now()));
   await redis.start();
   db = await redisClient(scope, redis);
   await db.sAdd(KEY, member('A'));
@@ -157,7 +178,7 @@ async function main(scope: Cleanup): Promise<number> {
 
 function parseDuration(argv: string[]): number {
   const { values } = parseArgs({ args: argv, options: { duration: { type: 'string' } } });
-  return integerOption('--duration', values.duration ?? '24', 8, 600);
+  return integerOption('--duration', values.duration ?? '24', 2, 600);
 }
 
 await runDemo(SCRIPT, main);

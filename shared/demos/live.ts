@@ -1,10 +1,12 @@
 /**
  * What the live demos share: one request through a proxy that says which
- * backend answered, and a screen that redraws a table in place on a terminal
- * (or prints it once a second into a pipe) with per-second rates.
+ * backend answered, a screen that redraws a table in place on a terminal
+ * (or prints it once a second into a pipe) with per-second rates, and a
+ * step that lasts its share of the run and until what it shows has been seen.
  *
  * What it leaves out: colours and layout beyond plain lines.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith } from '../lib/cli.ts';
 import { httpGet } from '../test/harness.ts';
@@ -29,6 +31,18 @@ export async function oneRequest(port: number, host?: string): Promise<string> {
     if (message.startsWith('no complete HTTP head')) return 'cut-off answer';
     return code ?? message.split('\n')[0];
   }
+}
+
+/**
+ * Waits until at least `minMs` have passed and `seen()` holds, giving up on
+ * `seen()` after `maxMs`; resolves with whether it held. The time is the
+ * viewer's pacing; the condition makes sure the phase showed what it is for
+ * however slow the machine.
+ */
+export async function step(seen: () => boolean, minMs: number, maxMs: number): Promise<boolean> {
+  const began = Date.now();
+  while (Date.now() - began < minMs || (!seen() && Date.now() - began < maxMs)) await sleep(10);
+  return seen();
 }
 
 /**
