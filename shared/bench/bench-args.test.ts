@@ -129,12 +129,17 @@ t.test('parsePipeArgs: the command line of parts 1 to 3', async (t) => {
 });
 
 t.test('bench, soak and pipe CLIs: a bad option is one line, the usage, exit 2', async (t) => {
-  for (const [script, args] of [
+  const cases = [
     ['shared/bench/bench.ts', ['--mode', 'fast']],
     ['shared/bench/soak.ts', ['--requests', 'x']],
     ['shared/bench/pipe-proxy.ts', ['0', '127.0.0.1', '70000']],
-  ] as const) {
-    const { code, stdout, stderr } = await runProgram(script, [...args]);
+  ] as const;
+  // At once: each only waits for its program to exit (a long deadline, as they start together).
+  const runs = await Promise.all(
+    cases.map(([script, args]) => runProgram(script, [...args], 60_000)),
+  );
+  for (const [i, { code, stdout, stderr }] of runs.entries()) {
+    const [script] = cases[i];
     t.equal(code, 2, `${script} exits 2`);
     t.equal(stdout, '', 'nothing on stdout');
     t.match(stderr, /^(bench|soak|pipe-proxy)\.ts: .+\nusage: /, 'one line, then the usage');

@@ -1,13 +1,19 @@
+/**
+ * The load generators and the benchmark's peers, each against a mock backend
+ * served in this process (the benchmark itself starts it as a program: see
+ * bench.test.ts). No figure is asserted, only that every one is counted.
+ */
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import t from 'tap';
 import { makeBody } from '../test/backend.ts';
-import { freePort, httpGet, rssKiB, spawnScript, startBackend } from '../test/harness.ts';
+import { freePort, httpGet, rssKiB, serveBackend } from '../test/harness.ts';
 import { closeLoad, descendants, keepAliveLoad, pacedLoad, treeRssKiB } from './bench-load.ts';
 import { PEERS, ROUTED_NAME, startBenchBackend, TLS_ROWS } from './bench-targets.ts';
 
 t.test('closeLoad: a new connection per request, every answer counted once', async (t) => {
-  const backend = await startBackend(t);
+  const backend = await serveBackend(t);
   const accepted: number[] = [];
   const counter = net.createServer((client) =>
     client.pipe(net.connect(backend.port, '127.0.0.1')).pipe(client),
@@ -62,7 +68,7 @@ t.test(
 );
 
 t.test('keepAliveLoad: autocannon with exact latencies and clients served', async (t) => {
-  const backend = await startBackend(t);
+  const backend = await serveBackend(t);
   const result = await keepAliveLoad({ port: backend.port, connections: 4, seconds: 1 });
   t.ok(result.requests > 0);
   t.equal(result.clientsServed, 4);
@@ -72,7 +78,7 @@ t.test('keepAliveLoad: autocannon with exact latencies and clients served', asyn
 });
 
 t.test('pacedLoad: rate x seconds requests, spread over the run, not sent at once', async (t) => {
-  const backend = await startBackend(t);
+  const backend = await serveBackend(t);
   const began = performance.now();
   const answeredAt: number[] = [];
   const result = await pacedLoad('keepalive', {
@@ -94,7 +100,7 @@ t.test('pacedLoad: rate x seconds requests, spread over the run, not sent at onc
 });
 
 t.test('TLS: part 4 routes the load by its server name, and closes other names', async (t) => {
-  const backend = await startBenchBackend(t, 'tls');
+  const backend = await serveBackend(t, { tls: true });
   const part4Tls = TLS_ROWS.find((target) => target.name === 'part4-tls');
   const running = await part4Tls?.start(t, backend.port);
   if (!running) throw new Error('no part4-tls target');
@@ -121,7 +127,11 @@ t.test('TLS: part 4 routes the load by its server name, and closes other names',
 });
 
 t.test('treeRssKiB: a process and its children', async (t) => {
-  const child = spawnScript('shared/test/backend.ts', ['--port', '0']);
+  // A plain Node process weighs some 40 MiB and starts in a fraction of the
+  // time of one that loads TypeScript.
+  const child = spawn(process.execPath, ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   t.teardown(() => child.kill('SIGKILL'));
   await once(child.stdout as NodeJS.ReadableStream, 'data');
   t.ok((await descendants(process.pid)).includes(child.pid as number), 'the child is found');
@@ -142,7 +152,7 @@ for (const peer of PEERS) {
     `${peer.name}: relays to the backend from a generated config`,
     { skip: missing },
     async (t) => {
-      const backend = await startBackend(t, { name: 'peer' });
+      const backend = await serveBackend(t, { name: 'peer' });
       const running = await peer.start(t, backend.port);
       const response = await httpGet(running.port);
       t.equal(response.status, 200);

@@ -2,7 +2,7 @@
  * The benchmark end to end: one round of one second against direct, pipe,
  * part 1 and part 4 routing by Host, through the real command line, and a look
  * at the JSON it writes. Speed is never asserted, only that every figure is
- * there and makes sense.
+ * there and makes sense, so the two tests run at once.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,6 +15,8 @@ import {
   type Reporter,
   runBench,
 } from './bench.ts';
+
+t.jobs = 2;
 
 t.test(
   'npm run bench: one round, direct, pipe, part1 and part4-http, table on stdout, figures in --json',

@@ -1,3 +1,8 @@
+/**
+ * The mock backend: its body, its command line, and the same server served in
+ * the test's own process. The tests run at once: the two that start a
+ * program only wait for it.
+ */
 import { once } from 'node:events';
 import net from 'node:net';
 import t from 'tap';
@@ -11,6 +16,8 @@ import {
   serveBackend,
   startBackend,
 } from './harness.ts';
+
+t.jobs = 3;
 
 t.test('makeBody: exact size, greeting first, numbered lines after', async (t) => {
   t.equal(makeBody('A').toString(), 'Hello from backend A\n');

@@ -1,17 +1,33 @@
 /**
  * The reader's tools, run through their real command lines: the diff between
  * neighbouring parts and the strace of part 2. Each checks what the tool claims
- * to show, not only that it exits.
+ * to show, not only that it exits. Two tests run at once (each only waits for
+ * its programs), and each diff command line runs once, however many tests read it.
  */
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { runProgram } from '../test/harness.ts';
+import { type Finished, runProgram } from '../test/harness.ts';
+
+t.jobs = 2;
 
 const PARTS = ['part1-oneshot', 'part2-epoll-style', 'part3-backpressure', 'part4-balancing'];
 
+const diffRuns = new Map<string, Promise<Finished>>();
+/** `npm run diff -- ARGS`, run the first time it is asked for. */
+function diff(...args: string[]): Promise<Finished> {
+  const key = args.join(' ');
+  let run = diffRuns.get(key);
+  if (!run) {
+    // A long deadline: on a busy machine the other test's program starts meanwhile.
+    run = runProgram('shared/tools/diff.ts', args, 60_000);
+    diffRuns.set(key, run);
+  }
+  return run;
+}
+
 t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4', async (t) => {
   for (const n of [2, 3, 4]) {
-    const run = await runProgram('shared/tools/diff.ts', [String(n)]);
+    const run = await diff(String(n));
     const [before, after] = [PARTS[n - 2], PARTS[n - 1]];
     t.equal(run.code, 0, `diff ${n}: exit 0`);
     t.ok(run.stdout.includes(`--- a/${before}/proxy.ts`), `diff ${n}: from ${before}/proxy.ts`);
@@ -20,13 +36,13 @@ t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4
     t.notMatch(run.stdout, /exercise\.test\.ts/, `diff ${n}: the exercise tests are left out`);
     t.notMatch(run.stdout, /\.test\.ts|test-support/, `diff ${n}: the tests are left out`);
   }
-  const bad = await runProgram('shared/tools/diff.ts', ['5']);
+  const bad = await diff('5');
   t.equal(bad.code, 2, 'N out of range: exit 2');
   t.match(bad.stderr, /^diff\.ts: N must be 2, 3 or 4, got "5"\nusage:/, 'one line and the usage');
 });
 
 t.test('npm run diff -- 4: code that moved shows as moved', async (t) => {
-  const run = await runProgram('shared/tools/diff.ts', ['4']);
+  const run = await diff('4');
   t.equal(run.code, 0);
   t.match(
     run.stdout,
@@ -34,7 +50,7 @@ t.test('npm run diff -- 4: code that moved shows as moved', async (t) => {
     "relay.ts: part 3's proxy.ts, copied and changed",
   );
 
-  const withTests = await runProgram('shared/tools/diff.ts', ['4', '--tests', '--name-status']);
+  const withTests = await diff('4', '--tests', '--name-status');
   t.equal(withTests.code, 0);
   t.match(
     withTests.stdout,
