@@ -20,7 +20,8 @@
  * grown at all; the growth itself is the event to wait for.
  *
  * What it leaves out: asserting anything (the matrix's slow-readers row does),
- * and reading the answers to their end: each run stops after its time is up.
+ * and reading the answers to their end: each run stops after its time is up
+ * (or, with --until-mib, part 2's once it has grown that much).
  */
 import { parseArgs } from 'node:util';
 import asciichart from 'asciichart';
