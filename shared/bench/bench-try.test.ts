@@ -1,12 +1,13 @@
 /**
  * --try NAME=FILE: a proxy of the reader's measured beside the parts, in the
  * same run. Parsing on its own, then one short run with two tried proxies, one
- * taking the command line of parts 1 to 3 and one part 4's.
+ * taking the command line of parts 1 to 3 and one part 4's. And the order in
+ * which a round visits the rows, which --try rows join.
  */
 import path from 'node:path';
 import t from 'tap';
 import { ROOT } from '../test/harness.ts';
-import { parseBenchArgs, type Reporter, runBench } from './bench.ts';
+import { inTurn, parseBenchArgs, type Reporter, runBench } from './bench.ts';
 
 const PIPE = path.join(ROOT, 'shared/bench/pipe-proxy.ts');
 
@@ -17,7 +18,7 @@ t.test('parseBenchArgs: --try adds a row after the others, its file made absolut
     '--try',
     'mine=shared/bench/pipe-proxy.ts',
     '--try',
-    'other.v2=' + PIPE,
+    `other.v2=${PIPE}`,
   ]);
   t.same(options.targets, ['direct', 'pipe', 'mine', 'other.v2']);
   t.same(options.tries, [
@@ -89,3 +90,10 @@ t.test(
     }
   },
 );
+
+t.test('inTurn: each round starts one target further on', async (t) => {
+  t.same(inTurn(['direct', 'pipe', 'part3'], 0), ['direct', 'pipe', 'part3']);
+  t.same(inTurn(['direct', 'pipe', 'part3'], 1), ['pipe', 'part3', 'direct']);
+  t.same(inTurn(['direct', 'pipe', 'part3'], 4), ['pipe', 'part3', 'direct'], 'and round again');
+  t.same(inTurn([], 3), []);
+});

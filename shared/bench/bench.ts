@@ -12,9 +12,11 @@
  *
  * It starts everything itself on free ports: one backend (and the mock backend
  * speaking TLS when a TLS row is chosen), then each target in front of it.
- * Rounds are interleaved (direct, pipe, part1, ..., direct, pipe, ...) so that a
- * noisy neighbour or a warming CPU hurts every target alike, and the table shows
- * the median of the rounds. "added ms" is the mean latency a target adds to its
+ * Rounds are interleaved (direct, pipe, part1, ..., then pipe, part1, ...,
+ * direct, ...) so that a noisy neighbour or a warming CPU hurts every target
+ * alike, and the table shows the median of the rounds. Each round starts one
+ * target further on, so that no target always runs first (on a freshly started
+ * backend) or always right after the same neighbour. "added ms" is the mean latency a target adds to its
  * baseline's (direct; direct-tls for the TLS rows); "of direct" is its
  * throughput as a share of the baseline's; "served" is how many of the clients
  * got any answer at all (all of them, except with a proxy that serves one
@@ -284,7 +286,7 @@ async function runRounds(started: Started[], options: BenchOptions, reporter: Re
       `${options.duration} s per target, ${options.backend} backend: about ${seconds} s.`,
   );
   for (let round = 1; round <= options.rounds; round++) {
-    for (const { target, running } of started) {
+    for (const { target, running } of inTurn(started, round - 1)) {
       reporter.progress(`round ${round}/${options.rounds}  ${target.name.padEnd(width)} `);
       const meter = running.pid === undefined ? undefined : watchRss(running.pid);
       const run = await load(options.mode, {
@@ -302,6 +304,12 @@ async function runRounds(started: Started[], options: BenchOptions, reporter: Re
     }
   }
   return { runs, peaks };
+}
+
+/** The list started `shift` places further on: round 1 as given, round 2 from the second, ... */
+export function inTurn<T>(list: readonly T[], shift: number): T[] {
+  const start = shift % Math.max(1, list.length);
+  return [...list.slice(start), ...list.slice(0, start)];
 }
 
 /**
