@@ -86,8 +86,14 @@ export async function routeClient(
   let addresses: ConnectionAddresses = {
     sourceAddress: clientIp(client),
     sourcePort: client.remotePort,
-    destinationAddress: client.localAddress,
-    destinationPort: client.localPort,
+    // Our own end of the connection costs a getsockname() system call, and
+    // only a PROXY header sends it on: read it then, not for every client.
+    get destinationAddress() {
+      return client.localAddress;
+    },
+    get destinationPort() {
+      return client.localPort;
+    },
   };
   let first: Buffer = Buffer.alloc(0);
   const who = () => `${printable(addresses.sourceAddress ?? '?')}:${addresses.sourcePort}`;

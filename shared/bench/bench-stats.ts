@@ -42,9 +42,9 @@ export interface RunResult {
 
 /**
  * direct = the backend itself, a baseline; floor = the smallest Node proxy;
- * part = ours; peer = nginx, HAProxy.
+ * part = ours; peer = nginx, HAProxy; tried = a proxy of the reader's, from --try.
  */
-export type TargetKind = 'direct' | 'floor' | 'part' | 'peer';
+export type TargetKind = 'direct' | 'floor' | 'part' | 'peer' | 'tried';
 
 /**
  * One target over all its rounds: rps and latency are medians of the rounds,
@@ -305,7 +305,10 @@ export function reading(summaries: readonly TargetSummary[], paced = false): str
 
   const floor = summaries.filter((summary) => summary.kind === 'floor');
   const peers = summaries.filter((summary) => summary.kind === 'peer');
-  const compared = [...floor, ...peers].map((summary) => `${summary.name} ${cost(summary)}`);
+  const tried = summaries.filter((summary) => summary.kind === 'tried');
+  const compared = [...floor, ...peers, ...tried].map(
+    (summary) => `${summary.name} ${cost(summary)}`,
+  );
   const serial = parts.filter((summary) => summary.serial).map((summary) => summary.name);
   const second = [
     compared.length > 0 ? `For comparison: ${compared.join(', ')}.` : '',

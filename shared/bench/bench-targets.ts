@@ -14,6 +14,8 @@
  * - the peers a reader would otherwise deploy, when they are installed: nginx's
  *   stream proxy (one worker) and HAProxy in tcp mode (one thread), started from
  *   generated config files in a temporary directory.
+ * - a proxy of the reader's (`--try NAME=FILE`): a changed copy of a part, say,
+ *   started as the parts are, to be read beside them in one run.
  * - the backend: the mock backend (shared/test/backend.ts), or nginx returning a fixed
  *   body, which costs less CPU and so leaves more of it to the proxies. The
  *   TLS rows always use the mock backend with --tls.
@@ -35,6 +37,7 @@ import {
   startBackend,
   startPart,
   startProgram,
+  takesManyBackends,
   waitFor,
 } from '../test/harness.ts';
 import type { TargetKind } from './bench-stats.ts';
@@ -166,6 +169,30 @@ export const PART4_HTTP = part4Routing('part4-http', 'http', {
   lesson:
     "part 4 with an http listener: it reads the first request's head and routes its Host through the host table before connecting.",
 });
+
+/**
+ * A proxy of the reader's, `--try NAME=FILE`: started as the parts are, with
+ * port 0 and the backend on the command line. A file in a folder named like
+ * part 4's (part4-...) gets part 4's quick-start line (`0 127.0.0.1:PORT`),
+ * any other the line of parts 1 to 3 (`0 127.0.0.1 PORT`). It must print
+ * "Listening on port N" as they do.
+ */
+export function triedTarget(name: string, file: string): Target {
+  const folder = path.basename(path.dirname(file));
+  return {
+    name,
+    kind: 'tried',
+    lesson: `${file}, a proxy of your own, beside the parts.`,
+    missing: () => (existsSync(file) ? undefined : `no file ${file}`),
+    start: async (cleanup, backendPort) => {
+      const args = takesManyBackends(folder)
+        ? ['0', `127.0.0.1:${backendPort}`]
+        : ['0', '127.0.0.1', String(backendPort)];
+      const program = await startProgram(cleanup, file, args);
+      return { port: program.port, pid: program.pid };
+    },
+  };
+}
 
 /** Finds a program on PATH or in the sbin directories, where Debian puts nginx and haproxy. */
 export function findBinary(name: string): string | undefined {

@@ -8,12 +8,15 @@
  *   npm run bench -- --targets part2,part3 --backend nginx
  *   npm run bench -- --targets pipe,part4,part4-http,part4-tcp-tls,part4-tls
  *   npm run bench -- --rate 2000
+ *   npm run bench -- --targets pipe,part3 --try mine=../my-part3/proxy.ts
  *
  * It starts everything itself on free ports: one backend (and the mock backend
  * speaking TLS when a TLS row is chosen), then each target in front of it.
- * Rounds are interleaved (direct, pipe, part1, ..., direct, pipe, ...) so that a
- * noisy neighbour or a warming CPU hurts every target alike, and the table shows
- * the median of the rounds. "added ms" is the mean latency a target adds to its
+ * Rounds are interleaved (direct, pipe, part1, ..., then pipe, part1, ...,
+ * direct, ...) so that a noisy neighbour or a warming CPU hurts every target
+ * alike, and the table shows the median of the rounds. Each round starts one
+ * target further on, so that no target always runs first (on a freshly started
+ * backend) or always right after the same neighbour. "added ms" is the mean latency a target adds to its
  * baseline's (direct; direct-tls for the TLS rows); "of direct" is its
  * throughput as a share of the baseline's; "served" is how many of the clients
  * got any answer at all (all of them, except with a proxy that serves one
@@ -32,8 +35,10 @@
  * What it leaves out: asserting anything. Speed depends on the machine; the
  * tests check that the bench runs and reports sensible fields, never how fast.
  */
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
@@ -56,11 +61,13 @@ import {
   startBenchBackend,
   TARGETS,
   type Target,
+  triedTarget,
 } from './bench-targets.ts';
 
 export const USAGE = `usage: bench.ts [--connections N] [--duration S] [--rounds N] [--rate N]
                 [--targets ${TARGETS.map((target) => target.name).join(',')}]
-                [--mode keepalive|close] [--backend mock|nginx] [--json FILE]`;
+                [--mode keepalive|close] [--backend mock|nginx] [--json FILE]
+                [--try NAME=FILE ...]`;
 
 export interface BenchOptions {
   connections: number;
@@ -77,6 +84,8 @@ export interface BenchOptions {
   /** Requests per second, evenly spaced; undefined: as fast as each target answers. */
   rate?: number;
   json?: string;
+  /** Proxies of the reader's (--try NAME=FILE), each a row after the others; FILE is absolute. */
+  tries?: { name: string; file: string }[];
 }
 
 /** Parses the command line; throws an Error with a one-line message when it is wrong. */
@@ -92,6 +101,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       backend: { type: 'string', default: 'mock' },
       rate: { type: 'string' },
       json: { type: 'string' },
+      try: { type: 'string', multiple: true },
     },
     allowPositionals: false,
   });
@@ -111,17 +121,37 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (values.json === '') throw new Error('--json needs a file name');
   const baselines = new Set(['direct']);
   for (const target of TARGETS) if (asked.includes(target.name)) baselines.add(baselineOf(target));
+  const tries = (values.try ?? []).map((text) => parseTry(text, known));
   return {
     connections: integerOption('--connections', values.connections, 1, 10_000),
     duration: integerOption('--duration', values.duration, 1, 3600),
     rounds: integerOption('--rounds', values.rounds, 1, 100),
-    targets: known.filter((name) => baselines.has(name) || asked.includes(name)),
+    targets: [
+      ...known.filter((name) => baselines.has(name) || asked.includes(name)),
+      ...tries.map((tried) => tried.name),
+    ],
     mode: values.mode,
     backend: values.backend,
     rate:
       values.rate === undefined ? undefined : integerOption('--rate', values.rate, 1, 1_000_000),
     json: values.json,
+    ...(tries.length > 0 ? { tries } : {}),
   };
+}
+
+/**
+ * One --try: NAME=FILE, a new row name and a proxy file that exists. A relative
+ * FILE is read from where `npm run` was typed (INIT_CWD), not from the
+ * repository's root where npm runs the script.
+ */
+function parseTry(text: string, taken: string[]): { name: string; file: string } {
+  const match = /^([\w.-]+)=(.+)$/.exec(text);
+  if (!match) throw new Error(`--try wants NAME=FILE, got "${text}"`);
+  const [, name, given] = match;
+  if (taken.includes(name)) throw new Error(`--try: "${name}" is already a target's name`);
+  const file = path.resolve(process.env.INIT_CWD ?? process.cwd(), given);
+  if (!existsSync(file)) throw new Error(`--try: no file ${file}`);
+  return { name, file };
 }
 
 /** Where the bench tells what it is doing: progress (stderr) and results (stdout). */
@@ -175,7 +205,8 @@ export async function runBench(
   const cleanup = new Cleanup();
   const release = cleanup.onSignals();
   try {
-    const chosen = TARGETS.filter((target) => options.targets.includes(target.name));
+    const tried = (options.tries ?? []).map(({ name, file }) => triedTarget(name, file));
+    const chosen = [...TARGETS, ...tried].filter((target) => options.targets.includes(target.name));
     const backends = {
       plain: (await startBenchBackend(cleanup, options.backend)).port,
       tls: chosen.some((target) => target.tls) ? await startTlsBackend(cleanup) : undefined,
@@ -255,7 +286,7 @@ async function runRounds(started: Started[], options: BenchOptions, reporter: Re
       `${options.duration} s per target, ${options.backend} backend: about ${seconds} s.`,
   );
   for (let round = 1; round <= options.rounds; round++) {
-    for (const { target, running } of started) {
+    for (const { target, running } of inTurn(started, round - 1)) {
       reporter.progress(`round ${round}/${options.rounds}  ${target.name.padEnd(width)} `);
       const meter = running.pid === undefined ? undefined : watchRss(running.pid);
       const run = await load(options.mode, {
@@ -273,6 +304,12 @@ async function runRounds(started: Started[], options: BenchOptions, reporter: Re
     }
   }
   return { runs, peaks };
+}
+
+/** The list started `shift` places further on: round 1 as given, round 2 from the second, ... */
+export function inTurn<T>(list: readonly T[], shift: number): T[] {
+  const start = shift % Math.max(1, list.length);
+  return [...list.slice(start), ...list.slice(0, start)];
 }
 
 /**

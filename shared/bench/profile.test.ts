@@ -57,3 +57,15 @@ t.test('read: self time by function and by kind; the flame graph nests callees',
   t.match(svg, /<title>relay 75\.0%<\/title><rect x="0\.0" y="\d+" width="75\.0"/);
   t.throws(() => parseProfileArgs([]), /one part number/);
 });
+
+t.test(
+  'parseProfileArgs: keep-alive load by default, --mode close for a connection per request',
+  async (t) => {
+    t.equal(parseProfileArgs(['3']).mode, 'keepalive');
+    t.equal(parseProfileArgs(['4', '--mode', 'close']).mode, 'close');
+    t.throws(
+      () => parseProfileArgs(['4', '--mode', 'pipelined']),
+      /--mode must be keepalive or close/,
+    );
+  },
+);

@@ -2,10 +2,13 @@
  * npm run profile -- N: where part N spends its CPU under load.
  *
  *   npm run profile -- 3                 part 3, keep-alive load, 5 s
+ *   npm run profile -- 4 --mode close    part 4, a new connection per request
  *   npm run profile -- 4 --seconds 10 --out /tmp/part4
  *
  * It starts the mock backend and part N under V8's sampling profiler
- * (through node:inspector: see profile-run.ts), drives it with the benchmark's keep-alive load, stops
+ * (through node:inspector: see profile-run.ts), drives it with the benchmark's
+ * load (keep-alive, or with --mode close a new connection per request, where
+ * setting up and tearing down connections dominates), stops
  * it, and reads the profile: the top functions by self time, the time by kind
  * (our code, Node's streams and sockets, V8's garbage collector, the program
  * itself: mostly syscalls and libuv), and a flame graph written as an SVG file
@@ -22,13 +25,15 @@ import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { ROOT, startBackend, startProgram } from '../test/harness.ts';
-import { load } from './bench-load.ts';
+import { load, type Mode } from './bench-load.ts';
 
 const SCRIPT = 'profile.ts';
-const USAGE = 'usage: profile.ts N [--seconds S] [--connections C] [--out DIR]   (N from 1 to 4)';
+const USAGE =
+  'usage: profile.ts N [--mode keepalive|close] [--seconds S] [--connections C] [--out DIR]   (N from 1 to 4)';
 
 export interface ProfileOptions {
   part: string;
+  mode: Mode;
   seconds: number;
   connections: number;
   out: string;
@@ -39,6 +44,7 @@ export function parseProfileArgs(argv: string[]): ProfileOptions {
     args: argv,
     allowPositionals: true,
     options: {
+      mode: { type: 'string', default: 'keepalive' },
       seconds: { type: 'string', default: '5' },
       connections: { type: 'string', default: '50' },
       out: { type: 'string', default: path.join(ROOT, 'profile') },
@@ -48,8 +54,12 @@ export function parseProfileArgs(argv: string[]): ProfileOptions {
   const n = integerOption('N', positionals[0], 1, 4);
   const part = readdirSync(ROOT).find((name) => name.startsWith(`part${n}-`));
   if (!part) throw new Error(`no folder for part ${n}`);
+  if (values.mode !== 'keepalive' && values.mode !== 'close') {
+    throw new Error(`--mode must be keepalive or close, got "${values.mode}"`);
+  }
   return {
     part,
+    mode: values.mode,
     seconds: integerOption('--seconds', values.seconds, 1, 600),
     connections: integerOption('--connections', values.connections, 1, 10_000),
     out: path.resolve(values.out),
@@ -188,9 +198,9 @@ async function main(): Promise<void> {
       { env: { PROFILE_OUT: file } },
     );
     console.log(
-      `${options.part} under the profiler; ${options.connections} keep-alive connections for ${options.seconds} s...`,
+      `${options.part} under the profiler; ${options.connections} ${options.mode === 'keepalive' ? 'keep-alive connections' : 'clients, a new connection per request,'} for ${options.seconds} s...`,
     );
-    const result = await load('keepalive', {
+    const result = await load(options.mode, {
       port: part.port,
       connections: options.connections,
       seconds: options.seconds,
