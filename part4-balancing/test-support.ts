@@ -81,6 +81,17 @@ export async function startBalancer(
   return { proxy, file, statusPort: status ? Number(status[1]) : undefined };
 }
 
+/**
+ * Waits for the startup lines of a balancer with `count` listeners (or
+ * workers times listeners); returns the ports in the order they were printed,
+ * each once.
+ */
+export async function listenerPorts(proxy: Program, count: number): Promise<number[]> {
+  const printed = () => [...proxy.output().matchAll(/Listening on port (\d+)/g)];
+  await waitFor(() => printed().length >= count, { what: `${count} startup lines` });
+  return [...new Set(printed().map((match) => Number(match[1])))];
+}
+
 /** GETs `pathname` and returns the name of the backend that answered (from its body). */
 export async function whoAnswered(
   port: number,
