@@ -67,13 +67,18 @@ export interface Balancer {
   statusPort?: number;
 }
 
+/** Balancers started per test so far: the second one's file is balancer-2.json. */
+const balancers = new WeakMap<Test, number>();
+
 /** Writes the configuration and starts the balancer on it. */
 export async function startBalancer(
   t: Test,
   json: unknown,
   args: string[] = [],
 ): Promise<Balancer> {
-  const file = writeConfig(t, json);
+  const count = (balancers.get(t) ?? 0) + 1;
+  balancers.set(t, count);
+  const file = writeConfig(t, json, count === 1 ? 'balancer.json' : `balancer-${count}.json`);
   const proxy = await startPart(t, PART, ['--config', file, ...args]);
   const hasStatus =
     (json as { statusPort?: number }).statusPort !== undefined || args.includes('--status-port');
