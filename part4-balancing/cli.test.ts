@@ -1,6 +1,10 @@
 /**
  * The command line: quick start, configuration errors (one line, exit 1),
  * several listeners, and the options that override the file.
+ *
+ * Two balancers, started together: the quick start, and one from a file with
+ * two listeners and the options that override it. The command lines that
+ * fail run a test's worth at a time.
  */
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,10 +21,28 @@ import { PART, sequence, startBackends, startBalancer, writeConfig } from './tes
 
 const PROXY = `${PART}/proxy.ts`;
 const [A, B] = await startBackends(t, ['A', 'B']);
+const [quickStart, fromFile] = await Promise.all([
+  startPart(t, PART, ['0', A.address, B.address]),
+  // The file has no status port and a one-minute idle timeout.
+  startBalancer(
+    t,
+    {
+      listen: [
+        { port: 0, pool: 'a' },
+        { port: 0, pool: 'b' },
+      ],
+      idleTimeoutMs: 60_000,
+      pools: {
+        a: { backends: [{ address: A.address }] },
+        b: { backends: [{ address: B.address }] },
+      },
+    },
+    ['--status-port', '0', '--idle-timeout', '300'],
+  ),
+]);
 
 t.test('quick start: round robin over the backends on the command line', async (t) => {
-  const proxy = await startPart(t, PART, ['0', A.address, B.address]);
-  t.same(await sequence(proxy.port, 4), ['A', 'B', 'A', 'B']);
+  t.same(await sequence(quickStart.port, 4), ['A', 'B', 'A', 'B']);
 });
 
 t.test('configuration errors: exit 1 with one line naming the problem', async (t) => {
@@ -48,12 +70,18 @@ t.test('configuration errors: exit 1 with one line naming the problem', async (t
         /bad-field\.json: pools\.web\.backends\[0\]\.weight: expected an integer from 1 to 1000, got 0/,
     },
   ];
-  for (const { what, file, content, expected } of cases) {
-    const where =
-      content === undefined
-        ? path.join(tmpdir(), 'no-such-dir', file)
-        : writeConfig(t, content, file);
-    const run = await runProgram(PROXY, ['--config', where]);
+  const runs = await Promise.all(
+    cases.map(({ file, content }) =>
+      runProgram(PROXY, [
+        '--config',
+        content === undefined
+          ? path.join(tmpdir(), 'no-such-dir', file)
+          : writeConfig(t, content, file),
+      ]),
+    ),
+  );
+  for (const [i, { what, expected }] of cases.entries()) {
+    const run = runs[i];
     t.equal(run.code, 1, `${what}: exit code 1`);
     t.match(run.stderr, expected, `${what}: ${run.stderr.trim()}`);
     t.equal(run.stderr.trim().split('\n').length, 1, `${what}: one line`);
@@ -69,13 +97,7 @@ t.test('a port already in use: exit 1, one line', async (t) => {
 });
 
 t.test('several listeners: one startup line each, each with its own pool', async (t) => {
-  const { proxy } = await startBalancer(t, {
-    listen: [
-      { port: 0, pool: 'a' },
-      { port: 0, pool: 'b' },
-    ],
-    pools: { a: { backends: [{ address: A.address }] }, b: { backends: [{ address: B.address }] } },
-  });
+  const { proxy } = fromFile;
   const startup = /^\[[\d-]+ [\d:]+\] Started\. {2}Listening on port (\d+)\.$/gm;
   await waitFor(() => [...proxy.output().matchAll(startup)].length === 2, {
     what: 'two startup lines',
@@ -87,12 +109,14 @@ t.test('several listeners: one startup line each, each with its own pool', async
 });
 
 t.test('bad options: exit 2 with one line and the usage', async (t) => {
-  for (const args of [
+  const cases = [
     ['--idle-timeout', 'soon', '0', A.address],
     ['--status-port', '70000', '0', A.address],
     ['--config', 'x.json', '0', A.address],
-  ]) {
-    const run = await runProgram(PROXY, args);
+  ];
+  const runs = await Promise.all(cases.map((args) => runProgram(PROXY, args)));
+  for (const [i, args] of cases.entries()) {
+    const run = runs[i];
     t.equal(run.code, 2, `${args.join(' ')}: exit 2`);
     t.match(
       run.stderr,
@@ -103,16 +127,7 @@ t.test('bad options: exit 2 with one line and the usage', async (t) => {
 });
 
 t.test('--status-port and --idle-timeout win over the file', async (t) => {
-  // The file has no status port and a one-minute idle timeout.
-  const { proxy, statusPort } = await startBalancer(
-    t,
-    {
-      listen: [{ port: 0, pool: 'web' }],
-      idleTimeoutMs: 60_000,
-      pools: { web: { backends: [{ address: A.address }] } },
-    },
-    ['--status-port', '0', '--idle-timeout', '300'],
-  );
+  const { proxy, statusPort } = fromFile;
   t.ok(statusPort, `the status endpoint listens on port ${statusPort}`);
   const report = await httpGet(statusPort as number);
   t.equal(report.status, 200, 'and answers');

@@ -3,6 +3,12 @@
  * from Redis in the Go proxy's key layout for HTTP and TLS, wildcard and
  * default keys, a live add and remove, Redis stopped under steady traffic and
  * restarted, and Redis down at start.
+ *
+ * One redis-server for the whole file, and one fleet proxy on its database 0,
+ * started while Redis is still down, which the tests take in turn; the
+ * workers test has its own, on database 1. The order keeps each test's
+ * starting point: Redis down at start first, the removed host before the
+ * wildcard and default keys exist, the outage last.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -14,8 +20,8 @@ import {
   startPart,
   waitFor,
 } from '../shared/test/harness.ts';
-import { redisClient, redisServer, startRedis } from '../shared/test/redis.ts';
-import { status } from './test-support.ts';
+import { type RedisServer, redisClient, redisServer } from '../shared/test/redis.ts';
+import { listenerPorts, status } from './test-support.ts';
 
 const [A, B, S] = await Promise.all([
   serveBackend(t, { name: 'A' }),
@@ -51,30 +57,93 @@ async function startFleet(url: string, extra: string[] = []) {
   ]);
   const listeners =
     2 * (extra.includes('--workers') ? Number(extra[extra.indexOf('--workers') + 1]) : 1);
-  await waitFor(
-    () => [...proxy.output().matchAll(/Listening on port (\d+)/g)].length === listeners,
-  );
-  const ports = [...proxy.output().matchAll(/Listening on port (\d+)/g)].map((m) => Number(m[1]));
-  const [http, https] = [...new Set(ports)];
+  const [http, https] = await listenerPorts(proxy, listeners);
   const statusPort = Number((await proxy.waitForOutput(/Status on port (\d+)/))[1]);
   return { proxy, http, https, statusPort };
 }
 
+const redis = await redisServer(t);
+/** The same server, database 1. */
+const database1: RedisServer = { ...redis, url: `${redis.url}/1` };
+const fleet = await startFleet(redis.url);
+const { proxy, http } = fleet;
+
+t.test('Redis down at start: the proxy serves 404 until the routes arrive', async (t) => {
+  t.equal(await who(http, 'www.example.org'), '(No site is served here for www.example.org.)');
+  t.notMatch(proxy.output(), /\n\s+at /, 'no stack trace');
+  await redis.start();
+  const db = await redisClient(t, redis);
+  await db.sAdd('hostnames:www.example.org:backends', member(A));
+  await waitFor(async () => (await who(http, 'www.example.org')) === 'A', {
+    what: 'the routes once Redis is up',
+  });
+  t.pass('routes arrived once Redis came up');
+});
+
+t.test('two workers: each keeps its own table, and an update reaches every one', async (t) => {
+  const db = await redisClient(t, database1);
+  await db.sAdd('hostnames:www.example.org:backends', member(A));
+  const { http, statusPort } = await startFleet(database1.url, ['--workers', '2']);
+  const inWorkers = async () =>
+    ((await status(statusPort)) as unknown as { workers: { pid: number; routes: number }[] })
+      .workers;
+  await waitFor(async () => (await inWorkers()).every((w) => w.routes === 1), {
+    what: 'both workers loaded the route',
+  });
+  await db.sAdd('hostnames:new.example.net:backends', member(B));
+  await waitFor(async () => (await inWorkers()).every((w) => w.routes === 2), {
+    what: 'the new route in both workers',
+  });
+  const seen = await inWorkers();
+  t.equal(seen.length, 2, `workers ${seen.map((w) => w.pid).join(' and ')} both have 2 routes`);
+  for (let i = 0; i < 6; i++) {
+    t.equal(await who(http, 'new.example.net'), 'B', `client ${i + 1}, whichever worker: B`);
+  }
+});
+
+t.test('a host removed from Redis: no new clients, its open connections finish', async (t) => {
+  const db = await redisClient(t, redis);
+  await db.sAdd('hostnames:gone.example.org:backends', member(A));
+  // A request the backend answers after 1.5 s, open while the route goes.
+  await waitFor(async () => (await who(http, 'gone.example.org')) === 'A', { what: 'the route' });
+  const slow = net.connect(http, '127.0.0.1');
+  slow.on('error', () => {});
+  slow.write('GET /?delay=1500 HTTP/1.1\r\nHost: gone.example.org\r\nConnection: close\r\n\r\n');
+  const answer = readAll(slow, 10_000);
+  await db.del('hostnames:gone.example.org:backends');
+  await waitFor(async () => (await who(http, 'gone.example.org')) !== 'A', {
+    what: 'new clients refused',
+  });
+  t.equal(
+    await who(http, 'gone.example.org'),
+    '(No site is served here for gone.example.org.)',
+    'a new client gets 404',
+  );
+  const body = parseResponse((await answer).data).body.toString();
+  t.match(body, /^Hello from backend A/, 'the request open when the route went finished on A');
+});
+
 t.test(
   'routes from Redis: exact, wildcard and default keys, HTTP and TLS, live changes',
   async (t) => {
-    const redis = await startRedis(t);
     const db = await redisClient(t, redis);
     await db.sAdd('hostnames:www.example.org:backends', member(A));
     await db.sAdd('hostnames:*.example.org:backends', member(B));
     await db.sAdd('hostnames:httpDefault:backends', member(A));
     await db.sAdd('hostnames:secure.example.org:backends', member(S));
-    const { http, https, statusPort } = await startFleet(redis.url);
+    const { https, statusPort } = fleet;
+    const written = ['www.example.org', '*.example.org', 'httpDefault', 'secure.example.org'];
+    await waitFor(
+      async () => {
+        const { routes = [] } = await status(statusPort);
+        return written.every((host) => routes.some((route) => route.host === host));
+      },
+      { what: 'the four routes in the table' },
+    );
 
     t.equal(await who(http, 'www.example.org'), 'A', 'exact key');
     t.equal(await who(http, 'shop.example.org'), 'B', 'wildcard key');
     t.equal(await who(http, 'other.net'), 'A', 'the httpDefault key');
-
     const secure = tls.connect({
       host: '127.0.0.1',
       port: https,
@@ -116,11 +185,12 @@ t.test(
 t.test(
   'Redis stopped under steady traffic: no client error; restarted: the next change arrives',
   async (t) => {
-    const redis = await startRedis(t);
     const db = await redisClient(t, redis);
     await db.sAdd('hostnames:www.example.org:backends', member(A));
-    const { proxy, http } = await startFleet(redis.url);
-    t.equal(await who(http, 'www.example.org'), 'A');
+    await waitFor(async () => (await who(http, 'www.example.org')) === 'A', { what: 'www on A' });
+    // From here on, the log of this test alone.
+    const mark = proxy.output().length;
+    const logged = () => proxy.output().slice(mark);
 
     let answered = 0;
     let failed = 0;
@@ -132,7 +202,7 @@ t.test(
       }
     })();
     await redis.stop();
-    await waitFor(() => /unreachable/.test(proxy.output()), { what: 'the outage in the log' });
+    await waitFor(() => /unreachable/.test(logged()), { what: 'the outage in the log' });
     const during = answered;
     await waitFor(() => answered > during + 20, { what: 'traffic during the outage' });
     done = true;
@@ -144,73 +214,13 @@ t.test(
     );
     await redis.start();
     const again = await redisClient(t, redis);
-    await waitFor(async () => /is back/.test(proxy.output()), { what: 'Redis back in the log' });
+    await waitFor(async () => /is back/.test(logged()), { what: 'Redis back in the log' });
     // A restarted Redis is empty: the route comes back when it is written again.
     await again.sAdd('hostnames:www.example.org:backends', member(B));
     await waitFor(async () => (await who(http, 'www.example.org')) === 'B', {
       what: 'the change made after the restart',
     });
     t.pass('the change made after the restart arrived');
-    t.equal(proxy.output().match(/unreachable/g)?.length, 1, 'the outage is one log line');
+    t.equal(logged().match(/unreachable/g)?.length, 1, 'the outage is one log line');
   },
 );
-
-t.test('Redis down at start: the proxy serves 404 until the routes arrive', async (t) => {
-  const redis = await redisServer(t);
-  const { proxy, http } = await startFleet(redis.url);
-  t.equal(await who(http, 'www.example.org'), '(No site is served here for www.example.org.)');
-  t.notMatch(proxy.output(), /\n\s+at /, 'no stack trace');
-  await redis.start();
-  const db = await redisClient(t, redis);
-  await db.sAdd('hostnames:www.example.org:backends', member(A));
-  await waitFor(async () => (await who(http, 'www.example.org')) === 'A', {
-    what: 'the routes once Redis is up',
-  });
-  t.pass('routes arrived once Redis came up');
-});
-
-t.test('two workers: each keeps its own table, and an update reaches every one', async (t) => {
-  const redis = await startRedis(t);
-  const db = await redisClient(t, redis);
-  await db.sAdd('hostnames:www.example.org:backends', member(A));
-  const { http, statusPort } = await startFleet(redis.url, ['--workers', '2']);
-  const workers = async () =>
-    ((await status(statusPort)) as unknown as { workers: { pid: number; routes: number }[] })
-      .workers;
-  await waitFor(async () => (await workers()).every((w) => w.routes === 1), {
-    what: 'both workers loaded the route',
-  });
-  await db.sAdd('hostnames:new.example.net:backends', member(B));
-  await waitFor(async () => (await workers()).every((w) => w.routes === 2), {
-    what: 'the new route in both workers',
-  });
-  const seen = await workers();
-  t.equal(seen.length, 2, `workers ${seen.map((w) => w.pid).join(' and ')} both have 2 routes`);
-  for (let i = 0; i < 6; i++) {
-    t.equal(await who(http, 'new.example.net'), 'B', `client ${i + 1}, whichever worker: B`);
-  }
-});
-
-t.test('a host removed from Redis: no new clients, its open connections finish', async (t) => {
-  const redis = await startRedis(t);
-  const db = await redisClient(t, redis);
-  await db.sAdd('hostnames:gone.example.org:backends', member(A));
-  const { http } = await startFleet(redis.url);
-  // A request the backend answers after 1.5 s, open while the route goes.
-  const slow = net.connect(http, '127.0.0.1');
-  slow.on('error', () => {});
-  slow.write('GET /?delay=1500 HTTP/1.1\r\nHost: gone.example.org\r\nConnection: close\r\n\r\n');
-  const answer = readAll(slow, 10_000);
-  await waitFor(async () => (await who(http, 'gone.example.org')) === 'A', { what: 'the route' });
-  await db.del('hostnames:gone.example.org:backends');
-  await waitFor(async () => (await who(http, 'gone.example.org')) !== 'A', {
-    what: 'new clients refused',
-  });
-  t.equal(
-    await who(http, 'gone.example.org'),
-    '(No site is served here for gone.example.org.)',
-    'a new client gets 404',
-  );
-  const body = parseResponse((await answer).data).body.toString();
-  t.match(body, /^Hello from backend A/, 'the request open when the route went finished on A');
-});

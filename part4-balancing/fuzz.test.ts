@@ -28,12 +28,14 @@ t.test('--only NAME --seed S: one parser, from that seed', async (t) => {
 });
 
 t.test('bad options: exit 2, the problem on one line, then the usage', async (t) => {
-  for (const [args, problem] of [
+  const cases = [
     [['--runs', '0'], /--runs: expected a positive integer, got 0/],
     [['--only', 'nope'], /--only: no parser nope \(http-head, /],
     [['--bogus'], /Unknown option '--bogus'/],
-  ] as const) {
-    const run = await runProgram(FUZZ, [...args]);
+  ] as const;
+  const runs = await Promise.all(cases.map(([args]) => runProgram(FUZZ, [...args])));
+  for (const [i, [args, problem]] of cases.entries()) {
+    const run = runs[i];
     t.equal(run.code, 2, args.join(' '));
     const [first, usage] = run.stderr.trim().split('\n');
     t.match(first, problem);

@@ -1,6 +1,10 @@
 /**
  * Operations: SIGHUP reloads the configuration file (and refuses a broken one),
  * SIGTERM stops accepting and lets open connections finish, up to a deadline.
+ *
+ * Two balancers, started together: the one the reloads go to is then stopped
+ * gracefully; the other, with a short shutdownTimeoutMs, is stopped at its
+ * deadline.
  */
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
@@ -32,8 +36,13 @@ async function nthLine(program: Program, pattern: RegExp, count: number): Promis
   return lines()[count - 1];
 }
 
+const [reloaded, quick] = await Promise.all([
+  startBalancer(t, poolOf([A])),
+  startBalancer(t, poolOf([A], { shutdownTimeoutMs: 300 })),
+]);
+
 t.test('SIGHUP', async (t) => {
-  const { proxy, file, statusPort } = await startBalancer(t, poolOf([A]));
+  const { proxy, file, statusPort } = reloaded;
 
   t.test('a broken file is refused with one line; the running pool keeps serving', async (t) => {
     writeFileSync(file, '{ "listen": [ }');
@@ -85,7 +94,8 @@ t.test('SIGHUP', async (t) => {
 
 t.test('SIGTERM', async (t) => {
   t.test('a slow response in flight completes; new clients are refused; exit 0', async (t) => {
-    const { proxy, statusPort } = await startBalancer(t, poolOf([A]));
+    // The balancer the reloads above went to: its pool is now B.
+    const { proxy, statusPort } = reloaded;
     const inFlight = slowRequest(t, proxy.port, 1000);
     await whenOpen(statusPort as number, 1);
     proxy.child.kill('SIGTERM');
@@ -98,12 +108,12 @@ t.test('SIGTERM', async (t) => {
     const received = await inFlight;
     const response = parseResponse(received.data);
     t.equal(response.status, 200, 'the slow response completed');
-    t.ok(response.body.equals(makeBody('A')), 'byte-exact');
+    t.ok(response.body.equals(makeBody('B')), 'byte-exact');
     t.equal(await proxy.exited, 0, 'exit code 0');
   });
 
   t.test('a response slower than shutdownTimeoutMs is cut at the deadline; exit 0', async (t) => {
-    const { proxy, statusPort } = await startBalancer(t, poolOf([A], { shutdownTimeoutMs: 300 }));
+    const { proxy, statusPort } = quick;
     const inFlight = slowRequest(t, proxy.port, 30_000);
     await whenOpen(statusPort as number, 1);
     proxy.child.kill('SIGTERM');

@@ -1,15 +1,19 @@
 /**
- * Routes from Redis, against a real redis-server each test starts: the
- * table loaded at start, kept live by notifications (and how fast), kept
- * through an outage, read again after it, and never a queue of commands
- * waiting for Redis. The cable (shared/test/redis.ts) stands between the table
- * and Redis where a test must count reconnect attempts or cut the table off
- * while Redis runs on.
+ * Routes from Redis, against a real redis-server: the table loaded at start,
+ * kept live by notifications (and how fast), kept through an outage, read
+ * again after it, and never a queue of commands waiting for Redis. The cable
+ * (shared/test/redis.ts) stands between the table and Redis where a test must
+ * count reconnect attempts or cut the table off while Redis runs on.
+ *
+ * Two servers for the whole file: one with CONFIG disabled, and one that the
+ * other tests share, each in a database of its own (notifications come per
+ * database), in an order that keeps each test's starting point: the first
+ * test sees notifications as the server started, the outage comes last.
  */
 import { EventEmitter } from 'node:events';
 import t, { type Test } from 'tap';
 import { freePort, waitFor } from '../shared/test/harness.ts';
-import { redisClient, redisServer, startCable, startRedis } from '../shared/test/redis.ts';
+import { type RedisServer, redisClient, startCable, startRedis } from '../shared/test/redis.ts';
 import {
   clientOptions,
   type Protocol,
@@ -72,11 +76,17 @@ function untilChange(events: EventEmitter, accept: () => boolean, timeoutMs = 50
 
 const routeOf = (match: RouteMatch | undefined) => match?.route;
 
+// Someone else's notification classes: they must survive ours.
+const [redis, noConfig] = await Promise.all([
+  startRedis(t, ['--notify-keyspace-events', 'E$']),
+  startRedis(t, ['--rename-command', 'CONFIG', '']),
+]);
+/** The shared server, seen in database `n`. */
+const database = (n: number): RedisServer => ({ ...redis, url: `${redis.url}/${n}` });
+
 t.test(
   'start: exact, wildcard and default routes load; bare members get 80 or 443; a bad member is skipped with one line',
   async (t) => {
-    // Someone else's notification classes: they must survive ours.
-    const redis = await startRedis(t, ['--notify-keyspace-events', 'E$']);
     const client = await redisClient(t, redis);
     await client.sAdd('hostnames:www.example.org:backends', [
       '10.0.0.1',
@@ -162,7 +172,7 @@ t.test(
 );
 
 t.test('live: SADD, SREM and DEL reach the table well within a second', async (t) => {
-  const redis = await startRedis(t);
+  const redis = database(1);
   const client = await redisClient(t, redis);
   const key = 'hostnames:live.example.org:backends';
   await client.sAdd(key, '10.0.1.1');
@@ -224,66 +234,13 @@ t.test('live: SADD, SREM and DEL reach the table well within a second', async (t
 });
 
 t.test(
-  'Redis stops: the routes stay, one line however many retries, and no command waits for it',
-  async (t) => {
-    const redis = await startRedis(t);
-    const cable = await startCable(t, redis.port);
-    const client = await redisClient(t, redis);
-    await client.sAdd('hostnames:kept.example.org:backends', '10.0.3.1');
-    const { routes, ids } = routesOn(t, cable.url);
-    await routes.start();
-    const mark = lines.length;
-
-    await redis.stop();
-    const before = cable.attempts;
-    await waitFor(() => cable.attempts >= before + 5, { what: 'five reconnect attempts' });
-    t.equal(routes.connected, false, 'not connected');
-    t.same(ids('kept.example.org'), ['10.0.3.1:80'], 'the route known stays');
-    t.equal(routes.snapshot().connected, false, 'the snapshot says so');
-    const down = logged(mark, /unreachable/);
-    t.equal(down.length, 1, 'one line');
-    t.match(
-      down[0],
-      /Redis at redis:\/\/127\.0\.0\.1:\d+ unreachable \(.*\): keeping the 1 route\(s\) known, retrying\.$/,
-    );
-    t.equal(lines.length - mark, 1, 'and nothing per retry');
-
-    // Queued commands would wait for Redis, forever here: every one settles.
-    const refreshes = await Promise.allSettled(Array.from({ length: 100 }, () => routes.refresh()));
-    t.ok(
-      refreshes.every((result) => result.status === 'rejected'),
-      'commands fail at once while Redis is away',
-    );
-    const options = clientOptions(cable.url, 200);
-    t.equal(options.disableOfflineQueue, true, 'no offline queue');
-    t.ok(options.commandsQueueMaxLength <= 1024, 'the queue of commands in flight is bounded');
-
-    // Restarted empty (nothing was saved): only a full read can drop the old route.
-    await redis.start();
-    await client.sAdd('hostnames:new.example.org:backends', '10.0.3.2');
-    await waitFor(
-      () => routes.connected && ids('kept.example.org') === undefined && ids('new.example.org'),
-      { what: 'the table read again from the restarted Redis' },
-    );
-    t.same(ids('new.example.org'), ['10.0.3.2:80'], 'a route written to the restarted Redis');
-    t.equal(logged(mark, /is back/).length, 1, 'one line when it is back');
-
-    // The restarted Redis had no notifications on until we set them again.
-    await client.sAdd('hostnames:new.example.org:backends', '10.0.3.3');
-    await waitFor(() => ids('new.example.org')?.length === 2, { what: 'the next live change' });
-    t.pass('live changes arrive again');
-  },
-);
-
-t.test(
   'cut off while Redis runs on: the changes made meanwhile are there after the reconnect',
   async (t) => {
-    const redis = await startRedis(t);
     const cable = await startCable(t, redis.port);
-    const client = await redisClient(t, redis);
+    const client = await redisClient(t, database(2));
     await client.sAdd('hostnames:a.example.org:backends', '10.0.4.1');
     await client.sAdd('hostnames:b.example.org:backends', '10.0.4.2');
-    const { routes, ids } = routesOn(t, cable.url);
+    const { routes, ids } = routesOn(t, `${cable.url}/2`);
     await routes.start();
     const mark = lines.length;
 
@@ -315,10 +272,12 @@ t.test(
 t.test(
   'Redis down at start: an empty table and no crash; the routes appear when it comes up',
   async (t) => {
-    const redis = await redisServer(t);
+    // Down for the table: a cut cable closes each connection at once, as it
+    // does in front of a stopped Redis (it accepts, and its upstream refuses).
     const cable = await startCable(t, redis.port);
+    cable.cut();
     const mark = lines.length;
-    const { routes, ids } = routesOn(t, cable.url);
+    const { routes, ids } = routesOn(t, `${cable.url}/3`);
     await routes.start();
     t.equal(routes.connected, false, 'start() resolves without Redis');
     t.same(routes.snapshot().routes, [], 'an empty table');
@@ -326,9 +285,7 @@ t.test(
     await waitFor(() => cable.attempts >= 5, { what: 'five connection attempts' });
     t.match(logged(mark, /unreachable/), [/: no routes yet, retrying\.$/], 'one line');
 
-    cable.cut();
-    await redis.start();
-    const client = await redisClient(t, redis);
+    const client = await redisClient(t, database(3));
     await client.sAdd('hostnames:late.example.org:backends', '10.0.5.1');
     cable.mend();
     await waitFor(() => ids('late.example.org'), { what: 'the routes after Redis came up' });
@@ -338,8 +295,59 @@ t.test(
   },
 );
 
+t.test(
+  'Redis stops: the routes stay, one line however many retries, and no command waits for it',
+  async (t) => {
+    const cable = await startCable(t, redis.port);
+    const client = await redisClient(t, database(4));
+    await client.sAdd('hostnames:kept.example.org:backends', '10.0.3.1');
+    const { routes, ids } = routesOn(t, `${cable.url}/4`);
+    await routes.start();
+    const mark = lines.length;
+
+    await redis.stop();
+    const before = cable.attempts;
+    await waitFor(() => cable.attempts >= before + 5, { what: 'five reconnect attempts' });
+    t.equal(routes.connected, false, 'not connected');
+    t.same(ids('kept.example.org'), ['10.0.3.1:80'], 'the route known stays');
+    t.equal(routes.snapshot().connected, false, 'the snapshot says so');
+    const down = logged(mark, /unreachable/);
+    t.equal(down.length, 1, 'one line');
+    t.match(
+      down[0],
+      /Redis at redis:\/\/127\.0\.0\.1:\d+\/4 unreachable \(.*\): keeping the 1 route\(s\) known, retrying\.$/,
+    );
+    t.equal(lines.length - mark, 1, 'and nothing per retry');
+
+    // Queued commands would wait for Redis, forever here: every one settles.
+    const refreshes = await Promise.allSettled(Array.from({ length: 100 }, () => routes.refresh()));
+    t.ok(
+      refreshes.every((result) => result.status === 'rejected'),
+      'commands fail at once while Redis is away',
+    );
+    const options = clientOptions(`${cable.url}/4`, 200);
+    t.equal(options.disableOfflineQueue, true, 'no offline queue');
+    t.ok(options.commandsQueueMaxLength <= 1024, 'the queue of commands in flight is bounded');
+
+    // Restarted empty (nothing was saved): only a full read can drop the old route.
+    await redis.start();
+    await client.sAdd('hostnames:new.example.org:backends', '10.0.3.2');
+    await waitFor(
+      () => routes.connected && ids('kept.example.org') === undefined && ids('new.example.org'),
+      { what: 'the table read again from the restarted Redis' },
+    );
+    t.same(ids('new.example.org'), ['10.0.3.2:80'], 'a route written to the restarted Redis');
+    t.equal(logged(mark, /is back/).length, 1, 'one line when it is back');
+
+    // The restarted Redis had no notifications on until we set them again.
+    await client.sAdd('hostnames:new.example.org:backends', '10.0.3.3');
+    await waitFor(() => ids('new.example.org')?.length === 2, { what: 'the next live change' });
+    t.pass('live changes arrive again');
+  },
+);
+
 t.test('CONFIG disabled: one line, and the routes are read again every pollMs', async (t) => {
-  const redis = await startRedis(t, ['--rename-command', 'CONFIG', '']);
+  const redis = noConfig;
   const client = await redisClient(t, redis);
   await client.sAdd('hostnames:polled.example.org:backends', '10.0.6.1');
   const mark = lines.length;

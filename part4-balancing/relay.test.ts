@@ -5,14 +5,19 @@
  * the FIN, and only after the data, lets it answer correctly. (The behaviour
  * matrix covers the rest: bounded memory, half-close against the HTTP backend,
  * the idle timeout of a silent client.)
+ *
+ * Two balancers, and the tests side by side: the idle-timeout test has one of
+ * its own, started as in part 3 with a timeout and a backend; every other test
+ * has a listener and a backend of its own on the other, which
+ * `--idle-timeout 0` runs without a timeout.
  */
 import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { openSocket, readAll, startPart, type Teardown, waitFor } from '../shared/test/harness.ts';
+import { listenerPorts, PART, startBalancer } from './test-support.ts';
 
-const PART = 'part4-balancing';
 const quickStart = (backendPort: number) => ['0', `127.0.0.1:${backendPort}`];
 
 /**
@@ -40,51 +45,6 @@ async function countingBackend(t: Teardown, replyChunks = 1, gapMs = 0): Promise
   t.teardown(() => server.close());
   return (server.address() as net.AddressInfo).port;
 }
-
-t.test('half-close: the client FIN reaches the backend after all 4 MiB of its data', async (t) => {
-  const backendPort = await countingBackend(t);
-  const proxy = await startPart(t, PART, quickStart(backendPort));
-  const client = await openSocket(t, proxy.port);
-  const size = 4 * 1024 * 1024;
-  client.end(Buffer.alloc(size, 'x')); // the data, then shutdown(SHUT_WR)
-  const received = await readAll(client, 20_000);
-  t.equal(received.data.toString(), `got ${size} bytes\n`, 'the backend saw every byte, then EOF');
-  t.equal(received.how, 'end', 'and the answer ended cleanly');
-});
-
-t.test('idle timeout: slow traffic either way is not idle', async (t) => {
-  const idleMs = 500;
-  const gapMs = 150;
-  // The backend stays silent while the client trickles its request, then the
-  // client stays silent while the backend trickles its answer: ~3 s in all.
-  const backendPort = await countingBackend(t, 10, gapMs);
-  const proxy = await startPart(t, PART, [
-    '--idle-timeout',
-    String(idleMs),
-    ...quickStart(backendPort),
-  ]);
-  const client = await openSocket(t, proxy.port);
-  const answer = readAll(client, 20_000);
-  for (let i = 0; i < 10; i++) {
-    client.write('0123456789');
-    await sleep(gapMs);
-  }
-  client.end();
-  const received = await answer;
-  t.equal(received.data.toString(), 'got 100 bytes\n', 'the whole exchange went through');
-  t.notMatch(proxy.output(), /idle/i, 'no idle timeout was logged');
-});
-
-t.test('--idle-timeout 0 turns the timeout off', async (t) => {
-  const backendPort = await countingBackend(t);
-  const proxy = await startPart(t, PART, ['--idle-timeout', '0', ...quickStart(backendPort)]);
-  const client = await openSocket(t, proxy.port);
-  const closed = readAll(client, 1500).then(
-    () => true,
-    () => false,
-  );
-  t.notOk(await closed, 'a silent client is still connected after 1.5 s');
-});
 
 /**
  * A raw TCP backend for the reset tests. It answers a request with the start of
@@ -119,6 +79,67 @@ async function resettingBackend(t: Teardown) {
   };
 }
 
+// The idle-timeout test: a timeout of 500 ms, and gaps of 150 ms in the traffic.
+const idleMs = 500;
+const gapMs = 150;
+const [counting, slowCounting, backendResets, clientResets] = await Promise.all([
+  countingBackend(t),
+  countingBackend(t, 10, gapMs),
+  resettingBackend(t),
+  resettingBackend(t),
+]);
+const [proxy, idleProxy] = await Promise.all([
+  startBalancer(
+    t,
+    {
+      listen: ['counting', 'backend-resets', 'client-resets'].map((pool) => ({ port: 0, pool })),
+      pools: {
+        counting: { backends: [{ address: `127.0.0.1:${counting}` }] },
+        'backend-resets': { backends: [{ address: `127.0.0.1:${backendResets.port}` }] },
+        'client-resets': { backends: [{ address: `127.0.0.1:${clientResets.port}` }] },
+      },
+    },
+    ['--idle-timeout', '0'],
+  ).then((balancer) => balancer.proxy),
+  startPart(t, PART, ['--idle-timeout', String(idleMs), ...quickStart(slowCounting)]),
+]);
+const [COUNTING, BACKEND_RESETS, CLIENT_RESETS] = await listenerPorts(proxy, 3);
+
+t.jobs = 5;
+
+t.test('half-close: the client FIN reaches the backend after all 4 MiB of its data', async (t) => {
+  const client = await openSocket(t, COUNTING);
+  const size = 4 * 1024 * 1024;
+  client.end(Buffer.alloc(size, 'x')); // the data, then shutdown(SHUT_WR)
+  const received = await readAll(client, 20_000);
+  t.equal(received.data.toString(), `got ${size} bytes\n`, 'the backend saw every byte, then EOF');
+  t.equal(received.how, 'end', 'and the answer ended cleanly');
+});
+
+t.test('idle timeout: slow traffic either way is not idle', async (t) => {
+  // The backend stays silent while the client trickles its request, then the
+  // client stays silent while the backend trickles its answer: ~3 s in all.
+  const client = await openSocket(t, idleProxy.port);
+  const answer = readAll(client, 20_000);
+  for (let i = 0; i < 10; i++) {
+    client.write('0123456789');
+    await sleep(gapMs);
+  }
+  client.end();
+  const received = await answer;
+  t.equal(received.data.toString(), 'got 100 bytes\n', 'the whole exchange went through');
+  t.notMatch(idleProxy.output(), /idle/i, 'no idle timeout was logged');
+});
+
+t.test('--idle-timeout 0 turns the timeout off', async (t) => {
+  const client = await openSocket(t, COUNTING);
+  const closed = readAll(client, 1500).then(
+    () => true,
+    () => false,
+  );
+  t.notOk(await closed, 'a silent client is still connected after 1.5 s');
+});
+
 // A reset that arrives in the same wakeup as the last bytes before it is
 // reported to Node as a clean end (libuv takes the hang-up for EOF after a
 // partial read), so each test lets the bytes through first, then resets.
@@ -126,9 +147,8 @@ async function resettingBackend(t: Teardown) {
 t.test(
   'a backend that resets mid-response: the client sees a reset, not a clean end',
   async (t) => {
-    const backend = await resettingBackend(t);
-    const proxy = await startPart(t, PART, quickStart(backend.port));
-    const client = await openSocket(t, proxy.port);
+    const backend = backendResets;
+    const client = await openSocket(t, BACKEND_RESETS);
     let got = 0;
     client.on('data', (chunk: Buffer) => {
       got += chunk.length;
@@ -143,9 +163,8 @@ t.test(
 );
 
 t.test('a client that resets mid-request: the backend sees a reset, not a clean end', async (t) => {
-  const backend = await resettingBackend(t);
-  const proxy = await startPart(t, PART, quickStart(backend.port));
-  const client = await openSocket(t, proxy.port);
+  const backend = clientResets;
+  const client = await openSocket(t, CLIENT_RESETS);
   const head = 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\npart of a body';
   client.write(head);
   await waitFor(() => backend.received() === head.length, { what: 'the request at the backend' });

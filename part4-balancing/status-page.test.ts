@@ -19,20 +19,35 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import t, { type Test } from 'tap';
 import { parseResponse, readAll, waitFor } from '../shared/test/harness.ts';
 import { view } from './status-view.js';
-import { type Named, sequence, startBackends, startBalancer, status } from './test-support.ts';
+import {
+  listenerPorts,
+  type Named,
+  sequence,
+  startBackends,
+  startBalancer,
+  status,
+} from './test-support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** Backend addresses config.ts accepts as host:port, though they are markup. */
 const HOSTILE = '<script>alert(1)</script>:80';
 const BOLD = '<b>x</b>:80';
 
-/** Pool `web` over the named backends, and pool `names` that is only ever shown. */
-function configFor(backends: Named[], healthCheck?: Record<string, number>) {
+/**
+ * Pool `web` over two backends, pool `live` over three with a health check
+ * (the live test kills one), and pool `names` that is only ever shown.
+ */
+function configFor(web: Named[], live: Named[]) {
+  const addresses = (backends: Named[]) => backends.map((b) => ({ address: b.address }));
   return {
-    listen: [{ port: 0, pool: 'web' }],
+    listen: [
+      { port: 0, pool: 'web' },
+      { port: 0, pool: 'live' },
+    ],
     statusPort: 0,
     pools: {
-      web: { backends: backends.map((b) => ({ address: b.address })), healthCheck },
+      web: { backends: addresses(web) },
+      live: { backends: addresses(live), healthCheck: { intervalMs: 200, timeoutMs: 1000 } },
       // No listener and no health check: never connected to, so no lookup of these names.
       names: { backends: [{ address: HOSTILE }, { address: BOLD }] },
     },
@@ -49,11 +64,14 @@ async function ask(port: number, method: string, pathname: string, accept?: stri
   return parseResponse((await readAll(socket)).data);
 }
 
-// The tests that only look share one balancer; the live test, which kills a
-// backend, has its own.
-const backends = await startBackends(t, ['A', 'B']);
-const balancer = await startBalancer(t, configFor(backends));
+// One balancer for every test: the live test has a pool and a port of its own.
+const [backends, liveBackends] = await Promise.all([
+  startBackends(t, ['A', 'B']),
+  startBackends(t, ['A', 'B', 'C']),
+]);
+const balancer = await startBalancer(t, configFor(backends, liveBackends));
 const statusPort = balancer.statusPort as number;
+const [, LIVE] = await listenerPorts(balancer.proxy, 2);
 
 const CHROME_ACCEPT =
   'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,' +
@@ -289,16 +307,9 @@ t.test(
   'in Chromium: live counts and rates, a killed backend turns down, names stay text',
   async (t) => {
     const began = performance.now();
-    // Chromium starts while the backends and the balancer do.
-    const tab = newPage(t);
-    tab.catch(() => {}); // reported below, where it is awaited
-    const backends = await startBackends(t, ['A', 'B', 'C']);
+    const backends = liveBackends;
     const [, B] = backends;
-    const { proxy, statusPort } = await startBalancer(
-      t,
-      configFor(backends, { intervalMs: 200, timeoutMs: 1000 }),
-    );
-    const page = await tab;
+    const page = await newPage(t);
     const trouble: string[] = [];
     page.on('dialog', (dialog) => {
       trouble.push(`a dialog: ${dialog.message()}`);
@@ -310,12 +321,12 @@ t.test(
     t.match(response?.headers()['content-type'], /^text\/html/, 'the browser gets the page');
     await waitFor(async () => (await noteOf(page)).startsWith('Live'), { what: 'the script' });
 
-    const names = await sequence(proxy.port, 9);
+    const names = await sequence(LIVE, 9);
     const nameOf = new Map(backends.map((b) => [b.address, b.name]));
     const answered = (address: string) => names.filter((n) => n === nameOf.get(address)).length;
     const counted = await rowsWhen(
       page,
-      'web',
+      'live',
       (rows) => rows.every((row) => row.total === answered(row.backend)),
       'the page to show the new totals',
     );
@@ -326,13 +337,13 @@ t.test(
     );
     // The sparkline: some point above the baseline (y = 19) once the requests are in a rate.
     const risen = (row: Row) => row.points.split(' ').some((p) => Number(p.split(',')[1]) < 19);
-    await rowsWhen(page, 'web', (rows) => rows.some(risen), 'a sparkline to rise');
+    await rowsWhen(page, 'live', (rows) => rows.some(risen), 'a sparkline to rise');
     t.pass('a sparkline shows the requests per second');
 
     await B.program.kill();
     const afterKill = await rowsWhen(
       page,
-      'web',
+      'live',
       (rows) => rows.find((row) => row.backend === B.address)?.state === 'probe-down',
       "B's row to turn down",
     );
@@ -354,7 +365,7 @@ t.test(
     t.equal(await page.$('main b'), null, 'no bold element either');
     t.same(trouble, [], 'no dialog, no script error');
 
-    const screenshot = path.join(t.testdirName, 'status-page.png');
+    const screenshot = path.join(t.testdir(), 'status-page.png');
     await page.screenshot({ path: screenshot, fullPage: true });
     t.same(
       [...readFileSync(screenshot).subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''),

@@ -67,18 +67,34 @@ export interface Balancer {
   statusPort?: number;
 }
 
+/** Balancers started per test so far: the second one's file is balancer-2.json. */
+const balancers = new WeakMap<Test, number>();
+
 /** Writes the configuration and starts the balancer on it. */
 export async function startBalancer(
   t: Test,
   json: unknown,
   args: string[] = [],
 ): Promise<Balancer> {
-  const file = writeConfig(t, json);
+  const count = (balancers.get(t) ?? 0) + 1;
+  balancers.set(t, count);
+  const file = writeConfig(t, json, count === 1 ? 'balancer.json' : `balancer-${count}.json`);
   const proxy = await startPart(t, PART, ['--config', file, ...args]);
   const hasStatus =
     (json as { statusPort?: number }).statusPort !== undefined || args.includes('--status-port');
   const status = hasStatus ? await proxy.waitForOutput(/Status on port (\d+)/) : undefined;
   return { proxy, file, statusPort: status ? Number(status[1]) : undefined };
+}
+
+/**
+ * Waits for the startup lines of a balancer with `count` listeners (or
+ * workers times listeners); returns the ports in the order they were printed,
+ * each once.
+ */
+export async function listenerPorts(proxy: Program, count: number): Promise<number[]> {
+  const printed = () => [...proxy.output().matchAll(/Listening on port (\d+)/g)];
+  await waitFor(() => printed().length >= count, { what: `${count} startup lines` });
+  return [...new Set(printed().map((match) => Number(match[1])))];
 }
 
 /** GETs `pathname` and returns the name of the backend that answered (from its body). */

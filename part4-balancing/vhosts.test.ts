@@ -5,6 +5,8 @@
  * protocol out to backends (checked by the mock backend, which parses it with
  * proxy-protocol-js, not with the proxy's own parser) and in from a trusted
  * balancer.
+ *
+ * One balancer serves every test, each on listeners and pools of its own.
  */
 import { once } from 'node:events';
 import net from 'node:net';
@@ -19,7 +21,7 @@ import {
 } from '../shared/test/harness.ts';
 import { clientHello, tlsRecords } from './fuzz-arbitraries.ts';
 import { encodeProxyV1 } from './proxy-protocol.ts';
-import { type Status, startBalancer, statusWhen } from './test-support.ts';
+import { listenerPorts, type Status, startBalancer, statusWhen } from './test-support.ts';
 
 /** A raw TCP backend that records what each connection sends and answers nothing. */
 async function recorder() {
@@ -70,10 +72,27 @@ const LISTENERS = [
   { protocol: 'tcp', pool: 'pp2', acceptProxyProtocol: true, trustedProxies: ['127.0.0.0/8'] },
   { protocol: 'tcp', pool: 'a', acceptProxyProtocol: true, trustedProxies: ['10.0.0.0/8'] },
 ];
-const { proxy } = await startBalancer(
+// An IPv6 loopback listener too, where the machine has one.
+const probe = net.createServer();
+const hasIPv6 = await new Promise<boolean>((resolve) => {
+  probe.once('error', () => resolve(false));
+  probe.listen(0, '::1', () => probe.close(() => resolve(true)));
+});
+const IPV6_LISTENER = { address: '[::1]:0', protocol: 'http', hosts: { 'www.example.org': 'a' } };
+// Health checks to a PROXY protocol backend: pools no listener uses.
+const probed = (proxyProtocol: string) => ({
+  backends: at(P1),
+  proxyProtocol,
+  healthCheck: { intervalMs: 100, timeoutMs: 1000, path: '/' },
+});
+const { proxy, statusPort } = await startBalancer(
   t,
   {
-    listen: LISTENERS.map((listener) => ({ port: 0, ...listener })),
+    listen: [
+      ...LISTENERS.map((listener) => ({ port: 0, ...listener })),
+      ...(hasIPv6 ? [IPV6_LISTENER] : []),
+    ],
+    statusPort: 0,
     pools: {
       a: { backends: at(A) },
       b: { backends: at(B) },
@@ -83,16 +102,14 @@ const { proxy } = await startBalancer(
       pp1: { backends: at(P1), proxyProtocol: 'v1' },
       pp2: { backends: at(P2), proxyProtocol: 'v2' },
       raw: { backends: [{ address: raw.address }] },
+      'probed-v1': probed('v1'),
+      'probed-v2': probed('v2'),
     },
   },
   ['--verbose'],
 ); // every refusal has its own log line
-await waitFor(
-  () => [...proxy.output().matchAll(/Listening on port (\d+)/g)].length === LISTENERS.length,
-);
-const [HTTP, HTTP_NO_DEFAULT, TLS, TLS_DEFAULT, HTTP_RAW, TLS_RAW, TRUSTING, UNTRUSTING] = [
-  ...proxy.output().matchAll(/Listening on port (\d+)/g),
-].map((match) => Number(match[1]));
+const [HTTP, HTTP_NO_DEFAULT, TLS, TLS_DEFAULT, HTTP_RAW, TLS_RAW, TRUSTING, UNTRUSTING, IPV6] =
+  await listenerPorts(proxy, LISTENERS.length + (hasIPv6 ? 1 : 0));
 
 /** Sends raw bytes, reads until the proxy (or the backend) closes. */
 async function exchange(port: number, bytes: string | Buffer, timeoutMs = 5000) {
@@ -267,20 +284,11 @@ t.test('PROXY protocol in: trusted, untrusted, missing', async (t) => {
 });
 
 t.test('IPv6: an HTTP listener on [::1]', async (t) => {
-  const probe = net.createServer();
-  const hasIPv6 = await new Promise<boolean>((resolve) => {
-    probe.once('error', () => resolve(false));
-    probe.listen(0, '::1', () => probe.close(() => resolve(true)));
-  });
   if (!hasIPv6) {
     t.comment('skipped: no IPv6 loopback on this machine');
     return;
   }
-  const six = await startBalancer(t, {
-    listen: [{ address: '[::1]:0', protocol: 'http', hosts: { 'www.example.org': 'a' } }],
-    pools: { a: { backends: at(A) } },
-  });
-  const socket = net.connect(six.proxy.port, '::1');
+  const socket = net.connect(IPV6, '::1');
   socket.write('GET / HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n');
   t.match(parseResponse((await readAll(socket)).data).body.toString(), /^Hello from backend A/);
 });
@@ -288,28 +296,18 @@ t.test('IPv6: an HTTP listener on [::1]', async (t) => {
 t.test(
   'a health check to a PROXY protocol backend says it is a probe (v1 UNKNOWN, v2 LOCAL)',
   async (t) => {
+    // Three probes each: one without a header would be closed by P1, and fail.
+    const probes = (r: Status, version: string) =>
+      r.pools[`probed-${version}`].backends[0].probes ?? { passed: 0, failed: 0 };
+    const report = await statusWhen(
+      statusPort as number,
+      (r) =>
+        ['v1', 'v2'].every((version) => probes(r, version).passed + probes(r, version).failed >= 3),
+      'three probes of each',
+    );
     for (const version of ['v1', 'v2']) {
-      const { proxy: checked, statusPort } = await startBalancer(t, {
-        listen: [{ port: 0, pool: 'p' }],
-        statusPort: 0,
-        pools: {
-          p: {
-            backends: at(P1),
-            proxyProtocol: version,
-            healthCheck: { intervalMs: 100, timeoutMs: 1000, path: '/' },
-          },
-        },
-      });
-      // Three probes: one without a header would be closed by P1, and fail.
-      const probes = (r: Status) => r.pools.p.backends[0].probes ?? { passed: 0, failed: 0 };
-      const report = await statusWhen(
-        statusPort as number,
-        (r) => probes(r).passed + probes(r).failed >= 3,
-        'three probes',
-      );
-      t.equal(probes(report).failed, 0, `${version}: no probe failed`);
-      t.notMatch(checked.output(), /failed its health check/, `${version}: nothing logged`);
-      await checked.kill();
+      t.equal(probes(report, version).failed, 0, `${version}: no probe failed`);
     }
+    t.notMatch(proxy.output(), /failed its health check/, 'nothing logged');
   },
 );
