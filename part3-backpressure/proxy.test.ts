@@ -13,6 +13,10 @@ import { openSocket, readAll, startPart, type Teardown, waitFor } from '../share
 
 const PART = 'part3-backpressure';
 
+// Each test has a backend and a proxy of its own and spends most of its time
+// waiting (the idle tests on purpose): all at once.
+t.jobs = 5;
+
 /**
  * A backend that counts what it receives until end-of-stream, then replies
  * "got N bytes" in `replyChunks` pieces, `gapMs` apart, and ends.

@@ -19,6 +19,15 @@
  *   idle-timeout           a client that connects and sends nothing: is it closed?
  *   one-of-two-dead        one of two backends is dead: are requests still answered?
  *
+ * Most rows share one proxy, started once: a row that needs nothing fresh
+ * begins when that proxy has closed everything the rows before it opened (a GET
+ * answered, which for part 1 means every queued client was served; its open
+ * descriptors back to the count it had fresh). slow-readers runs first on it,
+ * before any large response has passed through, so its memory baseline is a
+ * fresh proxy's. The rows that need a proxy of their own start one: a backend
+ * that is down or killed, a dead one, the --idle-timeout flag, and bad
+ * arguments (command lines that must not start at all, run at once).
+ *
  * What it leaves out: what only one part has (part 4's pools, health checks and
  * configuration are tested in its own folder).
  */
@@ -142,107 +151,25 @@ export function behaviourMatrix(subject: PartUnderTest): void {
 
   t.test(`${part}: behaviour matrix`, async (t) => {
     const backend = await serveBackend(t, { name: NAME });
-    const start = (tt: Parameters<typeof startPart>[0]) =>
-      startPart(tt, part, argsFor(backend.port));
     const noStackTrace = (tt: Tap, proxy: Program) =>
       tt.notMatch(proxy.output(), STACK_TRACE, 'the proxy printed no stack trace');
 
-    t.test('get-twice: a GET twice in a row: status 200, body byte-exact', async (t) => {
-      const proxy = await start(t);
-      for (const attempt of [1, 2]) {
-        const response = await httpGet(proxy.port);
-        t.equal(response.status, 200, `request ${attempt}: status 200`);
-        t.ok(response.body.equals(makeBody(NAME)), `request ${attempt}: body byte-exact`);
-      }
-    });
-
-    t.test('large-response: an 11 MiB response arrives byte-exact', async (t) => {
-      const proxy = await start(t);
-      const size = 11 * MiB;
-      const response = await httpGet(proxy.port, `/?size=${size}`, 60_000);
-      t.equal(response.status, 200);
-      t.equal(response.body.length, size, 'all 11 MiB arrived');
-      t.ok(response.body.equals(makeBody(NAME, size)), 'body byte-exact');
-    });
-
-    const concurrency = expected('simultaneous-requests');
-    const simultaneous =
-      concurrency === 'serial'
-        ? 'simultaneous-requests: four slow requests at once are served one after another (designed)'
-        : 'simultaneous-requests: four slow requests at once are served at the same time';
-    t.test(simultaneous, async (t) => {
-      const proxy = await start(t);
-      const began = performance.now();
-      const responses = await Promise.all(
-        [1, 2, 3, 4].map(() => httpGet(proxy.port, `/?delay=${SLOW_MS}`, 30_000)),
-      );
-      const elapsed = performance.now() - began;
-      t.same(
-        responses.map((r) => r.status),
-        [200, 200, 200, 200],
-        'all four answered',
-      );
-      if (concurrency === 'serial') {
-        // setTimeout never fires early, so four in a row take at least 4 x the delay.
-        t.ok(elapsed >= 4 * SLOW_MS, `took ${elapsed.toFixed(0)} ms >= ${4 * SLOW_MS} ms`);
-      } else {
-        t.ok(elapsed < 2 * SLOW_MS, `took ${elapsed.toFixed(0)} ms < ${2 * SLOW_MS} ms`);
-      }
-    });
-
-    t.test(
-      'client-leaves-early: a client reads 1 KiB of a large response and leaves: the next request works',
-      async (t) => {
-        const proxy = await start(t);
-        const quitter = await openSocket(t, proxy.port);
-        quitter.write(requestHead(`/?size=${32 * MiB}`));
-        let got = 0;
-        await new Promise<void>((resolve) => {
-          quitter.on('data', (chunk: Buffer) => {
-            got += chunk.length;
-            if (got >= 1024) {
-              quitter.destroy();
-              resolve();
-            }
-          });
-        });
-        const response = await httpGet(proxy.port, '/', 15_000);
-        t.equal(response.status, 200, 'the next request got 200');
-        t.ok(response.body.equals(makeBody(NAME)), 'and the right body');
-        noStackTrace(t, proxy);
-      },
-    );
-
-    t.test(
-      'backend-down: backend not listening: the client is closed promptly, then service resumes',
-      async (t) => {
-        const port = await freePort();
-        const proxy = await startPart(t, part, argsFor(port));
-        const client = await openSocket(t, proxy.port);
-        client.write(requestHead());
-        const began = performance.now();
-        // readAll rejects if the connection is still open after 5 s.
-        const received = await readAll(client, 5_000);
-        const elapsed = performance.now() - began;
-        t.ok(elapsed < 5_000, `closed after ${elapsed.toFixed(0)} ms (${received.how})`);
-        t.notOk(received.data.includes('200 OK'), 'no success was made up');
-        // One line that says the backend refused (not "ended early"); waitForOutput rejects after 5 s.
-        const said = await proxy.waitForOutput(
-          /(connect to backend \S+ |failed connect \()ECONNREFUSED/,
-          5_000,
-        );
-        t.ok(said, `the proxy logged it: ${said[0]}`);
-
-        await serveBackend(t, { name: NAME, port });
-        const response = await httpGet(proxy.port);
-        t.equal(response.status, 200, 'once the backend is up, a request succeeds');
-        t.ok(response.body.equals(makeBody(NAME)), 'with its body');
-        noStackTrace(t, proxy);
-      },
-    );
+    // The shared proxy, killed when the matrix ends. Before its first client it
+    // holds the descriptors it holds with no connection open (or a few more,
+    // while the TypeScript loader is still writing its cache).
+    const shared = await startPart(t, part, argsFor(backend.port));
+    const idleFds = await openFds(shared.pid);
+    /** The shared proxy, once it has closed everything the rows before this one opened. */
+    const quietShared = async () => {
+      await httpGet(shared.port, '/', 30_000);
+      await waitFor(async () => (await openFds(shared.pid)) <= idleFds, {
+        what: `the shared proxy to close what an earlier row opened (back to ${idleFds} descriptors)`,
+      });
+      return shared;
+    };
 
     t.test('startup-line: timestamp, "Started.  Listening on port N."', async (t) => {
-      const proxy = await start(t);
+      const proxy = await quietShared();
       const line = proxy
         .output()
         .split('\n')
@@ -258,24 +185,15 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       t.not(proxy.port, 0, 'port 0 was replaced by the port the kernel picked');
     });
 
-    t.test('bad-arguments: exit 2, usage on stderr, no stack trace', async (t) => {
-      for (const args of subject.badArgs ?? defaultBadArgs) {
-        const run = await runProgram(`${part}/proxy.ts`, args);
-        const what = JSON.stringify(args);
-        t.equal(run.code, 2, `${what}: exit code 2`);
-        t.match(run.stderr, /usage/i, `${what}: usage on stderr`);
-        t.notMatch(run.stderr, STACK_TRACE, `${what}: no stack trace`);
-      }
-    });
-
     const slowReader = expected('slow-readers');
     const slowReaderTest =
       slowReader === 'grows'
         ? 'slow-readers: the proxy holds their responses in memory (known bug, asserted)'
         : 'slow-readers: the proxy memory stays bounded';
     t.test(slowReaderTest, async (t) => {
-      const proxy = await start(t);
-      await httpGet(proxy.port); // load every module the relay uses before the baseline
+      // quietShared() has had it serve a request: every module the relay uses
+      // is loaded before the baseline.
+      const proxy = await quietShared();
       const base = await rssKiB(proxy.pid);
       // Clients that read nothing: the kernel's buffers fill, then the proxy's.
       const readers = await slowReaders(t, proxy.port, SLOW_READERS, `/?size=${SLOW_SIZE}`);
@@ -326,9 +244,118 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       noStackTrace(t, proxy);
     });
 
+    t.test('get-twice: a GET twice in a row: status 200, body byte-exact', async (t) => {
+      const proxy = await quietShared();
+      for (const attempt of [1, 2]) {
+        const response = await httpGet(proxy.port);
+        t.equal(response.status, 200, `request ${attempt}: status 200`);
+        t.ok(response.body.equals(makeBody(NAME)), `request ${attempt}: body byte-exact`);
+      }
+    });
+
+    t.test('large-response: an 11 MiB response arrives byte-exact', async (t) => {
+      const proxy = await quietShared();
+      const size = 11 * MiB;
+      const response = await httpGet(proxy.port, `/?size=${size}`, 60_000);
+      t.equal(response.status, 200);
+      t.equal(response.body.length, size, 'all 11 MiB arrived');
+      t.ok(response.body.equals(makeBody(NAME, size)), 'body byte-exact');
+    });
+
+    const concurrency = expected('simultaneous-requests');
+    const simultaneous =
+      concurrency === 'serial'
+        ? 'simultaneous-requests: four slow requests at once are served one after another (designed)'
+        : 'simultaneous-requests: four slow requests at once are served at the same time';
+    t.test(simultaneous, async (t) => {
+      const proxy = await quietShared();
+      const began = performance.now();
+      const responses = await Promise.all(
+        [1, 2, 3, 4].map(() => httpGet(proxy.port, `/?delay=${SLOW_MS}`, 30_000)),
+      );
+      const elapsed = performance.now() - began;
+      t.same(
+        responses.map((r) => r.status),
+        [200, 200, 200, 200],
+        'all four answered',
+      );
+      if (concurrency === 'serial') {
+        // setTimeout never fires early, so four in a row take at least 4 x the delay.
+        t.ok(elapsed >= 4 * SLOW_MS, `took ${elapsed.toFixed(0)} ms >= ${4 * SLOW_MS} ms`);
+      } else {
+        t.ok(elapsed < 2 * SLOW_MS, `took ${elapsed.toFixed(0)} ms < ${2 * SLOW_MS} ms`);
+      }
+    });
+
+    t.test(
+      'client-leaves-early: a client reads 1 KiB of a large response and leaves: the next request works',
+      async (t) => {
+        const proxy = await quietShared();
+        const quitter = await openSocket(t, proxy.port);
+        quitter.write(requestHead(`/?size=${32 * MiB}`));
+        let got = 0;
+        await new Promise<void>((resolve) => {
+          quitter.on('data', (chunk: Buffer) => {
+            got += chunk.length;
+            if (got >= 1024) {
+              quitter.destroy();
+              resolve();
+            }
+          });
+        });
+        const response = await httpGet(proxy.port, '/', 15_000);
+        t.equal(response.status, 200, 'the next request got 200');
+        t.ok(response.body.equals(makeBody(NAME)), 'and the right body');
+        noStackTrace(t, proxy);
+      },
+    );
+
+    t.test(
+      'backend-down: backend not listening: the client is closed promptly, then service resumes',
+      async (t) => {
+        const port = await freePort();
+        const proxy = await startPart(t, part, argsFor(port));
+        const client = await openSocket(t, proxy.port);
+        client.write(requestHead());
+        const began = performance.now();
+        // readAll rejects if the connection is still open after 5 s.
+        const received = await readAll(client, 5_000);
+        const elapsed = performance.now() - began;
+        t.ok(elapsed < 5_000, `closed after ${elapsed.toFixed(0)} ms (${received.how})`);
+        t.notOk(received.data.includes('200 OK'), 'no success was made up');
+        // One line that says the backend refused (not "ended early"); waitForOutput rejects after 5 s.
+        const said = await proxy.waitForOutput(
+          /(connect to backend \S+ |failed connect \()ECONNREFUSED/,
+          5_000,
+        );
+        t.ok(said, `the proxy logged it: ${said[0]}`);
+
+        await serveBackend(t, { name: NAME, port });
+        const response = await httpGet(proxy.port);
+        t.equal(response.status, 200, 'once the backend is up, a request succeeds');
+        t.ok(response.body.equals(makeBody(NAME)), 'with its body');
+        noStackTrace(t, proxy);
+      },
+    );
+
+    t.test('bad-arguments: exit 2, usage on stderr, no stack trace', async (t) => {
+      // Each only waits for its own process to exit: all at once. Starting
+      // several at a time is slower than one, so the deadline is twice the usual.
+      const badArgs = subject.badArgs ?? defaultBadArgs;
+      const runs = await Promise.all(
+        badArgs.map((args) => runProgram(`${part}/proxy.ts`, args, 30_000)),
+      );
+      for (const [i, run] of runs.entries()) {
+        const what = JSON.stringify(badArgs[i]);
+        t.equal(run.code, 2, `${what}: exit code 2`);
+        t.match(run.stderr, /usage/i, `${what}: usage on stderr`);
+        t.notMatch(run.stderr, STACK_TRACE, `${what}: no stack trace`);
+      }
+    });
+
     t.test('reset-storm: no descriptor leaks, the proxy keeps serving', async (t) => {
-      const proxy = await start(t);
-      await httpGet(proxy.port);
+      // Served a request, back to its descriptors with no connection open.
+      const proxy = await quietShared();
       const base = await openFds(proxy.pid);
       // A third reset before sending anything (the backend then waits for a
       // request that will never come), a third as soon as the request is out,
@@ -379,7 +406,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
         ? 'half-close: request, then shutdown(SHUT_WR): the whole response arrives'
         : 'half-close: request, then shutdown(SHUT_WR): the response is cut (known bug, asserted)';
     t.test(halfCloseTest, async (t) => {
-      const proxy = await start(t);
+      const proxy = await quietShared();
       const client = await openSocket(t, proxy.port);
       client.on('error', () => {});
       client.end(requestHead(`/?size=${HALF_CLOSE_SIZE}`)); // write, then FIN: shutdown(SHUT_WR)
@@ -401,11 +428,10 @@ export function behaviourMatrix(subject: PartUnderTest): void {
       ? `idle-timeout: a silent client is closed after --idle-timeout ${IDLE_MS}`
       : 'idle-timeout: none, a silent client is kept open (designed)';
     t.test(idleTest, async (t) => {
-      const idleArgs = ['--idle-timeout', String(IDLE_MS)];
-      const proxy = await startPart(t, part, [
-        ...argsFor(backend.port),
-        ...(idleTimeout ? idleArgs : []),
-      ]);
+      // A part without the flag is watched on the shared proxy.
+      const proxy = idleTimeout
+        ? await startPart(t, part, [...argsFor(backend.port), '--idle-timeout', String(IDLE_MS)])
+        : await quietShared();
       const client = await openSocket(t, proxy.port);
       const began = performance.now();
       if (idleTimeout) {
