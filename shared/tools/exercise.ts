@@ -13,12 +13,19 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { exitWith } from '../lib/cli.ts';
+import { exitWith, isMain } from '../lib/cli.ts';
 import { ROOT } from '../test/harness.ts';
 import { partFolder } from './diff.ts';
 
 const SCRIPT = 'exercise.ts';
 const USAGE = 'usage: exercise.ts N     (N from 1 to 4: the exercise test of part N)';
+
+/** Part N's ready test, as a path from the repository's root, if it has one. */
+export function exerciseFile(n: number): string | undefined {
+  const folder = partFolder(n);
+  const file = folder && path.join(folder, 'exercise.test.ts');
+  return file && existsSync(path.join(ROOT, file)) ? file : undefined;
+}
 
 function main(): void {
   const args = process.argv.slice(2);
@@ -29,11 +36,8 @@ function main(): void {
   if (args.length !== 1 || !/^[1-4]$/.test(args[0])) {
     exitWith(SCRIPT, `N must be 1, 2, 3 or 4, got ${JSON.stringify(args.join(' '))}`, 2, USAGE);
   }
-  const folder = partFolder(Number(args[0]));
-  const file = folder && path.join(folder, 'exercise.test.ts');
-  if (!file || !existsSync(path.join(ROOT, file))) {
-    exitWith(SCRIPT, `part ${args[0]} has no exercise.test.ts`, 1);
-  }
+  const file = exerciseFile(Number(args[0]));
+  if (!file) exitWith(SCRIPT, `part ${args[0]} has no exercise.test.ts`, 1);
   console.log(`Running ${file}: it fails until the exercise is done.\n`);
   const run = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tap'), [file], {
     cwd: ROOT,
@@ -44,4 +48,4 @@ function main(): void {
   process.exit(run.status ?? 1);
 }
 
-main();
+if (isMain(import.meta.url)) main();
