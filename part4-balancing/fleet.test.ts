@@ -21,7 +21,7 @@ import {
   waitFor,
 } from '../shared/test/harness.ts';
 import { type RedisServer, redisClient, redisServer } from '../shared/test/redis.ts';
-import { listenerPorts, status } from './test-support.ts';
+import { listenerPorts, status, whenOpen } from './test-support.ts';
 
 const [A, B, S] = await Promise.all([
   serveBackend(t, { name: 'A' }),
@@ -106,10 +106,14 @@ t.test('a host removed from Redis: no new clients, its open connections finish',
   await db.sAdd('hostnames:gone.example.org:backends', member(A));
   // A request the backend answers after 1.5 s, open while the route goes.
   await waitFor(async () => (await who(http, 'gone.example.org')) === 'A', { what: 'the route' });
+  // The route goes only once the slow request has been routed and relayed:
+  // nothing else open first, then exactly that one connection to a backend.
+  await whenOpen(fleet.statusPort, 0);
   const slow = net.connect(http, '127.0.0.1');
   slow.on('error', () => {});
   slow.write('GET /?delay=1500 HTTP/1.1\r\nHost: gone.example.org\r\nConnection: close\r\n\r\n');
   const answer = readAll(slow, 10_000);
+  await whenOpen(fleet.statusPort, 1);
   await db.del('hostnames:gone.example.org:backends');
   await waitFor(async () => (await who(http, 'gone.example.org')) !== 'A', {
     what: 'new clients refused',
