@@ -258,6 +258,9 @@ t.test('SIGINT stops gracefully; a second signal stops at once', async (t) => {
   await proxy.waitForOutput(/Shutting down on SIGINT/);
   const answer = parseResponse((await inFlight).data);
   t.equal(answer.status, 200, 'the response in flight completed');
+  // The client has the whole answer; wait until the proxy has closed that pair
+  // too (the status port stays up while stopping), so one is left to cut.
+  await whenOpen(statusPort, 1);
   proxy.child.kill('SIGTERM');
   t.equal(await proxy.exited, 0, 'the second signal: exit 0 at once');
   t.match(proxy.output(), /SIGTERM again: closed the 1 connection\(s\) still open at once/);
