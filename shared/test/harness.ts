@@ -5,6 +5,7 @@
  * - startProgram / startBackend / startPart: a child process through its real
  *   command line, its "Listening on port N" line awaited with a deadline, killed
  *   on teardown.
+ * - serveBackend: the mock backend inside the test's own process, no spawn.
  * - runProgram: a command line that is expected to exit (bad arguments).
  * - httpGet, openSocket, readAll: raw-socket clients, nothing hidden by an HTTP library.
  * - rssKiB, openFds: a pid's resident memory and open descriptors from /proc.
