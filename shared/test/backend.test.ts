@@ -4,6 +4,7 @@
  * program only wait for it.
  */
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import t from 'tap';
 import { makeBody, parseBackendArgs } from './backend.ts';
@@ -65,6 +66,15 @@ t.test('backend CLI: serves its body, honours ?size and ?delay', async (t) => {
   const sized = await httpGet(backend.port, '/?size=1234&delay=200');
   t.ok(performance.now() - began >= 200, 'the delay is honoured');
   t.equal(sized.body.length, 1234, 'the size query is honoured');
+
+  // Started as a reader would start it: node itself (the pid we measure), and
+  // none of what tap adds to the environment of the processes it runs.
+  const cmdline = (await readFile(`/proc/${backend.pid}/cmdline`, 'utf8')).split('\0');
+  t.equal(cmdline[0], process.execPath, 'the pid is node itself');
+  t.same(cmdline.slice(1, 4), ['--import', 'tsx/esm', 'shared/test/backend.ts']);
+  const environ = (await readFile(`/proc/${backend.pid}/environ`, 'utf8')).split('\0');
+  const nodeOptions = environ.find((line) => line.startsWith('NODE_OPTIONS=')) ?? '';
+  t.notMatch(nodeOptions, /@tapjs/, 'no tap module in NODE_OPTIONS');
 });
 
 t.test('backend CLI: bad options give one line and exit 2', async (t) => {

@@ -11,8 +11,9 @@
  * - rssKiB, openFds: a pid's resident memory and open descriptors from /proc.
  * - waitFor: poll a condition with a deadline (never a bare sleep).
  *
- * Every program is started as `node --import tsx FILE ARGS`, one process, so the
- * pid we measure is the proxy itself, not a wrapper.
+ * Every program is started as `node --import tsx/esm FILE ARGS`, one process, so
+ * the pid we measure is the proxy itself, not a wrapper, and without what tap
+ * adds to the environment of its own processes (see spawnScript).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -49,9 +50,24 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Spawns `node --import tsx <script> <args>` from the repository root. */
+/**
+ * Spawns `node --import tsx/esm <script> <args>` from the repository root, with
+ * the environment a reader's shell would give it.
+ *
+ * Under tap, every child process would also load tap's process recorder: tap
+ * puts it in NODE_OPTIONS and puts it back into every spawn's environment.
+ * It watches every module load and, at exit, writes a record for tap's
+ * coverage report (which we do not keep); it costs a program about a third
+ * of a second of CPU, and hooks its exit. So the program is started through
+ * `env NODE_OPTIONS=...`, which sets the variable and then becomes node
+ * itself: same pid, without the recorder.
+ */
 export function spawnScript(script: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const nodeOptions = (env?.NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? '')
+    .replace(/\S*\/@tapjs\/\S*/g, '')
+    .trim();
+  const node = [process.execPath, '--import', 'tsx/esm', script, ...args];
+  return spawn('/usr/bin/env', [`NODE_OPTIONS=${nodeOptions}`, ...node], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
