@@ -3,7 +3,7 @@
  * logs how many bytes went each way, in a line that ends
  * `78 bytes in, 1093 bytes out.` (the request, then the response).
  *
- * `npm test` skips it; `npm run exercise -- 1` runs it. It fails until the
+ * `npm test` leaves it out; `npm run exercise -- 1` runs it. It fails until the
  * exercise is done in proxy.ts. What it leaves out: the other exercises.
  */
 import t from 'tap';

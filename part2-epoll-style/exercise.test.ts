@@ -3,7 +3,7 @@
  * clients, part 2 logs how much, once a second, in a line like
  * `Buffering 25165824 bytes for 2 clients.`
  *
- * `npm test` skips it; `npm run exercise -- 2` runs it. It fails until the
+ * `npm test` leaves it out; `npm run exercise -- 2` runs it. It fails until the
  * exercise is done in proxy.ts. What it leaves out: the other exercises.
  */
 import t from 'tap';

@@ -4,7 +4,7 @@
  * logged as `Refused a client: 2 connections open.`; once a client leaves, a new
  * one is served again.
  *
- * `npm test` skips it; `npm run exercise -- 3` runs it. It fails until the
+ * `npm test` leaves it out; `npm run exercise -- 3` runs it. It fails until the
  * exercise is done in proxy.ts. What it leaves out: the other exercises.
  */
 import t from 'tap';

@@ -5,7 +5,7 @@
  * of three named backends, and sixty requests must reach all three, in an
  * order no rotation would give.
  *
- * `npm test` skips it; `npm run exercise -- 4` runs it. It fails until the
+ * `npm test` leaves it out; `npm run exercise -- 4` runs it. It fails until the
  * exercise is done in strategies/. What it leaves out: the other exercises,
  * and the strategy's fairness beyond "every backend gets some".
  */

@@ -3,8 +3,9 @@
  *
  * Each part's chapter (part 4's, in its sub-chapters) ends with exercises, and
  * one of them comes with a test, `<part N>/exercise.test.ts`, that drives the
- * part through its real command line. `npm test` skips it; this runs it with
- * EXERCISE=N, which lifts the skip. It fails until you have done the exercise
+ * part through its real command line. `npm test` leaves it out (tap's `exclude`
+ * in package.json); this runs it with EXERCISE=N, which lifts its skip (run
+ * alone without it, it skips). It fails until you have done the exercise
  * in that part's code.
  *
  * What it leaves out: the exercises without a test (their chapter says how to
