@@ -33,6 +33,14 @@ import { type RunResult, summariseLatencies } from './bench-stats.ts';
 
 export type Mode = 'keepalive' | 'close';
 
+/** The --mode option of the bench and the profiler; throws a one-line Error otherwise. */
+export function modeOption(text: string): Mode {
+  if (text !== 'keepalive' && text !== 'close') {
+    throw new Error(`--mode must be keepalive or close, got "${text}"`);
+  }
+  return text;
+}
+
 export interface LoadOptions {
   port: number;
   connections: number;

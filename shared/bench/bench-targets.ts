@@ -37,7 +37,6 @@ import {
   startBackend,
   startPart,
   startProgram,
-  takesManyBackends,
   waitFor,
 } from '../test/harness.ts';
 import type { TargetKind } from './bench-stats.ts';
@@ -185,10 +184,7 @@ export function triedTarget(name: string, file: string): Target {
     lesson: `${file}, a proxy of your own, beside the parts.`,
     missing: () => (existsSync(file) ? undefined : `no file ${file}`),
     start: async (cleanup, backendPort) => {
-      const args = takesManyBackends(folder)
-        ? ['0', `127.0.0.1:${backendPort}`]
-        : ['0', '127.0.0.1', String(backendPort)];
-      const program = await startProgram(cleanup, file, args);
+      const program = await startProgram(cleanup, file, partArgs(folder, [backendPort]));
       return { port: program.port, pid: program.pid };
     },
   };

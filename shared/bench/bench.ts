@@ -42,7 +42,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
-import { load, type Mode, watchRss } from './bench-load.ts';
+import { load, type Mode, modeOption, watchRss } from './bench-load.ts';
 import {
   compareWithDirect,
   formatTable,
@@ -112,9 +112,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (unknown.length > 0 || asked.length === 0) {
     throw new Error(`--targets: unknown target "${unknown[0] ?? ''}" (known: ${known.join(', ')})`);
   }
-  if (values.mode !== 'keepalive' && values.mode !== 'close') {
-    throw new Error(`--mode must be keepalive or close, got "${values.mode}"`);
-  }
   if (values.backend !== 'mock' && values.backend !== 'nginx') {
     throw new Error(`--backend must be mock or nginx, got "${values.backend}"`);
   }
@@ -130,7 +127,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       ...known.filter((name) => baselines.has(name) || asked.includes(name)),
       ...tries.map((tried) => tried.name),
     ],
-    mode: values.mode,
+    mode: modeOption(values.mode),
     backend: values.backend,
     rate:
       values.rate === undefined ? undefined : integerOption('--rate', values.rate, 1, 1_000_000),

@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { ROOT, startBackend, startProgram } from '../test/harness.ts';
-import { load, type Mode } from './bench-load.ts';
+import { load, type Mode, modeOption } from './bench-load.ts';
 
 const SCRIPT = 'profile.ts';
 const USAGE =
@@ -54,12 +54,9 @@ export function parseProfileArgs(argv: string[]): ProfileOptions {
   const n = integerOption('N', positionals[0], 1, 4);
   const part = readdirSync(ROOT).find((name) => name.startsWith(`part${n}-`));
   if (!part) throw new Error(`no folder for part ${n}`);
-  if (values.mode !== 'keepalive' && values.mode !== 'close') {
-    throw new Error(`--mode must be keepalive or close, got "${values.mode}"`);
-  }
   return {
     part,
-    mode: values.mode,
+    mode: modeOption(values.mode),
     seconds: integerOption('--seconds', values.seconds, 1, 600),
     connections: integerOption('--connections', values.connections, 1, 10_000),
     out: path.resolve(values.out),

@@ -30,6 +30,25 @@ t.test('makeBody: exact size, greeting first, numbered lines after', async (t) =
   t.not(makeBody('A', 1000).toString(), makeBody('B', 1000).toString(), 'the name is in the body');
 });
 
+t.test('makeBody: line N says N, as if each line were written one by one', async (t) => {
+  // makeBody copies line 0 over the body and writes each number in; a long name
+  // (a line over 64 bytes) takes the one-by-one path. Both must give this.
+  const expected = (name: string, size: number) => {
+    let text = `Hello from backend ${name}\n`;
+    for (let line = 0; text.length < size; line++) {
+      text += `${`${name} line ${String(line).padStart(10, '0')} `.padEnd(63, '.')}\n`;
+    }
+    return Buffer.from(text.slice(0, size));
+  };
+  for (const [name, size] of [
+    ['A', 1_000_003],
+    ['B', 64 * 12_345 + 7],
+    ['a-name-long-enough-for-a-line-of-more-than-64-bytes', 100_001],
+  ] as const) {
+    t.ok(makeBody(name, size).equals(expected(name, size)), `${name}, ${size} bytes`);
+  }
+});
+
 t.test('parseBackendArgs: defaults and bad values', async (t) => {
   t.same(parseBackendArgs([]), {
     port: 8888,
