@@ -12,8 +12,9 @@
  */
 import { EventEmitter } from 'node:events';
 import t, { type Test } from 'tap';
+import { startFaultRelay } from '../shared/test/fault-relay.ts';
 import { freePort, waitFor } from '../shared/test/harness.ts';
-import { type RedisServer, redisClient, startCable, startRedis } from '../shared/test/redis.ts';
+import { type RedisServer, redisClient, startRedis } from '../shared/test/redis.ts';
 import {
   clientOptions,
   type Protocol,
@@ -236,15 +237,15 @@ t.test('live: SADD, SREM and DEL reach the table well within a second', async (t
 t.test(
   'cut off while Redis runs on: the changes made meanwhile are there after the reconnect',
   async (t) => {
-    const cable = await startCable(t, redis.port);
+    const cable = await startFaultRelay(t, redis.port);
     const client = await redisClient(t, database(2));
     await client.sAdd('hostnames:a.example.org:backends', '10.0.4.1');
     await client.sAdd('hostnames:b.example.org:backends', '10.0.4.2');
-    const { routes, ids } = routesOn(t, `${cable.url}/2`);
+    const { routes, ids } = routesOn(t, `redis://127.0.0.1:${cable.port}/2`);
     await routes.start();
     const mark = lines.length;
 
-    cable.cut();
+    cable.set('cut');
     await waitFor(() => !routes.connected, { what: 'the table to notice the cut' });
     await client.del('hostnames:a.example.org:backends');
     await client.sAdd('hostnames:b.example.org:backends', '10.0.4.3');
@@ -255,7 +256,7 @@ t.test(
       'no notification got through',
     );
 
-    cable.mend();
+    cable.set('none');
     await waitFor(() => routes.connected, { what: 'the reconnect' });
     t.equal(ids('a.example.org'), undefined, 'deleted while away: gone');
     t.same(ids('b.example.org'), ['10.0.4.2:80', '10.0.4.3:80'], 'changed while away: changed');
@@ -274,20 +275,20 @@ t.test(
   async (t) => {
     // Down for the table: a cut cable closes each connection at once, as it
     // does in front of a stopped Redis (it accepts, and its upstream refuses).
-    const cable = await startCable(t, redis.port);
-    cable.cut();
+    const cable = await startFaultRelay(t, redis.port);
+    cable.set('cut');
     const mark = lines.length;
-    const { routes, ids } = routesOn(t, `${cable.url}/3`);
+    const { routes, ids } = routesOn(t, `redis://127.0.0.1:${cable.port}/3`);
     await routes.start();
     t.equal(routes.connected, false, 'start() resolves without Redis');
     t.same(routes.snapshot().routes, [], 'an empty table');
     t.equal(routes.lookup('late.example.org', 'http'), undefined);
-    await waitFor(() => cable.attempts >= 5, { what: 'five connection attempts' });
+    await waitFor(() => cable.accepted >= 5, { what: 'five connection attempts' });
     t.match(logged(mark, /unreachable/), [/: no routes yet, retrying\.$/], 'one line');
 
     const client = await redisClient(t, database(3));
     await client.sAdd('hostnames:late.example.org:backends', '10.0.5.1');
-    cable.mend();
+    cable.set('none');
     await waitFor(() => ids('late.example.org'), { what: 'the routes after Redis came up' });
     t.same(ids('late.example.org'), ['10.0.5.1:80']);
     t.ok(routes.connected);
@@ -298,16 +299,16 @@ t.test(
 t.test(
   'Redis stops: the routes stay, one line however many retries, and no command waits for it',
   async (t) => {
-    const cable = await startCable(t, redis.port);
+    const cable = await startFaultRelay(t, redis.port);
     const client = await redisClient(t, database(4));
     await client.sAdd('hostnames:kept.example.org:backends', '10.0.3.1');
-    const { routes, ids } = routesOn(t, `${cable.url}/4`);
+    const { routes, ids } = routesOn(t, `redis://127.0.0.1:${cable.port}/4`);
     await routes.start();
     const mark = lines.length;
 
     await redis.stop();
-    const before = cable.attempts;
-    await waitFor(() => cable.attempts >= before + 5, { what: 'five reconnect attempts' });
+    const before = cable.accepted;
+    await waitFor(() => cable.accepted >= before + 5, { what: 'five reconnect attempts' });
     t.equal(routes.connected, false, 'not connected');
     t.same(ids('kept.example.org'), ['10.0.3.1:80'], 'the route known stays');
     t.equal(routes.snapshot().connected, false, 'the snapshot says so');
@@ -325,7 +326,7 @@ t.test(
       refreshes.every((result) => result.status === 'rejected'),
       'commands fail at once while Redis is away',
     );
-    const options = clientOptions(`${cable.url}/4`, 200);
+    const options = clientOptions(`redis://127.0.0.1:${cable.port}/4`, 200);
     t.equal(options.disableOfflineQueue, true, 'no offline queue');
     t.ok(options.commandsQueueMaxLength <= 1024, 'the queue of commands in flight is bounded');
 

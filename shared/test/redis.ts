@@ -1,9 +1,9 @@
 /**
  * What the fleet tests need of Redis: a real redis-server of their own on a
  * free port (nothing saved to disk), stopped and started again on the same
- * port for outage tests; a client to write routes with; and a cable, a TCP
- * relay in front of it that counts connection attempts and can be cut while
- * Redis itself keeps running.
+ * port for outage tests; and a client to write routes with. A link that is
+ * cut or goes silent while Redis itself runs on is a fault relay in front of
+ * it (fault-relay.ts).
  *
  * What it leaves out: TLS to Redis, passwords, Redis Cluster.
  */
@@ -135,61 +135,4 @@ export async function redisClient(t: Teardown, server: RedisServer) {
   t.teardown(() => client.destroy());
   await client.connect();
   return client;
-}
-
-export interface Cable {
-  port: number;
-  url: string;
-  /** Connections accepted so far: each is one attempt by the client in front. */
-  readonly attempts: number;
-  /** Closes every relayed connection, and closes new ones at once, until mend(). */
-  cut(): void;
-  mend(): void;
-}
-
-/** A TCP relay from a port of its own to `targetPort` on 127.0.0.1. */
-export async function startCable(t: Teardown, targetPort: number): Promise<Cable> {
-  const open = new Set<net.Socket>();
-  let attempts = 0;
-  let isCut = false;
-  const server = net.createServer((client) => {
-    attempts++;
-    if (isCut) {
-      client.destroy();
-      return;
-    }
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      open.add(socket);
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        open.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    for (const socket of open) socket.destroy();
-    server.close();
-  });
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    get attempts() {
-      return attempts;
-    },
-    cut() {
-      isCut = true;
-      for (const socket of open) socket.destroy();
-    },
-    mend() {
-      isCut = false;
-    },
-  };
 }

@@ -1,0 +1,195 @@
+/**
+ * A fault relay: a TCP relay from a port of its own to a server (a backend,
+ * Redis) that misbehaves on command the way a network does. These machines
+ * have no kernel traffic shaper (tc netem), so the faults are made in user
+ * space, as Shopify's toxiproxy makes its "toxics".
+ *
+ *   client ──▶ relay (fault) ──▶ target on 127.0.0.1
+ *
+ * One fault at a time; `set()` changes it for the connections open now and
+ * for those that come later:
+ *
+ *   none       bytes pass as they come (with backpressure both ways)
+ *   cut        every relayed connection is closed, new ones are closed at
+ *              once: a server that is gone, or a cable pulled
+ *   silence    every byte is dropped both ways and nothing is closed: a
+ *              network partition (no FIN, no RST); connections accepted
+ *              meanwhile never reach the target, even after the heal
+ *   blackhole  connections accepted while it is set never reach the target
+ *              and get no answer (a host that takes SYNs and nothing else);
+ *              those already open carry on
+ *   latency    every chunk waits `ms` each way
+ *   bandwidth  at most `bytesPerSecond` each way
+ *   stall      `afterBytes` of the answer (target to client) pass, then no
+ *              byte more either way; nothing is closed
+ *   reset      `afterBytes` of the answer pass, then both sides are reset
+ *   slowClose  a FIN or close from either side reaches the other `ms` late
+ *
+ * What it leaves out: packet-level faults (loss, reordering, duplication),
+ * which only a kernel can make, and faults on the connect itself (a refused
+ * connect is a stopped target; a black hole is the nearest to a SYN that
+ * gets no answer).
+ */
+import { once } from 'node:events';
+import net from 'node:net';
+import type { Teardown } from '../lib/cleanup.ts';
+
+export type Fault =
+  | { kind: 'none' }
+  | { kind: 'cut' }
+  | { kind: 'silence' }
+  | { kind: 'blackhole' }
+  | { kind: 'latency'; ms: number }
+  | { kind: 'bandwidth'; bytesPerSecond: number }
+  | { kind: 'stall'; afterBytes: number }
+  | { kind: 'reset'; afterBytes: number }
+  | { kind: 'slowClose'; ms: number };
+
+export interface FaultRelay {
+  port: number;
+  /** The fault in force now. */
+  readonly fault: Fault;
+  /** Connections accepted so far: each is one attempt by the client in front. */
+  readonly accepted: number;
+  /** Connections open now, from the client's side. */
+  readonly open: number;
+  /** A fault, or the name of one that takes no figure. */
+  set(fault: Fault | 'none' | 'cut' | 'silence' | 'blackhole'): void;
+  close(): Promise<void>;
+}
+
+/** One relayed connection: the client's socket and, unless it was held back, the target's. */
+interface Pair {
+  client: net.Socket;
+  target?: net.Socket;
+  /** Answer bytes passed so far (target to client), for stall and reset. */
+  answered: number;
+}
+
+/** A fault relay in front of `targetPort` on 127.0.0.1, closed on teardown. */
+export async function startFaultRelay(t: Teardown, targetPort: number): Promise<FaultRelay> {
+  const pairs = new Set<Pair>();
+  let fault: Fault = { kind: 'none' };
+  let accepted = 0;
+
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    accepted++;
+    client.on('error', () => {});
+    if (fault.kind === 'cut') {
+      client.destroy();
+      return;
+    }
+    const pair: Pair = { client, answered: 0 };
+    pairs.add(pair);
+    client.on('close', () => {
+      pairs.delete(pair);
+      later(() => pair.target?.destroy());
+    });
+    // Held: accepted, never connected on, every byte dropped.
+    if (fault.kind === 'silence' || fault.kind === 'blackhole') {
+      client.on('data', () => {});
+      return;
+    }
+    const target = net.connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
+    pair.target = target;
+    target.on('error', () => {});
+    target.on('close', () => later(() => client.destroy()));
+    forward(pair, client, target, false);
+    forward(pair, target, client, true);
+  });
+
+  /** One direction of a pair, consulting the fault in force for every chunk. */
+  function forward(pair: Pair, from: net.Socket, to: net.Socket, isAnswer: boolean): void {
+    let queue = Promise.resolve();
+    from.on('data', (chunk: Buffer) => {
+      if (fault.kind === 'silence') return;
+      if (fault.kind === 'latency' || fault.kind === 'bandwidth') {
+        // Later chunks wait behind earlier ones, so order holds.
+        const wait =
+          fault.kind === 'latency' ? fault.ms : (chunk.length / fault.bytesPerSecond) * 1000;
+        from.pause();
+        queue = queue
+          .then(() => delay(wait))
+          .then(() => {
+            if (!to.destroyed) to.write(chunk);
+            from.resume();
+          });
+        return;
+      }
+      if (isAnswer && (fault.kind === 'stall' || fault.kind === 'reset')) {
+        const room = Math.max(0, fault.afterBytes - pair.answered);
+        if (room < chunk.length) {
+          if (room > 0) to.write(chunk.subarray(0, room));
+          pair.answered += room;
+          if (fault.kind === 'reset') {
+            // Flush what passed, then reset both sides (RST, not FIN).
+            to.write(Buffer.alloc(0), () => {
+              pair.client.resetAndDestroy();
+              pair.target?.resetAndDestroy();
+            });
+          } else {
+            from.on('data', () => {}); // stalled: read and drop, close nothing
+            stalled.add(pair);
+          }
+          return;
+        }
+        pair.answered += chunk.length;
+      }
+      if (stalled.has(pair)) return;
+      if (!to.write(chunk)) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+    });
+    from.on('end', () => {
+      const end = () => {
+        if (!stalled.has(pair) && fault.kind !== 'silence') to.end();
+      };
+      void queue.then(() => later(end));
+    });
+  }
+
+  /** Runs a close now, or `ms` late under slowClose. */
+  function later(close: () => void): void {
+    if (fault.kind === 'slowClose') setTimeout(close, fault.ms);
+    else close();
+  }
+  const stalled = new WeakSet<Pair>();
+
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const close = async () => {
+    for (const pair of pairs) {
+      pair.client.destroy();
+      pair.target?.destroy();
+    }
+    await new Promise((resolve) => server.close(resolve));
+  };
+  t.teardown(close);
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    get fault() {
+      return fault;
+    },
+    get accepted() {
+      return accepted;
+    },
+    get open() {
+      return pairs.size;
+    },
+    set(next) {
+      fault = typeof next === 'string' ? ({ kind: next } as Fault) : next;
+      if (fault.kind === 'cut') {
+        for (const pair of pairs) {
+          pair.client.destroy();
+          pair.target?.destroy();
+        }
+      }
+    },
+    close,
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
