@@ -157,6 +157,10 @@ async function serve(client: net.Socket, routing: Routing): Promise<void> {
   if (pool.config.proxyProtocol === 'v1') backend.write(encodeProxyV1(route.addresses));
   if (pool.config.proxyProtocol === 'v2') backend.write(encodeProxyV2(route.addresses, route.name));
   if (route.first.length > 0) backend.write(route.first);
+  // A client that sent its request and then its FIN while it was being
+  // routed: a paused socket with nothing left unread emits 'end' all the same,
+  // and the relay below would wait for it in vain. Its FIN goes on now, after its bytes.
+  if (client.readableEnded) backend.end();
   await relay(client, backend, {
     idleTimeoutMs: running.config.idleTimeoutMs,
     events: running.events,
