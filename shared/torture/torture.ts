@@ -1,9 +1,12 @@
 /**
  * `npm run torture`: part 3 and part 4 against hostile clients and careless
- * operators (attacks.ts), then a table: attack, part, result, and the part's
- * open descriptors and resident memory before and after. A part passes an
- * attack when the attack's own checks hold, the part is still running with
- * no stack trace, and its descriptors come back to where they were.
+ * operators (attacks.ts), then a table: attack, part, listener, result, and
+ * the part's open descriptors and resident memory before and after. A part
+ * passes an attack when the attack's own checks hold, the part is still
+ * running with no stack trace, and its descriptors come back to where they
+ * were. Part 4 runs with six listeners, tcp, http and tls, each with and
+ * without acceptProxyProtocol, and each attack goes to every kind it applies
+ * to (the quick run to fewer; see attacks.ts).
  *
  *   npm run torture                      every attack, full counts (a few minutes)
  *   npm run torture -- --quick           small counts (what npm test runs)
@@ -20,8 +23,17 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, isMain, parseOrExit } from '../lib/cli.ts';
-import { openFds, rssKiB, startBackend, startPart, waitFor } from '../test/harness.ts';
-import { ATTACKS, type Target } from './attacks.ts';
+import { kindName, LISTENER_KINDS } from '../test/early-close.ts';
+import {
+  LISTENING,
+  openFds,
+  rssKiB,
+  serveBackend,
+  startBackend,
+  startPart,
+  waitFor,
+} from '../test/harness.ts';
+import { ATTACKS, type Attack, type Listener, type Scale, type Target } from './attacks.ts';
 
 const USAGE = 'usage: torture.ts [--quick] [--part part3|part4] [--attack NAME]';
 const PARTS = { part3: 'part3-backpressure', part4: 'part4-balancing' } as const;
@@ -61,84 +73,132 @@ export function parseTortureArgs(argv: string[]): TortureOptions {
 export interface Row {
   attack: string;
   part: string;
+  /** The kind of listener attacked ('tcp', 'http+proxy'...). */
+  listener: string;
   ok: boolean;
   result: string;
   fds: [number, number];
   rssMiB: [number, number];
 }
 
-/** Starts a part in front of a mock backend, the way each attack needs it. */
-async function startTarget(cleanup: Cleanup, part: string, backendPort: number): Promise<Target> {
+/**
+ * Starts a part in front of the mock backends, the way each attack needs it:
+ * part 3 on one port; part 4 with a listener of every kind, the tls ones in
+ * front of a TLS backend, and a status port.
+ */
+async function startTarget(
+  cleanup: Cleanup,
+  part: string,
+  backendPort: number,
+  tlsBackendPort: number,
+): Promise<Target> {
   if (part !== PARTS.part4) {
     const proxy = await startPart(cleanup, part, ['0', '127.0.0.1', String(backendPort)]);
-    return { part, proxy, backendName: 'T' };
+    const kind = { protocol: 'tcp', proxy: false } as const;
+    return { part, proxy, listeners: [{ name: 'tcp', kind, port: proxy.port, backendName: 'T' }] };
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'torture-'));
   cleanup.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const configFile = path.join(dir, 'torture.json');
   const config = {
-    listen: [{ port: 0, pool: 'web' }],
+    listen: LISTENER_KINDS.map((kind) => ({
+      port: 0,
+      protocol: kind.protocol,
+      pool: kind.protocol === 'tls' ? 'secure' : 'web',
+      ...(kind.proxy ? { acceptProxyProtocol: true, trustedProxies: ['127.0.0.1/32'] } : {}),
+    })),
     statusPort: 0,
-    pools: { web: { backends: [{ address: `127.0.0.1:${backendPort}` }] } },
+    pools: {
+      web: { backends: [{ address: `127.0.0.1:${backendPort}` }] },
+      secure: { backends: [{ address: `127.0.0.1:${tlsBackendPort}` }] },
+    },
   };
   writeFileSync(configFile, JSON.stringify(config));
   const proxy = await startPart(cleanup, part, ['--config', configFile]);
   const status = await proxy.waitForOutput(/Status on port (\d+)/);
-  return { part, proxy, backendName: 'T', configFile, config, statusPort: Number(status[1]) };
+  // One startup line per listener, in the order of the file.
+  const ports = [...proxy.output().matchAll(new RegExp(LISTENING, 'g'))].map((m) => Number(m[1]));
+  const listeners: Listener[] = LISTENER_KINDS.map((kind, i) => ({
+    name: kindName(kind),
+    kind,
+    port: ports[i],
+    backendName: kind.protocol === 'tls' ? 'TS' : 'T',
+  }));
+  return { part, proxy, listeners, configFile, config, statusPort: Number(status[1]) };
 }
 
-/** Runs the chosen attacks; resolves with one row per attack and part. */
+/** Runs the chosen attacks; resolves with one row per attack, part and listener. */
 export async function torture(options: TortureOptions, cleanup: Cleanup): Promise<Row[]> {
-  const backend = await startBackend(cleanup, { name: 'T' });
+  const scale: Scale = options.quick ? 'quick' : 'full';
+  // The TLS backend is served in this process: one process less to start.
+  const [backend, tlsBackend] = await Promise.all([
+    startBackend(cleanup, { name: 'T' }),
+    serveBackend(cleanup, { name: 'TS', tls: true }),
+  ]);
   const rows: Row[] = [];
   for (const part of options.parts) {
-    const target = await startTarget(cleanup, part, backend.port);
-    for (const attack of ATTACKS) {
+    const target = await startTarget(cleanup, part, backend.port, tlsBackend.port);
+    attacks: for (const attack of ATTACKS) {
       if (!options.attacks.includes(attack.name) || !attack.parts.includes(part)) continue;
-      const pid = target.proxy.pid;
-      const fdsBefore = await openFds(pid);
-      const rssBefore = await rssKiB(pid);
-      let outcome: { ok: boolean; result: string };
-      try {
-        outcome = await attack.run(target, options.quick ? 'quick' : 'full');
-      } catch (err) {
-        outcome = {
-          ok: false,
-          result: `the attack failed: ${(err as Error).message.split('\n')[0]}`,
-        };
+      for (const listener of target.listeners) {
+        if (!attack.listeners(listener.kind, scale)) continue;
+        const row = await attempt(target, attack, listener, scale);
+        rows.push(row);
+        if (row.result.includes('the part DIED')) break attacks;
       }
-      const alive = target.proxy.child.exitCode === null && target.proxy.child.signalCode === null;
-      // Closed connections take a moment to leave the proxy's table.
-      const settled = alive
-        ? await waitFor(async () => (await openFds(pid)) <= fdsBefore + FD_SLACK, {
-            timeoutMs: 15_000,
-            what: 'descriptors back',
-          }).then(
-            () => true,
-            () => false,
-          )
-        : false;
-      const fdsAfter = alive ? await openFds(pid) : 0;
-      const rssAfter = alive ? await rssKiB(pid) : 0;
-      const traced = STACK_TRACE.test(target.proxy.output());
-      const problems = [
-        alive ? '' : 'the part DIED',
-        settled || !alive ? '' : 'descriptors LEAKED',
-        traced ? 'a STACK TRACE' : '',
-      ].filter(Boolean);
-      rows.push({
-        attack: attack.name,
-        part,
-        ok: outcome.ok && problems.length === 0,
-        result: [outcome.result, ...problems].join('; '),
-        fds: [fdsBefore, fdsAfter],
-        rssMiB: [rssBefore / 1024, rssAfter / 1024],
-      });
-      if (!alive) break;
     }
     await target.proxy.kill();
   }
   return rows;
+}
+
+/** One attack on one listener, and what became of the part. */
+async function attempt(
+  target: Target,
+  attack: Attack,
+  listener: Listener,
+  scale: Scale,
+): Promise<Row> {
+  const pid = target.proxy.pid;
+  const fdsBefore = await openFds(pid);
+  const rssBefore = await rssKiB(pid);
+  let outcome: { ok: boolean; result: string };
+  try {
+    outcome = await attack.run(target, listener, scale);
+  } catch (err) {
+    outcome = {
+      ok: false,
+      result: `the attack failed: ${(err as Error).message.split('\n')[0]}`,
+    };
+  }
+  const alive = target.proxy.child.exitCode === null && target.proxy.child.signalCode === null;
+  // Closed connections take a moment to leave the proxy's table.
+  const settled = alive
+    ? await waitFor(async () => (await openFds(pid)) <= fdsBefore + FD_SLACK, {
+        timeoutMs: 15_000,
+        what: 'descriptors back',
+      }).then(
+        () => true,
+        () => false,
+      )
+    : false;
+  const fdsAfter = alive ? await openFds(pid) : 0;
+  const rssAfter = alive ? await rssKiB(pid) : 0;
+  const traced = STACK_TRACE.test(target.proxy.output());
+  const problems = [
+    alive ? '' : 'the part DIED',
+    settled || !alive ? '' : 'descriptors LEAKED',
+    traced ? 'a STACK TRACE' : '',
+  ].filter(Boolean);
+  return {
+    attack: attack.name,
+    part: target.part,
+    listener: listener.name,
+    ok: outcome.ok && problems.length === 0,
+    result: [outcome.result, ...problems].join('; '),
+    fds: [fdsBefore, fdsAfter],
+    rssMiB: [rssBefore / 1024, rssAfter / 1024],
+  };
 }
 
 /** The table, in Markdown so that it can be pasted into a chapter. */
@@ -146,12 +206,13 @@ export function formatRows(rows: readonly Row[]): string {
   const cells = rows.map((row) => [
     row.attack,
     row.part,
+    row.listener,
     row.ok ? 'pass' : 'FAIL',
     row.result,
     `${row.fds[0]} -> ${row.fds[1]}`,
     `${row.rssMiB[0].toFixed(1)} -> ${row.rssMiB[1].toFixed(1)}`,
   ]);
-  const header = ['attack', 'part', 'verdict', 'result', 'fds', 'RSS MiB'];
+  const header = ['attack', 'part', 'listener', 'verdict', 'result', 'fds', 'RSS MiB'];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
   const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
   return [
