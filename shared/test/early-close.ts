@@ -13,7 +13,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import type { Teardown } from '../lib/cleanup.ts';
-import { captureClientHello, type Received, readAll } from './harness.ts';
+import { captureClientHello, listenUntilTeardown, type Received, readAll } from './harness.ts';
 
 /** What a listener reads first: its protocol, and a PROXY header before it or not. */
 export interface ListenerKind {
@@ -115,9 +115,7 @@ export function finAnswer(bytes: number): string {
  * proxy, the answer says the client's FIN was passed on, after its bytes.
  */
 export async function finBackend(t: Teardown): Promise<{ port: number; address: string }> {
-  const open = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    open.add(socket);
     let heard = 0;
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => {
@@ -127,15 +125,8 @@ export async function finBackend(t: Teardown): Promise<{ port: number; address: 
       const timer = setTimeout(() => socket.end(finAnswer(heard)), SLOW_MS);
       socket.once('close', () => clearTimeout(timer));
     });
-    socket.once('close', () => open.delete(socket));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    for (const socket of open) socket.destroy();
-    server.close();
-  });
-  const { port } = server.address() as net.AddressInfo;
+  const port = await listenUntilTeardown(t, server);
   return { port, address: `127.0.0.1:${port}` };
 }
 

@@ -261,6 +261,26 @@ export async function runProgram(
   return { code, stdout, stderr };
 }
 
+/**
+ * Listens on a free port of 127.0.0.1 until the test ends, then closes the
+ * server and every connection it accepted that is still open (close() alone
+ * would wait for them). Resolves with the port.
+ */
+export async function listenUntilTeardown(t: Teardown, server: net.Server): Promise<number> {
+  const open = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    for (const socket of open) socket.destroy();
+    server.close();
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
 /** A free port right now (listen on 0, read it, close). Someone may take it later. */
 export async function freePort(): Promise<number> {
   const server = net.createServer().listen(0, '127.0.0.1');

@@ -13,7 +13,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { createClient } from 'redis';
 import type { Teardown } from '../lib/cleanup.ts';
-import { freePort, waitFor } from './harness.ts';
+import { freePort, listenUntilTeardown, waitFor } from './harness.ts';
 
 export interface RedisServer {
   port: number;
@@ -171,13 +171,8 @@ export async function startCable(t: Teardown, targetPort: number): Promise<Cable
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    for (const socket of open) socket.destroy();
-    server.close();
-  });
-  const { port } = server.address() as net.AddressInfo;
+  // Closing a client on teardown closes its upstream too (above).
+  const port = await listenUntilTeardown(t, server);
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
