@@ -33,7 +33,7 @@ t.test('every quick attack leaves part 3 and part 4 standing', async (t) => {
 
 t.test('a bad command line is one line', async (t) => {
   t.throws(() => parseTortureArgs(['--part', 'part9']), {
-    message: /--part must be part3 or part4/,
+    message: /--part must be part3, part4 or fleet/,
   });
   t.throws(() => parseTortureArgs(['--attack', 'nope']), { message: /--attack must be one of/ });
 });
