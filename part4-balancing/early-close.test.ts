@@ -79,7 +79,8 @@ async function fleet(): Promise<Target[]> {
 }
 
 const targets = (await Promise.all([configured(), fleet()])).flat();
-const SETTLE_MS = 3000;
+/** Time enough, on a loaded machine, for the last pair to close (the backend answers SLOW_MS after a FIN). */
+const SETTLE_MS = 5000;
 
 /** The connections a target's process still holds on the target's port. */
 async function held(target: Target): Promise<HeldSocket[]> {

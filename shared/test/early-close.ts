@@ -140,5 +140,5 @@ export async function requestThenFin(port: number, kind: ListenerKind): Promise<
   socket.on('error', () => {});
   const request = await wholeRequest(kind);
   socket.end(kind.proxy ? Buffer.concat([PROXY_V1, request]) : request);
-  return readAll(socket, SLOW_MS + 3000);
+  return readAll(socket, SLOW_MS + 10_000);
 }
