@@ -34,6 +34,8 @@ import {
 import { redisClient, startRedis } from '../shared/test/redis.ts';
 import { listenerPorts, PART, startBalancer } from './test-support.ts';
 
+// Behind every listener, tls ones too: the proxy never terminates TLS, so a
+// ClientHello reaches this backend as bytes like any others.
 const backend = await finBackend(t);
 const TRUSTED = { acceptProxyProtocol: true, trustedProxies: ['127.0.0.1/32'] };
 
@@ -44,6 +46,7 @@ interface Target {
   port: number;
 }
 
+/** One balancer with a listener of each kind, in the order of LISTENER_KINDS. */
 async function configured(): Promise<Target[]> {
   const { proxy } = await startBalancer(t, {
     listen: LISTENER_KINDS.map((kind) => ({
@@ -63,6 +66,7 @@ async function configured(): Promise<Target[]> {
   }));
 }
 
+/** A fleet proxy whose default routes, in Redis, lead to the same backend. */
 async function fleet(): Promise<Target[]> {
   const redis = await startRedis(t);
   const db = await redisClient(t, redis);
