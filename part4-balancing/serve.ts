@@ -10,6 +10,15 @@
  *                 │                  relay until both sides are done   relay.ts (part 3's)
  *                 └─ none did ────▶ HTTP: 502 Bad Gateway; anything else: a clean close
  *
+ * The rule for closing: every accepted client has one owner, own() below, and
+ * it is the one that closes the client for good. Whichever way serving ends
+ * (refused at accept, answered, no route, timed out, the client gone, relayed
+ * to the end, an exception), own() destroys the client if it is still open
+ * and releases its counts. The graceful closes on the way (an answer and a
+ * FIN, then a linger: closeGently; the relay's half-closes) finish before
+ * serve() returns, so that destroy cuts nothing short; on any other way out it
+ * is the close. A way out added later cannot leave a socket in CLOSE-WAIT.
+ *
  * What it leaves out: retrying after a backend has accepted (it may have acted
  * on the request), and queueing clients when every backend is busy.
  */
@@ -35,15 +44,7 @@ export async function listen(routing: Routing, onFinished: () => void): Promise<
   // retried elsewhere with nothing lost.
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
   const listener: Listener = { config: listenerConfig, routing, server, port: 0, open: 0 };
-  server.on('connection', (client) => {
-    const address = clientIp(client);
-    if (!admit(listener, address, client)) return;
-    // The routing of the moment: a reload changes listener.routing, not this client's.
-    void serve(client, listener.routing).finally(() => {
-      release(listener, address, client);
-      onFinished();
-    });
-  });
+  server.on('connection', (client) => void own(listener, client, onFinished));
   const where = listenerName(listenerConfig);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`cannot listen on ${where}: ${describe(err)}`)));
@@ -64,10 +65,35 @@ export function listenerName(config: ListenerConfig, port = config.port): string
 }
 
 /**
+ * The owner of one accepted client (the rule at the top of this file): it
+ * admits it, serves it, and closes it, whatever happened in between.
+ */
+async function own(listener: Listener, client: net.Socket, onFinished: () => void): Promise<void> {
+  // Until the relay takes over, a reset from the client only needs to end this.
+  client.on('error', () => {});
+  const address = clientIp(client);
+  const admitted = admit(listener, address, client);
+  try {
+    // The routing of the moment: a reload changes listener.routing, not this client's.
+    if (admitted) await serve(client, listener.routing);
+  } catch (err) {
+    log(
+      `Closed ${printable(address)}:${client.remotePort} on an unexpected error: ${describe(err)}`,
+    );
+  } finally {
+    client.destroy();
+    if (admitted) {
+      release(listener, address, client);
+      onFinished();
+    }
+  }
+}
+
+/**
  * The connection limits, checked at accept, before any backend is asked: the
  * process's (each client costs two descriptors), the listener's, and the
  * client address's (nginx's limit_conn: one address cannot take every slot).
- * Over a limit the client is closed, and the refusal counted.
+ * Over a limit the refusal is counted, and the owner closes the client.
  */
 function admit(listener: Listener, address: string, client: net.Socket): boolean {
   const config = running.config;
@@ -85,8 +111,6 @@ function admit(listener: Listener, address: string, client: net.Socket): boolean
   }
   if (over) {
     running.events.count(over[0], `Refused ${printable(address)}: over ${over[1]}.`);
-    client.on('error', () => {});
-    client.destroy();
     return false;
   }
   running.clientSockets.add(client);
@@ -103,10 +127,11 @@ function release(listener: Listener, address: string, client: net.Socket): void 
   else running.openPerAddress.set(address, left);
 }
 
-/** Serves one client from accept to close. Never throws. */
+/**
+ * Serves one admitted client: routes it, connects it, relays it or refuses
+ * it. Returns when it is done with the client, which its owner then closes.
+ */
 async function serve(client: net.Socket, routing: Routing): Promise<void> {
-  // Until the relay takes over, a reset from the client only needs to end this.
-  client.on('error', () => {});
   const route = await routeClient(client, routing);
   if (!route) return;
   const { pool } = route;
@@ -132,6 +157,10 @@ async function serve(client: net.Socket, routing: Routing): Promise<void> {
   if (pool.config.proxyProtocol === 'v1') backend.write(encodeProxyV1(route.addresses));
   if (pool.config.proxyProtocol === 'v2') backend.write(encodeProxyV2(route.addresses, route.name));
   if (route.first.length > 0) backend.write(route.first);
+  // A client that sent its request and then its FIN while it was being
+  // routed: a paused socket with nothing left unread emits 'end' all the same,
+  // and the relay below would wait for it in vain. Its FIN goes on now, after its bytes.
+  if (client.readableEnded) backend.end();
   await relay(client, backend, {
     idleTimeoutMs: running.config.idleTimeoutMs,
     events: running.events,

@@ -8,7 +8,8 @@
  * - serveBackend: the mock backend inside the test's own process, no spawn.
  * - runProgram: a command line that is expected to exit (bad arguments).
  * - httpGet, openSocket, readAll: raw-socket clients, nothing hidden by an HTTP library.
- * - rssKiB, openFds: a pid's resident memory and open descriptors from /proc.
+ * - rssKiB, openFds, heldSockets: a pid's resident memory, open descriptors
+ *   and the TCP connections it holds, from /proc.
  * - waitFor: poll a condition with a deadline (never a bare sleep).
  *
  * Every program is started as `node --import tsx/esm FILE ARGS`, one process, so
@@ -17,7 +18,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -260,6 +261,26 @@ export async function runProgram(
   return { code, stdout, stderr };
 }
 
+/**
+ * Listens on a free port of 127.0.0.1 until the test ends, then closes the
+ * server and every connection it accepted that is still open (close() alone
+ * would wait for them). Resolves with the port.
+ */
+export async function listenUntilTeardown(t: Teardown, server: net.Server): Promise<number> {
+  const open = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    for (const socket of open) socket.destroy();
+    server.close();
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
 /** A free port right now (listen on 0, read it, close). Someone may take it later. */
 export async function freePort(): Promise<number> {
   const server = net.createServer().listen(0, '127.0.0.1');
@@ -376,6 +397,59 @@ export async function rssKiB(pid: number): Promise<number> {
 /** Number of open file descriptors of a process (entries of /proc/PID/fd). */
 export async function openFds(pid: number): Promise<number> {
   return (await readdir(`/proc/${pid}/fd`)).length;
+}
+
+/** TCP states as /proc/net/tcp numbers them (include/net/tcp_states.h), in `ss`'s words. */
+const TCP_STATES: Record<string, string> = {
+  '01': 'ESTABLISHED',
+  '02': 'SYN-SENT',
+  '03': 'SYN-RECV',
+  '04': 'FIN-WAIT-1',
+  '05': 'FIN-WAIT-2',
+  '06': 'TIME-WAIT',
+  '07': 'CLOSE',
+  '08': 'CLOSE-WAIT',
+  '09': 'LAST-ACK',
+  '0A': 'LISTEN',
+  '0B': 'CLOSING',
+};
+
+export interface HeldSocket {
+  localPort: number;
+  remotePort: number;
+  state: string;
+}
+
+/**
+ * The TCP sockets a process holds open, listening ones left out: its
+ * descriptors (/proc/PID/fd, "socket:[inode]") matched by inode with the
+ * kernel's tables (/proc/PID/net/tcp and tcp6). A socket it has closed is not
+ * listed, whatever state the kernel keeps it in for a while (FIN-WAIT-2,
+ * TIME-WAIT): only what the process still holds. Linux only, as /proc is.
+ */
+export async function heldSockets(pid: number): Promise<HeldSocket[]> {
+  const inodes = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode) inodes.add(inode);
+  }
+  const held: HeldSocket[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 10 || !inodes.has(fields[9]) || fields[3] === '0A') continue;
+      const port = (address: string) => Number.parseInt(address.split(':')[1], 16);
+      held.push({
+        localPort: port(fields[1]),
+        remotePort: port(fields[2]),
+        state: TCP_STATES[fields[3]] ?? fields[3],
+      });
+    }
+  }
+  return held;
 }
 
 /**

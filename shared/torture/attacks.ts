@@ -1,8 +1,12 @@
 /**
  * The attacks of `npm run torture`, one function each, every one bounded in
  * count and time and aimed at 127.0.0.1 only. Each gets a running part (and,
- * for part 4, its configuration file and status port) and answers whether the
- * part came through: no crash, and the checks the attack names.
+ * for part 4, its configuration file and status port) and one of its
+ * listeners, and answers whether the part came through: no crash, and the
+ * checks the attack names. Part 3 has one listener, a plain TCP one; part 4
+ * has one of each kind (tcp, http, tls, each with and without
+ * acceptProxyProtocol), and an attack says which kinds it applies to, and
+ * which of them the quick run takes.
  *
  * What they leave out: anything that needs a second machine (SYN floods,
  * packet loss), and attacks on the backend side beyond a reset.
@@ -11,9 +15,18 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { makeBody } from '../test/backend.ts';
 import {
-  httpGet,
+  clientHello,
+  EARLY_ENDS,
+  endEarly,
+  type ListenerKind,
+  PROXY_V1,
+} from '../test/early-close.ts';
+import {
+  type HeldSocket,
+  heldSockets,
   type Program,
   parseResponse,
   readAll,
@@ -22,12 +35,21 @@ import {
   waitFor,
 } from '../test/harness.ts';
 
+/** One listening port of the part under attack. */
+export interface Listener {
+  /** 'tcp', 'http+proxy': the table's listener column (kindName()). */
+  name: string;
+  kind: ListenerKind;
+  port: number;
+  /** The mock backend behind it (TLS behind a tls listener), for byte-exact checks. */
+  backendName: string;
+}
+
 /** What an attack gets to work with. */
 export interface Target {
   part: string;
   proxy: Program;
-  /** The mock backend's name, for byte-exact checks. */
-  backendName: string;
+  listeners: Listener[];
   /** Part 4 only: its configuration file (rewritten by the reload attacks) and status port. */
   configFile?: string;
   config?: unknown;
@@ -40,22 +62,53 @@ export interface Outcome {
   result: string;
 }
 
+export type Scale = 'full' | 'quick';
+
 export interface Attack {
   name: string;
   /** Which parts it applies to (the reload and status attacks need part 4). */
   parts: string[];
+  /** Which listeners it applies to, at each scale (the quick run may take fewer). */
+  listeners(kind: ListenerKind, scale: Scale): boolean;
   /** Counts for the full run and for the quick one that `npm test` runs. */
-  run(target: Target, scale: 'full' | 'quick'): Promise<Outcome>;
+  run(target: Target, listener: Listener, scale: Scale): Promise<Outcome>;
 }
 
 const MiB = 1024 * 1024;
 const BOTH = ['part3-backpressure', 'part4-balancing'];
 
-/** A socket to the proxy that swallows its own errors (the attacks expect resets). */
-function connect(port: number): net.Socket {
-  const socket = net.connect(port, '127.0.0.1');
+/** Every kind of listener, at both scales. */
+const EVERY = () => true;
+/** The process as a whole (reloads, signals, the status port): attacked once, through the plain tcp listener. */
+const ONCE = (kind: ListenerKind) => kind.protocol === 'tcp' && !kind.proxy;
+/**
+ * The kinds named, in the quick run; every kind `full` allows in the full run.
+ * (A PROXY header goes first on a +proxy listener, so garbage on tls+proxy
+ * meets both the PROXY and the ClientHello reader.)
+ */
+function quickOn(names: string[], full: (kind: ListenerKind) => boolean = EVERY) {
+  return (kind: ListenerKind, scale: Scale) =>
+    full(kind) &&
+    (scale === 'full' || names.includes(`${kind.protocol}${kind.proxy ? '+proxy' : ''}`));
+}
+/** A request then a FIN, or a slow read of a long answer: plain HTTP only, not over TLS. */
+const PLAIN = (kind: ListenerKind) => kind.protocol !== 'tls';
+
+/**
+ * A socket to one listener that swallows its own errors (the attacks expect
+ * resets), with the PROXY header already sent where the listener requires one.
+ */
+function connect(listener: Listener): net.Socket {
+  const socket = net.connect(listener.port, '127.0.0.1');
   socket.on('error', () => {});
+  if (listener.kind.proxy) socket.write(PROXY_V1);
   return socket;
+}
+
+/** What a client sends first: a GET, or on a tls listener its ClientHello. */
+async function firstRequest(listener: Listener, pathname: string): Promise<Buffer> {
+  if (listener.kind.protocol === 'tls') return clientHello();
+  return Buffer.from(requestHead(pathname));
 }
 
 /** Runs `count` jobs, at most `width` at a time. */
@@ -66,39 +119,59 @@ async function inBatches(count: number, width: number, job: (i: number) => Promi
   }
 }
 
-/** Does a plain GET still get the whole, right answer? */
-async function stillServes(target: Target): Promise<boolean> {
+/**
+ * Does a GET through this listener still get the whole, right answer? Over
+ * TLS on a tls listener (the backend behind it does the handshake, and says
+ * which server name it was asked for).
+ */
+async function stillServes(listener: Listener): Promise<boolean> {
   try {
-    const response = await httpGet(target.proxy.port, '/', 5000);
-    return response.status === 200 && response.body.equals(makeBody(target.backendName));
+    const socket = connect(listener);
+    const secure = listener.kind.protocol === 'tls';
+    const stream = secure
+      ? tls.connect({ socket, servername: 'localhost', rejectUnauthorized: false })
+      : socket;
+    stream.on('error', () => {});
+    stream.write(requestHead('/'));
+    const response = parseResponse((await readAll(stream, 5000)).data);
+    const told = secure ? 'TLS server name: localhost\n' : '';
+    const body = Buffer.concat([makeBody(listener.backendName), Buffer.from(told)]);
+    return response.status === 200 && response.body.equals(body);
   } catch {
     return false;
   }
 }
 
 /** Sends requests one after another until `stop()` says so; returns [answered, failed]. */
-async function steadyLoad(target: Target, stop: () => boolean): Promise<[number, number]> {
+async function steadyLoad(listener: Listener, stop: () => boolean): Promise<[number, number]> {
   let answered = 0;
   let failed = 0;
   while (!stop()) {
-    if (await stillServes(target)) answered++;
+    if (await stillServes(listener)) answered++;
     else failed++;
   }
   return [answered, failed];
+}
+
+/** The connections the part still holds on this listener's port. */
+async function heldOn(target: Target, listener: Listener): Promise<HeldSocket[]> {
+  const held = await heldSockets(target.proxy.pid);
+  return held.filter((socket) => socket.localPort === listener.port);
 }
 
 export const ATTACKS: Attack[] = [
   {
     name: 'garbage',
     parts: BOTH,
-    async run(target, scale) {
+    listeners: quickOn(['tcp', 'http', 'tls+proxy']),
+    async run(_target, listener, scale) {
       const count = scale === 'full' ? 10_000 : 300;
       await inBatches(count, 200, async (i) => {
-        const socket = connect(target.proxy.port);
+        const socket = connect(listener);
         socket.end(Buffer.from(createHash('sha256').update(String(i)).digest()));
         await readAll(socket, 10_000).catch(() => undefined);
       });
-      const ok = await stillServes(target);
+      const ok = await stillServes(listener);
       return {
         ok,
         result: `${count} connections of random bytes; then a GET ${ok ? 'works' : 'FAILS'}`,
@@ -108,33 +181,40 @@ export const ATTACKS: Attack[] = [
   {
     name: 'resets',
     parts: BOTH,
-    async run(target, scale) {
+    listeners: quickOn(['tcp', 'http+proxy']),
+    async run(target, listener, scale) {
       const count = scale === 'full' ? 10_000 : 300;
+      const request = await firstRequest(listener, '/?delay=50');
+      const lines = () => target.proxy.output().split('\n').length;
+      const linesBefore = lines();
       await inBatches(count, 200, async (i) => {
-        const socket = connect(target.proxy.port);
+        const socket = connect(listener);
         await once(socket, 'connect').catch(() => undefined);
         // Half of them reset at once, half after their request is on its way.
-        if (i % 2 === 1) socket.write(requestHead('/?delay=50'));
+        if (i % 2 === 1) socket.write(request);
         socket.resetAndDestroy();
       });
-      const ok = await stillServes(target);
-      const lines = target.proxy.output().split('\n').length;
+      // Counted, not logged (part 4): what a reset storm adds to the log.
+      const added = lines() - linesBefore;
+      const ok = await stillServes(listener);
       return {
         ok,
-        result: `${count} clients reset; ${lines} log lines in all; a GET ${ok ? 'works' : 'FAILS'}`,
+        result: `${count} clients reset; ${added} log line${added === 1 ? '' : 's'}; a GET ${ok ? 'works' : 'FAILS'}`,
       };
     },
   },
   {
     name: 'half-open',
     parts: BOTH,
-    async run(target, scale) {
+    // A TLS client cannot half-close in the middle of its session.
+    listeners: quickOn(['tcp', 'http+proxy'], PLAIN),
+    async run(_target, listener, scale) {
       const count = scale === 'full' ? 1000 : 60;
       const size = 64 * 1024;
-      const expected = makeBody(target.backendName, size);
+      const expected = makeBody(listener.backendName, size);
       let whole = 0;
       await inBatches(count, 100, async () => {
-        const socket = connect(target.proxy.port);
+        const socket = connect(listener);
         socket.end(requestHead(`/?size=${size}`)); // the request, then shutdown(SHUT_WR)
         const received = await readAll(socket, 20_000).catch(() => undefined);
         if (received && parseResponse(received.data).body.equals(expected)) whole++;
@@ -148,16 +228,17 @@ export const ATTACKS: Attack[] = [
   {
     name: 'idle',
     parts: BOTH,
-    async run(target, scale) {
+    listeners: quickOn(['tcp', 'tls+proxy']),
+    async run(_target, listener, scale) {
       const count = scale === 'full' ? 5000 : 300;
       const sockets: net.Socket[] = [];
       try {
         await inBatches(count, 500, async () => {
-          const socket = connect(target.proxy.port);
+          const socket = connect(listener);
           sockets.push(socket);
           await once(socket, 'connect');
         });
-        const ok = await stillServes(target);
+        const ok = await stillServes(listener);
         return {
           ok,
           result: `${count} idle connections held; a GET meanwhile ${ok ? 'works' : 'FAILS'}`,
@@ -170,12 +251,13 @@ export const ATTACKS: Attack[] = [
   {
     name: 'slow reader',
     parts: BOTH,
-    async run(target, scale) {
+    listeners: quickOn(['tcp'], PLAIN),
+    async run(target, listener, scale) {
       const size = scale === 'full' ? 1024 * MiB : 16 * MiB;
-      const expected = makeBody(target.backendName, size);
+      const expected = makeBody(listener.backendName, size);
       const startRss = await rssKiB(target.proxy.pid);
       let peakRss = startRss;
-      const socket = connect(target.proxy.port);
+      const socket = connect(listener);
       socket.write(requestHead(`/?size=${size}`));
       // Read a chunk, pause 1 ms: far slower than the backend writes.
       let head: Buffer | undefined = Buffer.alloc(0);
@@ -210,7 +292,8 @@ export const ATTACKS: Attack[] = [
   {
     name: 'broken reloads',
     parts: ['part4-balancing'],
-    async run(target, scale) {
+    listeners: ONCE,
+    async run(target, listener, scale) {
       const reloads = scale === 'full' ? 44 : 10;
       const file = target.configFile as string;
       const good = JSON.stringify(target.config);
@@ -221,7 +304,7 @@ export const ATTACKS: Attack[] = [
         'x'.repeat(2 * MiB),
       ];
       let done = false;
-      const load = steadyLoad(target, () => done);
+      const load = steadyLoad(listener, () => done);
       const refusedBefore = target.proxy.output().split('Reload refused').length;
       for (let i = 0; i < reloads; i++) {
         writeFileSync(file, broken[i % broken.length]);
@@ -245,10 +328,11 @@ export const ATTACKS: Attack[] = [
   {
     name: 'SIGHUP storm',
     parts: ['part4-balancing'],
-    async run(target, scale) {
+    listeners: ONCE,
+    async run(target, listener, scale) {
       const signals = scale === 'full' ? 50 : 20;
       let done = false;
-      const load = steadyLoad(target, () => done);
+      const load = steadyLoad(listener, () => done);
       const reloads = () => target.proxy.output().split('Reloaded').length;
       for (let i = 0; i < signals; i++) {
         target.proxy.child.kill('SIGHUP');
@@ -269,18 +353,20 @@ export const ATTACKS: Attack[] = [
   {
     name: 'slow status clients',
     parts: ['part4-balancing'],
-    async run(target, scale) {
+    listeners: ONCE,
+    async run(target, listener, scale) {
       const count = scale === 'full' ? 300 : 60;
       const sockets: net.Socket[] = [];
       try {
         await inBatches(count, 100, async () => {
-          const socket = connect(target.statusPort as number);
+          const socket = net.connect(target.statusPort as number, '127.0.0.1');
+          socket.on('error', () => {});
           sockets.push(socket);
           socket.write('GET / HTTP/1.1\r\n'); // and never the rest
           await once(socket, 'connect').catch(() => undefined);
         });
         const began = performance.now();
-        const ok = await stillServes(target);
+        const ok = await stillServes(listener);
         const ms = performance.now() - began;
         return {
           ok: ok && ms < 2000,
@@ -288,6 +374,40 @@ export const ATTACKS: Attack[] = [
         };
       } finally {
         for (const socket of sockets) socket.destroy();
+      }
+    },
+  },
+  {
+    name: 'early close',
+    parts: BOTH,
+    // Every kind, in the quick run too: each reads a different first message.
+    listeners: EVERY,
+    async run(target, listener, scale) {
+      const rounds = scale === 'full' ? 100 : 5;
+      const clients: net.Socket[] = [];
+      try {
+        await inBatches(rounds, 10, async () => {
+          const round = EARLY_ENDS.map((shape) => endEarly(listener.port, shape, listener.kind));
+          clients.push(...(await Promise.all(round)));
+        });
+        let held: HeldSocket[] = [];
+        await waitFor(
+          async () => {
+            held = await heldOn(target, listener);
+            return held.length === 0;
+          },
+          { timeoutMs: 5000, what: 'no connection held' },
+        ).catch(() => {});
+        const serves = await stillServes(listener);
+        const states = [...new Set(held.map((socket) => socket.state))].join(', ');
+        return {
+          ok: held.length === 0 && serves,
+          result:
+            `${clients.length} clients ended early (${EARLY_ENDS.length} ways), ` +
+            `${held.length} still held${states ? ` (${states})` : ''}; a GET ${serves ? 'works' : 'FAILS'}`,
+        };
+      } finally {
+        for (const client of clients) client.destroy();
       }
     },
   },

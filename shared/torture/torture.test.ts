@@ -1,12 +1,14 @@
 /**
  * The quick half of `npm run torture`: every attack at small counts against
  * part 3 and part 4 (the slow reader is left to the behaviour matrix, which
- * measures memory under slow readers already). Each row must pass: the
- * attack's checks held, the part is alive, no stack trace, no descriptor
- * leaked.
+ * measures memory under slow readers already), on part 4 against the kinds of
+ * listener each attack's quick run names, and the early close against every
+ * kind. Each row must pass: the attack's checks held, the part is alive, no
+ * stack trace, no descriptor leaked.
  */
 import t from 'tap';
 import { Cleanup } from '../lib/cleanup.ts';
+import { kindName, LISTENER_KINDS } from '../test/early-close.ts';
 import { ATTACKS } from './attacks.ts';
 import { formatRows, parseTortureArgs, torture } from './torture.ts';
 
@@ -15,14 +17,23 @@ t.test('every quick attack leaves part 3 and part 4 standing', async (t) => {
   t.teardown(() => cleanup.run());
   const attacks = ATTACKS.map((attack) => attack.name).filter((name) => name !== 'slow reader');
   const rows = await torture({ ...parseTortureArgs(['--quick']), attacks }, cleanup);
-  t.equal(rows.length, 4 + 7, 'four attacks on part 3, seven on part 4');
-  for (const row of rows) t.ok(row.ok, `${row.attack}, ${row.part}: ${row.result}`);
+  t.equal(rows.length, 5 + 18, 'five attacks on part 3, eighteen attacks and listeners on part 4');
+  const earlyClose = rows.filter(
+    (row) => row.attack === 'early close' && row.part.startsWith('part4'),
+  );
+  t.same(
+    earlyClose.map((row) => row.listener),
+    LISTENER_KINDS.map(kindName),
+    'the early close reaches every kind of listener of part 4',
+  );
+  for (const row of rows)
+    t.ok(row.ok, `${row.attack}, ${row.part}, ${row.listener}: ${row.result}`);
   t.comment(formatRows(rows));
 });
 
 t.test('a bad command line is one line', async (t) => {
   t.throws(() => parseTortureArgs(['--part', 'part9']), {
-    message: /--part must be part3 or part4/,
+    message: /--part must be part3, part4 or fleet/,
   });
   t.throws(() => parseTortureArgs(['--attack', 'nope']), { message: /--attack must be one of/ });
 });

@@ -1,13 +1,19 @@
 /**
  * `npm run torture`: part 3 and part 4 against hostile clients and careless
- * operators (attacks.ts), then a table: attack, part, result, and the part's
- * open descriptors and resident memory before and after. A part passes an
- * attack when the attack's own checks hold, the part is still running with
- * no stack trace, and its descriptors come back to where they were.
+ * operators (attacks.ts), then a table: attack, part, listener, result, and
+ * the part's open descriptors and resident memory before and after. A part
+ * passes an attack when the attack's own checks hold, the part is still
+ * running with no stack trace, and its descriptors come back to where they
+ * were. Part 4 runs with six listeners, tcp, http and tls, each with and
+ * without acceptProxyProtocol, and each attack goes to every kind it applies
+ * to (the quick run to fewer; see attacks.ts). The full run then attacks part
+ * 4 in fleet mode too (`fleet`: its http and https listeners, routes from a
+ * redis-server of its own).
  *
- *   npm run torture                      every attack, full counts (a few minutes)
- *   npm run torture -- --quick           small counts (what npm test runs)
+ *   npm run torture                      every attack, full counts (many minutes)
+ *   npm run torture -- --quick           small counts, part 3 and part 4 (what npm test runs)
  *   npm run torture -- --part part4 --attack resets
+ *   npm run torture -- --part fleet --attack 'early close'
  *
  * Everything goes to 127.0.0.1, in bounded counts, and stops by itself.
  *
@@ -20,18 +26,33 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, isMain, parseOrExit } from '../lib/cli.ts';
-import { openFds, rssKiB, startBackend, startPart, waitFor } from '../test/harness.ts';
-import { ATTACKS, type Target } from './attacks.ts';
+import { kindName, LISTENER_KINDS } from '../test/early-close.ts';
+import {
+  LISTENING,
+  openFds,
+  type Program,
+  rssKiB,
+  serveBackend,
+  startBackend,
+  startPart,
+  waitFor,
+} from '../test/harness.ts';
+import { redisClient, startRedis } from '../test/redis.ts';
+import { ATTACKS, type Attack, type Listener, type Scale, type Target } from './attacks.ts';
 
-const USAGE = 'usage: torture.ts [--quick] [--part part3|part4] [--attack NAME]';
+const USAGE = 'usage: torture.ts [--quick] [--part part3|part4|fleet] [--attack NAME]';
 const PARTS = { part3: 'part3-backpressure', part4: 'part4-balancing' } as const;
+/** What --part names: a part, or part 4 in fleet mode. */
+const TARGETS = ['part3', 'part4', 'fleet'] as const;
+type TargetName = (typeof TARGETS)[number];
 /** Descriptors a part may keep over its count before an attack and still pass. */
 const FD_SLACK = 8;
 const STACK_TRACE = /\n\s+at .+:\d+:\d+/;
 
 export interface TortureOptions {
   quick: boolean;
-  parts: string[];
+  /** Which targets, in order (the quick run leaves fleet out unless named). */
+  parts: TargetName[];
   attacks: string[];
 }
 
@@ -45,15 +66,16 @@ export function parseTortureArgs(argv: string[]): TortureOptions {
     },
   });
   const names = ATTACKS.map((attack) => attack.name);
-  if (values.part !== undefined && !(values.part in PARTS)) {
-    throw new Error(`--part must be part3 or part4, got "${values.part}"`);
+  const part = values.part as TargetName | undefined;
+  if (part !== undefined && !TARGETS.includes(part)) {
+    throw new Error(`--part must be part3, part4 or fleet, got "${values.part}"`);
   }
   if (values.attack !== undefined && !names.includes(values.attack)) {
     throw new Error(`--attack must be one of ${names.join(', ')}; got "${values.attack}"`);
   }
   return {
     quick: values.quick,
-    parts: values.part ? [PARTS[values.part as keyof typeof PARTS]] : Object.values(PARTS),
+    parts: part ? [part] : values.quick ? ['part3', 'part4'] : [...TARGETS],
     attacks: values.attack ? [values.attack] : names,
   };
 }
@@ -61,84 +83,184 @@ export function parseTortureArgs(argv: string[]): TortureOptions {
 export interface Row {
   attack: string;
   part: string;
+  /** The kind of listener attacked ('tcp', 'http+proxy'...). */
+  listener: string;
   ok: boolean;
   result: string;
   fds: [number, number];
   rssMiB: [number, number];
 }
 
-/** Starts a part in front of a mock backend, the way each attack needs it. */
-async function startTarget(cleanup: Cleanup, part: string, backendPort: number): Promise<Target> {
-  if (part !== PARTS.part4) {
+/**
+ * Starts a target in front of the mock backends, the way each attack needs it:
+ * part 3 on one port; part 4 with a listener of every kind, the tls ones in
+ * front of a TLS backend, and a status port; or part 4 in fleet mode.
+ */
+async function startTarget(
+  cleanup: Cleanup,
+  name: TargetName,
+  backendPort: number,
+  tlsBackendPort: number,
+): Promise<Target> {
+  if (name === 'fleet') return startFleet(cleanup, backendPort, tlsBackendPort);
+  if (name === 'part3') {
+    const part = PARTS.part3;
     const proxy = await startPart(cleanup, part, ['0', '127.0.0.1', String(backendPort)]);
-    return { part, proxy, backendName: 'T' };
+    const kind = { protocol: 'tcp', proxy: false } as const;
+    return { part, proxy, listeners: [{ name: 'tcp', kind, port: proxy.port, backendName: 'T' }] };
   }
+  const part = PARTS.part4;
   const dir = mkdtempSync(path.join(tmpdir(), 'torture-'));
   cleanup.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const configFile = path.join(dir, 'torture.json');
   const config = {
-    listen: [{ port: 0, pool: 'web' }],
+    listen: LISTENER_KINDS.map((kind) => ({
+      port: 0,
+      protocol: kind.protocol,
+      pool: kind.protocol === 'tls' ? 'secure' : 'web',
+      ...(kind.proxy ? { acceptProxyProtocol: true, trustedProxies: ['127.0.0.1/32'] } : {}),
+    })),
     statusPort: 0,
-    pools: { web: { backends: [{ address: `127.0.0.1:${backendPort}` }] } },
+    pools: {
+      web: { backends: [{ address: `127.0.0.1:${backendPort}` }] },
+      secure: { backends: [{ address: `127.0.0.1:${tlsBackendPort}` }] },
+    },
   };
   writeFileSync(configFile, JSON.stringify(config));
   const proxy = await startPart(cleanup, part, ['--config', configFile]);
   const status = await proxy.waitForOutput(/Status on port (\d+)/);
-  return { part, proxy, backendName: 'T', configFile, config, statusPort: Number(status[1]) };
+  const ports = listenerPorts(proxy);
+  const listeners: Listener[] = LISTENER_KINDS.map((kind, i) => ({
+    name: kindName(kind),
+    kind,
+    port: ports[i],
+    backendName: kind.protocol === 'tls' ? 'TS' : 'T',
+  }));
+  return { part, proxy, listeners, configFile, config, statusPort: Number(status[1]) };
 }
 
-/** Runs the chosen attacks; resolves with one row per attack and part. */
+/**
+ * Part 4 in fleet mode (--redis, --http, --https) on a redis-server of its
+ * own, whose default routes send HTTP to the plain backend and TLS to the TLS one.
+ */
+async function startFleet(
+  cleanup: Cleanup,
+  backendPort: number,
+  tlsBackendPort: number,
+): Promise<Target> {
+  const redis = await startRedis(cleanup);
+  const db = await redisClient(cleanup, redis);
+  await db.sAdd('hostnames:httpDefault:backends', `127.0.0.1:${backendPort}`);
+  await db.sAdd('hostnames:httpsDefault:backends', `127.0.0.1:${tlsBackendPort}`);
+  const args = ['--redis', redis.url, '--http', '0', '--https', '0', '--status-port', '0'];
+  const proxy = await startPart(cleanup, PARTS.part4, args);
+  const status = await proxy.waitForOutput(/Status on port (\d+)/);
+  const [http, https] = listenerPorts(proxy);
+  const listeners: Listener[] = [
+    { name: 'fleet http', kind: { protocol: 'http', proxy: false }, port: http, backendName: 'T' },
+    {
+      name: 'fleet https',
+      kind: { protocol: 'tls', proxy: false },
+      port: https,
+      backendName: 'TS',
+    },
+  ];
+  return { part: PARTS.part4, proxy, listeners, statusPort: Number(status[1]) };
+}
+
+/** The ports of a part 4's startup lines (one per listener, in the order of its configuration). */
+function listenerPorts(proxy: Program): number[] {
+  return [...proxy.output().matchAll(new RegExp(LISTENING, 'g'))].map((m) => Number(m[1]));
+}
+
+/** Runs the chosen attacks; resolves with one row per attack, part and listener. */
 export async function torture(options: TortureOptions, cleanup: Cleanup): Promise<Row[]> {
-  const backend = await startBackend(cleanup, { name: 'T' });
+  const scale: Scale = options.quick ? 'quick' : 'full';
+  // The TLS backend is served in this process: one process less to start.
+  const [backend, tlsBackend] = await Promise.all([
+    startBackend(cleanup, { name: 'T' }),
+    serveBackend(cleanup, { name: 'TS', tls: true }),
+  ]);
   const rows: Row[] = [];
-  for (const part of options.parts) {
-    const target = await startTarget(cleanup, part, backend.port);
-    for (const attack of ATTACKS) {
-      if (!options.attacks.includes(attack.name) || !attack.parts.includes(part)) continue;
-      const pid = target.proxy.pid;
-      const fdsBefore = await openFds(pid);
-      const rssBefore = await rssKiB(pid);
-      let outcome: { ok: boolean; result: string };
-      try {
-        outcome = await attack.run(target, options.quick ? 'quick' : 'full');
-      } catch (err) {
-        outcome = {
-          ok: false,
-          result: `the attack failed: ${(err as Error).message.split('\n')[0]}`,
-        };
-      }
-      const alive = target.proxy.child.exitCode === null && target.proxy.child.signalCode === null;
-      // Closed connections take a moment to leave the proxy's table.
-      const settled = alive
-        ? await waitFor(async () => (await openFds(pid)) <= fdsBefore + FD_SLACK, {
-            timeoutMs: 15_000,
-            what: 'descriptors back',
-          }).then(
-            () => true,
-            () => false,
-          )
-        : false;
-      const fdsAfter = alive ? await openFds(pid) : 0;
-      const rssAfter = alive ? await rssKiB(pid) : 0;
-      const traced = STACK_TRACE.test(target.proxy.output());
-      const problems = [
-        alive ? '' : 'the part DIED',
-        settled || !alive ? '' : 'descriptors LEAKED',
-        traced ? 'a STACK TRACE' : '',
-      ].filter(Boolean);
+  for (const name of options.parts) {
+    let target: Target;
+    try {
+      target = await startTarget(cleanup, name, backend.port, tlsBackend.port);
+    } catch (err) {
+      // Fleet mode without redis-server, say: a row that says so, and the rest of the table.
+      const result = `could not start: ${(err as Error).message.split('\n')[0]}`;
       rows.push({
-        attack: attack.name,
-        part,
-        ok: outcome.ok && problems.length === 0,
-        result: [outcome.result, ...problems].join('; '),
-        fds: [fdsBefore, fdsAfter],
-        rssMiB: [rssBefore / 1024, rssAfter / 1024],
+        attack: '-',
+        part: name,
+        listener: '-',
+        ok: false,
+        result,
+        fds: [0, 0],
+        rssMiB: [0, 0],
       });
-      if (!alive) break;
+      continue;
+    }
+    attacks: for (const attack of ATTACKS) {
+      if (!options.attacks.includes(attack.name) || !attack.parts.includes(target.part)) continue;
+      for (const listener of target.listeners) {
+        if (!attack.listeners(listener.kind, scale)) continue;
+        const row = await attempt(target, attack, listener, scale);
+        rows.push(row);
+        if (row.result.includes('the part DIED')) break attacks;
+      }
     }
     await target.proxy.kill();
   }
   return rows;
+}
+
+/** One attack on one listener, and what became of the part. */
+async function attempt(
+  target: Target,
+  attack: Attack,
+  listener: Listener,
+  scale: Scale,
+): Promise<Row> {
+  const pid = target.proxy.pid;
+  const fdsBefore = await openFds(pid);
+  const rssBefore = await rssKiB(pid);
+  let outcome: { ok: boolean; result: string };
+  try {
+    outcome = await attack.run(target, listener, scale);
+  } catch (err) {
+    outcome = {
+      ok: false,
+      result: `the attack failed: ${(err as Error).message.split('\n')[0]}`,
+    };
+  }
+  const alive = target.proxy.child.exitCode === null && target.proxy.child.signalCode === null;
+  // Closed connections take a moment to leave the proxy's table.
+  const settled = alive
+    ? await waitFor(async () => (await openFds(pid)) <= fdsBefore + FD_SLACK, {
+        timeoutMs: 15_000,
+        what: 'descriptors back',
+      }).then(
+        () => true,
+        () => false,
+      )
+    : false;
+  const fdsAfter = alive ? await openFds(pid) : 0;
+  const rssAfter = alive ? await rssKiB(pid) : 0;
+  const traced = STACK_TRACE.test(target.proxy.output());
+  const problems = [
+    alive ? '' : 'the part DIED',
+    settled || !alive ? '' : 'descriptors LEAKED',
+    traced ? 'a STACK TRACE' : '',
+  ].filter(Boolean);
+  return {
+    attack: attack.name,
+    part: target.part,
+    listener: listener.name,
+    ok: outcome.ok && problems.length === 0,
+    result: [outcome.result, ...problems].join('; '),
+    fds: [fdsBefore, fdsAfter],
+    rssMiB: [rssBefore / 1024, rssAfter / 1024],
+  };
 }
 
 /** The table, in Markdown so that it can be pasted into a chapter. */
@@ -146,12 +268,13 @@ export function formatRows(rows: readonly Row[]): string {
   const cells = rows.map((row) => [
     row.attack,
     row.part,
+    row.listener,
     row.ok ? 'pass' : 'FAIL',
     row.result,
     `${row.fds[0]} -> ${row.fds[1]}`,
     `${row.rssMiB[0].toFixed(1)} -> ${row.rssMiB[1].toFixed(1)}`,
   ]);
-  const header = ['attack', 'part', 'verdict', 'result', 'fds', 'RSS MiB'];
+  const header = ['attack', 'part', 'listener', 'verdict', 'result', 'fds', 'RSS MiB'];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
   const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
   return [
