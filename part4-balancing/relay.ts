@@ -10,6 +10,8 @@
  *   only after what was queued before it. A client that sends its request and
  *   shuts down its write side still gets the whole response.
  * - Idle timeout: a pair with no traffic either way for idleTimeoutMs is closed.
+ * - A reset is passed on as a reset, even when it came in behind the last bytes
+ *   (see endAfterCheck), so a cut answer never looks complete.
  *
  * What changed from part 3: relay() resolves once both sockets are closed (a
  * graceful stop waits for that), it starts the client reading (the listener
@@ -88,7 +90,30 @@ function forward(from: net.Socket, to: net.Socket): void {
   // Half-close: the sockets are created with allowHalfOpen, so a FIN from `from`
   // reaches us as 'end' and nothing else happens by itself. end() sends our FIN
   // to `to` after everything queued for it has been written, never before.
-  from.on('end', () => to.end());
+  from.on('end', () => endAfterCheck(from, to));
+}
+
+/**
+ * An 'end' is not always a FIN. When a reset arrives in the same wakeup as the
+ * last bytes before it, libuv reads the bytes, sees the hang-up, and reports
+ * it as end of stream; the error stays in the kernel. Passed on as a FIN, it
+ * would make a cut, close-delimited answer look complete. A write of zero
+ * bytes asks the kernel: it fails with ECONNRESET after a reset (then 'close'
+ * comes with an error, and closeTogether passes the reset on), and succeeds
+ * after a FIN.
+ *
+ * It can ask only while `from` still takes writes, and only with nothing
+ * queued for it (else the answer would wait behind a queue the peer may never
+ * read). Otherwise the FIN is passed on as it is.
+ */
+function endAfterCheck(from: net.Socket, to: net.Socket): void {
+  if (from.writableEnded || from.destroyed || from.writableLength > 0) {
+    to.end();
+    return;
+  }
+  from.write(Buffer.alloc(0), (err) => {
+    if (!err) to.end();
+  });
 }
 
 /**
