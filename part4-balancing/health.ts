@@ -5,7 +5,8 @@
  * - passive: real clients' connects. `maxFails` failed connects (refused, or
  *   no answer within connectTimeoutMs) within `failTimeoutMs` take the backend
  *   out for `failTimeoutMs`; after that the next client tries it again, and the
- *   count starts afresh.
+ *   count starts afresh. With firstByteTimeoutMs, a request the backend took
+ *   and never answered counts as one failure too (relay.ts).
  * - active: a probe every `intervalMs` (a TCP connect, or an HTTP GET on `path`
  *   that must answer 2xx or 3xx within `timeoutMs`). A backend that fails a
  *   probe is out until it passes one, whatever real clients would have seen.
@@ -93,6 +94,16 @@ export class Health {
   }
 
   connectFailed(reason: string): void {
+    this.failed(reason, 'a failed connect');
+  }
+
+  /** The backend took a request and sent no byte back within firstByteTimeoutMs. */
+  answerMissing(reason: string): void {
+    this.failed(reason, 'a request it did not answer');
+  }
+
+  /** One failure of either kind; maxFails of them within failTimeoutMs take the backend out. */
+  private failed(reason: string, what: string): void {
     const now = Date.now();
     const { maxFails, failTimeoutMs } = this.settings;
     this.recentFailures = this.recentFailures.filter((time) => now - time < failTimeoutMs);
@@ -101,9 +112,7 @@ export class Health {
     this.recentFailures = [];
     this.downUntil = now + failTimeoutMs;
     const count =
-      maxFails === 1
-        ? 'a failed connect'
-        : `${maxFails} failed connects within ${failTimeoutMs} ms`;
+      maxFails === 1 ? what : `${maxFails} failures within ${failTimeoutMs} ms, the last ${what}`;
     log(
       `Backend ${this.name} is down after ${count} (${reason}). ` +
         `Trying it again in ${failTimeoutMs} ms.`,
