@@ -8,7 +8,8 @@
  * - serveBackend: the mock backend inside the test's own process, no spawn.
  * - runProgram: a command line that is expected to exit (bad arguments).
  * - httpGet, openSocket, readAll: raw-socket clients, nothing hidden by an HTTP library.
- * - rssKiB, openFds: a pid's resident memory and open descriptors from /proc.
+ * - rssKiB, openFds, tcpConnections: a pid's resident memory, open descriptors
+ *   and TCP connections from /proc.
  * - waitFor: poll a condition with a deadline (never a bare sleep).
  *
  * Every program is started as `node --import tsx/esm FILE ARGS`, one process, so
@@ -17,7 +18,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -397,6 +398,38 @@ export async function rssKiB(pid: number): Promise<number> {
 /** Number of open file descriptors of a process (entries of /proc/PID/fd). */
 export async function openFds(pid: number): Promise<number> {
   return (await readdir(`/proc/${pid}/fd`)).length;
+}
+
+export interface TcpConnection {
+  localPort: number;
+  remotePort: number;
+}
+
+/**
+ * The TCP connections a process holds a descriptor for, listening sockets left
+ * out: its socket descriptors (/proc/PID/fd) matched by inode against the
+ * kernel's tables (/proc/PID/net/tcp and tcp6). Which port a connection is on
+ * says whose it is, where one process serves several tests.
+ */
+export async function tcpConnections(pid: number): Promise<TcpConnection[]> {
+  const inodes = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode) inodes.add(inode);
+  }
+  const connections: TcpConnection[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st ... uid timeout inode
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 10 || fields[3] === '0A' || !inodes.has(fields[9])) continue;
+      const port = (address: string) => Number.parseInt(address.split(':')[1], 16);
+      connections.push({ localPort: port(fields[1]), remotePort: port(fields[2]) });
+    }
+  }
+  return connections;
 }
 
 /**
