@@ -151,6 +151,22 @@ t.test('--idle-timeout 0 turns the timeout off', async (t) => {
   t.notOk(await closed, 'a silent client is still connected after 1.5 s');
 });
 
+/**
+ * Sends a request through `port` to a resetting backend and waits for the
+ * start of its response; resolves with what the client will have read by the close.
+ */
+async function startOfResponse(t: Teardown, port: number, options?: { allowHalfOpen: boolean }) {
+  const client = await openSocket(t, port, options);
+  let got = 0;
+  client.on('data', (chunk: Buffer) => {
+    got += chunk.length;
+  });
+  const received = readAll(client);
+  client.write('GET / HTTP/1.0\r\n\r\n');
+  await waitFor(() => got >= 1000, { what: 'the start of the response' });
+  return received;
+}
+
 // A reset that arrives in the same wakeup as the last bytes before it is
 // reported to Node as a clean end (libuv takes the hang-up for EOF after a
 // partial read). The next two tests let the bytes through first, then reset;
@@ -160,14 +176,7 @@ t.test(
   'a backend that resets mid-response: the client sees a reset, not a clean end',
   async (t) => {
     const backend = backendResets;
-    const client = await openSocket(t, BACKEND_RESETS);
-    let got = 0;
-    client.on('data', (chunk: Buffer) => {
-      got += chunk.length;
-    });
-    const received = readAll(client);
-    client.write('GET / HTTP/1.0\r\n\r\n');
-    await waitFor(() => got >= 1000, { what: 'the start of the response' });
+    const received = await startOfResponse(t, BACKEND_RESETS);
     backend.reset();
     // A FIN here would make a truncated, close-delimited response look complete.
     t.equal((await received).how, 'reset', 'the client got part of the response, then a reset');
@@ -190,14 +199,7 @@ t.test(
   async (t) => {
     const backend = resetsBehind;
     // allowHalfOpen: the client is Node too, and sees the same 'end' (see readAll).
-    const client = await openSocket(t, RESETS_BEHIND, { allowHalfOpen: true });
-    let got = 0;
-    client.on('data', (chunk: Buffer) => {
-      got += chunk.length;
-    });
-    const received = readAll(client);
-    client.write('GET / HTTP/1.0\r\n\r\n');
-    await waitFor(() => got >= 1000, { what: 'the start of the response' });
+    const received = await startOfResponse(t, RESETS_BEHIND, { allowHalfOpen: true });
     // The proxy stopped, the last bytes and the reset wait in its kernel
     // together, and it finds them in one wakeup when it runs again.
     process.kill(proxy.pid, 'SIGSTOP');
@@ -206,7 +208,7 @@ t.test(
     } finally {
       process.kill(proxy.pid, 'SIGCONT');
     }
-    const { how } = await received;
-    t.equal(how, 'reset', `the client got ${got} bytes, then a reset, not a clean end`);
+    const { how, data } = await received;
+    t.equal(how, 'reset', `the client got ${data.length} bytes, then a reset, not a clean end`);
   },
 );
