@@ -164,7 +164,7 @@ async function startOfResponse(t: Teardown, port: number, options?: { allowHalfO
   const received = readAll(client);
   client.write('GET / HTTP/1.0\r\n\r\n');
   await waitFor(() => got >= 1000, { what: 'the start of the response' });
-  return received;
+  return { received }; // in an object: an async function would wait for a promise it returns
 }
 
 // A reset that arrives in the same wakeup as the last bytes before it is
@@ -176,7 +176,7 @@ t.test(
   'a backend that resets mid-response: the client sees a reset, not a clean end',
   async (t) => {
     const backend = backendResets;
-    const received = await startOfResponse(t, BACKEND_RESETS);
+    const { received } = await startOfResponse(t, BACKEND_RESETS);
     backend.reset();
     // A FIN here would make a truncated, close-delimited response look complete.
     t.equal((await received).how, 'reset', 'the client got part of the response, then a reset');
@@ -199,7 +199,7 @@ t.test(
   async (t) => {
     const backend = resetsBehind;
     // allowHalfOpen: the client is Node too, and sees the same 'end' (see readAll).
-    const received = await startOfResponse(t, RESETS_BEHIND, { allowHalfOpen: true });
+    const { received } = await startOfResponse(t, RESETS_BEHIND, { allowHalfOpen: true });
     // The proxy stopped, the last bytes and the reset wait in its kernel
     // together, and it finds them in one wakeup when it runs again.
     process.kill(proxy.pid, 'SIGSTOP');
