@@ -209,6 +209,8 @@ for (const [i, c] of CASES.entries()) {
     t.equal(x.health, c.down ? 'down' : 'up', `X is ${c.down ? 'down' : 'up'}`);
     t.equal(x.failures, c.down ? 1 : 0, `X counts ${c.down ? 'one failure' : 'no failure'}`);
     if (c.down) {
+      const why = c.fault ? /^requests left unanswered; / : /^failed connects; /;
+      t.match(x.down, why, `the status says why: ${x.down}`);
       // Round robin would give X every other client; down, it gets none.
       const next = [await whoAnswered(port), await whoAnswered(port)];
       t.same(next, ['Y', 'Y'], 'the next two clients go to Y');

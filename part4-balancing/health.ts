@@ -55,6 +55,8 @@ export class Health {
   private recentFailures: number[] = [];
   /** Passive: out of rotation until this time (ms since the epoch). */
   private downUntil = 0;
+  /** Passive: what took it out, in the words of downReason. */
+  private downFor = 'failed connects';
   private backAgainTimer: NodeJS.Timeout | undefined;
   /** Active: the last probe failed, with this reason. */
   private failedProbe: string | undefined;
@@ -89,21 +91,21 @@ export class Health {
   get downReason(): string | undefined {
     if (this.failedProbe !== undefined) return `health check failed: ${this.failedProbe}`;
     const left = this.retryInMs;
-    if (left !== undefined) return `failed connects; tried again in ${left} ms`;
+    if (left !== undefined) return `${this.downFor}; tried again in ${left} ms`;
     return undefined;
   }
 
   connectFailed(reason: string): void {
-    this.failed(reason, 'a failed connect');
+    this.failed(reason, 'a failed connect', 'failed connects');
   }
 
   /** The backend took a request and sent no byte back within firstByteTimeoutMs. */
   answerMissing(reason: string): void {
-    this.failed(reason, 'a request it did not answer');
+    this.failed(reason, 'a request it did not answer', 'requests left unanswered');
   }
 
   /** One failure of either kind; maxFails of them within failTimeoutMs take the backend out. */
-  private failed(reason: string, what: string): void {
+  private failed(reason: string, what: string, downFor: string): void {
     const now = Date.now();
     const { maxFails, failTimeoutMs } = this.settings;
     this.recentFailures = this.recentFailures.filter((time) => now - time < failTimeoutMs);
@@ -111,6 +113,7 @@ export class Health {
     if (this.recentFailures.length < maxFails || now < this.downUntil) return;
     this.recentFailures = [];
     this.downUntil = now + failTimeoutMs;
+    this.downFor = downFor;
     const count =
       maxFails === 1 ? what : `${maxFails} failures within ${failTimeoutMs} ms, the last ${what}`;
     log(
