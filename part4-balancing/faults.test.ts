@@ -50,6 +50,10 @@ interface Case {
   expect: (t: Test, seen: Seen) => void;
   /** Must X end up marked down? */
   down: boolean;
+  /** An http listener (the request head is read to route it); otherwise tcp. */
+  http?: boolean;
+  /** What the first client sends instead of a GET for the 100 KB answer. */
+  says?: string;
 }
 
 interface Seen {
@@ -101,6 +105,30 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'black hole, behind an http listener',
+    fault: { kind: 'blackhole' },
+    down: true,
+    http: true,
+    expect: (t, seen) => {
+      t.equal(seen.status, 504, 'a 504: the clock ran from the head the listener read');
+      t.ok(seen.ms >= FIRST_BYTE_MS, `after firstByteTimeoutMs (${seen.ms.toFixed(0)} ms)`);
+    },
+  },
+  {
+    name: 'black hole, a client that does not speak HTTP',
+    fault: { kind: 'blackhole' },
+    down: true,
+    says: 'HELLO\r\n',
+    expect: (t, seen) => {
+      t.same(
+        [seen.bytes, seen.how],
+        [0, 'end'],
+        'no byte, a clean close: no 504 in the wrong tongue',
+      );
+      t.ok(seen.ms >= FIRST_BYTE_MS, `after firstByteTimeoutMs (${seen.ms.toFixed(0)} ms)`);
+    },
+  },
+  {
     name: 'stall after 1000 bytes',
     fault: { kind: 'stall', afterBytes: 1000 },
     down: false,
@@ -139,12 +167,12 @@ function cutAnswer(t: Test, seen: Seen): void {
   t.equal(seen.how, 'reset', 'then a reset, not a FIN that would make it look whole');
 }
 
-/** One GET for the 100 KB answer; what the client saw, however it ended. */
-async function ask(port: number): Promise<Seen> {
+/** One GET for the 100 KB answer (or `says`); what the client saw, however it ended. */
+async function ask(port: number, says = requestHead(`/?size=${SIZE}`)): Promise<Seen> {
   // allowHalfOpen: readAll can then tell a reset right behind the last bytes from a FIN.
   const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   const began = performance.now();
-  socket.write(requestHead(`/?size=${SIZE}`));
+  socket.write(says);
   const { data, how } = await readAll(socket, 10_000);
   const ms = performance.now() - began;
   if (data.indexOf('\r\n\r\n') < 0) return { bytes: data.length, body: 0, how, ms };
@@ -168,7 +196,7 @@ const setups = await Promise.all(
 );
 const poolName = (i: number) => `fault${i}`;
 const { proxy, statusPort } = await startBalancer(t, {
-  listen: CASES.map((_, i) => ({ port: 0, pool: poolName(i) })),
+  listen: CASES.map((c, i) => ({ port: 0, pool: poolName(i), protocol: c.http ? 'http' : 'tcp' })),
   statusPort: 0,
   idleTimeoutMs: IDLE_MS,
   pools: Object.fromEntries(
@@ -201,7 +229,7 @@ for (const [i, c] of CASES.entries()) {
     const { relay, xAddress, yAddress } = setups[i];
     const port = ports[i];
     if (c.fault) relay?.set(c.fault);
-    const seen = await ask(port);
+    const seen = await ask(port, c.says);
     c.expect(t, seen);
 
     const report = await status(statusPort as number);
