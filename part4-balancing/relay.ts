@@ -74,8 +74,8 @@ export function relay(
 
   closeTogether(client, backend);
   closeTogether(backend, client);
-  closeWhenIdle(client, backend, options);
-  answerWithin(client, backend, options);
+  const stopIdle = closeWhenIdle(client, backend, options);
+  answerWithin(client, backend, options, stopIdle);
 
   // The listener accepted the client paused (its bytes waited in the kernel
   // while the pool picked a backend); now there is somewhere to send them.
@@ -139,11 +139,11 @@ function endAfterCheck(from: net.Socket, to: net.Socket): void {
  * the client's timer alone measures "no traffic either way". (The backend's
  * would fire during a long download to a slow client: paused, it reads nothing.)
  */
-function closeWhenIdle(client: net.Socket, backend: net.Socket, options: RelayOptions): void {
+function closeWhenIdle(client: net.Socket, backend: net.Socket, options: RelayOptions): () => void {
   const idleMs = options.idleTimeoutMs;
-  if (idleMs === 0) return;
+  if (idleMs === 0) return () => {};
   client.setTimeout(idleMs);
-  client.once('timeout', () => {
+  const onTimeout = () => {
     options.events.count('idle', `Closing connection idle for ${idleMs} ms.`);
     // A backend that began an answer and has not ended it may have stalled
     // mid-answer, and the relay cannot tell a stalled answer from a finished
@@ -152,7 +152,13 @@ function closeWhenIdle(client: net.Socket, backend: net.Socket, options: RelayOp
     if (backend.bytesRead > 0 && !backend.readableEnded) client.resetAndDestroy();
     else client.destroy();
     backend.destroy();
-  });
+  };
+  client.once('timeout', onTimeout);
+  // Returns how to stop it, for a client that is being answered and closed by someone else.
+  return () => {
+    client.setTimeout(0);
+    client.off('timeout', onTimeout);
+  };
 }
 
 /**
@@ -170,7 +176,12 @@ function closeWhenIdle(client: net.Socket, backend: net.Socket, options: RelayOp
  * which may have acted on it, and the relay cannot tell a request that is
  * safe to repeat from one that is not.
  */
-function answerWithin(client: net.Socket, backend: net.Socket, options: RelayOptions): void {
+function answerWithin(
+  client: net.Socket,
+  backend: net.Socket,
+  options: RelayOptions,
+  stopIdle: () => void,
+): void {
   const ms = options.firstByteTimeoutMs ?? 0;
   if (ms === 0 || !options.onNoAnswer) return;
   const onNoAnswer = options.onNoAnswer;
@@ -180,6 +191,7 @@ function answerWithin(client: net.Socket, backend: net.Socket, options: RelayOpt
     clearTimeout(timer);
     timer = setTimeout(() => {
       stop();
+      stopIdle(); // onNoAnswer's goodbye has a timeout of its own
       onNoAnswer(sent ?? Buffer.alloc(0));
       backend.resetAndDestroy();
     }, ms);
