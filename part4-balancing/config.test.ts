@@ -329,6 +329,13 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     'test.json: pools.web.connectTimeoutMs: expected an integer from 1 to 86400000, got -1',
   ],
   [
+    'first-byte timeout not a whole number',
+    (json) => {
+      json.pools.web.firstByteTimeoutMs = 0.5;
+    },
+    'test.json: pools.web.firstByteTimeoutMs: expected an integer from 0 to 86400000, got 0.5',
+  ],
+  [
     'health check path without a slash',
     (json) => {
       json.pools.web.healthCheck = { path: 'health' };
