@@ -85,6 +85,7 @@ t.test('defaults fill in everything left out', async (t) => {
         maxFails: 1,
         failTimeoutMs: 10_000,
         connectTimeoutMs: 3000,
+        firstByteTimeoutMs: 0,
       },
     },
   });
@@ -114,6 +115,7 @@ t.test('every setting is read, not just defaulted', async (t) => {
           maxFails: 3,
           failTimeoutMs: 7,
           connectTimeoutMs: 8,
+          firstByteTimeoutMs: 9,
           healthCheck: { intervalMs: 100, timeoutMs: 10 },
         },
       },
@@ -137,8 +139,8 @@ t.test('every setting is read, not just defaulted', async (t) => {
   const api = config.pools.api;
   t.same(api.backends[0], { id: '[::1]:65535', host: '::1', port: 65535, weight: 1 });
   t.same(
-    [api.strategy, api.maxFails, api.failTimeoutMs, api.connectTimeoutMs],
-    ['ip-hash', 3, 7, 8],
+    [api.strategy, api.maxFails, api.failTimeoutMs, api.connectTimeoutMs, api.firstByteTimeoutMs],
+    ['ip-hash', 3, 7, 8, 9],
   );
   t.same(api.healthCheck, { intervalMs: 100, timeoutMs: 10 }, 'no path: a TCP probe');
 });
@@ -254,7 +256,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.pools.web.maxFail = 2;
     },
-    'test.json: pools.web.maxFail: unknown key (expected backends, strategy, maxFails, failTimeoutMs, connectTimeoutMs, proxyProtocol, healthCheck)',
+    'test.json: pools.web.maxFail: unknown key (expected backends, strategy, maxFails, failTimeoutMs, connectTimeoutMs, firstByteTimeoutMs, proxyProtocol, healthCheck)',
   ],
   [
     'no backends',
@@ -325,6 +327,13 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
       json.pools.web.connectTimeoutMs = -1;
     },
     'test.json: pools.web.connectTimeoutMs: expected an integer from 1 to 86400000, got -1',
+  ],
+  [
+    'first-byte timeout not a whole number',
+    (json) => {
+      json.pools.web.firstByteTimeoutMs = 0.5;
+    },
+    'test.json: pools.web.firstByteTimeoutMs: expected an integer from 0 to 86400000, got 0.5',
   ],
   [
     'health check path without a slash',
@@ -682,6 +691,7 @@ t.test('fleet mode and workers: routeSource and workers are read and checked', a
       maxFails: 1,
       failTimeoutMs: 10_000,
       connectTimeoutMs: 3000,
+      firstByteTimeoutMs: 0,
     },
   });
   t.ok(config.workers >= 1, `"auto" is one worker per core: ${config.workers}`);

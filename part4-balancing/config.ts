@@ -179,7 +179,8 @@ const POOL = {
     check: oneOf(STRATEGY_NAMES),
   },
   maxFails: {
-    about: 'failed connects within failTimeoutMs that take a backend out...',
+    about:
+      'failed connects (or unanswered requests) within failTimeoutMs that take a backend out...',
     default: 1,
     check: int(1, 1000),
   },
@@ -192,6 +193,12 @@ const POOL = {
     about: 'a connect not answered within this long counts as failed',
     default: 3000,
     check: int(1, MAX_MS),
+  },
+  firstByteTimeoutMs: {
+    about:
+      "a backend that sends no byte within this long of the client's last one, before its first, counts as failed; 0: no limit",
+    default: 0,
+    check: int(0, MAX_MS),
   },
   proxyProtocol: {
     about: "v1 or v2: send the client's address to each backend first (PROXY protocol); absent: no",

@@ -7,8 +7,6 @@
  * (the tests kill backends), each behind a port of its own, so the tests run
  * side by side and each pool starts fresh.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import net from 'node:net';
 import t, { type Test } from 'tap';
 import { serveBackend, waitFor } from '../shared/test/harness.ts';
@@ -20,6 +18,7 @@ import {
   startBackends,
   startBalancer,
   status,
+  unansweredPort,
   whoAnswered,
 } from './test-support.ts';
 
@@ -27,36 +26,6 @@ interface Answer {
   startedAt: number;
   name?: string;
   error?: string;
-}
-
-/**
- * A port that never answers a connect: a child process listens with a backlog
- * of 1, then blocks its event loop so it never accepts. Once two connections
- * fill its accept queue, the kernel drops every further SYN, and a connect
- * hangs as it would against a host that has gone away.
- */
-async function blackhole(t: Test): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    [
-      '-e',
-      `const server = require('node:net').createServer();
-       server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
-         console.log(server.address().port);
-         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-       });`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  t.teardown(() => child.kill('SIGKILL'));
-  const [line] = await once(child.stdout as NodeJS.ReadableStream, 'data');
-  const port = Number(String(line).trim());
-  for (let i = 0; i < 2; i++) {
-    const filler = net.connect(port, '127.0.0.1');
-    t.teardown(() => filler.destroy());
-    await once(filler, 'connect');
-  }
-  return `127.0.0.1:${port}`;
 }
 
 /**
@@ -88,7 +57,7 @@ const [failover, [timeoutA], active, silent, sick] = await Promise.all([
   startBackends(t, ['A', 'B', 'C']),
   startBackends(t, ['A']),
   startBackends(t, ['A', 'B']),
-  blackhole(t),
+  unansweredPort(t),
   sickServer(t),
 ]);
 const addresses = (backends: Named[]) => backends.map(({ address }) => ({ address }));

@@ -5,7 +5,8 @@
  * - passive: real clients' connects. `maxFails` failed connects (refused, or
  *   no answer within connectTimeoutMs) within `failTimeoutMs` take the backend
  *   out for `failTimeoutMs`; after that the next client tries it again, and the
- *   count starts afresh.
+ *   count starts afresh. With firstByteTimeoutMs, a request the backend took
+ *   and never answered counts as one failure too (relay.ts).
  * - active: a probe every `intervalMs` (a TCP connect, or an HTTP GET on `path`
  *   that must answer 2xx or 3xx within `timeoutMs`). A backend that fails a
  *   probe is out until it passes one, whatever real clients would have seen.
@@ -54,6 +55,8 @@ export class Health {
   private recentFailures: number[] = [];
   /** Passive: out of rotation until this time (ms since the epoch). */
   private downUntil = 0;
+  /** Passive: what took it out, in the words of downReason. */
+  private downFor = 'failed connects';
   private backAgainTimer: NodeJS.Timeout | undefined;
   /** Active: the last probe failed, with this reason. */
   private failedProbe: string | undefined;
@@ -88,11 +91,21 @@ export class Health {
   get downReason(): string | undefined {
     if (this.failedProbe !== undefined) return `health check failed: ${this.failedProbe}`;
     const left = this.retryInMs;
-    if (left !== undefined) return `failed connects; tried again in ${left} ms`;
+    if (left !== undefined) return `${this.downFor}; tried again in ${left} ms`;
     return undefined;
   }
 
   connectFailed(reason: string): void {
+    this.failed(reason, 'a failed connect', 'failed connects');
+  }
+
+  /** The backend took a request and sent no byte back within firstByteTimeoutMs. */
+  answerMissing(reason: string): void {
+    this.failed(reason, 'a request it did not answer', 'requests left unanswered');
+  }
+
+  /** One failure of either kind; maxFails of them within failTimeoutMs take the backend out. */
+  private failed(reason: string, what: string, downFor: string): void {
     const now = Date.now();
     const { maxFails, failTimeoutMs } = this.settings;
     this.recentFailures = this.recentFailures.filter((time) => now - time < failTimeoutMs);
@@ -100,10 +113,9 @@ export class Health {
     if (this.recentFailures.length < maxFails || now < this.downUntil) return;
     this.recentFailures = [];
     this.downUntil = now + failTimeoutMs;
+    this.downFor = downFor;
     const count =
-      maxFails === 1
-        ? 'a failed connect'
-        : `${maxFails} failed connects within ${failTimeoutMs} ms`;
+      maxFails === 1 ? what : `${maxFails} failures within ${failTimeoutMs} ms, the last ${what}`;
     log(
       `Backend ${this.name} is down after ${count} (${reason}). ` +
         `Trying it again in ${failTimeoutMs} ms.`,

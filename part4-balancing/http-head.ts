@@ -227,6 +227,7 @@ const REASONS = {
   414: 'URI Too Long',
   431: 'Request Header Fields Too Large',
   502: 'Bad Gateway',
+  504: 'Gateway Timeout',
 } as const;
 
 export type ProxyStatus = keyof typeof REASONS;

@@ -12,7 +12,8 @@
  * (the listener pauses clients on accept): no backend has seen a byte.
  *
  * What it leaves out: retrying after a backend accepted (the request may have
- * had effects), and a queue for when every backend is busy.
+ * had effects: a backend that took it and never answered costs that client a
+ * 504 or a close, see relay.ts), and a queue for when every backend is busy.
  */
 import net from 'node:net';
 import type { BackendConfig, PoolConfig } from './config.ts';
@@ -30,7 +31,7 @@ export class Backend implements Peer {
   activeConnections = 0;
   /** Connections a client got through here since start. */
   totalConnections = 0;
-  /** Failed connects since start. */
+  /** Failed connects since start, and requests left unanswered (firstByteTimeoutMs). */
   failures = 0;
   readonly health: Health;
 
@@ -40,6 +41,12 @@ export class Backend implements Peer {
     this.port = config.port;
     this.weight = config.weight;
     this.health = new Health(`${config.id} (pool ${pool.name})`, pool);
+  }
+
+  /** It accepted a client, took its bytes, and sent nothing back in time (relay.ts). */
+  answerMissing(reason: string): void {
+    this.failures++;
+    this.health.answerMissing(reason);
   }
 }
 

@@ -75,16 +75,23 @@ async function resettingBackend(t: Teardown) {
     port: (server.address() as net.AddressInfo).port,
     received: () => received,
     ended: () => ended,
-    reset: () => connection?.resetAndDestroy(),
+    /** Resets the connection, after `last` if given (in the same write as far as the proxy sees). */
+    reset: (last?: string) => {
+      const socket = connection;
+      if (last === undefined) socket?.resetAndDestroy();
+      else socket?.write(last, () => socket.resetAndDestroy());
+      return socket?.closed ? Promise.resolve() : once(socket as net.Socket, 'close');
+    },
   };
 }
 
 // The idle-timeout test: a timeout of 500 ms, and gaps of 150 ms in the traffic.
 const idleMs = 500;
 const gapMs = 150;
-const [counting, slowCounting, backendResets, clientResets] = await Promise.all([
+const [counting, slowCounting, backendResets, clientResets, resetsBehind] = await Promise.all([
   countingBackend(t),
   countingBackend(t, 10, gapMs),
+  resettingBackend(t),
   resettingBackend(t),
   resettingBackend(t),
 ]);
@@ -92,20 +99,24 @@ const [proxy, idleProxy] = await Promise.all([
   startBalancer(
     t,
     {
-      listen: ['counting', 'backend-resets', 'client-resets'].map((pool) => ({ port: 0, pool })),
+      listen: ['counting', 'backend-resets', 'client-resets', 'resets-behind'].map((pool) => ({
+        port: 0,
+        pool,
+      })),
       pools: {
         counting: { backends: [{ address: `127.0.0.1:${counting}` }] },
         'backend-resets': { backends: [{ address: `127.0.0.1:${backendResets.port}` }] },
         'client-resets': { backends: [{ address: `127.0.0.1:${clientResets.port}` }] },
+        'resets-behind': { backends: [{ address: `127.0.0.1:${resetsBehind.port}` }] },
       },
     },
     ['--idle-timeout', '0'],
   ).then((balancer) => balancer.proxy),
   startPart(t, PART, ['--idle-timeout', String(idleMs), ...quickStart(slowCounting)]),
 ]);
-const [COUNTING, BACKEND_RESETS, CLIENT_RESETS] = await listenerPorts(proxy, 3);
+const [COUNTING, BACKEND_RESETS, CLIENT_RESETS, RESETS_BEHIND] = await listenerPorts(proxy, 4);
 
-t.jobs = 5;
+t.jobs = 6;
 
 t.test('half-close: the client FIN reaches the backend after all 4 MiB of its data', async (t) => {
   const client = await openSocket(t, COUNTING);
@@ -140,22 +151,32 @@ t.test('--idle-timeout 0 turns the timeout off', async (t) => {
   t.notOk(await closed, 'a silent client is still connected after 1.5 s');
 });
 
+/**
+ * Sends a request through `port` to a resetting backend and waits for the
+ * start of its response; resolves with what the client will have read by the close.
+ */
+async function startOfResponse(t: Teardown, port: number, options?: { allowHalfOpen: boolean }) {
+  const client = await openSocket(t, port, options);
+  let got = 0;
+  client.on('data', (chunk: Buffer) => {
+    got += chunk.length;
+  });
+  const received = readAll(client);
+  client.write('GET / HTTP/1.0\r\n\r\n');
+  await waitFor(() => got >= 1000, { what: 'the start of the response' });
+  return { received }; // in an object: an async function would wait for a promise it returns
+}
+
 // A reset that arrives in the same wakeup as the last bytes before it is
 // reported to Node as a clean end (libuv takes the hang-up for EOF after a
-// partial read), so each test lets the bytes through first, then resets.
+// partial read). The next two tests let the bytes through first, then reset;
+// the one after them sends both at once.
 
 t.test(
   'a backend that resets mid-response: the client sees a reset, not a clean end',
   async (t) => {
     const backend = backendResets;
-    const client = await openSocket(t, BACKEND_RESETS);
-    let got = 0;
-    client.on('data', (chunk: Buffer) => {
-      got += chunk.length;
-    });
-    const received = readAll(client);
-    client.write('GET / HTTP/1.0\r\n\r\n');
-    await waitFor(() => got >= 1000, { what: 'the start of the response' });
+    const { received } = await startOfResponse(t, BACKEND_RESETS);
     backend.reset();
     // A FIN here would make a truncated, close-delimited response look complete.
     t.equal((await received).how, 'reset', 'the client got part of the response, then a reset');
@@ -172,3 +193,22 @@ t.test('a client that resets mid-request: the backend sees a reset, not a clean 
   await waitFor(() => backend.ended() !== 'open', { what: 'the backend connection to end' });
   t.equal(backend.ended(), 'reset', 'the backend saw ECONNRESET');
 });
+
+t.test(
+  'a reset right behind the last bytes (reported to Node as an end): still a reset for the client',
+  async (t) => {
+    const backend = resetsBehind;
+    // allowHalfOpen: the client is Node too, and sees the same 'end' (see readAll).
+    const { received } = await startOfResponse(t, RESETS_BEHIND, { allowHalfOpen: true });
+    // The proxy stopped, the last bytes and the reset wait in its kernel
+    // together, and it finds them in one wakeup when it runs again.
+    process.kill(proxy.pid, 'SIGSTOP');
+    try {
+      await backend.reset('y'.repeat(500));
+    } finally {
+      process.kill(proxy.pid, 'SIGCONT');
+    }
+    const { how, data } = await received;
+    t.equal(how, 'reset', `the client got ${data.length} bytes, then a reset, not a clean end`);
+  },
+);

@@ -10,6 +10,10 @@
  *   only after what was queued before it. A client that sends its request and
  *   shuts down its write side still gets the whole response.
  * - Idle timeout: a pair with no traffic either way for idleTimeoutMs is closed.
+ * - First byte: with firstByteTimeoutMs, a backend that took the client's bytes
+ *   and sends none back in time is given up on, and blamed (see answerWithin).
+ * - A reset is passed on as a reset, even when it came in behind the last bytes
+ *   (see endAfterCheck), so a cut answer never looks complete.
  *
  * What changed from part 3: relay() resolves once both sockets are closed (a
  * graceful stop waits for that), it starts the client reading (the listener
@@ -25,6 +29,19 @@ import { describe, type EventCounts } from './log.ts';
 export interface RelayOptions {
   /** Close the pair after this long without a byte either way; 0 turns it off. */
   idleTimeoutMs: number;
+  /**
+   * Give up on a backend that has not sent its first byte this long after the
+   * client's last one; 0 turns it off. (The pool's setting, not the listener's.)
+   */
+  firstByteTimeoutMs?: number;
+  /** The client's bytes that went to the backend before the relay started (what routing read). */
+  sentBefore?: Buffer;
+  /**
+   * The backend missed its first byte: blame it, and say goodbye to the client
+   * (which has had no byte yet). `sent` is the client's first bytes, to tell
+   * what it speaks. The relay then resets the backend.
+   */
+  onNoAnswer?: (sent: Buffer) => void;
   /** Where resets and idle closes are counted (and logged, the first and in summaries). */
   events: EventCounts;
 }
@@ -57,7 +74,8 @@ export function relay(
 
   closeTogether(client, backend);
   closeTogether(backend, client);
-  closeWhenIdle(client, backend, options);
+  const stopIdle = closeWhenIdle(client, backend, options);
+  answerWithin(client, backend, options, stopIdle);
 
   // The listener accepted the client paused (its bytes waited in the kernel
   // while the pool picked a backend); now there is somewhere to send them.
@@ -82,13 +100,37 @@ export function relay(
  */
 function forward(from: net.Socket, to: net.Socket): void {
   from.on('data', (chunk: Buffer) => {
-    if (!to.write(chunk)) from.pause();
+    // `to` may be gone while `from` lingers (a 504 sent after answerWithin).
+    if (!to.destroyed && !to.write(chunk)) from.pause();
   });
   to.on('drain', () => from.resume());
   // Half-close: the sockets are created with allowHalfOpen, so a FIN from `from`
   // reaches us as 'end' and nothing else happens by itself. end() sends our FIN
   // to `to` after everything queued for it has been written, never before.
-  from.on('end', () => to.end());
+  from.on('end', () => endAfterCheck(from, to));
+}
+
+/**
+ * An 'end' is not always a FIN. When a reset arrives in the same wakeup as the
+ * last bytes before it, libuv reads the bytes, sees the hang-up, and reports
+ * it as end of stream; the error stays in the kernel. Passed on as a FIN, it
+ * would make a cut, close-delimited answer look complete. A write of zero
+ * bytes asks the kernel: it fails with ECONNRESET after a reset (then 'close'
+ * comes with an error, and closeTogether passes the reset on), and succeeds
+ * after a FIN.
+ *
+ * It can ask only while `from` still takes writes, and only with nothing
+ * queued for it (else the answer would wait behind a queue the peer may never
+ * read). Otherwise the FIN is passed on as it is.
+ */
+function endAfterCheck(from: net.Socket, to: net.Socket): void {
+  if (from.writableEnded || from.destroyed || from.writableLength > 0) {
+    to.end();
+    return;
+  }
+  from.write(Buffer.alloc(0), (err) => {
+    if (!err) to.end();
+  });
 }
 
 /**
@@ -97,15 +139,76 @@ function forward(from: net.Socket, to: net.Socket): void {
  * the client's timer alone measures "no traffic either way". (The backend's
  * would fire during a long download to a slow client: paused, it reads nothing.)
  */
-function closeWhenIdle(client: net.Socket, backend: net.Socket, options: RelayOptions): void {
+function closeWhenIdle(client: net.Socket, backend: net.Socket, options: RelayOptions): () => void {
   const idleMs = options.idleTimeoutMs;
-  if (idleMs === 0) return;
+  if (idleMs === 0) return () => {};
   client.setTimeout(idleMs);
-  client.once('timeout', () => {
+  const onTimeout = () => {
     options.events.count('idle', `Closing connection idle for ${idleMs} ms.`);
-    client.destroy();
+    // A backend that began an answer and has not ended it may have stalled
+    // mid-answer, and the relay cannot tell a stalled answer from a finished
+    // one on a kept-alive connection: the client gets a reset, never a FIN
+    // that would make part of an answer look whole.
+    if (backend.bytesRead > 0 && !backend.readableEnded) client.resetAndDestroy();
+    else client.destroy();
     backend.destroy();
-  });
+  };
+  client.once('timeout', onTimeout);
+  // Returns how to stop it, for a client that is being answered and closed by someone else.
+  return () => {
+    client.setTimeout(0);
+    client.off('timeout', onTimeout);
+  };
+}
+
+/**
+ * A backend that accepted the connection, took the client's bytes and never
+ * answers (a black hole, a hung process) would hold the client until the idle
+ * timeout, and get the next clients as well, since its connects succeed. With
+ * firstByteTimeoutMs, the clock starts once client bytes have gone to the
+ * backend and starts again with every further client byte (a request still
+ * arriving is not the backend's delay); the backend's first byte stops it for
+ * good. When it runs out, onNoAnswer blames the backend and answers the
+ * client, and the backend is reset: should it answer after all, there is no
+ * one to answer.
+ *
+ * The client is not sent to another backend: its request reached this one,
+ * which may have acted on it, and the relay cannot tell a request that is
+ * safe to repeat from one that is not.
+ */
+function answerWithin(
+  client: net.Socket,
+  backend: net.Socket,
+  options: RelayOptions,
+  stopIdle: () => void,
+): void {
+  const ms = options.firstByteTimeoutMs ?? 0;
+  if (ms === 0 || !options.onNoAnswer) return;
+  const onNoAnswer = options.onNoAnswer;
+  let sent = options.sentBefore?.length ? options.sentBefore : undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const start = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stop();
+      stopIdle(); // onNoAnswer's goodbye has a timeout of its own
+      onNoAnswer(sent ?? Buffer.alloc(0));
+      backend.resetAndDestroy();
+    }, ms);
+  };
+  const onClientData = (chunk: Buffer) => {
+    sent ??= chunk;
+    start();
+  };
+  const stop = () => {
+    clearTimeout(timer);
+    client.off('data', onClientData);
+    backend.off('data', stop).off('close', stop);
+  };
+  // A request head read for routing is already on its way (a PROXY header alone is no request).
+  if (sent) start();
+  client.on('data', onClientData);
+  backend.once('data', stop).once('close', stop);
 }
 
 /**

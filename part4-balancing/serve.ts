@@ -26,7 +26,7 @@ import net from 'node:net';
 import type { ListenerConfig } from './config.ts';
 import { httpErrorResponse } from './http-head.ts';
 import { describe, log, printable } from './log.ts';
-import { isLocalShortage, type Pool } from './pool.ts';
+import { type Connection, isLocalShortage, type Pool } from './pool.ts';
 import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol.ts';
 import { relay } from './relay.ts';
 import { clientIp, closeGently, type Route, type Routing, routeClient } from './route.ts';
@@ -164,12 +164,35 @@ async function serve(client: net.Socket, routing: Routing): Promise<void> {
   await relay(client, backend, {
     idleTimeoutMs: running.config.idleTimeoutMs,
     events: running.events,
+    firstByteTimeoutMs: pool.config.firstByteTimeoutMs,
+    sentBefore: route.first,
+    onNoAnswer: (sent) => noAnswer(client, route, connection, sent),
   });
+}
+
+/**
+ * The backend took the client's bytes and sent none back within the pool's
+ * firstByteTimeoutMs: it is blamed as for a failed connect, and the client,
+ * which has had no byte of an answer yet, gets a 504 if it spoke HTTP and a
+ * clean close otherwise, as a refused client gets a 502 or a close.
+ */
+function noAnswer(client: net.Socket, route: Route, connection: Connection, sent: Buffer): void {
+  const why = `no answer within ${route.pool.config.firstByteTimeoutMs} ms`;
+  connection.backend.answerMissing(why);
+  const http = HTTP_REQUEST.test(sent.toString('latin1', 0, 32));
+  running.events.count(
+    'noAnswer',
+    `Gave up on ${connection.backend.id} (pool ${route.pool.name}) for ` +
+      `${printable(route.addresses.sourceAddress ?? '?')}:${route.addresses.sourcePort} ` +
+      `(${why}): ${http ? 'answered 504.' : 'closed.'}`,
+  );
+  void closeGently(client, http ? GATEWAY_TIMEOUT : undefined);
 }
 
 /** A method token and a space: the start of an HTTP request line. */
 const HTTP_REQUEST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
 const BAD_GATEWAY = httpErrorResponse(502, 'No backend is available.\n');
+const GATEWAY_TIMEOUT = httpErrorResponse(504, 'The backend did not answer in time.\n');
 /** How long a refused client on a plain TCP listener may take to show its first bytes. */
 const SNIFF_MS = 2000;
 

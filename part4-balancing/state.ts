@@ -45,6 +45,7 @@ class RunningState {
     listenerLimit: "clients refused over a listener's maxConnections",
     clientLimit: 'clients refused over maxConnectionsPerClient',
     noBackend: 'clients refused because no backend accepted',
+    noAnswer: 'clients answered 504 or closed: their backend sent no first byte in time',
     shortage: "connects failed for want of the proxy's own descriptors or buffers",
     badHead: 'HTTP clients answered 400, 408, 414 or 431',
     badHello: 'TLS clients closed: not TLS, malformed, too long or too slow',

@@ -67,7 +67,7 @@ export interface BackendStatus {
   health: 'up' | 'down';
   /** Why it is down, in words. */
   down?: string;
-  /** Passively down (failed connects): the next client tries it again in this long. */
+  /** Passively down (failed connects, unanswered requests): the next client tries it again in this long. */
   retryInMs?: number;
   /** Its last health check failed, for this reason: out until one passes. */
   probeFailure?: string;

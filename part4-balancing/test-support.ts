@@ -6,6 +6,8 @@
  *
  * What it leaves out: anything part-independent; that lives in ../shared/test/harness.ts.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -179,4 +181,34 @@ export function slowRequest(t: Test, port: number, delayMs: number) {
   t.teardown(() => socket.destroy());
   socket.write(requestHead(`/?delay=${delayMs}`));
   return readAll(socket, delayMs + 10_000);
+}
+
+/**
+ * A port that never answers a connect: a child process listens with a backlog
+ * of 1, then blocks its event loop so it never accepts. Once two connections
+ * fill its accept queue, the kernel drops every further SYN, and a connect
+ * hangs as it would against a host that has gone away.
+ */
+export async function unansweredPort(t: Test): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const server = require('node:net').createServer();
+       server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+         console.log(server.address().port);
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+       });`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.teardown(() => child.kill('SIGKILL'));
+  const [line] = await once(child.stdout as NodeJS.ReadableStream, 'data');
+  const port = Number(String(line).trim());
+  for (let i = 0; i < 2; i++) {
+    const filler = net.connect(port, '127.0.0.1');
+    t.teardown(() => filler.destroy());
+    await once(filler, 'connect');
+  }
+  return `127.0.0.1:${port}`;
 }

@@ -18,8 +18,8 @@
  *   blackhole  connections accepted while it is set never reach the target
  *              and get no answer (a host that takes SYNs and nothing else);
  *              those already open carry on
- *   latency    every chunk waits `ms` each way
- *   bandwidth  at most `bytesPerSecond` each way
+ *   latency    every chunk arrives `ms` late, each way
+ *   bandwidth  at most `bytesPerSecond` each way, evenly spread
  *   stall      `afterBytes` of the answer (target to client) pass, then no
  *              byte more either way; nothing is closed
  *   reset      `afterBytes` of the answer pass, then both sides are reset
@@ -83,7 +83,7 @@ export async function startFaultRelay(t: Teardown, targetPort: number): Promise<
     pairs.add(pair);
     client.on('close', () => {
       pairs.delete(pair);
-      later(() => pair.target?.destroy());
+      closeLater(() => pair.target?.destroy());
     });
     // Held: accepted, never connected on, every byte dropped.
     if (fault.kind === 'silence' || fault.kind === 'blackhole') {
@@ -93,64 +93,48 @@ export async function startFaultRelay(t: Teardown, targetPort: number): Promise<
     const target = net.connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
     pair.target = target;
     target.on('error', () => {});
-    target.on('close', () => later(() => client.destroy()));
+    target.on('close', () => closeLater(() => client.destroy()));
     forward(pair, client, target, false);
     forward(pair, target, client, true);
   });
 
   /** One direction of a pair, consulting the fault in force for every chunk. */
   function forward(pair: Pair, from: net.Socket, to: net.Socket, isAnswer: boolean): void {
-    let queue = Promise.resolve();
+    const later = new Scheduled(from, to);
     from.on('data', (chunk: Buffer) => {
-      if (fault.kind === 'silence') return;
-      if (fault.kind === 'latency' || fault.kind === 'bandwidth') {
-        // Later chunks wait behind earlier ones, so order holds.
-        const wait =
-          fault.kind === 'latency' ? fault.ms : (chunk.length / fault.bytesPerSecond) * 1000;
-        from.pause();
-        queue = queue
-          .then(() => delay(wait))
-          .then(() => {
-            if (!to.destroyed) to.write(chunk);
-            from.resume();
-          });
-        return;
-      }
+      if (fault.kind === 'silence' || stalled.has(pair)) return;
       if (isAnswer && (fault.kind === 'stall' || fault.kind === 'reset')) {
         const room = Math.max(0, fault.afterBytes - pair.answered);
         if (room < chunk.length) {
           if (room > 0) to.write(chunk.subarray(0, room));
           pair.answered += room;
-          if (fault.kind === 'reset') {
-            // Flush what passed, then reset both sides (RST, not FIN).
-            to.write(Buffer.alloc(0), () => {
-              pair.client.resetAndDestroy();
-              pair.target?.resetAndDestroy();
-            });
-          } else {
-            from.on('data', () => {}); // stalled: read and drop, close nothing
-            stalled.add(pair);
-          }
+          stalled.add(pair); // not a byte more either way
+          // reset: flush what passed, then reset both sides (RST, not FIN).
+          if (fault.kind === 'reset') to.write(Buffer.alloc(0), () => resetPair(pair));
           return;
         }
         pair.answered += chunk.length;
       }
-      if (stalled.has(pair)) return;
-      if (!to.write(chunk)) {
-        from.pause();
-        to.once('drain', () => from.resume());
-      }
+      if (fault.kind === 'latency') later.send(chunk, { ms: fault.ms });
+      else if (fault.kind === 'bandwidth')
+        later.send(chunk, { bytesPerSecond: fault.bytesPerSecond });
+      else later.send(chunk);
     });
     from.on('end', () => {
       const end = () => {
         if (!stalled.has(pair) && fault.kind !== 'silence') to.end();
       };
-      void queue.then(() => later(end));
+      void later.done().then(() => closeLater(end));
     });
   }
 
+  function resetPair(pair: Pair): void {
+    pair.client.resetAndDestroy();
+    pair.target?.resetAndDestroy();
+  }
+
   /** Runs a close now, or `ms` late under slowClose. */
-  function later(close: () => void): void {
+  function closeLater(close: () => void): void {
     if (fault.kind === 'slowClose') setTimeout(close, fault.ms);
     else close();
   }
@@ -190,6 +174,64 @@ export async function startFaultRelay(t: Teardown, targetPort: number): Promise<
   };
 }
 
+/**
+ * The bytes of one direction on their way: written at once when nothing waits,
+ * else each piece when it is due, in order. A latency delays each chunk by
+ * `ms` from its arrival (chunks overlap in flight, as on a long cable); a
+ * bandwidth cuts chunks into pieces of a fiftieth of a second's worth and
+ * spaces them out. The sender is paused while 64 KiB wait, or while `to`'s
+ * buffer is full.
+ */
+class Scheduled {
+  private queue = Promise.resolve();
+  private waiting = 0;
+  /** Bandwidth: when the line is free again (ms, performance.now()). */
+  private freeAt = 0;
+
+  constructor(
+    private readonly from: net.Socket,
+    private readonly to: net.Socket,
+  ) {}
+
+  send(chunk: Buffer, shape: { ms?: number; bytesPerSecond?: number } = {}): void {
+    if (shape.ms === undefined && shape.bytesPerSecond === undefined && this.waiting === 0) {
+      if (!this.to.write(chunk)) {
+        this.from.pause();
+        this.to.once('drain', () => this.from.resume());
+      }
+      return;
+    }
+    const pieces: [Buffer, number][] = [];
+    if (shape.bytesPerSecond !== undefined) {
+      const size = Math.max(1, Math.floor(shape.bytesPerSecond / 50));
+      for (let i = 0; i < chunk.length; i += size) {
+        const piece = chunk.subarray(i, i + size);
+        this.freeAt =
+          Math.max(performance.now(), this.freeAt) + (piece.length / shape.bytesPerSecond) * 1000;
+        pieces.push([piece, this.freeAt]);
+      }
+    } else {
+      pieces.push([chunk, performance.now() + (shape.ms ?? 0)]);
+    }
+    this.waiting += chunk.length;
+    if (this.waiting > 64 * 1024) this.from.pause();
+    for (const [piece, due] of pieces) {
+      this.queue = this.queue
+        .then(() => delay(due - performance.now()))
+        .then(() => {
+          if (!this.to.destroyed) this.to.write(piece);
+          this.waiting -= piece.length;
+          if (this.waiting <= 64 * 1024 && this.from.isPaused()) this.from.resume();
+        });
+    }
+  }
+
+  /** Resolves once every piece sent so far is written. */
+  done(): Promise<void> {
+    return this.queue;
+  }
+}
+
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }

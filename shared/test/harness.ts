@@ -290,9 +290,16 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Connects a raw TCP socket to 127.0.0.1:port; closed on teardown. */
-export async function openSocket(t: Teardown, port: number): Promise<net.Socket> {
-  const socket = net.connect(port, '127.0.0.1');
+/**
+ * Connects a raw TCP socket to 127.0.0.1:port; closed on teardown. With
+ * allowHalfOpen, readAll can tell a reset right behind the last bytes from a FIN.
+ */
+export async function openSocket(
+  t: Teardown,
+  port: number,
+  { allowHalfOpen = false } = {},
+): Promise<net.Socket> {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen });
   t.teardown(() => socket.destroy());
   await once(socket, 'connect');
   return socket;
@@ -305,7 +312,10 @@ export interface Received {
   error?: Error;
 }
 
-/** Reads until the peer closes (or resets) or the deadline passes (then it rejects). */
+/**
+ * Reads until the peer closes (or resets) or the deadline passes (then it
+ * rejects). Only a socket opened with allowHalfOpen tells every reset apart.
+ */
 export function readAll(socket: net.Socket, timeoutMs = 10_000): Promise<Received> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -319,6 +329,17 @@ export function readAll(socket: net.Socket, timeoutMs = 10_000): Promise<Receive
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', (err) => {
       error = err;
+    });
+    // A reset that comes in right behind the last bytes reaches Node as an
+    // 'end' (libuv takes the hang-up for end of stream after a partial read).
+    // A socket opened with allowHalfOpen can still ask the kernel: a write of
+    // zero bytes fails after a reset, and succeeds after a FIN (then we end
+    // our side too, so the socket closes).
+    socket.on('end', () => {
+      if (!socket.allowHalfOpen || socket.writableEnded) return;
+      socket.write(Buffer.alloc(0), (err) => {
+        if (!err) socket.end();
+      });
     });
     socket.once('close', () => {
       clearTimeout(timer);

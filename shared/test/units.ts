@@ -30,6 +30,7 @@ export const UNIT_TESTS = [
   'part4-balancing/proxy-protocol.test.ts',
   'part4-balancing/strategies.test.ts',
   'shared/bench/bench-stats.test.ts',
+  'shared/test/fault-relay.test.ts',
 ];
 
 for (const file of UNIT_TESTS) await import(pathToFileURL(path.join(ROOT, file)).href);
