@@ -16,6 +16,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { openSocket, readAll, startPart, type Teardown, waitFor } from '../shared/test/harness.ts';
+import { passOnReset } from './relay.ts';
 import { listenerPorts, PART, startBalancer } from './test-support.ts';
 
 const quickStart = (backendPort: number) => ['0', `127.0.0.1:${backendPort}`];
@@ -212,3 +213,20 @@ t.test(
     t.equal(how, 'reset', `the client got ${data.length} bytes, then a reset, not a clean end`);
   },
 );
+
+t.test('a reset passed on while a FIN is being sent still closes the socket', async (t) => {
+  // Node 20 refuses to reset a socket whose FIN is on its way (EINVAL) and
+  // then never closes it: passOnReset lets the FIN finish instead.
+  const server = net.createServer((peer) => peer.on('error', () => {}).resume());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  const socket = await openSocket(t, (server.address() as net.AddressInfo).port);
+  const errors: string[] = [];
+  socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
+  const closed = once(socket, 'close');
+  socket.end('the last bytes');
+  passOnReset(socket); // in the same tick: the FIN is being sent
+  await Promise.race([closed, sleep(5000).then(() => Promise.reject(new Error('never closed')))]);
+  t.same(errors, [], 'no EINVAL');
+});

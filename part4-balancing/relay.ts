@@ -217,17 +217,40 @@ function answerWithin(
  * its queue is written: destroying it now would throw away the end of the
  * response. After a close that never passed a FIN on, destroy it.
  *
- * A reset is passed on as a reset. An HTTP/1.0 response without a length ends
- * where the connection ends: had we sent a FIN after a backend's RST, a client
- * would take a truncated page (or file) for a complete one. resetAndDestroy()
- * sends an RST instead, so the client knows the transfer broke.
+ * A reset is passed on as a reset (passOnReset). An HTTP/1.0 response without
+ * a length ends where the connection ends: had we sent a FIN after a backend's
+ * RST, a client would take a truncated page (or file) for a complete one.
  */
 function closeTogether(socket: net.Socket, other: net.Socket): void {
   socket.on('close', (hadError) => {
-    if (hadError) other.resetAndDestroy();
+    if (hadError) passOnReset(other);
     else if (!other.writableEnded) other.destroy();
   });
 }
+
+/**
+ * Resets `socket` (resetAndDestroy(): SO_LINGER 0, then close(), so the peer
+ * gets an RST and knows the transfer broke), unless a FIN was already passed
+ * on to it. Then what it was sent is whole, as its sender ended it; it closes
+ * once that is written. And it must not be reset then: while its FIN is being
+ * sent, Node 20 cannot reset a socket (libuv refuses with EINVAL), and
+ * resetAndDestroy() then drops the socket without closing it, a descriptor
+ * lost for as long as the process lives.
+ */
+export function passOnReset(socket: net.Socket): void {
+  if (!socket.writableEnded) {
+    socket.resetAndDestroy();
+  } else if (socket.writableFinished) {
+    socket.destroy();
+  } else {
+    // Closed once its queue is out, or after FLUSH_MS if its peer stops reading.
+    socket.once('finish', () => socket.destroy());
+    socket.setTimeout(FLUSH_MS, () => socket.destroy());
+  }
+}
+
+/** How long a socket whose sender went away may take to flush what it was sent. */
+const FLUSH_MS = 10_000;
 
 function closed(socket: net.Socket): Promise<void> {
   return new Promise((resolve) => {
