@@ -1,7 +1,8 @@
 /**
  * Routes from Redis, against a real redis-server: the table loaded at start,
- * kept live by notifications (and how fast), kept through an outage, read
- * again after it, and never a queue of commands waiting for Redis. The cable
+ * kept live by notifications (and how fast), kept through an outage or a
+ * silent link, read again after it, and never a queue of commands waiting for
+ * Redis. The cable
  * (shared/test/redis.ts) stands between the table and Redis where a test must
  * count reconnect attempts or cut the table off while Redis runs on.
  *
@@ -293,6 +294,54 @@ t.test(
     t.same(ids('late.example.org'), ['10.0.5.1:80']);
     t.ok(routes.connected);
     t.equal(logged(mark, /: 1 loaded\.$/).length, 1, 'one line when they are loaded');
+  },
+);
+
+t.test(
+  'the link goes silent: the routes stay, one line however long; healed: everything read again',
+  async (t) => {
+    const link = await startFaultRelay(t, redis.port);
+    const client = await redisClient(t, database(5));
+    await client.sAdd('hostnames:quiet.example.org:backends', '10.0.7.1');
+    const { routes, ids } = routesOn(t, `redis://127.0.0.1:${link.port}/5`, {
+      pingIntervalMs: 100,
+      pingTimeoutMs: 500,
+    });
+    await routes.start();
+    const mark = lines.length;
+
+    const pings = async () =>
+      Number((await client.info('commandstats')).match(/cmdstat_ping:calls=(\d+)/)?.[1] ?? 0);
+    const before = await pings();
+    await waitFor(async () => (await pings()) >= before + 6, { what: 'three rounds of PINGs' });
+    t.same(routes.link(), { connected: true, state: 'up' }, 'PINGs answered: up');
+
+    link.set('silence');
+    await client.sAdd('hostnames:quiet.example.org:backends', '10.0.7.2');
+    await waitFor(() => routes.link().state === 'silent', { what: 'the silence noticed' });
+    // Each new pair of connections is held by the silence too, and dropped in turn.
+    const accepted = link.accepted;
+    await waitFor(() => link.accepted >= accepted + 4, { what: 'two more pairs of connections' });
+    t.same(ids('quiet.example.org'), ['10.0.7.1:80'], 'the route known stays');
+    const { silentForMs = 0 } = routes.link();
+    t.ok(silentForMs >= 500, `silent for ${silentForMs} ms, from the PING that got no answer`);
+    t.match(
+      logged(mark, /silent/),
+      [
+        /Redis at redis:\/\/127\.0\.0\.1:\d+\/5 went silent \(no answer to PING within 500 ms\): keeping the 1 route\(s\) known, retrying\.$/,
+      ],
+      'one line, however many connections it held',
+    );
+
+    link.set('none');
+    await waitFor(() => routes.connected, { what: 'the reconnect after the heal' });
+    t.same(
+      ids('quiet.example.org'),
+      ['10.0.7.1:80', '10.0.7.2:80'],
+      'the change made during the silence',
+    );
+    t.match(logged(mark, /is back/), [/: 1 route\(s\), 1 changed\.$/], 'one line when read again');
+    t.same(routes.link(), { connected: true, state: 'up' });
   },
 );
 
