@@ -248,7 +248,7 @@ export class RedisRoutes {
     this.isConnected = false;
     clearInterval(this.pollTimer);
     clearTimeout(this.retryTimer);
-    this.disconnect();
+    if (this.started) this.disconnect();
     this.settleStart();
     await this.work;
   }
