@@ -25,11 +25,12 @@
  * that is away: whatever changed during the outage is only in the keys.
  *
  * Why the PINGs: a link can go silent without closing. A network partition,
- * or a Redis host that vanishes in a failover, sends no FIN and no RST; the
- * kernel sees an idle connection that looks alive (TCP keepalive would ask
- * only after two hours, by Linux's defaults), and a subscriber waiting for
- * notifications waits forever. So each connection sends PING every
- * pingIntervalMs (allowed in subscribe mode too), and a PING, or the
+ * or a Redis that vanishes behind a TCP proxy in a failover, sends no FIN and
+ * no RST; the kernel sees a connection that looks alive, and a subscriber
+ * waiting for notifications waits forever. TCP keepalive does not help: its
+ * probes prove only that some kernel answers (the proxy's, say), and none is
+ * sent while a command waits for its reply. So each connection sends PING
+ * every pingIntervalMs (allowed in subscribe mode too), and a PING, or the
  * handshake of a new connection, unanswered within pingTimeoutMs makes the
  * link silent. The table serves on meanwhile, as through any outage.
  *
@@ -46,8 +47,9 @@
  * cannot even see whether they are on: it says so in one line and re-reads
  * every route each `pollMs` as well.
  *
- * What it leaves out: Redis Cluster and Sentinel; a route key overwritten by a string command (SET: the '$' class, not asked for) is
- * noticed at the next full read; IPv6 literals as route names.
+ * What it leaves out: Redis Cluster and Sentinel; a route key overwritten by
+ * a string command (SET: the '$' class, not asked for) is noticed at the next
+ * full read; IPv6 literals as route names.
  */
 import { isIPv6 } from 'node:net';
 import { ConnectionTimeoutError, createClient, ErrorReply } from 'redis';
@@ -571,8 +573,8 @@ function watchLink(
   const pings = setInterval(() => {
     if (!client.isReady || deadline !== undefined) return;
     asked();
-    // A rejection is a connection lost ('error' above), or a late answer to a
-    // PING given up on already.
+    // A rejection is a connection lost (its 'error' clears the deadline) or
+    // node-redis's own command timeout: either way, the deadline decides.
     client.ping().then(answered, () => {});
   }, intervalMs).unref();
   return () => {
