@@ -686,6 +686,8 @@ t.test('fleet mode and workers: routeSource and workers are read and checked', a
   t.same(config.routeSource, {
     redis: 'redis://127.0.0.1:6379',
     keyPrefix: 'hostnames:',
+    pingIntervalMs: 2000,
+    pingTimeoutMs: 2000,
     pool: {
       strategy: 'least-connections',
       maxFails: 1,
@@ -717,6 +719,13 @@ t.test('fleet mode and workers: routeSource and workers are read and checked', a
         json.routeSource = { redis: 'redis://x:1', pool: { strategy: 'nope' } };
       },
       'test.json: routeSource.pool.strategy: expected one of',
+    ],
+    [
+      'a PING deadline of zero',
+      (json) => {
+        json.routeSource = { redis: 'redis://x:1', pingTimeoutMs: 0 };
+      },
+      'test.json: routeSource.pingTimeoutMs: expected an integer from 100 to 86400000, got 0',
     ],
     [
       'sixty-five workers',

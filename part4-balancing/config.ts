@@ -708,8 +708,8 @@ function int(min: number, max: number) {
 
 /** routeSource: where the fleet's routes are, and the settings of the pools built from them. */
 function routeSource(at: Place, value: unknown): RouteSourceConfig {
-  const { redis, keyPrefix, pool } = readObject(at, value, ROUTE_SOURCE);
-  return { redis, keyPrefix, pool: readObject(at.at('pool'), pool ?? {}, POOL_SETTINGS) };
+  const { pool, ...link } = readObject(at, value, ROUTE_SOURCE);
+  return { ...link, pool: readObject(at.at('pool'), pool ?? {}, POOL_SETTINGS) };
 }
 
 const ROUTE_SOURCE = {
@@ -727,6 +727,16 @@ const ROUTE_SOURCE = {
     about: 'keys are <keyPrefix><host>:backends, as the Go proxy had them',
     default: 'hostnames:',
     check: text,
+  },
+  pingIntervalMs: {
+    about: 'how often each connection to Redis sends PING, to notice a link that went silent',
+    default: 2000,
+    check: int(100, MAX_MS),
+  },
+  pingTimeoutMs: {
+    about: 'a PING unanswered this long: the link is silent, and its connections are made again',
+    default: 2000,
+    check: int(100, MAX_MS),
   },
   pool: {
     about: 'the settings of every pool built from Redis (strategy, health, PROXY protocol...)',

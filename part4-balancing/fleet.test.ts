@@ -1,18 +1,22 @@
 /**
  * Fleet mode through the real command line and a real redis-server: routes
  * from Redis in the Go proxy's key layout for HTTP and TLS, wildcard and
- * default keys, a live add and remove, Redis stopped under steady traffic and
- * restarted, and Redis down at start.
+ * default keys, a live add and remove, the link to Redis gone silent and
+ * healed, Redis stopped under steady traffic and restarted, and Redis down at
+ * start.
  *
  * One redis-server for the whole file, and one fleet proxy on its database 0,
- * started while Redis is still down, which the tests take in turn; the
- * workers test has its own, on database 1. The order keeps each test's
- * starting point: Redis down at start first, the removed host before the
- * wildcard and default keys exist, the outage last.
+ * started while Redis is still down, which the tests take in turn; it reaches
+ * Redis through a fault relay (the link), which passes every byte until a
+ * test makes it go silent. The workers test has its own proxy, on database 1.
+ * The order keeps each test's starting point: Redis down at start first, the
+ * removed host before the wildcard and default keys exist, the outage last.
  */
 import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 import t from 'tap';
+import { startFaultRelay } from '../shared/test/fault-relay.ts';
 import {
   parseResponse,
   readAll,
@@ -65,8 +69,40 @@ async function startFleet(url: string, extra: string[] = []) {
 const redis = await redisServer(t);
 /** The same server, database 1. */
 const database1: RedisServer = { ...redis, url: `${redis.url}/1` };
-const fleet = await startFleet(redis.url);
+const link = await startFaultRelay(t, redis.port);
+const fleet = await startFleet(`redis://127.0.0.1:${link.port}`);
 const { proxy, http } = fleet;
+
+/**
+ * Requests for `host` one after another, 10 ms apart, until stop(): how many
+ * `expected` answered, and how many got anything else (a 404, a close,
+ * another backend). Paced, not as fast as the machine goes: what matters is
+ * that requests keep coming through an outage, and the cores are shared.
+ */
+function steadyTraffic(host: string, expected: string) {
+  const counts = { answered: 0, failed: 0 };
+  let done = false;
+  const loop = (async () => {
+    while (!done) {
+      if ((await who(http, host)) === expected) counts.answered++;
+      else counts.failed++;
+      await delay(10);
+    }
+  })();
+  return {
+    counts,
+    /** Waits for `n` more answers than now. */
+    more: (n: number) => {
+      const from = counts.answered;
+      return waitFor(() => counts.answered >= from + n, { what: `${n} more answers` });
+    },
+    stop: async () => {
+      done = true;
+      await loop;
+      return counts;
+    },
+  };
+}
 
 t.test('Redis down at start: the proxy serves 404 until the routes arrive', async (t) => {
   t.equal(await who(http, 'www.example.org'), '(No site is served here for www.example.org.)');
@@ -187,6 +223,63 @@ t.test(
 );
 
 t.test(
+  'the link to Redis goes silent: the last routes serve on, the status says so; healed: fresh routes within 15 s',
+  async (t) => {
+    const db = await redisClient(t, redis);
+    const key = 'hostnames:moved.example.org:backends';
+    await db.sAdd(key, member(A));
+    await waitFor(async () => (await who(http, 'moved.example.org')) === 'A', {
+      what: 'moved on A',
+    });
+    const mark = proxy.output().length;
+    const logged = (pattern: RegExp) => proxy.output().slice(mark).match(pattern) ?? [];
+    const linkState = async () => (await status(fleet.statusPort)).redis;
+
+    const traffic = steadyTraffic('moved.example.org', 'A');
+    // A failure below must not leave the link silent or the loop running for the next test.
+    t.teardown(async () => {
+      link.set('none');
+      await traffic.stop();
+    });
+    link.set('silence');
+    // Written to Redis itself, not through the link: only a full read after
+    // the heal can bring it to the proxy.
+    await db.multi().del(key).sAdd(key, member(B)).exec();
+    const silent = await waitFor(
+      async () => {
+        const now = await linkState();
+        return now?.state === 'silent' ? now : undefined;
+      },
+      { what: 'the status to say the link is silent' },
+    );
+    // Counted from the PING that got no answer, which had 2 s to get one.
+    t.ok((silent?.silentForMs ?? 0) >= 2000, `silent for ${silent?.silentForMs} ms`);
+    await traffic.more(20);
+    const { answered, failed } = await traffic.stop();
+    t.equal(failed, 0, `${answered} requests during the silence, all on the last routes`);
+
+    // The connections made again during the silence are held by it too (a
+    // partition drops their handshake as well): the heal comes just after a
+    // new pair, the worst moment, since that pair is given up only at its
+    // deadline.
+    const held = link.accepted;
+    await waitFor(() => link.accepted >= held + 2, { what: 'a new pair held by the silence' });
+    link.set('none');
+    const healed = performance.now();
+    await waitFor(async () => (await who(http, 'moved.example.org')) === 'B', {
+      timeoutMs: 15_000,
+      what: 'the fresh route after the heal',
+    });
+    const took = performance.now() - healed;
+    t.comment(`heal to fresh routes: ${(took / 1000).toFixed(1)} s`);
+    t.ok(took < 15_000, `fresh routes ${(took / 1000).toFixed(1)} s after the heal`);
+    t.same(await linkState(), { connected: true, state: 'up' }, 'the status says the link is up');
+    t.equal(logged(/went silent/g).length, 1, 'one line when it went silent, none per PING');
+    t.equal(logged(/is back/g).length, 1, 'one line when the routes were read again');
+  },
+);
+
+t.test(
   'Redis stopped under steady traffic: no client error; restarted: the next change arrives',
   async (t) => {
     const db = await redisClient(t, redis);
@@ -196,21 +289,12 @@ t.test(
     const mark = proxy.output().length;
     const logged = () => proxy.output().slice(mark);
 
-    let answered = 0;
-    let failed = 0;
-    let done = false;
-    const traffic = (async () => {
-      while (!done) {
-        if ((await who(http, 'www.example.org')) === 'A') answered++;
-        else failed++;
-      }
-    })();
+    const traffic = steadyTraffic('www.example.org', 'A');
     await redis.stop();
     await waitFor(() => /unreachable/.test(logged()), { what: 'the outage in the log' });
-    const during = answered;
-    await waitFor(() => answered > during + 20, { what: 'traffic during the outage' });
-    done = true;
-    await traffic;
+    const during = traffic.counts.answered;
+    await traffic.more(20);
+    const { answered, failed } = await traffic.stop();
     t.equal(
       failed,
       0,

@@ -26,6 +26,8 @@ export interface RouteSourceConfig {
   /** redis://[user:password@]host:port[/db] */
   redis: string;
   keyPrefix: string;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
   /** Every setting of a pool but its name and backends. */
   pool: Omit<PoolConfig, 'name' | 'backends'>;
 }
@@ -44,6 +46,8 @@ export class FleetRoutes {
     this.routes = new RedisRoutes({
       url: source.redis,
       prefix: source.keyPrefix,
+      pingIntervalMs: source.pingIntervalMs,
+      pingTimeoutMs: source.pingTimeoutMs,
       onChange: (route) => {
         this.retire(route);
         onChange(route);

@@ -275,7 +275,9 @@ function localStatus(): StatusSource {
       })),
     ],
     ...(running.fleet
-      ? { redis: () => ({ connected: running.fleet?.routes.connected ?? false }) }
+      ? {
+          redis: () => running.fleet?.routes.link() ?? { connected: false, state: 'down' as const },
+        }
       : {}),
   };
 }

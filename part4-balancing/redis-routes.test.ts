@@ -1,9 +1,10 @@
 /**
  * Routes from Redis, against a real redis-server: the table loaded at start,
- * kept live by notifications (and how fast), kept through an outage, read
- * again after it, and never a queue of commands waiting for Redis. The cable
- * (shared/test/redis.ts) stands between the table and Redis where a test must
- * count reconnect attempts or cut the table off while Redis runs on.
+ * kept live by notifications (and how fast), kept through an outage or a
+ * silent link, read again after it, and never a queue of commands waiting for
+ * Redis. The cable, a fault relay (shared/test/fault-relay.ts), stands
+ * between the table and Redis where a test must count reconnect attempts, or
+ * cut the table off or silence its link while Redis runs on.
  *
  * Two servers for the whole file: one with CONFIG disabled, and one that the
  * other tests share, each in a database of its own (notifications come per
@@ -84,6 +85,26 @@ const [redis, noConfig] = await Promise.all([
 ]);
 /** The shared server, seen in database `n`. */
 const database = (n: number): RedisServer => ({ ...redis, url: `${redis.url}/${n}` });
+
+/**
+ * A table on the shared server's database `n`, reached through a fault relay
+ * (the cable), started once `keys` (host: member) are written.
+ */
+async function throughCable(
+  t: Test,
+  n: number,
+  keys: Record<string, string>,
+  options: Partial<RedisRoutesOptions> = {},
+) {
+  const cable = await startFaultRelay(t, redis.port);
+  const client = await redisClient(t, database(n));
+  for (const [host, member] of Object.entries(keys)) {
+    await client.sAdd(`hostnames:${host}:backends`, member);
+  }
+  const table = routesOn(t, `redis://127.0.0.1:${cable.port}/${n}`, options);
+  await table.routes.start();
+  return { cable, client, ...table };
+}
 
 t.test(
   'start: exact, wildcard and default routes load; bare members get 80 or 443; a bad member is skipped with one line',
@@ -237,12 +258,10 @@ t.test('live: SADD, SREM and DEL reach the table well within a second', async (t
 t.test(
   'cut off while Redis runs on: the changes made meanwhile are there after the reconnect',
   async (t) => {
-    const cable = await startFaultRelay(t, redis.port);
-    const client = await redisClient(t, database(2));
-    await client.sAdd('hostnames:a.example.org:backends', '10.0.4.1');
-    await client.sAdd('hostnames:b.example.org:backends', '10.0.4.2');
-    const { routes, ids } = routesOn(t, `redis://127.0.0.1:${cable.port}/2`);
-    await routes.start();
+    const { cable, client, routes, ids } = await throughCable(t, 2, {
+      'a.example.org': '10.0.4.1',
+      'b.example.org': '10.0.4.2',
+    });
     const mark = lines.length;
 
     cable.set('cut');
@@ -297,13 +316,57 @@ t.test(
 );
 
 t.test(
+  'the link goes silent: the routes stay, one line however long; healed: everything read again',
+  async (t) => {
+    const { cable, client, routes, ids } = await throughCable(
+      t,
+      5,
+      { 'quiet.example.org': '10.0.7.1' },
+      { pingIntervalMs: 100, pingTimeoutMs: 500 },
+    );
+    const mark = lines.length;
+
+    const pings = async () =>
+      Number((await client.info('commandstats')).match(/cmdstat_ping:calls=(\d+)/)?.[1] ?? 0);
+    const before = await pings();
+    await waitFor(async () => (await pings()) >= before + 6, { what: 'three rounds of PINGs' });
+    t.same(routes.link(), { connected: true, state: 'up' }, 'PINGs answered: up');
+
+    cable.set('silence');
+    await client.sAdd('hostnames:quiet.example.org:backends', '10.0.7.2');
+    await waitFor(() => routes.link().state === 'silent', { what: 'the silence noticed' });
+    // Each new pair of connections is held by the silence too, and dropped in turn.
+    const accepted = cable.accepted;
+    await waitFor(() => cable.accepted >= accepted + 4, { what: 'two more pairs of connections' });
+    t.same(ids('quiet.example.org'), ['10.0.7.1:80'], 'the route known stays');
+    const { silentForMs = 0 } = routes.link();
+    t.ok(silentForMs >= 500, `silent for ${silentForMs} ms, from the PING that got no answer`);
+    t.match(
+      logged(mark, /silent/),
+      [
+        /Redis at redis:\/\/127\.0\.0\.1:\d+\/5 went silent \(no answer to PING within 500 ms\): keeping the 1 route\(s\) known, retrying\.$/,
+      ],
+      'one line, however many connections it held',
+    );
+
+    cable.set('none');
+    await waitFor(() => routes.connected, { what: 'the reconnect after the heal' });
+    t.same(
+      ids('quiet.example.org'),
+      ['10.0.7.1:80', '10.0.7.2:80'],
+      'the change made during the silence',
+    );
+    t.match(logged(mark, /is back/), [/: 1 route\(s\), 1 changed\.$/], 'one line when read again');
+    t.same(routes.link(), { connected: true, state: 'up' });
+  },
+);
+
+t.test(
   'Redis stops: the routes stay, one line however many retries, and no command waits for it',
   async (t) => {
-    const cable = await startFaultRelay(t, redis.port);
-    const client = await redisClient(t, database(4));
-    await client.sAdd('hostnames:kept.example.org:backends', '10.0.3.1');
-    const { routes, ids } = routesOn(t, `redis://127.0.0.1:${cable.port}/4`);
-    await routes.start();
+    const { cable, client, routes, ids } = await throughCable(t, 4, {
+      'kept.example.org': '10.0.3.1',
+    });
     const mark = lines.length;
 
     await redis.stop();

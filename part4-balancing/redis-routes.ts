@@ -18,9 +18,21 @@
  *   a notification for one key ─▶ SMEMBERS that key ─▶ its route replaced (gone if the key is)
  *   a connection lost ─▶ the table stays as it is; retry with backoff
  *     └─▶ both back ─▶ notifications on ─▶ everything read again, then applied
+ *   a PING unanswered ─▶ the link is silent: both connections dropped, made again
+ *     └─▶ as for a connection lost
  *
  * Read again in full, because Redis does not keep a notification for a client
  * that is away: whatever changed during the outage is only in the keys.
+ *
+ * Why the PINGs: a link can go silent without closing. A network partition,
+ * or a Redis that vanishes behind a TCP proxy in a failover, sends no FIN and
+ * no RST; the kernel sees a connection that looks alive, and a subscriber
+ * waiting for notifications waits forever. TCP keepalive does not help: its
+ * probes prove only that some kernel answers (the proxy's, say), and none is
+ * sent while a command waits for its reply. So each connection sends PING
+ * every pingIntervalMs (allowed in subscribe mode too), and a PING, or the
+ * handshake of a new connection, unanswered within pingTimeoutMs makes the
+ * link silent. The table serves on meanwhile, as through any outage.
  *
  * Why keyspace notifications, not a channel the operator publishes to: the
  * sets are written by tools that already exist (redis-cli, the old proxies'
@@ -35,13 +47,12 @@
  * cannot even see whether they are on: it says so in one line and re-reads
  * every route each `pollMs` as well.
  *
- * What it leaves out: Redis Cluster and Sentinel; a Redis that vanishes
- * without closing the connection is noticed only by TCP keepalive; a route
- * key overwritten by a string command (SET: the '$' class, not asked for) is
- * noticed at the next full read; IPv6 literals as route names.
+ * What it leaves out: Redis Cluster and Sentinel; a route key overwritten by
+ * a string command (SET: the '$' class, not asked for) is noticed at the next
+ * full read; IPv6 literals as route names.
  */
 import { isIPv6 } from 'node:net';
-import { createClient, ErrorReply } from 'redis';
+import { ConnectionTimeoutError, createClient, ErrorReply } from 'redis';
 import { describe, log, printable } from './log.ts';
 
 export type Protocol = 'http' | 'tls';
@@ -68,9 +79,19 @@ export interface RouteMatch {
   backends: readonly RouteBackend[];
 }
 
-/** For the status page. */
-export interface RoutesSnapshot {
+/**
+ * The link to Redis, for the status: up (both connections answer and the
+ * table was read since), silent (a PING went unanswered: since how long), or
+ * down (connections refused or closed, or not made yet).
+ */
+export interface RedisLink {
   connected: boolean;
+  state: 'up' | 'silent' | 'down';
+  silentForMs?: number;
+}
+
+/** For the status page. */
+export interface RoutesSnapshot extends RedisLink {
   routes: { host: string; backends: string[]; source: 'redis' }[];
 }
 
@@ -83,6 +104,10 @@ export interface RedisRoutesOptions {
   retryMaxMs?: number;
   /** How often every route is re-read when notifications cannot be turned on. */
   pollMs?: number;
+  /** How often each connection sends PING. */
+  pingIntervalMs?: number;
+  /** A PING (or a new connection's handshake) unanswered this long: the link is silent. */
+  pingTimeoutMs?: number;
   /** Called with a route's name each time its backends change, appear or go. */
   onChange?: (route: string) => void;
 }
@@ -116,22 +141,29 @@ type Client = ReturnType<typeof createClient>;
 
 export class RedisRoutes {
   private table = new RouteTable();
-  private readonly data: Client;
+  private readonly clientOptions: ReturnType<typeof clientOptions>;
+  private data!: Client;
   /** A connection in subscribe mode can run nothing else: the notifications get their own. */
-  private readonly subscriber: Client;
+  private subscriber!: Client;
+  /** Stops the PINGs of the current two connections. */
+  private unwatch: () => void = () => {};
   /** The URL without its credentials, for log lines. */
   private readonly where: string;
   private readonly prefix: string;
   private readonly channelPrefix: string;
   private readonly pollMs: number;
   private readonly retryMaxMs: number;
+  private readonly pingIntervalMs: number;
+  private readonly pingTimeoutMs: number;
   private readonly onChange: (route: string) => void;
 
   /** The subscription is in place on the subscriber's current connection. */
   private subscribed = false;
   /** Both connections up and the table read in full since the last loss. */
   private isConnected = false;
-  /** "Unreachable" was logged and "back" not yet. */
+  /** When the PING that went unanswered was sent, until the table is read again. */
+  private silentSince: number | undefined;
+  /** "Unreachable" (or "went silent") was logged and "back" not yet. */
   private announcedDown = false;
   private loadedOnce = false;
   private started = false;
@@ -157,9 +189,10 @@ export class RedisRoutes {
     this.channelPrefix = `__keyspace@${database}__:`;
     this.retryMaxMs = options.retryMaxMs ?? 5000;
     this.pollMs = options.pollMs ?? 10_000;
+    this.pingIntervalMs = options.pingIntervalMs ?? 2000;
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 2000;
     this.onChange = options.onChange ?? (() => {});
-    this.data = createClient(clientOptions(options.url, this.retryMaxMs));
-    this.subscriber = this.data.duplicate();
+    this.clientOptions = clientOptions(options.url, this.retryMaxMs);
   }
 
   /**
@@ -173,18 +206,7 @@ export class RedisRoutes {
     const settled = new Promise<void>((resolve) => {
       this.settleStart = resolve;
     });
-    // node-redis reports every failed attempt as an 'error' event; one that
-    // nobody listens to would kill the process.
-    this.data.on('error', (err) => this.onLost(err));
-    this.subscriber.on('error', (err) => {
-      if (!this.subscriber.isReady) this.subscribed = false;
-      this.onLost(err);
-    });
-    this.data.on('ready', () => this.resyncWhenReady());
-    this.subscriber.on('ready', () => void this.subscribe());
-    // These settle only when Redis answers (or on stop); failures arrive as events.
-    this.data.connect().catch(() => {});
-    this.subscriber.connect().catch(() => {});
+    this.connect();
     return settled;
   }
 
@@ -202,8 +224,15 @@ export class RedisRoutes {
     return this.isConnected;
   }
 
+  /** Up, silent (and since how long), or down. */
+  link(): RedisLink {
+    if (this.isConnected) return { connected: true, state: 'up' };
+    if (this.silentSince === undefined) return { connected: false, state: 'down' };
+    return { connected: false, state: 'silent', silentForMs: Date.now() - this.silentSince };
+  }
+
   snapshot(): RoutesSnapshot {
-    return { connected: this.isConnected, routes: this.table.snapshot() };
+    return { ...this.link(), routes: this.table.snapshot() };
   }
 
   /**
@@ -221,25 +250,86 @@ export class RedisRoutes {
     this.isConnected = false;
     clearInterval(this.pollTimer);
     clearTimeout(this.retryTimer);
-    this.data.destroy();
-    this.subscriber.destroy();
+    if (this.started) this.disconnect();
     this.settleStart();
     await this.work;
   }
 
   // --- Connections ---------------------------------------------------------------
 
+  /**
+   * Makes the two connections; node-redis makes each again after an error,
+   * by itself. Both connect at once, and each is watched by PINGs.
+   */
+  private connect(): void {
+    const data: Client = createClient(this.clientOptions);
+    const subscriber: Client = data.duplicate();
+    this.data = data;
+    this.subscriber = subscriber;
+    // node-redis reports every failed attempt as an 'error' event; one that
+    // nobody listens to would kill the process.
+    data.on('error', (err) => this.onLost(err));
+    subscriber.on('error', (err) => {
+      if (!subscriber.isReady) this.subscribed = false;
+      this.onLost(err);
+    });
+    data.on('ready', () => this.resyncWhenReady());
+    subscriber.on('ready', () => void this.subscribe());
+    const watches = [data, subscriber].map((client) =>
+      watchLink(client, this.pingIntervalMs, this.pingTimeoutMs, (since) => this.onSilent(since)),
+    );
+    this.unwatch = () => {
+      for (const stop of watches) stop();
+    };
+    // These settle only when Redis answers (or on stop); failures arrive as events.
+    data.connect().catch(() => {});
+    subscriber.connect().catch(() => {});
+  }
+
+  /** Both connections closed for good, with whatever they were waiting for. */
+  private disconnect(): void {
+    this.unwatch();
+    this.subscribed = false;
+    for (const client of [this.data, this.subscriber]) {
+      client.removeAllListeners();
+      // Nothing of theirs matters any more, but an 'error' with no listener would throw.
+      client.on('error', () => {});
+      client.destroy();
+    }
+  }
+
+  /**
+   * A PING or a handshake went unanswered: one line when the link goes silent,
+   * none per PING. The silent connections are dropped (node-redis would wait
+   * on them forever) and made again: their handshake is the next question.
+   */
+  private onSilent(since: number): void {
+    if (this.stopped) return;
+    this.silentSince ??= since;
+    this.announceDown(`went silent (no answer to PING within ${this.pingTimeoutMs} ms)`);
+    this.disconnect();
+    this.connect();
+  }
+
   /** A connection failed or an attempt did: one line when Redis goes, none per retry. */
   private onLost(err: Error): void {
     if (this.stopped) return;
     // An error that cost no connection (a failed command) is its caller's to handle.
     if (this.data.isReady && this.subscriber.isReady) return;
+    // Refused or closed: Redis's host answers, so the link is down, not silent.
+    // A connect timing out is the same silence as an unanswered PING.
+    if (!(err instanceof ConnectionTimeoutError)) this.silentSince = undefined;
+    this.announceDown(`unreachable (${describe(err)})`);
+  }
+
+  /** Not connected any more; the first time since it was, one line. */
+  private announceDown(what: string): void {
     this.isConnected = false;
     if (this.announcedDown) return;
     this.announcedDown = true;
     const known = this.table.size;
     const keeping = known === 0 ? 'no routes yet' : `keeping the ${known} route(s) known`;
-    log(`Redis at ${this.where} unreachable (${describe(err)}): ${keeping}, retrying.`);
+    log(`Redis at ${this.where} ${what}: ${keeping}, retrying.`);
     this.settleStart();
   }
 
@@ -336,7 +426,10 @@ export class RedisRoutes {
     else if (this.announcedDown && this.isConnected) {
       log(`Redis at ${this.where} is back: ${summary}.`);
     }
-    if (this.isConnected) this.announcedDown = false;
+    if (this.isConnected) {
+      this.announcedDown = false;
+      this.silentSince = undefined;
+    }
     this.loadedOnce = true;
     this.settleStart();
     for (const route of changed) this.notify(route);
@@ -448,6 +541,46 @@ export class RedisRoutes {
       log(`Route ${printable(route)}: the change handler failed (${describe(err)}).`);
     }
   }
+}
+
+/**
+ * Watches one connection for silence: its handshake after each connect, and
+ * a PING every `intervalMs` while it is up, must be answered within
+ * `timeoutMs`; else `onSilent` gets the time the question was sent. A
+ * connection that fails instead (refused, closed) is node-redis's to make
+ * again. Returns the function that stops the watch.
+ */
+function watchLink(
+  client: Client,
+  intervalMs: number,
+  timeoutMs: number,
+  onSilent: (since: number) => void,
+): () => void {
+  let deadline: NodeJS.Timeout | undefined;
+  const asked = () => {
+    if (deadline !== undefined) return;
+    const since = Date.now();
+    deadline = setTimeout(() => onSilent(since), timeoutMs).unref();
+  };
+  const answered = () => {
+    clearTimeout(deadline);
+    deadline = undefined;
+  };
+  client.on('connect', asked);
+  client.on('ready', answered);
+  client.on('error', answered);
+  client.on('end', answered);
+  const pings = setInterval(() => {
+    if (!client.isReady || deadline !== undefined) return;
+    asked();
+    // A rejection is a connection lost (its 'error' clears the deadline) or
+    // node-redis's own command timeout: either way, the deadline decides.
+    client.ping().then(answered, () => {});
+  }, intervalMs).unref();
+  return () => {
+    answered();
+    clearInterval(pings);
+  };
 }
 
 // --- The table -------------------------------------------------------------------

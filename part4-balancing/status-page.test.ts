@@ -18,6 +18,7 @@ import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import t, { type Test } from 'tap';
 import { parseResponse, readAll, waitFor } from '../shared/test/harness.ts';
+import type { RedisLink } from './redis-routes.ts';
 import { view } from './status-view.js';
 import {
   listenerPorts,
@@ -210,10 +211,21 @@ t.test('the view: every state, routes and workers when present, all escaped', as
   t.match(later, /<h2>Routes<\/h2>[\s\S]*&lt;img src=x onerror=alert\(1\)&gt;<\/td><td>web<\/td>/);
   t.match(later, '<li>pid 11, pools 2, note &lt;em&gt;hi&lt;/em&gt;</li>', 'the workers');
   t.notMatch(later, /<img|<em>|<u>|<i>/, 'no markup from the data');
-  const fleet = (connected: boolean) =>
-    view({ ...status, routes: [], redis: { connected } }, { note: 'now' });
-  t.match(fleet(true), 'Redis: connected, routes live', 'fleet mode: Redis connected');
-  t.match(fleet(false), 'Redis: not connected, serving the last routes it gave');
+  const fleet = (redis: RedisLink) => view({ ...status, routes: [], redis }, { note: 'now' });
+  t.match(
+    fleet({ connected: true, state: 'up' }),
+    'Redis: connected, routes live',
+    'fleet mode: Redis connected',
+  );
+  t.match(
+    fleet({ connected: false, state: 'down' }),
+    'Redis: not connected, serving the last routes it gave',
+  );
+  t.match(
+    fleet({ connected: false, state: 'silent', silentForMs: 6400 }),
+    'Redis: silent for 6 s (no answer to PING), serving the last routes it gave',
+    'a silent link says for how long',
+  );
 });
 
 // --- In Chromium --------------------------------------------------------------------

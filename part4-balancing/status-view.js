@@ -31,7 +31,8 @@
  * JSON has them.
  * @typedef {{ host: string, pool: string, source: string }} Route
  * @typedef {{ pid: number, [more: string]: unknown }} Worker
- * @typedef {Snapshot & { routes?: Route[], redis?: { connected: boolean }, workers?: Worker[] }} Status
+ * @typedef {import('./redis-routes.ts').RedisLink} RedisLink
+ * @typedef {Snapshot & { routes?: Route[], redis?: RedisLink, workers?: Worker[] }} Status
  */
 /**
  * One backend's recent past, as live() measures it between polls.
@@ -189,17 +190,24 @@ function eventsSection(s) {
 // Virtual hosts and the Redis fleet add `routes` to the JSON, --workers adds
 // `workers`; a configuration without them leaves these sections out.
 
+/** @param {RedisLink} redis */
+function linkText(redis) {
+  if (redis.state === 'up') return 'connected, routes live';
+  const how =
+    redis.state === 'silent'
+      ? `silent for ${Math.round((redis.silentForMs ?? 0) / 1000)} s (no answer to PING)`
+      : 'not connected';
+  return `${how}, serving the last routes it gave`;
+}
+
 /**
  * @param {Route[] | undefined} routes
- * @param {{ connected: boolean } | undefined} redis
+ * @param {RedisLink | undefined} redis
  */
 function routesSection(routes, redis) {
   if (routes === undefined) return '';
   // Fleet mode: routes from Redis are live, or the last ones it gave.
-  const source =
-    redis === undefined
-      ? ''
-      : html`<p>Redis: ${redis.connected ? 'connected, routes live' : 'not connected, serving the last routes it gave'}</p>`;
+  const source = redis === undefined ? '' : html`<p>Redis: ${linkText(redis)}</p>`;
   const rows = routes.map(
     (r) => html`<tr><td>${r.host}</td><td>${r.pool}</td><td>${r.source}</td></tr>`,
   );

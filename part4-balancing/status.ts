@@ -23,6 +23,7 @@
 import http from 'node:http';
 import type { Address } from './config.ts';
 import type { Pool } from './pool.ts';
+import type { RedisLink } from './redis-routes.ts';
 import { PAGE_HEADERS, page, prefersHtml } from './status-page.ts';
 
 /** Status clients served at once; more are closed at accept. */
@@ -56,8 +57,8 @@ export interface StatusSource {
   events: () => Record<string, number>;
   /** Virtual hosts: each name and its pool, from the file's hosts tables or from Redis. */
   routes?: () => { host: string; pool: string; source: string }[];
-  /** Fleet mode: is Redis connected (the routes from it are the last it gave). */
-  redis?: () => { connected: boolean };
+  /** Fleet mode: is the link to Redis up, silent or down (the routes are then the last it gave). */
+  redis?: () => RedisLink;
 }
 
 /** One backend in the snapshot. */

@@ -130,7 +130,6 @@ export async function sequence(port: number, count: number): Promise<string[]> {
 /** The status JSON, as status.ts makes it, with what fleet mode and --workers add. */
 export type Status = Snapshot & {
   routes?: { host: string; pool: string; source: string }[];
-  redis?: { connected: boolean };
   workers?: { pid: number; totalConnections: number; routes?: number }[];
 };
 export type { BackendStatus };

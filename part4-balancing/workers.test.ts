@@ -1,11 +1,13 @@
 /**
  * --workers through the real command line: clients spread over the workers,
  * the primary passes SIGHUP and SIGTERM on, restarts a worker that dies, and
- * answers the status for all of them.
+ * answers the status for all of them (its figures added up, and the worst
+ * link to Redis of any worker).
  */
 import { writeFileSync } from 'node:fs';
 import t from 'tap';
 import { waitFor } from '../shared/test/harness.ts';
+import type { Snapshot } from './status.ts';
 import {
   onePool,
   startBackends,
@@ -14,6 +16,7 @@ import {
   statusWhen,
   whoAnswered,
 } from './test-support.ts';
+import { addUp } from './workers.ts';
 
 const [A, B] = await startBackends(t, ['A', 'B']);
 
@@ -71,3 +74,29 @@ t.test(
     t.match(proxy.output(), /Stopped: every worker has exited\./);
   },
 );
+
+t.test('the status of the workers shows the worst link to Redis of any of them', async (t) => {
+  const report = (redis: Snapshot['redis']) =>
+    ({
+      pid: 1,
+      pools: {},
+      totals: { activeConnections: 0, totalConnections: 0, failures: 0, noBackend: 0 },
+      events: {},
+      limits: { maxConnections: 1, maxConnectionsPerClient: 0, open: 0 },
+      listeners: [],
+      routes: [],
+      redis,
+    }) as unknown as Snapshot;
+  const up = { connected: true, state: 'up' } as const;
+  const down = { connected: false, state: 'down' } as const;
+  const silent = (silentForMs: number) =>
+    ({ connected: false, state: 'silent', silentForMs }) as const;
+  t.same(addUp([report(up), report(up)]).redis, up, 'all up: up');
+  t.same(addUp([report(up), report(down)]).redis, down, 'one down: down');
+  t.same(
+    addUp([report(down), report(silent(3000)), report(silent(5000)), report(up)]).redis,
+    silent(5000),
+    'silent beats down, and the longest silence is shown',
+  );
+  t.equal(addUp([report(undefined)]).redis, undefined, 'no Redis: no link');
+});

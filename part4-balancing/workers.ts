@@ -25,6 +25,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Address } from './config.ts';
 import { log } from './log.ts';
+import type { RedisLink } from './redis-routes.ts';
 import { type Snapshot, startStatusServer } from './status.ts';
 
 /** A worker that lives this long has its restart delay reset. */
@@ -165,6 +166,7 @@ export function addUp(reports: Snapshot[]): Snapshot {
   }
   return {
     ...sum,
+    ...(sum.redis ? { redis: worstLink(reports) } : {}),
     pid: process.pid,
     workers: reports.map((report) => ({
       pid: report.pid,
@@ -174,6 +176,18 @@ export function addUp(reports: Snapshot[]): Snapshot {
       ...(report.routes ? { routes: report.routes.length } : {}),
     })),
   } as unknown as Snapshot;
+}
+
+/**
+ * Every worker has a link to Redis of its own: the group shows the worst,
+ * one silent longest first, then one down, so no worker's trouble hides
+ * behind another's good link.
+ */
+function worstLink(reports: Snapshot[]): RedisLink {
+  const rank = (link: RedisLink) =>
+    link.state === 'silent' ? 1 + (link.silentForMs ?? 0) : link.state === 'down' ? 1 : 0;
+  const links = reports.flatMap((report) => (report.redis ? [report.redis] : []));
+  return links.reduce((worst, link) => (rank(link) > rank(worst) ? link : worst));
 }
 
 /** In a worker: answer the primary's status requests with `report()`. */
