@@ -27,7 +27,7 @@ const USAGE = 'usage: torture.ts [--quick] [--part part3|part4] [--attack NAME]'
 const PARTS = { part3: 'part3-backpressure', part4: 'part4-balancing' } as const;
 /** Descriptors a part may keep over its count before an attack and still pass. */
 const FD_SLACK = 8;
-const STACK_TRACE = /\n\s+at .+:\d+:\d+/;
+export const STACK_TRACE = /\n\s+at .+:\d+:\d+/;
 
 export interface TortureOptions {
   quick: boolean;
