@@ -12,7 +12,10 @@
  * With --proxy-protocol it expects a PROXY header first and says which client
  * address it was told; with --tls it speaks HTTPS with a self-signed
  * certificate and says which server name the client asked for
- * (backend-front.ts). Try them through part 4 with curl:
+ * (backend-front.ts). With `trickle=MS` in the query it sends its body in
+ * 64 KiB pieces, one every MS milliseconds, as a backend that streams what it
+ * makes (GET /?size=1048576&trickle=20 takes about a third of a second).
+ * Try them through part 4 with curl:
  *
  *   npm run backend -- --port 8881 --name A --proxy-protocol
  *   npm run backend -- --port 8443 --name S --tls
@@ -130,12 +133,31 @@ function toldLines(told: Told): string {
   return lines;
 }
 
+const PIECE = 64 * 1024;
+
+/** Writes `body` a piece every `everyMs`, until it is all sent or the connection goes. */
+function sendInPieces(response: http.ServerResponse, body: Buffer, everyMs: number): void {
+  let sent = 0;
+  const timer = setInterval(() => {
+    const piece = body.subarray(sent, sent + PIECE);
+    sent += piece.length;
+    if (sent >= body.length) {
+      clearInterval(timer);
+      response.end(piece);
+    } else {
+      response.write(piece);
+    }
+  }, everyMs);
+  response.on('close', () => clearInterval(timer));
+}
+
 /** Starts the backend; resolves with the server once it listens. */
 export async function startBackend(options: BackendOptions): Promise<net.Server> {
   const server = http.createServer((request, response) => {
     const query = new URL(request.url ?? '/', 'http://backend').searchParams;
     const size = query.has('size') ? Number(query.get('size')) : options.size;
     const delay = query.has('delay') ? Number(query.get('delay')) : options.delay;
+    const trickle = Number(query.get('trickle') ?? 0) || 0;
     const answer = () => {
       const told = { ...toldBy.get(request.socket) };
       if (request.socket instanceof tls.TLSSocket)
@@ -148,7 +170,8 @@ export async function startBackend(options: BackendOptions): Promise<net.Server>
         'content-length': body.length,
         'x-backend': options.name,
       });
-      response.end(body);
+      if (trickle > 0) sendInPieces(response, body, trickle);
+      else response.end(body);
     };
     if (delay > 0) {
       const timer = setTimeout(answer, delay);

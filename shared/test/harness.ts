@@ -163,8 +163,10 @@ export interface Backend {
    * Stops it at once, as a killed process would be: the listener closes (new
    * connections are refused), and every open connection is closed where it
    * stands, the kernel sending a FIN, or an RST where data was left unread.
+   * With 'reset', every open connection is reset (an RST, as SO_LINGER 0
+   * sends), so that no client can take a cut answer for a whole one.
    */
-  kill(): Promise<void>;
+  kill(how?: 'close' | 'reset'): Promise<void>;
 }
 
 /**
@@ -187,10 +189,16 @@ export async function serveBackend(t: Teardown, settings: BackendSettings = {}):
     socket.once('close', () => sockets.delete(socket));
   });
   let closed: Promise<void> | undefined;
-  const kill = () => {
+  const kill = (how: 'close' | 'reset' = 'close') => {
     closed ??= new Promise<void>((resolve) => {
+      // The connections first: an http.Server's close() destroys those it
+      // thinks idle (on Node 20, one whose request has been read, even while
+      // its answer is still being sent) with a FIN, not a reset.
+      for (const socket of sockets) {
+        if (how === 'reset') socket.resetAndDestroy();
+        else socket.destroy();
+      }
       server.close(() => resolve());
-      for (const socket of sockets) socket.destroy();
     });
     return closed;
   };

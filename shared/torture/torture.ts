@@ -47,7 +47,7 @@ const TARGETS = ['part3', 'part4', 'fleet'] as const;
 type TargetName = (typeof TARGETS)[number];
 /** Descriptors a part may keep over its count before an attack and still pass. */
 const FD_SLACK = 8;
-const STACK_TRACE = /\n\s+at .+:\d+:\d+/;
+export const STACK_TRACE = /\n\s+at .+:\d+:\d+/;
 
 export interface TortureOptions {
   quick: boolean;
