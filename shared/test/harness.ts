@@ -194,8 +194,10 @@ export async function serveBackend(t: Teardown, settings: BackendSettings = {}):
       // The connections first: an http.Server's close() destroys those it
       // thinks idle (on Node 20, one whose request has been read, even while
       // its answer is still being sent) with a FIN, not a reset.
+      // (Not one whose FIN is on its way: its answer is whole, and Node 20
+      // cannot reset it then; it would lose the socket, and hang at exit.)
       for (const socket of sockets) {
-        if (how === 'reset') socket.resetAndDestroy();
+        if (how === 'reset' && !socket.writableEnded) socket.resetAndDestroy();
         else socket.destroy();
       }
       server.close(() => resolve());
@@ -338,15 +340,9 @@ export function readAll(socket: net.Socket, timeoutMs = 10_000): Promise<Receive
     socket.on('error', (err) => {
       error = err;
     });
-    // A reset that comes in right behind the last bytes reaches Node as an
-    // 'end' (libuv takes the hang-up for end of stream after a partial read).
-    // A socket opened with allowHalfOpen can still ask the kernel: a write of
-    // zero bytes fails after a reset, and succeeds after a FIN (then we end
-    // our side too, so the socket closes).
     socket.on('end', () => {
-      if (!socket.allowHalfOpen || socket.writableEnded) return;
-      socket.write(Buffer.alloc(0), (err) => {
-        if (!err) socket.end();
+      void endWasReset(socket).then((reset) => {
+        if (!reset) socket.end(); // a FIN: our side ends too, so the socket closes
       });
     });
     socket.once('close', () => {
@@ -354,6 +350,20 @@ export function readAll(socket: net.Socket, timeoutMs = 10_000): Promise<Receive
       resolve({ data: Buffer.concat(chunks), how: error ? 'reset' : 'end', error });
     });
   });
+}
+
+/**
+ * After an 'end': was it a FIN, or a reset? A reset that comes in right
+ * behind the last bytes reaches Node as an 'end' too (libuv takes the hang-up
+ * for end of stream after a partial read). A socket opened with allowHalfOpen
+ * can still ask the kernel: a write of zero bytes fails after a reset (the
+ * socket then errors and closes), and succeeds after a FIN. `raw` is the TCP
+ * socket itself, the one under a TLS socket. Without allowHalfOpen, or once
+ * our side has ended, it cannot ask, and answers false.
+ */
+export function endWasReset(raw: net.Socket): Promise<boolean> {
+  if (!raw.allowHalfOpen || raw.writableEnded || raw.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => raw.write(Buffer.alloc(0), (err) => resolve(Boolean(err))));
 }
 
 export interface HttpResponse {

@@ -58,6 +58,7 @@ import { makeBody } from '../test/backend.ts';
 import { startFaultRelay } from '../test/fault-relay.ts';
 import {
   type Backend,
+  endWasReset,
   openFds,
   type Program,
   rssKiB,
@@ -517,17 +518,25 @@ function slowFrom(world: World, size: number): readonly Host[] | undefined {
   return size === SLOW_SIZE ? world.hosts : undefined;
 }
 
+/** The TCP socket under each client socket (itself, or the one under TLS), to ask after an 'end'. */
+const rawOf = new WeakMap<net.Socket, net.Socket>();
+
 function connectTo(world: World, stream: Stream): net.Socket {
-  const socket =
-    stream.listener === 'tls'
-      ? tls.connect({
-          port: world.ports.tls,
-          host: '127.0.0.1',
-          servername: TLS_HOST,
-          rejectUnauthorized: false,
-        })
-      : net.connect(world.ports[stream.listener], '127.0.0.1');
+  // allowHalfOpen: after an 'end', the socket can still ask the kernel
+  // whether it was a FIN or a reset (endWasReset).
+  const port = world.ports[stream.listener];
+  const raw = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  // (A TLSSocket is a net.Socket and takes allowHalfOpen, which @types/node leaves out.)
+  const secure: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+    socket: raw,
+    servername: TLS_HOST,
+    rejectUnauthorized: false,
+    allowHalfOpen: true,
+  };
+  const socket = stream.listener === 'tls' ? tls.connect(secure) : raw;
+  raw.on('error', () => {});
   socket.on('error', () => {});
+  rawOf.set(socket, raw);
   return socket;
 }
 
@@ -571,10 +580,13 @@ function exchange(
     let reset = false;
     let sender: Host | undefined;
     const received = () => (head ? headBytes.length + body.bytes : headBytes.length);
+    let finished = false;
     const finish = (result: Exchange) => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
       if (sender) sender.slowAnswers--;
-      socket.off('data', onData).off('error', onError).off('close', onClose);
+      socket.off('data', onData).off('error', onError).off('close', onClose).off('end', onEnd);
       resolve(result);
     };
     /** The answer once the body is whole (and, without keep-alive, the connection closed). */
@@ -626,6 +638,18 @@ function exchange(
     const onError = () => {
       reset = true;
     };
+    // An early 'end' may be a reset in disguise: ask the kernel, then judge as at a close.
+    const onEnd = () => {
+      const done = judgeBody(true);
+      if (done) return finish(done);
+      const raw = rawOf.get(socket) ?? socket;
+      void endWasReset(raw).then((wasReset) => {
+        if (finished) return;
+        reset ||= wasReset;
+        onClose();
+        socket.destroy();
+      });
+    };
     const onClose = () => {
       const done = judgeBody(true);
       if (done) return finish(done);
@@ -642,7 +666,7 @@ function exchange(
       socket.destroy();
       finish({ cause: 'timeout', bytes: received(), detail: `no answer in ${ANSWER_MS} ms` });
     }, ANSWER_MS);
-    socket.on('data', onData).on('error', onError).on('close', onClose);
+    socket.on('data', onData).on('error', onError).on('end', onEnd).on('close', onClose);
     socket.write(text);
   });
 }
