@@ -11,7 +11,7 @@
  *   shuts down its write side still gets the whole response.
  * - Idle timeout: a pair with no traffic either way for idleTimeoutMs is closed.
  * - First byte: with firstByteTimeoutMs, a backend that took the client's bytes
- *   and sends none back in time is given up on, and blamed (see answerWithin).
+ *   and sends none back in time is given up on, and blamed (first-byte.ts).
  * - A reset is passed on as a reset, even when it came in behind the last bytes
  *   (see endAfterCheck), so a cut answer never looks complete.
  *
@@ -24,24 +24,12 @@
  * decided everything before the first byte reached the backend.
  */
 import type net from 'node:net';
+import { answerWithin, type FirstByteOptions } from './first-byte.ts';
 import { describe, type EventCounts } from './log.ts';
 
-export interface RelayOptions {
+export interface RelayOptions extends FirstByteOptions {
   /** Close the pair after this long without a byte either way; 0 turns it off. */
   idleTimeoutMs: number;
-  /**
-   * Give up on a backend that has not sent its first byte this long after the
-   * client's last one; 0 turns it off. (The pool's setting, not the listener's.)
-   */
-  firstByteTimeoutMs?: number;
-  /** The client's bytes that went to the backend before the relay started (what routing read). */
-  sentBefore?: Buffer;
-  /**
-   * The backend missed its first byte: blame it, and say goodbye to the client
-   * (which has had no byte yet). `sent` is the client's first bytes, to tell
-   * what it speaks. The relay then resets the backend.
-   */
-  onNoAnswer?: (sent: Buffer) => void;
   /** Where resets and idle closes are counted (and logged, the first and in summaries). */
   events: EventCounts;
 }
@@ -159,56 +147,6 @@ function closeWhenIdle(client: net.Socket, backend: net.Socket, options: RelayOp
     client.setTimeout(0);
     client.off('timeout', onTimeout);
   };
-}
-
-/**
- * A backend that accepted the connection, took the client's bytes and never
- * answers (a black hole, a hung process) would hold the client until the idle
- * timeout, and get the next clients as well, since its connects succeed. With
- * firstByteTimeoutMs, the clock starts once client bytes have gone to the
- * backend and starts again with every further client byte (a request still
- * arriving is not the backend's delay); the backend's first byte stops it for
- * good. When it runs out, onNoAnswer blames the backend and answers the
- * client, and the backend is reset: should it answer after all, there is no
- * one to answer.
- *
- * The client is not sent to another backend: its request reached this one,
- * which may have acted on it, and the relay cannot tell a request that is
- * safe to repeat from one that is not.
- */
-function answerWithin(
-  client: net.Socket,
-  backend: net.Socket,
-  options: RelayOptions,
-  stopIdle: () => void,
-): void {
-  const ms = options.firstByteTimeoutMs ?? 0;
-  if (ms === 0 || !options.onNoAnswer) return;
-  const onNoAnswer = options.onNoAnswer;
-  let sent = options.sentBefore?.length ? options.sentBefore : undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const start = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      stop();
-      stopIdle(); // onNoAnswer's goodbye has a timeout of its own
-      onNoAnswer(sent ?? Buffer.alloc(0));
-      backend.resetAndDestroy();
-    }, ms);
-  };
-  const onClientData = (chunk: Buffer) => {
-    sent ??= chunk;
-    start();
-  };
-  const stop = () => {
-    clearTimeout(timer);
-    client.off('data', onClientData);
-    backend.off('data', stop).off('close', stop);
-  };
-  // A request head read for routing is already on its way (a PROXY header alone is no request).
-  if (sent) start();
-  client.on('data', onClientData);
-  backend.once('data', stop).once('close', stop);
 }
 
 /**
