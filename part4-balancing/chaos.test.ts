@@ -3,10 +3,14 @@
  * listeners under traffic while backends are killed, reloads arrive and Redis
  * goes silent and down. Not one answer may be truncated or wrong, no failure
  * may go unexplained, and the proxy's descriptors come back.
+ *
+ * The soak itself is shared/torture/chaos.ts; its test sits with part 4's,
+ * whose behaviour it checks, and so that tap (which runs the files in name
+ * order, three at a time) starts this long one early rather than last.
  */
 import t from 'tap';
-import { Cleanup } from '../lib/cleanup.ts';
-import { chaos, formatReport, parseChaosArgs } from './chaos.ts';
+import { Cleanup } from '../shared/lib/cleanup.ts';
+import { chaos, formatReport, parseChaosArgs } from '../shared/torture/chaos.ts';
 
 t.test('chaos soak: nothing truncated, wrong or unexplained, descriptors back', async (t) => {
   const cleanup = new Cleanup();
