@@ -54,6 +54,7 @@ import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { Cleanup, type Teardown } from '../lib/cleanup.ts';
 import { failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
+import { markdownTable } from '../lib/table.ts';
 import { makeBody } from '../test/backend.ts';
 import { startFaultRelay } from '../test/fault-relay.ts';
 import {
@@ -746,17 +747,13 @@ export function formatReport(report: ChaosReport): string {
       `${(stream.longestGapMs / 1000).toFixed(1)} s`,
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
   const examples = report.streams.flatMap((stream) =>
     stream.examples.map(
       (text) => `  ${stream.listener}, ${stream.keepAlive ? 'keep-alive' : 'new'}: ${text}`,
     ),
   );
   return [
-    line(header),
-    `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
-    ...rows.map(line),
+    markdownTable(header, rows),
     '',
     `${report.seconds} s; ${report.kills} backend kills, ${report.reloads} reloads, ${report.redisOutages} Redis outages (silent or stopped).`,
     `Longest time with no backend up: ${(report.longestNoBackendMs / 1000).toFixed(1)} s.`,

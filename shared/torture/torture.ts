@@ -26,6 +26,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, isMain, parseOrExit } from '../lib/cli.ts';
+import { markdownTable } from '../lib/table.ts';
 import { kindName, LISTENER_KINDS } from '../test/early-close.ts';
 import {
   LISTENING,
@@ -274,14 +275,10 @@ export function formatRows(rows: readonly Row[]): string {
     `${row.fds[0]} -> ${row.fds[1]}`,
     `${row.rssMiB[0].toFixed(1)} -> ${row.rssMiB[1].toFixed(1)}`,
   ]);
-  const header = ['attack', 'part', 'listener', 'verdict', 'result', 'fds', 'RSS MiB'];
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
-  const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
-  return [
-    line(header),
-    `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
-    ...cells.map(line),
-  ].join('\n');
+  return markdownTable(
+    ['attack', 'part', 'listener', 'verdict', 'result', 'fds', 'RSS MiB'],
+    cells,
+  );
 }
 
 async function main(): Promise<void> {
