@@ -10,6 +10,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { openSocket, readAll, startPart, type Teardown, waitFor } from '../shared/test/harness.ts';
+import { resettingBackend } from '../shared/test/resetting-backend.ts';
 
 const PART = 'part3-backpressure';
 
@@ -97,39 +98,6 @@ t.test('--idle-timeout 0 turns the timeout off', async (t) => {
   );
   t.notOk(await closed, 'a silent client is still connected after 1.5 s');
 });
-
-/**
- * A raw TCP backend for the reset tests. It answers a request with the start of
- * a close-delimited response and holds the connection; `reset()` then resets it.
- * `ended` says how the connection from the proxy ended, for the other direction.
- */
-async function resettingBackend(t: Teardown) {
-  let connection: net.Socket | undefined;
-  let received = 0;
-  let ended: 'open' | 'end' | 'reset' = 'open';
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    connection = socket;
-    socket.on('error', () => {
-      ended = 'reset';
-    });
-    socket.on('end', () => {
-      ended = 'end';
-    });
-    socket.on('data', (chunk: Buffer) => {
-      if (received === 0) socket.write(`HTTP/1.0 200 OK\r\n\r\n${'x'.repeat(1000)}`);
-      received += chunk.length;
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => server.close());
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    received: () => received,
-    ended: () => ended,
-    reset: () => connection?.resetAndDestroy(),
-  };
-}
 
 // A reset that arrives in the same wakeup as the last bytes before it is
 // reported to Node as a clean end (libuv takes the hang-up for EOF after a

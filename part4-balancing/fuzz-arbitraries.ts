@@ -1,6 +1,6 @@
 /**
  * What the first-bytes parsers are fuzzed with, and what must hold for every
- * input. One module for the two runners: properties.test.ts (a few thousand
+ * input. One module for the two runners: properties.unit.test.ts (a few thousand
  * cases in npm test) and fuzz.ts (npm run fuzz, 100,000 cases per parser).
  *
  * Each parser gets three kinds of input, mixed:

@@ -1,7 +1,7 @@
 /**
  * npm run fuzz as a reader runs it: a line per parser, exit 0; bad options: an
  * error line and the usage, exit 2. (The properties themselves run in
- * properties.test.ts.)
+ * properties.unit.test.ts.)
  */
 import t from 'tap';
 import { runProgram } from '../shared/test/harness.ts';

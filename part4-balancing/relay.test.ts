@@ -16,6 +16,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { openSocket, readAll, startPart, type Teardown, waitFor } from '../shared/test/harness.ts';
+import { resettingBackend } from '../shared/test/resetting-backend.ts';
 import { passOnReset } from './relay.ts';
 import { listenerPorts, PART, startBalancer } from './test-support.ts';
 
@@ -45,45 +46,6 @@ async function countingBackend(t: Teardown, replyChunks = 1, gapMs = 0): Promise
   await once(server, 'listening');
   t.teardown(() => server.close());
   return (server.address() as net.AddressInfo).port;
-}
-
-/**
- * A raw TCP backend for the reset tests. It answers a request with the start of
- * a close-delimited response and holds the connection; `reset()` then resets it.
- * `ended` says how the connection from the proxy ended, for the other direction.
- */
-async function resettingBackend(t: Teardown) {
-  let connection: net.Socket | undefined;
-  let received = 0;
-  let ended: 'open' | 'end' | 'reset' = 'open';
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    connection = socket;
-    socket.on('error', () => {
-      ended = 'reset';
-    });
-    socket.on('end', () => {
-      ended = 'end';
-    });
-    socket.on('data', (chunk: Buffer) => {
-      if (received === 0) socket.write(`HTTP/1.0 200 OK\r\n\r\n${'x'.repeat(1000)}`);
-      received += chunk.length;
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => server.close());
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    received: () => received,
-    ended: () => ended,
-    /** Resets the connection, after `last` if given (in the same write as far as the proxy sees). */
-    reset: (last?: string) => {
-      const socket = connection;
-      if (last === undefined) socket?.resetAndDestroy();
-      else socket?.write(last, () => socket.resetAndDestroy());
-      return socket?.closed ? Promise.resolve() : once(socket as net.Socket, 'close');
-    },
-  };
 }
 
 // The idle-timeout test: a timeout of 500 ms, and gaps of 150 ms in the traffic.

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { runProgram } from '../test/harness.ts';
+import { runProgram } from '../lib/programs.ts';
 import { parseBenchArgs } from './bench.ts';
 import { parsePipeArgs } from './pipe-proxy.ts';
 import { parseSoakArgs } from './soak.ts';

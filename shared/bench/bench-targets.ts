@@ -30,15 +30,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Teardown } from '../lib/cleanup.ts';
-import {
-  freePort,
-  partArgs,
-  ROOT,
-  startBackend,
-  startPart,
-  startProgram,
-  waitFor,
-} from '../test/harness.ts';
+import { partArgs, ROOT, startBackend, startPart, startProgram } from '../lib/programs.ts';
+import { freePort, waitFor } from '../test/harness.ts';
 import type { TargetKind } from './bench-stats.ts';
 
 /** A target that has been started: where to send load, and which process to weigh. */

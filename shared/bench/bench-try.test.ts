@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import t from 'tap';
-import { ROOT } from '../test/harness.ts';
+import { ROOT } from '../lib/programs.ts';
 import { inTurn, parseBenchArgs, type Reporter, runBench } from './bench.ts';
 
 const PIPE = path.join(ROOT, 'shared/bench/pipe-proxy.ts');

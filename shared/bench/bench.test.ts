@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { runProgram } from '../test/harness.ts';
+import { runProgram } from '../lib/programs.ts';
 import {
   type BenchReport,
   formatReport,

@@ -12,7 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
-import { ROOT } from '../test/harness.ts';
+import { ROOT } from '../lib/programs.ts';
 
 const [folder, ...args] = process.argv.slice(2);
 const out = process.env.PROFILE_OUT ?? 'part.cpuprofile';

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { runProgram } from '../test/harness.ts';
+import { runProgram } from '../lib/programs.ts';
 import { flameGraph, parseProfileArgs, read } from './profile.ts';
 
 t.test('npm run profile -- 3: a flame graph, a profile, and the top frames', async (t) => {

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
-import { ROOT, startBackend, startProgram } from '../test/harness.ts';
+import { ROOT, startBackend, startProgram } from '../lib/programs.ts';
 import { load, type Mode, modeOption } from './bench-load.ts';
 
 const SCRIPT = 'profile.ts';

@@ -3,7 +3,7 @@
  * 3 stays small, each checked from what the demo prints.
  */
 import t from 'tap';
-import { runProgram } from '../test/harness.ts';
+import { runProgram } from '../lib/programs.ts';
 
 t.test('npm run demo:backpressure: part 2 grows, part 3 stays small', async (t) => {
   // Part 2 runs until it has grown 80 MiB (a fixed time can end before the

@@ -27,14 +27,8 @@ import { parseArgs } from 'node:util';
 import asciichart from 'asciichart';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, integerOption, parseOrExit } from '../lib/cli.ts';
-import {
-  httpGet,
-  partArgs,
-  rssKiB,
-  slowReaders,
-  startBackend,
-  startPart,
-} from '../test/harness.ts';
+import { partArgs, startBackend, startPart } from '../lib/programs.ts';
+import { httpGet, rssKiB, slowReaders } from '../test/harness.ts';
 
 const SCRIPT = 'demo-backpressure.ts';
 const USAGE =

@@ -5,7 +5,7 @@
  * wait (this one, for its proxy's fail timeout).
  */
 import t from 'tap';
-import { runProgram } from '../test/harness.ts';
+import { runProgram } from '../lib/programs.ts';
 
 t.test('npm run demo:balance: traffic leaves a killed backend and comes back', async (t) => {
   // Each step waits for what it shows; the fail timeout (10 s) sets the length.

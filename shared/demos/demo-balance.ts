@@ -33,7 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Cleanup } from '../lib/cleanup.ts';
 import { integerOption, parseOrExit } from '../lib/cli.ts';
-import { type Program, partArgs, startBackend, startPart } from '../test/harness.ts';
+import { type Program, partArgs, startBackend, startPart } from '../lib/programs.ts';
 import { type Counts, oneRequest, runDemo, SCREEN_MS, Screen, step } from './live.ts';
 
 const SCRIPT = 'demo-balance.ts';

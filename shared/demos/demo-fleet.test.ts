@@ -3,7 +3,7 @@
  * and ride out its outage with no client error.
  */
 import t from 'tap';
-import { runProgram } from '../test/harness.ts';
+import { runProgram } from '../lib/programs.ts';
 
 t.test('npm run demo:fleet: two proxies follow Redis, and ride out its outage', async (t) => {
   // Each step waits for what it shows, so two seconds of pacing are enough.

@@ -30,7 +30,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Cleanup } from '../lib/cleanup.ts';
 import { integerOption, parseOrExit } from '../lib/cli.ts';
-import { type Program, startBackend, startPart } from '../test/harness.ts';
+import { type Program, startBackend, startPart } from '../lib/programs.ts';
 import { redisClient, startRedis } from '../test/redis.ts';
 import { type Counts, oneRequest, runDemo, SCREEN_MS, Screen, step } from './live.ts';
 

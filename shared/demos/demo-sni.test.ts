@@ -3,7 +3,7 @@
  * name, part 4's reader agreeing, and both PROXY headers.
  */
 import t from 'tap';
-import { runProgram } from '../test/harness.ts';
+import { runProgram } from '../lib/programs.ts';
 
 t.test(
   'demo:sni walks a real ClientHello down to the name, and shows PROXY v1 and v2',

@@ -2,155 +2,39 @@
  * The test harness: start the real programs as a reader would, talk to them over
  * real sockets on 127.0.0.1, and read what the kernel says about them.
  *
- * - startProgram / startBackend / startPart: a child process through its real
- *   command line, its "Listening on port N" line awaited with a deadline, killed
- *   on teardown.
+ * - startProgram / startBackend / startPart, runProgram, ROOT: from
+ *   shared/lib/programs.ts, re-exported here for the tests (the benchmark, the
+ *   demos and the tools, which start programs too, import them from there).
  * - serveBackend: the mock backend inside the test's own process, no spawn.
- * - runProgram: a command line that is expected to exit (bad arguments).
  * - httpGet, openSocket, readAll: raw-socket clients, nothing hidden by an HTTP library.
  * - rssKiB, openFds, heldSockets: a pid's resident memory, open descriptors
  *   and the TCP connections it holds, from /proc.
  * - waitFor: poll a condition with a deadline (never a bare sleep).
- *
- * Every program is started as `node --import tsx/esm FILE ARGS`, one process, so
- * the pid we measure is the proxy itself, not a wrapper, and without what tap
- * adds to the environment of its own processes (see spawnScript).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import type { Teardown } from '../lib/cleanup.ts';
+import type { BackendSettings } from '../lib/programs.ts';
 import { startBackend as startBackendServer } from './backend.ts';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const LISTENING = /Listening on port (\d+)/;
-
-/** What the start functions need of a tap test or of a Cleanup: somewhere to register a teardown. */
-export type { Teardown };
-
-export interface Program {
-  child: ChildProcess;
-  pid: number;
-  port: number;
-  /** Everything the program printed so far, stdout and stderr interleaved. */
-  output(): string;
-  /** Resolves when a line matching `pattern` has been printed (now or later). */
-  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** Resolves with the exit code (or the signal name) once the process is gone. */
-  exited: Promise<number | string>;
-  kill(signal?: NodeJS.Signals): Promise<number | string>;
-}
-
-export interface StartOptions {
-  /** Deadline for the Listening line. */
-  timeoutMs?: number;
-  env?: NodeJS.ProcessEnv;
-}
-
-/**
- * Spawns `node --import tsx/esm <script> <args>` from the repository root, with
- * the environment a reader's shell would give it.
- *
- * Under tap, every child process would also load tap's process recorder: tap
- * puts it in NODE_OPTIONS and puts it back into every spawn's environment.
- * It watches every module load and, at exit, writes a record for tap's
- * coverage report (which we do not keep); it costs a program about a third
- * of a second of CPU, and hooks its exit. So the program is started through
- * `env NODE_OPTIONS=...`, which sets the variable and then becomes node
- * itself: same pid, without the recorder.
- */
-export function spawnScript(script: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
-  const nodeOptions = (env?.NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? '')
-    .replace(/\S*\/@tapjs\/\S*/g, '')
-    .trim();
-  const node = [process.execPath, '--import', 'tsx/esm', script, ...args];
-  return spawn('/usr/bin/env', [`NODE_OPTIONS=${nodeOptions}`, ...node], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-/** Starts a long-running program and waits until it says it is listening. */
-export async function startProgram(
-  t: Teardown,
-  script: string,
-  args: string[],
-  options: StartOptions = {},
-): Promise<Program> {
-  const child = spawnScript(script, args, options.env);
-  let text = '';
-  const watchers = new Set<() => void>();
-  const onData = (chunk: Buffer) => {
-    text += chunk.toString();
-    for (const watcher of watchers) watcher();
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  const exited = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve(code ?? signal ?? 'unknown');
-      for (const watcher of watchers) watcher();
-    });
-  });
-
-  const waitForOutput = (pattern: RegExp, timeoutMs = 10_000) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const check = () => {
-        const match = text.match(pattern);
-        if (match) return done(() => resolve(match));
-        if (child.exitCode !== null || child.signalCode !== null) {
-          done(() => reject(new Error(`${script} exited before printing ${pattern}:\n${text}`)));
-        }
-      };
-      const timer = setTimeout(
-        () =>
-          done(() =>
-            reject(new Error(`${script}: no ${pattern} within ${timeoutMs} ms:\n${text}`)),
-          ),
-        timeoutMs,
-      );
-      const done = (settle: () => void) => {
-        clearTimeout(timer);
-        watchers.delete(check);
-        settle();
-      };
-      watchers.add(check);
-      check();
-    });
-
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    return exited;
-  };
-  t.teardown(() => kill());
-
-  const match = await waitForOutput(LISTENING, options.timeoutMs ?? 15_000);
-  return {
-    child,
-    pid: child.pid as number,
-    port: Number(match[1]),
-    output: () => text,
-    waitForOutput,
-    exited,
-    kill,
-  };
-}
-
-export interface BackendSettings {
-  port?: number;
-  delay?: number;
-  size?: number;
-  name?: string;
-  /** Expect a PROXY protocol header first, and say what it told. */
-  proxyProtocol?: boolean;
-  /** Speak TLS with a self-signed certificate, and say which SNI came. */
-  tls?: boolean;
-}
+export {
+  type BackendSettings,
+  type Finished,
+  LISTENING,
+  type Program,
+  partArgs,
+  ROOT,
+  runProgram,
+  type StartOptions,
+  spawnScript,
+  startBackend,
+  startPart,
+  startProgram,
+  type Teardown,
+  takesManyBackends,
+} from '../lib/programs.ts';
 
 /**
  * The mock backend, served from the test's own process: the same server as
@@ -206,69 +90,6 @@ export async function serveBackend(t: Teardown, settings: BackendSettings = {}):
   };
   t.teardown(kill);
   return { port: (server.address() as net.AddressInfo).port, kill };
-}
-
-/** Starts shared/test/backend.ts (the mock backend) as a process, on a free port unless one is given. */
-export function startBackend(t: Teardown, settings: BackendSettings = {}): Promise<Program> {
-  const args = ['--port', String(settings.port ?? 0)];
-  if (settings.delay !== undefined) args.push('--delay', String(settings.delay));
-  if (settings.size !== undefined) args.push('--size', String(settings.size));
-  if (settings.name !== undefined) args.push('--name', settings.name);
-  if (settings.proxyProtocol) args.push('--proxy-protocol');
-  if (settings.tls) args.push('--tls');
-  return startProgram(t, 'shared/test/backend.ts', args);
-}
-
-/**
- * The arguments that start a part on a free port in front of backends on
- * 127.0.0.1: parts 1 to 3 take one backend as `host port`, part 4 a list of
- * `host:port`.
- */
-export function partArgs(part: string, backendPorts: number[]): string[] {
-  if (takesManyBackends(part)) {
-    return ['0', ...backendPorts.map((port) => `127.0.0.1:${port}`)];
-  }
-  if (backendPorts.length !== 1) throw new Error(`${part} takes exactly one backend`);
-  return ['0', '127.0.0.1', String(backendPorts[0])];
-}
-
-/** True for the parts whose command line takes a list of backends (part 4 on). */
-export function takesManyBackends(part: string): boolean {
-  return Number(/^part(\d+)-/.exec(part)?.[1]) >= 4;
-}
-
-/** Starts `<part>/proxy.ts` with the given arguments (use '0' as the listen port). */
-export function startPart(t: Teardown, part: string, args: string[], options?: StartOptions) {
-  return startProgram(t, `${part}/proxy.ts`, args, options);
-}
-
-export interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program that should exit by itself (for example on bad arguments). */
-export async function runProgram(
-  script: string,
-  args: string[],
-  timeoutMs = 15_000,
-  env?: NodeJS.ProcessEnv,
-): Promise<Finished> {
-  const child = spawnScript(script, args, env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  // 'close', not 'exit': it comes after the last of stdout and stderr has been read.
-  const [code] = (await once(child, 'close')) as [number | null];
-  clearTimeout(timer);
-  return { code, stdout, stderr };
 }
 
 /**

@@ -35,7 +35,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { ROOT, runProgram } from '../test/harness.ts';
+import { ROOT, runProgram } from '../lib/programs.ts';
 import { exerciseFile } from './exercise.ts';
 
 const MARKER = /^<!--\s*verbatim:\s*(\S+)\s*-->\s*$/;

@@ -23,7 +23,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } f
 import os from 'node:os';
 import path from 'node:path';
 import { exitWith, isMain } from '../lib/cli.ts';
-import { ROOT } from '../test/harness.ts';
+import { ROOT } from '../lib/programs.ts';
 
 const SCRIPT = 'diff.ts';
 const USAGE =

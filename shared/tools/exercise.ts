@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { exitWith, isMain } from '../lib/cli.ts';
-import { ROOT } from '../test/harness.ts';
+import { ROOT } from '../lib/programs.ts';
 import { partFolder } from './diff.ts';
 
 const SCRIPT = 'exercise.ts';

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { type Finished, runProgram } from '../test/harness.ts';
+import { type Finished, runProgram } from '../lib/programs.ts';
 
 t.jobs = 2;
 

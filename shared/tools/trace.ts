@@ -20,7 +20,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Cleanup } from '../lib/cleanup.ts';
 import { exitWith, failWith } from '../lib/cli.ts';
-import { httpGet, LISTENING, partArgs, ROOT, startBackend, waitFor } from '../test/harness.ts';
+import { LISTENING, partArgs, ROOT, startBackend } from '../lib/programs.ts';
+import { httpGet, waitFor } from '../test/harness.ts';
 
 const SCRIPT = 'trace.ts';
 const PART = 'part2-epoll-style';

@@ -16,6 +16,7 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Program } from '../lib/programs.ts';
 import { makeBody } from '../test/backend.ts';
 import {
   clientHello,
@@ -27,7 +28,6 @@ import {
 import {
   type HeldSocket,
   heldSockets,
-  type Program,
   parseResponse,
   readAll,
   requestHead,

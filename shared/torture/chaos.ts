@@ -54,6 +54,7 @@ import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { Cleanup, type Teardown } from '../lib/cleanup.ts';
 import { failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
+import { type Program, startPart } from '../lib/programs.ts';
 import { markdownTable } from '../lib/table.ts';
 import { makeBody } from '../test/backend.ts';
 import { startFaultRelay } from '../test/fault-relay.ts';
@@ -61,10 +62,8 @@ import {
   type Backend,
   endWasReset,
   openFds,
-  type Program,
   rssKiB,
   serveBackend,
-  startPart,
   waitFor,
 } from '../test/harness.ts';
 import { redisClient, redisServer } from '../test/redis.ts';

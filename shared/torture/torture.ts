@@ -26,18 +26,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, isMain, parseOrExit } from '../lib/cli.ts';
+import { LISTENING, type Program, startBackend, startPart } from '../lib/programs.ts';
 import { markdownTable } from '../lib/table.ts';
 import { kindName, LISTENER_KINDS } from '../test/early-close.ts';
-import {
-  LISTENING,
-  openFds,
-  type Program,
-  rssKiB,
-  serveBackend,
-  startBackend,
-  startPart,
-  waitFor,
-} from '../test/harness.ts';
+import { openFds, rssKiB, serveBackend, waitFor } from '../test/harness.ts';
 import { redisClient, startRedis } from '../test/redis.ts';
 import { ATTACKS, type Attack, type Listener, type Scale, type Target } from './attacks.ts';
 
