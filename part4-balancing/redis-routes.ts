@@ -187,7 +187,11 @@ export class RedisRoutes {
   private loggedError = '';
 
   constructor(options: RedisRoutesOptions) {
-    const { shown, database } = parseRedisUrl(options.url);
+    const url = parseRedisUrl(options.url);
+    // The configuration refuses such a URL (routeSource.redis) before it gets here.
+    if (url === undefined)
+      throw new Error(`expected redis://host:port[/db], got "${printable(options.url)}"`);
+    const { shown, database } = url;
     this.where = shown;
     this.prefix = options.prefix ?? 'hostnames:';
     this.channelPrefix = `__keyspace@${database}__:`;
@@ -742,18 +746,26 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-function parseRedisUrl(url: string): { shown: string; database: number } {
-  let parsed: URL | undefined;
+/**
+ * The parts of a Redis URL this table needs: the URL without its credentials,
+ * for log lines, and the database number, for the notification channels.
+ * undefined when it is not redis://[user:password@]host:port[/db] (rediss://
+ * too). The configuration checks routeSource.redis with this, so a URL that
+ * passes there is one the table can use.
+ */
+export function parseRedisUrl(url: string): { shown: string; database: number } | undefined {
+  let parsed: URL;
   try {
     parsed = new URL(url);
-  } catch {}
-  const database = parsed?.pathname.replace(/^\//, '') ?? '';
+  } catch {
+    return undefined;
+  }
+  const database = parsed.pathname.replace(/^\//, '');
   if (
-    !parsed ||
     (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') ||
     !/^\d{0,5}$/.test(database)
   ) {
-    throw new Error(`expected redis://host:port[/db], got "${printable(url)}"`);
+    return undefined;
   }
   // Never the password: this goes into log lines.
   const shown = `${parsed.protocol}//${parsed.host}${database === '' ? '' : `/${database}`}`;
