@@ -20,6 +20,13 @@
  * header also loses its port (`Example.ORG.:8080` -> `example.org`,
  * `[0:0::1]:8080` -> `::1`). Keys of the table must already be in that form
  * (hostKeyProblem says so otherwise), so two keys can never mean the same name.
+ * An IP address matches only itself: it has no names under it, so "*." and an
+ * address is no key at all.
+ *
+ * These are the rules of every name in part 4, not only of this table: the
+ * fleet's routes from Redis are matched by matchHost and keyed by
+ * canonicalKey, and the configuration compares backend and listen hosts by
+ * canonicalHost.
  *
  * What it leaves out: internationalised names other than in their ASCII form
  * (xn--...), regular expressions, and wildcards anywhere but in front.
