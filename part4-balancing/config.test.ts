@@ -769,6 +769,13 @@ t.test('backend and listener hosts: compared as the host table compares names', 
       'test.json: pools.web.backends[0].address: expected "host:port", got "a..b:80"',
     ],
     [
+      'brackets around something else than an IPv6 address',
+      (json) => {
+        json.pools.web.backends = [{ address: '[10.0.0.1]:80' }];
+      },
+      'test.json: pools.web.backends[0].address: expected "host:port", got "[10.0.0.1]:80"',
+    ],
+    [
       'a listener address that is neither a name nor an address',
       (json) => {
         json.listen[0] = { address: 'exa%6dple:8000', pool: 'web' };

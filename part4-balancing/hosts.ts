@@ -85,11 +85,23 @@ export function matchHost<T>(
  * when there is no host name or address in it (an empty Host, say).
  */
 export function hostFromHeader(value: string): string | undefined {
-  const match = /^(?:\[([^\]]*)\]|([^:[\]]*))(?::[0-9]*)?$/.exec(value);
+  const host = splitHostPort(value)?.host;
+  return host === undefined ? undefined : canonicalHost(host);
+}
+
+/**
+ * "host", "host:port", "[v6]" or "[v6]:port" into the host, as written but
+ * without its brackets, and the port's digits (undefined without a colon; ""
+ * after a bare colon, which RFC 3986 allows). Brackets hold an IPv6 address
+ * and nothing else, as in a URL. undefined when `text` is none of those; what
+ * the host and the port may be beyond that is the caller's to check.
+ */
+export function splitHostPort(text: string): { host: string; port?: string } | undefined {
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]*))(?::([0-9]*))?$/.exec(text);
   if (!match) return undefined;
-  const address = match[1];
-  if (address !== undefined) return address.includes(':') ? canonicalHost(address) : undefined;
-  return canonicalHost(match[2]);
+  const [, address, name, port] = match;
+  if (address !== undefined && !address.includes(':')) return undefined;
+  return { host: address ?? name, port };
 }
 
 /**

@@ -206,6 +206,12 @@ t.test(
     await client.sAdd('hostnames:-edge.example.org:backends', '10.0.6.3');
     // RFC 5952 writes an IPv4-mapped address with its IPv4 tail, as a socket shows it.
     await client.sAdd('hostnames:mapped.example.org:backends', '[::FFFF:10.0.6.4]:8080');
+    // Brackets hold an IPv6 address, as in a URL or a Host header, and nothing else.
+    await client.sAdd('hostnames:brackets.example.org:backends', [
+      '[10.0.6.5]:80',
+      '[abc]',
+      '10.0.6.6',
+    ]);
     const { routes, ids } = routesOn(t, redis.url);
     await routes.start();
 
@@ -214,6 +220,11 @@ t.test(
     t.equal(routeOf(routes.lookup('::1', 'http')), '::1', 'an IPv6 route, canonical');
     t.same(ids('-edge.example.org'), ['10.0.6.3:80'], 'a label starting with "-"');
     t.same(ids('mapped.example.org'), ['[::ffff:10.0.6.4]:8080']);
+    t.same(
+      ids('brackets.example.org'),
+      ['10.0.6.6:80'],
+      'an IPv4 address or a name in brackets: skipped',
+    );
   },
 );
 

@@ -55,7 +55,7 @@
  * full read.
  */
 import { ConnectionTimeoutError, createClient, ErrorReply } from 'redis';
-import { canonicalHost, canonicalKey, matchHost } from './hosts.ts';
+import { canonicalHost, canonicalKey, matchHost, splitHostPort } from './hosts.ts';
 import { joinHostPort } from './ip.ts';
 import { describe, log, printable } from './log.ts';
 
@@ -719,12 +719,11 @@ function routeOf(raw: string): string | undefined {
 function parseMember(text: string): Member | undefined {
   // A bare IPv6 address first: its colons are no port's.
   const bare = text.includes(':') ? canonicalHost(text) : undefined;
-  if (bare !== undefined) return { host: bare, port: undefined, text: joinHostPort(bare) };
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(text);
-  if (!match) return undefined;
-  const port = match[3] === undefined ? undefined : Number(match[3]);
+  const parts = bare === undefined ? splitHostPort(text) : { host: bare };
+  if (parts?.port !== undefined && !/^\d{1,5}$/.test(parts.port)) return undefined;
+  const port = parts?.port === undefined ? undefined : Number(parts.port);
   if (port !== undefined && (port < 1 || port > 65535)) return undefined;
-  const host = canonicalHost(match[1] ?? match[2]);
+  const host = parts && canonicalHost(parts.host);
   if (host === undefined) return undefined;
   return { host, port, text: joinHostPort(host, port) };
 }
