@@ -6,6 +6,7 @@
  * two listeners and the options that override it. The command lines that
  * fail run a test's worth at a time.
  */
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -95,6 +96,29 @@ t.test('a port already in use: exit 1, one line', async (t) => {
   t.match(run.stderr, new RegExp(`cannot listen on port ${A.program.port}: EADDRINUSE`));
   t.equal(run.stderr.trim().split('\n').length, 1, 'one line');
 });
+
+t.test(
+  'a status address already in use: exit 1, one line, an IPv6 address in brackets',
+  async (t) => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '::1', resolve));
+    t.teardown(() => taken.close());
+    const { port } = taken.address() as net.AddressInfo;
+    const config = writeConfig(
+      t,
+      {
+        listen: [{ port: 0, pool: 'web' }],
+        statusListen: `[::1]:${port}`,
+        pools: { web: { backends: [{ address: B.address }] } },
+      },
+      'status-taken.json',
+    );
+    const run = await runProgram(PROXY, ['--config', config]);
+    t.equal(run.code, 1);
+    t.match(run.stderr, `cannot serve the status on [::1]:${port}: EADDRINUSE`);
+    t.equal(run.stderr.trim().split('\n').length, 1, 'one line');
+  },
+);
 
 t.test('several listeners: one startup line each, each with its own pool', async (t) => {
   const { proxy } = fromFile;

@@ -30,13 +30,13 @@
  */
 import { constants, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { isIP, isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import { availableParallelism, networkInterfaces } from 'node:os';
 import { DEFAULT_MAX_HELLO_BYTES } from './client-hello.ts';
-import type { RouteSourceConfig } from './fleet.ts';
-import { hostKeyProblem } from './hosts.ts';
+import { canonicalHost, hostKeyProblem, splitHostPort } from './hosts.ts';
 import { DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_REQUEST_LINE_BYTES } from './http-head.ts';
 import { printable } from './log.ts';
+import { parseRedisUrl } from './redis-routes.ts';
 import { STRATEGY_NAMES, type StrategyName } from './strategies/index.ts';
 
 // Longer than a day is a typo; setTimeout also misbehaves past 2^31 ms.
@@ -261,6 +261,11 @@ export type HealthCheckConfig = Values<typeof HEALTH_CHECK>;
 export type PoolConfig = Omit<Values<typeof POOL>, 'backends'> & {
   name: string;
   backends: BackendConfig[];
+};
+
+/** routeSource: the link to Redis, and every setting of the fleet's pools but name and backends. */
+export type RouteSourceConfig = Omit<Values<typeof ROUTE_SOURCE>, 'pool'> & {
+  pool: Omit<PoolConfig, 'name' | 'backends'>;
 };
 
 export type ListenerConfig = Omit<Values<typeof LISTENER>, 'address'> & {
@@ -547,23 +552,14 @@ function checkNoLoop(top: Place, config: Config): void {
 }
 
 /** Is `host` (canonical) this machine: loopback, "any", or an interface's address? */
-function isOwnAddress(host: string): boolean {
+function isOwnAddress(host: string | undefined): boolean {
+  if (host === undefined) return false;
   if (['localhost', '0.0.0.0', '::', '::1'].includes(host) || /^(::ffff:)?127\./.test(host)) {
     return true;
   }
   return Object.values(networkInterfaces()).some((entries) =>
     (entries ?? []).some((entry) => canonicalHost(entry.address) === host),
   );
-}
-
-/** One spelling per host: lower case, IPv6 compressed (as the URL parser writes it). */
-function canonicalHost(host: string): string {
-  try {
-    const name = new URL(`http://${isIPv6(host) ? `[${host}]` : host}/`).hostname;
-    return name.replace(/^\[(.*)\]$/, '$1');
-  } catch {
-    return host.toLowerCase();
-  }
 }
 
 /**
@@ -716,10 +712,11 @@ const ROUTE_SOURCE = {
   redis: {
     about: 'redis://[user:password@]host:port[/db]',
     required: true,
+    // The route table's own reading of it (redis-routes.ts), so what passes here works there.
     check: (at: Place, value: unknown) => {
       const url = text(at, value);
-      if (!/^rediss?:\/\/[^\s]+$/.test(url))
-        at.fail(`expected redis://host:port, got ${show(url)}`);
+      if (parseRedisUrl(url) === undefined)
+        at.fail(`expected redis://host:port[/db], got ${show(url)}`);
       return url;
     },
   },
@@ -784,16 +781,23 @@ function listenAddress(at: Place, value: unknown, defaultHost?: string): Address
       return { host: defaultHost, port: port(0)(at, Number(value)) };
     }
   }
-  const parsed = typeof value === 'string' ? splitHostPort(value) : undefined;
+  const parsed = typeof value === 'string' ? readHostPort(value) : undefined;
   if (!parsed || parsed.port > 65535) at.fail(`expected "host:port", got ${show(value)}`);
   return parsed;
 }
 
-/** "host:port" or "[ipv6]:port" into its parts; undefined when it is neither. */
-function splitHostPort(text: string): Address | undefined {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text);
-  if (!match) return undefined;
-  return { host: match[1] ?? match[2], port: Number(match[3]) };
+/**
+ * "host:port" or "[ipv6]:port" into its parts, the host as written; undefined
+ * when it is neither (hosts.ts splitHostPort), or the host is no name or
+ * address the host table could read (canonicalHost), since hosts are compared
+ * in that form.
+ */
+function readHostPort(text: string): Address | undefined {
+  const parts = splitHostPort(text);
+  if (!parts?.port || !/^\d{1,5}$/.test(parts.port) || canonicalHost(parts.host) === undefined) {
+    return undefined;
+  }
+  return { host: parts.host, port: Number(parts.port) };
 }
 
 /** A port number; `min` is 0 where 0 means "any free one". */
@@ -812,7 +816,7 @@ function oneOf<T extends string>(choices: readonly T[]) {
 
 /** "host:port" or "[ipv6]:port". */
 function hostPort(at: Place, value: unknown): Omit<BackendConfig, 'weight'> {
-  const parsed = typeof value === 'string' ? splitHostPort(value) : undefined;
+  const parsed = typeof value === 'string' ? readHostPort(value) : undefined;
   if (!parsed || parsed.port < 1 || parsed.port > 65535) {
     at.fail(`expected "host:port", got ${show(value)}`);
   }

@@ -711,7 +711,7 @@ t.test('fleet mode and workers: routeSource and workers are read and checked', a
       (json) => {
         json.routeSource = { redis: 'http://x' };
       },
-      'test.json: routeSource.redis: expected redis://host:port, got "http://x"',
+      'test.json: routeSource.redis: expected redis://host:port[/db], got "http://x"',
     ],
     [
       'a pool setting of the fleet misspelled',
@@ -733,6 +733,61 @@ t.test('fleet mode and workers: routeSource and workers are read and checked', a
         json.workers = 65;
       },
       'test.json: workers: expected an integer from 1 to 64, got 65',
+    ],
+  ];
+  for (const [what, breakIt, expected] of cases) {
+    const broken = minimal();
+    breakIt(broken);
+    t.ok(errorFor(broken).startsWith(expected), `${what}: ${errorFor(broken)}`);
+  }
+});
+
+t.test('backend and listener hosts: compared as the host table compares names', async (t) => {
+  const cases: [string, (json: Json) => void, string][] = [
+    [
+      'a trailing dot and capitals spell the same backend',
+      (json) => {
+        json.pools.web.backends = [
+          { address: 'backend.example:80' },
+          { address: 'Backend.Example.:80' },
+        ];
+      },
+      'test.json: pools.web.backends[1].address: "Backend.Example.:80" is already backend 1 of this pool (backend.example:80)',
+    ],
+    [
+      'the IPv4-mapped loopback on our own port is a loop',
+      (json) => {
+        json.pools.web.backends = [{ address: '[::ffff:127.0.0.1]:8000' }];
+      },
+      'test.json: pools.web.backends[0].address: "[::ffff:127.0.0.1]:8000" is this proxy\'s own listener',
+    ],
+    [
+      'a backend host that is neither a name nor an address',
+      (json) => {
+        json.pools.web.backends = [{ address: 'a..b:80' }];
+      },
+      'test.json: pools.web.backends[0].address: expected "host:port", got "a..b:80"',
+    ],
+    [
+      'brackets around something else than an IPv6 address',
+      (json) => {
+        json.pools.web.backends = [{ address: '[10.0.0.1]:80' }];
+      },
+      'test.json: pools.web.backends[0].address: expected "host:port", got "[10.0.0.1]:80"',
+    ],
+    [
+      'a listener address that is neither a name nor an address',
+      (json) => {
+        json.listen[0] = { address: 'exa%6dple:8000', pool: 'web' };
+      },
+      'test.json: listen[0].address: expected "host:port", got "exa%6dple:8000"',
+    ],
+    [
+      'a Redis URL whose database is not a number',
+      (json) => {
+        json.routeSource = { redis: 'redis://h:1/abc' };
+      },
+      'test.json: routeSource.redis: expected redis://host:port[/db], got "redis://h:1/abc"',
     ],
   ];
   for (const [what, breakIt, expected] of cases) {

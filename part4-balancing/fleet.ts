@@ -17,20 +17,9 @@
  * What it leaves out: weights from Redis (every member weighs 1, as in the Go
  * proxy), and routes for plain tcp listeners (they have no name to look up).
  */
-import type { PoolConfig } from './config.ts';
+import type { RouteSourceConfig } from './config.ts';
 import { Pool } from './pool.ts';
 import { type Protocol, RedisRoutes, type RouteMatch } from './redis-routes.ts';
-
-/** routeSource in the configuration. */
-export interface RouteSourceConfig {
-  /** redis://[user:password@]host:port[/db] */
-  redis: string;
-  keyPrefix: string;
-  pingIntervalMs: number;
-  pingTimeoutMs: number;
-  /** Every setting of a pool but its name and backends. */
-  pool: Omit<PoolConfig, 'name' | 'backends'>;
-}
 
 export class FleetRoutes {
   readonly routes: RedisRoutes;

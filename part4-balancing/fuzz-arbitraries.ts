@@ -657,7 +657,10 @@ const nearbyName = fc
 
 const hostsCase = fc.record({
   keys: fc.uniqueArray(
-    fc.tuple(fc.boolean(), nearbyName).map(([wild, name]) => (wild ? `*.${name}` : name)),
+    // An address after "*." is no key: it has no names under it.
+    fc
+      .tuple(fc.boolean(), nearbyName)
+      .map(([wild, name]) => (wild && !net.isIP(name) ? `*.${name}` : name)),
     { maxLength: 8 },
   ),
   defaultPool: fc.option(fc.constant('default'), { nil: undefined }),

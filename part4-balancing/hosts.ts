@@ -20,6 +20,13 @@
  * header also loses its port (`Example.ORG.:8080` -> `example.org`,
  * `[0:0::1]:8080` -> `::1`). Keys of the table must already be in that form
  * (hostKeyProblem says so otherwise), so two keys can never mean the same name.
+ * An IP address matches only itself: it has no names under it, so "*." and an
+ * address is no key at all.
+ *
+ * These are the rules of every name in part 4, not only of this table: the
+ * fleet's routes from Redis are matched by matchHost and keyed by
+ * canonicalKey, and the configuration compares backend and listen hosts by
+ * canonicalHost.
  *
  * What it leaves out: internationalised names other than in their ASCII form
  * (xn--...), regular expressions, and wildcards anywhere but in front.
@@ -27,9 +34,8 @@
 import { formatIPv6, parseIPv4, parseIPv6 } from './ip.ts';
 
 export class HostTable {
-  private readonly exact = new Map<string, string>();
-  /** "*.example.org" is kept as "example.org". */
-  private readonly wildcards = new Map<string, string>();
+  /** Keys as written ("www.example.org", "*.example.org"): canonical already. */
+  private readonly pools = new Map<string, string>();
 
   /** Throws a RangeError on a key hostKeyProblem would refuse: check keys first. */
   constructor(
@@ -39,27 +45,39 @@ export class HostTable {
     for (const [key, pool] of Object.entries(routes)) {
       const problem = hostKeyProblem(key);
       if (problem !== undefined) throw new RangeError(`host ${JSON.stringify(key)}: ${problem}`);
-      if (key.startsWith('*.')) this.wildcards.set(key.slice(2), pool);
-      else this.exact.set(key, pool);
+      this.pools.set(key, pool);
     }
   }
 
   /** The pool for a Host (without its port: see hostFromHeader) or an SNI name. */
   route(name: string | undefined): string | undefined {
-    const key = name === undefined ? undefined : canonicalHost(name);
-    if (key === undefined) return this.defaultPool;
-    const exact = this.exact.get(key);
-    if (exact !== undefined) return exact;
-    // An address has no parent names for a wildcard to match.
-    if (key.includes(':') || parseIPv4(key)) return this.defaultPool;
-    // a.b.example.org tries *.b.example.org, then *.example.org, then *.org:
-    // the first match is the longest.
-    for (let dot = key.indexOf('.'); dot >= 0; dot = key.indexOf('.', dot + 1)) {
-      const pool = this.wildcards.get(key.slice(dot + 1));
-      if (pool !== undefined) return pool;
-    }
-    return this.defaultPool;
+    return matchHost(name, (key) => this.pools.get(key)) ?? this.defaultPool;
   }
+}
+
+/**
+ * The rule of every table keyed by names, this one and the fleet's routes
+ * from Redis: `get` is asked for the name itself, then for each wildcard
+ * above it, longest first; the first answer wins. undefined when nothing
+ * matched, or when `name` is neither a host name nor an IP address.
+ */
+export function matchHost<T>(
+  name: string | undefined,
+  get: (key: string) => T | undefined,
+): T | undefined {
+  const key = name === undefined ? undefined : canonicalHost(name);
+  if (key === undefined) return undefined;
+  const exact = get(key);
+  if (exact !== undefined) return exact;
+  // An address has no parent names for a wildcard to match.
+  if (isIPAddress(key)) return undefined;
+  // a.b.example.org tries *.b.example.org, then *.example.org, then *.org:
+  // the first match is the longest.
+  for (let dot = key.indexOf('.'); dot >= 0; dot = key.indexOf('.', dot + 1)) {
+    const found = get(`*${key.slice(dot)}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /**
@@ -67,11 +85,23 @@ export class HostTable {
  * when there is no host name or address in it (an empty Host, say).
  */
 export function hostFromHeader(value: string): string | undefined {
-  const match = /^(?:\[([^\]]*)\]|([^:[\]]*))(?::[0-9]*)?$/.exec(value);
+  const host = splitHostPort(value)?.host;
+  return host === undefined ? undefined : canonicalHost(host);
+}
+
+/**
+ * "host", "host:port", "[v6]" or "[v6]:port" into the host, as written but
+ * without its brackets, and the port's digits (undefined without a colon; ""
+ * after a bare colon, which RFC 3986 allows). Brackets hold an IPv6 address
+ * and nothing else, as in a URL. undefined when `text` is none of those; what
+ * the host and the port may be beyond that is the caller's to check.
+ */
+export function splitHostPort(text: string): { host: string; port?: string } | undefined {
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]*))(?::([0-9]*))?$/.exec(text);
   if (!match) return undefined;
-  const address = match[1];
-  if (address !== undefined) return address.includes(':') ? canonicalHost(address) : undefined;
-  return canonicalHost(match[2]);
+  const [, address, name, port] = match;
+  if (address !== undefined && !address.includes(':')) return undefined;
+  return { host: address ?? name, port };
 }
 
 /**
@@ -99,9 +129,25 @@ export function isHostName(name: string): boolean {
 }
 
 /**
+ * A key of a table in canonical form: a host name or an IP address as
+ * canonicalHost writes it, or "*." and a host name. undefined when `key` is
+ * none of those (an address after "*." included: it has no names under it).
+ */
+export function canonicalKey(key: string): string | undefined {
+  if (!key.startsWith('*.')) return canonicalHost(key);
+  const suffix = canonicalHost(key.slice(2));
+  return suffix === undefined || isIPAddress(suffix) ? undefined : `*.${suffix}`;
+}
+
+/** Is a canonical host an IP address (rather than a name)? */
+function isIPAddress(host: string): boolean {
+  return host.includes(':') || parseIPv4(host) !== undefined;
+}
+
+/**
  * What is wrong with a key of the host table, for the config loader to report;
  * undefined when it is fine. A key is a host name, "*." and a host name, or an
- * IP address, written as canonicalHost would write it.
+ * IP address, written as canonicalKey would write it.
  */
 export function hostKeyProblem(key: string): string | undefined {
   if (key === '') return 'an empty host name';
@@ -110,12 +156,11 @@ export function hostKeyProblem(key: string): string | undefined {
   if (name.includes('*')) return 'a "*" may only start a name, as in "*.example.org"';
   if (key.startsWith('[')) return 'write an IPv6 address without brackets';
   if (/^[^:]+:[0-9]*$/.test(name)) return 'a name without a port (a route covers every port)';
-  const canonical = canonicalHost(name);
-  if (canonical === undefined) {
+  if (canonicalHost(name) === undefined) {
     return 'expected a host name (letters, digits, "-" and "_" in labels of 1 to 63, dots between) or an IP address';
   }
-  if (wildcard && canonical.includes(':')) return 'a wildcard needs a host name after "*."';
-  if (canonical !== name)
-    return `write it as ${JSON.stringify(wildcard ? `*.${canonical}` : canonical)}`;
+  const canonical = canonicalKey(key);
+  if (canonical === undefined) return 'a wildcard needs a host name after "*."';
+  if (canonical !== key) return `write it as ${JSON.stringify(canonical)}`;
   return undefined;
 }

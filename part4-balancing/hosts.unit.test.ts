@@ -130,6 +130,8 @@ t.test('hostKeyProblem: each bad key gets a reason', async (t) => {
     ['exa mple.org', /expected a host name/],
     ['a..b', /expected a host name/],
     ['*.::1', /expected a host name|wildcard/],
+    // An address has no names under it: such a wildcard could only ever match by accident.
+    ['*.10.0.0.1', /a wildcard needs a host name/],
   ];
   for (const [key, reason] of problems) t.match(hostKeyProblem(key), reason, JSON.stringify(key));
 });

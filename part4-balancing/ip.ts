@@ -1,7 +1,8 @@
 /**
  * IP addresses as bytes and as text, for the PROXY protocol (whose version 2
  * carries addresses as 4 or 16 raw bytes) and for the host table (which must
- * see `[::1]` and `[0:0::1]` as the same name).
+ * see `[::1]` and `[0:0::1]` as the same name); and an address written with
+ * its port, where an IPv6 address takes brackets (`[::1]:8080`).
  *
  * Node can tell whether a string is an address (net.isIP) but has no public
  * inet_pton/inet_ntop, so here they are, strict on the way in: dotted decimal
@@ -102,4 +103,13 @@ export function isIPv4Mapped(bytes: Uint8Array): boolean {
   if (bytes.length !== 16) return false;
   for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
   return bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
+/**
+ * "host:port", an IPv6 address in brackets ("[::1]:8080") so that its colons
+ * are not taken for the port's; the host alone (bracketed the same) without a port.
+ */
+export function joinHostPort(host: string, port?: number): string {
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return port === undefined ? shown : `${shown}:${port}`;
 }

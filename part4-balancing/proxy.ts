@@ -29,6 +29,7 @@
 import cluster from 'node:cluster';
 import { type CommandLine, fail, readCommandLine } from './cli.ts';
 import { type Address, type Config, loadConfigFile } from './config.ts';
+import { joinHostPort } from './ip.ts';
 import { describe, log } from './log.ts';
 import { Pool } from './pool.ts';
 import { routingFor } from './route.ts';
@@ -227,7 +228,7 @@ async function serveStatus(where: Address): Promise<void> {
     const server = await startStatusServer(where, () => snapshot(localStatus()));
     log(`Status on port ${portOf(server)} (${where.host}).`);
   } catch (err) {
-    fail(`cannot serve the status on ${where.host}:${where.port}: ${describe(err)}`, 1);
+    fail(`cannot serve the status on ${joinHostPort(where.host, where.port)}: ${describe(err)}`, 1);
   }
 }
 

@@ -193,6 +193,41 @@ t.test(
   },
 );
 
+t.test(
+  'names as the host table reads them: an address never matches a wildcard, IPv6 keys route, mapped members keep their IPv4 form',
+  async (t) => {
+    const redis = database(6);
+    const client = await redisClient(t, redis);
+    // "*.0.0.1" is a name like any other, but 10.0.0.1 is an address, not a name under it.
+    await client.sAdd('hostnames:*.0.0.1:backends', '10.0.6.1');
+    await client.sAdd('hostnames:httpDefault:backends', '10.0.6.9');
+    // A config's hosts take these two; the Redis keys must mean the same.
+    await client.sAdd('hostnames:0:0::1:backends', '10.0.6.2');
+    await client.sAdd('hostnames:-edge.example.org:backends', '10.0.6.3');
+    // RFC 5952 writes an IPv4-mapped address with its IPv4 tail, as a socket shows it.
+    await client.sAdd('hostnames:mapped.example.org:backends', '[::FFFF:10.0.6.4]:8080');
+    // Brackets hold an IPv6 address, as in a URL or a Host header, and nothing else.
+    await client.sAdd('hostnames:brackets.example.org:backends', [
+      '[10.0.6.5]:80',
+      '[abc]',
+      '10.0.6.6',
+    ]);
+    const { routes, ids } = routesOn(t, redis.url);
+    await routes.start();
+
+    t.equal(routeOf(routes.lookup('10.0.0.1', 'http')), 'httpDefault', 'an address: no wildcard');
+    t.equal(routeOf(routes.lookup('a.0.0.1', 'http')), '*.0.0.1', 'a name under it: the wildcard');
+    t.equal(routeOf(routes.lookup('::1', 'http')), '::1', 'an IPv6 route, canonical');
+    t.same(ids('-edge.example.org'), ['10.0.6.3:80'], 'a label starting with "-"');
+    t.same(ids('mapped.example.org'), ['[::ffff:10.0.6.4]:8080']);
+    t.same(
+      ids('brackets.example.org'),
+      ['10.0.6.6:80'],
+      'an IPv4 address or a name in brackets: skipped',
+    );
+  },
+);
+
 t.test('live: SADD, SREM and DEL reach the table well within a second', async (t) => {
   const redis = database(1);
   const client = await redisClient(t, redis);

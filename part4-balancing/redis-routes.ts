@@ -9,7 +9,10 @@
  *   SADD hostnames:httpsDefault:backends 10.0.0.9      TLS clients no route matched
  *
  * A member is "host", "host:port", "[v6]" or "[v6]:port"; with no port it
- * means 80 for HTTP and 443 for TLS, as it did there.
+ * means 80 for HTTP and 443 for TLS, as it did there. Names, in keys and in
+ * members, are read and matched by the host table's rules (hosts.ts): any
+ * case, a trailing dot or not, an IPv6 address in any spelling (without
+ * brackets in a key), and a wildcard never matches an address.
  *
  * Those proxies asked Redis on every connection and fell over when it went
  * away. Here a client's lookup is a Map read that never waits for Redis:
@@ -49,10 +52,11 @@
  *
  * What it leaves out: Redis Cluster and Sentinel; a route key overwritten by
  * a string command (SET: the '$' class, not asked for) is noticed at the next
- * full read; IPv6 literals as route names.
+ * full read.
  */
-import { isIPv6 } from 'node:net';
 import { ConnectionTimeoutError, createClient, ErrorReply } from 'redis';
+import { canonicalHost, canonicalKey, matchHost, splitHostPort } from './hosts.ts';
+import { joinHostPort } from './ip.ts';
 import { describe, log, printable } from './log.ts';
 
 export type Protocol = 'http' | 'tls';
@@ -183,7 +187,11 @@ export class RedisRoutes {
   private loggedError = '';
 
   constructor(options: RedisRoutesOptions) {
-    const { shown, database } = parseRedisUrl(options.url);
+    const url = parseRedisUrl(options.url);
+    // The configuration refuses such a URL (routeSource.redis) before it gets here.
+    if (url === undefined)
+      throw new Error(`expected redis://host:port[/db], got "${printable(options.url)}"`);
+    const { shown, database } = url;
     this.where = shown;
     this.prefix = options.prefix ?? 'hostnames:';
     this.channelPrefix = `__keyspace@${database}__:`;
@@ -645,13 +653,8 @@ class RouteTable {
   }
 
   lookup(host: string, protocol: Protocol): RouteMatch | undefined {
-    const name = normalName(host);
-    let route = this.routes.get(name);
-    // a.b.example.org: *.b.example.org, then *.example.org, then *.org.
-    for (let dot = name.indexOf('.'); !route && dot >= 0; dot = name.indexOf('.', dot + 1)) {
-      route = this.routes.get(`*${name.slice(dot)}`);
-    }
-    route ??= this.routes.get(DEFAULT_ROUTES[protocol]);
+    const route =
+      matchHost(host, (key) => this.routes.get(key)) ?? this.routes.get(DEFAULT_ROUTES[protocol]);
     return route?.[protocol];
   }
 
@@ -691,7 +694,7 @@ function makeRoute(name: string, members: Member[]): Route {
     const byId = new Map<string, RouteBackend>();
     for (const m of unique) {
       const port = m.port ?? defaultPort;
-      const id = `${bracketed(m.host)}:${port}`;
+      const id = joinHostPort(m.host, port);
       byId.set(id, { id, host: m.host, port });
     }
     return [...byId.values()];
@@ -706,45 +709,23 @@ function makeRoute(name: string, members: Member[]): Route {
 
 // --- Names and members -------------------------------------------------------------
 
-const LABEL = '[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?';
-const HOST_NAME = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})*$`);
-
-/** Lower case, without the trailing dot of a fully qualified name. */
-function normalName(host: string): string {
-  const lower = host.toLowerCase();
-  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
-}
-
 /** The route a key names: a host, `*.suffix`, or a default; undefined when it is none. */
 function routeOf(raw: string): string | undefined {
   if (raw === DEFAULT_ROUTES.http || raw === DEFAULT_ROUTES.tls) return raw;
-  const name = normalName(raw);
-  return HOST_NAME.test(name.startsWith('*.') ? name.slice(2) : name) ? name : undefined;
+  return canonicalKey(raw);
 }
 
 /** "host", "host:port", "[v6]", "[v6]:port", or a bare IPv6 address. */
 function parseMember(text: string): Member | undefined {
-  const match =
-    /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(text) ??
-    (isIPv6(text) ? [text, text] : /^([^:[\]]+)(?::(\d{1,5}))?$/.exec(text));
-  if (!match) return undefined;
-  const port = match[2] === undefined ? undefined : Number(match[2]);
+  // A bare IPv6 address first: its colons are no port's.
+  const bare = text.includes(':') ? canonicalHost(text) : undefined;
+  const parts = bare === undefined ? splitHostPort(text) : { host: bare };
+  if (parts?.port !== undefined && !/^\d{1,5}$/.test(parts.port)) return undefined;
+  const port = parts?.port === undefined ? undefined : Number(parts.port);
   if (port !== undefined && (port < 1 || port > 65535)) return undefined;
-  let host: string;
-  if (isIPv6(match[1])) {
-    // One spelling per address, as the URL parser writes it.
-    host = new URL(`http://[${match[1]}]/`).hostname.slice(1, -1);
-  } else {
-    host = normalName(match[1]);
-    if (!HOST_NAME.test(host)) return undefined;
-  }
-  const shown = bracketed(host);
-  return { host, port, text: port === undefined ? shown : `${shown}:${port}` };
-}
-
-/** An IPv6 address in brackets, as it is written before a port. */
-function bracketed(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
+  const host = parts && canonicalHost(parts.host);
+  if (host === undefined) return undefined;
+  return { host, port, text: joinHostPort(host, port) };
 }
 
 /** Code-point order, the same in every locale. */
@@ -764,18 +745,26 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-function parseRedisUrl(url: string): { shown: string; database: number } {
-  let parsed: URL | undefined;
+/**
+ * The parts of a Redis URL this table needs: the URL without its credentials,
+ * for log lines, and the database number, for the notification channels.
+ * undefined when it is not redis://[user:password@]host:port[/db] (rediss://
+ * too). The configuration checks routeSource.redis with this, so a URL that
+ * passes there is one the table can use.
+ */
+export function parseRedisUrl(url: string): { shown: string; database: number } | undefined {
+  let parsed: URL;
   try {
     parsed = new URL(url);
-  } catch {}
-  const database = parsed?.pathname.replace(/^\//, '') ?? '';
+  } catch {
+    return undefined;
+  }
+  const database = parsed.pathname.replace(/^\//, '');
   if (
-    !parsed ||
     (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') ||
     !/^\d{0,5}$/.test(database)
   ) {
-    throw new Error(`expected redis://host:port[/db], got "${printable(url)}"`);
+    return undefined;
   }
   // Never the password: this goes into log lines.
   const shown = `${parsed.protocol}//${parsed.host}${database === '' ? '' : `/${database}`}`;

@@ -25,6 +25,7 @@
 import net from 'node:net';
 import type { ListenerConfig } from './config.ts';
 import { httpErrorResponse } from './http-head.ts';
+import { joinHostPort } from './ip.ts';
 import { describe, log, printable } from './log.ts';
 import { type Connection, isLocalShortage, type Pool } from './pool.ts';
 import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol.ts';
@@ -60,8 +61,7 @@ export async function listen(routing: Routing, onFinished: () => void): Promise<
 
 /** "port 8000" for a listener on every address, "127.0.0.1:8000" for one on one address. */
 export function listenerName(config: ListenerConfig, port = config.port): string {
-  if (config.host === undefined) return `port ${port}`;
-  return `${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  return config.host === undefined ? `port ${port}` : joinHostPort(config.host, port);
 }
 
 /**
