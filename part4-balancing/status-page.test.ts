@@ -30,13 +30,17 @@ import {
 } from './test-support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-/** Backend addresses config.ts accepts as host:port, though they are markup. */
-const HOSTILE = '<script>alert(1)</script>:80';
-const BOLD = '<b>x</b>:80';
+/**
+ * Health check paths config.ts takes as they are (any printable characters
+ * but a space), though they are markup: the page shows each pool's.
+ */
+const HOSTILE = '/<script>alert(1)</script>';
+const BOLD = '/<b>x</b>';
 
 /**
  * Pool `web` over two backends, pool `live` over three with a health check
- * (the live test kills one), and pool `names` that is only ever shown.
+ * (the live test kills one), and two pools named in markup that are only
+ * ever shown.
  */
 function configFor(web: Named[], live: Named[]) {
   const addresses = (backends: Named[]) => backends.map((b) => ({ address: b.address }));
@@ -49,8 +53,9 @@ function configFor(web: Named[], live: Named[]) {
     pools: {
       web: { backends: addresses(web) },
       live: { backends: addresses(live), healthCheck: { intervalMs: 200, timeoutMs: 1000 } },
-      // No listener and no health check: never connected to, so no lookup of these names.
-      names: { backends: [{ address: HOSTILE }, { address: BOLD }] },
+      // No listener: only their probes go out, to a port where nothing listens.
+      names: { backends: [{ address: '127.0.0.1:1' }], healthCheck: { path: HOSTILE } },
+      bold: { backends: [{ address: '127.0.0.1:1' }], healthCheck: { path: BOLD } },
     },
   };
 }
@@ -143,8 +148,8 @@ t.test('404 elsewhere, 405 for other methods, HEAD for the page and the JSON', a
 t.test('the server escapes names, and its policy allows exactly its own script', async (t) => {
   const response = await ask(statusPort, 'GET', '/', CHROME_ACCEPT);
   const body = response.body.toString();
-  t.ok(body.includes('&lt;script&gt;alert(1)&lt;/script&gt;:80'), 'the script tag, escaped');
-  t.ok(body.includes('&lt;b&gt;x&lt;/b&gt;:80'), 'the bold tag, escaped');
+  t.ok(body.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), 'the script tag, escaped');
+  t.ok(body.includes('&lt;b&gt;x&lt;/b&gt;'), 'the bold tag, escaped');
   t.equal(body.match(/<script/g)?.length, 1, 'one script element: the page its own');
   t.notOk(body.includes('<b>'), 'no bold element');
 
@@ -295,6 +300,15 @@ function rowsOf(page: Page, pool: string): Promise<Row[]> {
   );
 }
 
+/** The strategy and health check line of each pool named, as text. */
+function healthCheckLines(page: Page, pools: string[]): Promise<string[]> {
+  return Promise.all(
+    pools.map((pool) =>
+      page.$eval(`section[data-pool="${pool}"] p.muted`, (line) => line.textContent ?? ''),
+    ),
+  );
+}
+
 /** Polls the page's rows of `pool` until `accept` says yes; returns those rows. */
 async function rowsWhen(
   page: Page,
@@ -367,10 +381,9 @@ t.test(
       'A and C stay up',
     );
 
-    const shown = await rowsOf(page, 'names');
     t.same(
-      shown.map((row) => row.backend),
-      [HOSTILE, BOLD],
+      await healthCheckLines(page, ['names', 'bold']),
+      [`round-robin; health check: GET ${HOSTILE}`, `round-robin; health check: GET ${BOLD}`],
       'names that look like tags show as text',
     );
     t.equal(await page.$$eval('script', (scripts) => scripts.length), 1, 'no script was added');
@@ -402,8 +415,8 @@ t.test('in Chromium with JavaScript off: the server-rendered table is the page',
     'every backend, its state and its total, as the JSON says',
   );
   t.same(
-    (await rowsOf(page, 'names')).map((row) => row.backend),
-    [HOSTILE, BOLD],
+    await healthCheckLines(page, ['names', 'bold']),
+    [`round-robin; health check: GET ${HOSTILE}`, `round-robin; health check: GET ${BOLD}`],
     'names as text here too',
   );
   await sequence(balancer.proxy.port, 2);
