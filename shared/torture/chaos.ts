@@ -67,7 +67,7 @@ import {
   waitFor,
 } from '../test/harness.ts';
 import { redisClient, redisServer } from '../test/redis.ts';
-import { STACK_TRACE } from './torture.ts';
+import { aftermath } from './torture.ts';
 
 const USAGE = 'usage: chaos.ts [--seconds N] [--rate REQ_PER_S] [--seed N] [--json FILE]';
 const NAMES = ['A', 'B', 'C'] as const;
@@ -88,8 +88,6 @@ const TLS_HOST = 'secure.soak.test';
 /** How long after the last backend came back a refusal is still the outage's. */
 const GRACE_MS = 2000;
 const ANSWER_MS = 10_000;
-/** Descriptors the proxy may keep over its count at the start (health probes in flight, Redis). */
-const FD_SLACK = 8;
 
 export interface ChaosOptions {
   seconds: number;
@@ -183,24 +181,7 @@ export async function chaos(options: ChaosOptions, cleanup: Cleanup): Promise<Ch
   await Promise.all([...traffic, schedule.done]);
 
   // The world mended: every backend up, Redis reachable. Then the descriptors.
-  const problems: string[] = [];
-  const alive = proxy.child.exitCode === null && proxy.child.signalCode === null;
-  if (!alive) problems.push('the proxy DIED');
-  let fdsAfter = 0;
-  let rssAfter = 0;
-  if (alive) {
-    const settled = await waitFor(async () => (await openFds(proxy.pid)) <= fdsBefore + FD_SLACK, {
-      timeoutMs: 20_000,
-      what: 'descriptors back',
-    }).then(
-      () => true,
-      () => false,
-    );
-    fdsAfter = await openFds(proxy.pid);
-    rssAfter = await rssKiB(proxy.pid);
-    if (!settled) problems.push(`descriptors LEAKED (${fdsBefore} -> ${fdsAfter})`);
-  }
-  if (STACK_TRACE.test(proxy.output())) problems.push('a STACK TRACE in its log');
+  const after = await aftermath(proxy, fdsBefore, 20_000);
   return {
     streams,
     seconds: options.seconds,
@@ -208,9 +189,9 @@ export async function chaos(options: ChaosOptions, cleanup: Cleanup): Promise<Ch
     reloads: schedule.reloads,
     redisOutages: schedule.redisOutages,
     longestNoBackendMs: world.outage.longestMs,
-    fds: [fdsBefore, fdsAfter],
-    rssMiB: [rssBefore / 1024, rssAfter / 1024],
-    problems,
+    fds: [fdsBefore, after.fds],
+    rssMiB: [rssBefore / 1024, after.rssKiB / 1024],
+    problems: after.problems,
   };
 }
 

@@ -40,7 +40,47 @@ const TARGETS = ['part3', 'part4', 'fleet'] as const;
 type TargetName = (typeof TARGETS)[number];
 /** Descriptors a part may keep over its count before an attack and still pass. */
 const FD_SLACK = 8;
-export const STACK_TRACE = /\n\s+at .+:\d+:\d+/;
+const STACK_TRACE = /\n\s+at .+:\d+:\d+/;
+
+/** How a proxy came through: what went wrong with it, and its descriptors and memory now. */
+export interface Aftermath {
+  /** 'the part DIED', 'descriptors LEAKED', 'a STACK TRACE': none when it came through. */
+  problems: string[];
+  fds: number;
+  rssKiB: number;
+}
+
+/**
+ * After an ordeal: is the proxy alive, has it printed no stack trace, and do
+ * its descriptors come back to `fdsBefore` (closed connections take a moment
+ * to leave its table)?
+ */
+export async function aftermath(
+  proxy: Program,
+  fdsBefore: number,
+  timeoutMs = 15_000,
+): Promise<Aftermath> {
+  const alive = proxy.child.exitCode === null && proxy.child.signalCode === null;
+  const settled = alive
+    ? await waitFor(async () => (await openFds(proxy.pid)) <= fdsBefore + FD_SLACK, {
+        timeoutMs,
+        what: 'descriptors back',
+      }).then(
+        () => true,
+        () => false,
+      )
+    : false;
+  const problems = [
+    alive ? '' : 'the part DIED',
+    settled || !alive ? '' : 'descriptors LEAKED',
+    STACK_TRACE.test(proxy.output()) ? 'a STACK TRACE' : '',
+  ].filter(Boolean);
+  return {
+    problems,
+    fds: alive ? await openFds(proxy.pid) : 0,
+    rssKiB: alive ? await rssKiB(proxy.pid) : 0,
+  };
+}
 
 export interface TortureOptions {
   quick: boolean;
@@ -226,33 +266,15 @@ async function attempt(
       result: `the attack failed: ${(err as Error).message.split('\n')[0]}`,
     };
   }
-  const alive = target.proxy.child.exitCode === null && target.proxy.child.signalCode === null;
-  // Closed connections take a moment to leave the proxy's table.
-  const settled = alive
-    ? await waitFor(async () => (await openFds(pid)) <= fdsBefore + FD_SLACK, {
-        timeoutMs: 15_000,
-        what: 'descriptors back',
-      }).then(
-        () => true,
-        () => false,
-      )
-    : false;
-  const fdsAfter = alive ? await openFds(pid) : 0;
-  const rssAfter = alive ? await rssKiB(pid) : 0;
-  const traced = STACK_TRACE.test(target.proxy.output());
-  const problems = [
-    alive ? '' : 'the part DIED',
-    settled || !alive ? '' : 'descriptors LEAKED',
-    traced ? 'a STACK TRACE' : '',
-  ].filter(Boolean);
+  const after = await aftermath(target.proxy, fdsBefore);
   return {
     attack: attack.name,
     part: target.part,
     listener: listener.name,
-    ok: outcome.ok && problems.length === 0,
-    result: [outcome.result, ...problems].join('; '),
-    fds: [fdsBefore, fdsAfter],
-    rssMiB: [rssBefore / 1024, rssAfter / 1024],
+    ok: outcome.ok && after.problems.length === 0,
+    result: [outcome.result, ...after.problems].join('; '),
+    fds: [fdsBefore, after.fds],
+    rssMiB: [rssBefore / 1024, after.rssKiB / 1024],
   };
 }
 
