@@ -17,7 +17,9 @@ import { type ChaosReport, parseChaosArgs } from '../shared/torture/chaos.ts';
 
 t.test('chaos soak: nothing truncated, wrong or unexplained, descriptors back', async (t) => {
   const json = path.join(t.testdir(), 'chaos.json');
-  const args = ['--seconds', '20', '--rate', '120', '--json', json];
+  // 60 requests a second: enough for kills to land mid-answer (a relay that ends a
+  // cut answer cleanly shows here), at a fifth of the full run's rate.
+  const args = ['--seconds', '20', '--rate', '60', '--json', json];
   const run = await runProgram('shared/torture/chaos.ts', args, 90_000);
   t.comment(run.stdout);
   t.equal(run.code, 0, `exit 0: the goal met\n${run.stderr}`);
