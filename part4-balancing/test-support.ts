@@ -25,6 +25,9 @@ import {
 } from '../shared/test/harness.ts';
 import type { BackendStatus, Snapshot } from './status.ts';
 
+/** The ports of a balancer's startup lines, as the harness reads them. */
+export { listenerPorts } from '../shared/test/harness.ts';
+
 export const PART = 'part4-balancing';
 
 export interface Named {
@@ -86,17 +89,6 @@ export async function startBalancer(
     (json as { statusPort?: number }).statusPort !== undefined || args.includes('--status-port');
   const status = hasStatus ? await proxy.waitForOutput(/Status on port (\d+)/) : undefined;
   return { proxy, file, statusPort: status ? Number(status[1]) : undefined };
-}
-
-/**
- * Waits for the startup lines of a balancer with `count` listeners (or
- * workers times listeners); returns the ports in the order they were printed,
- * each once.
- */
-export async function listenerPorts(proxy: Program, count: number): Promise<number[]> {
-  const printed = () => [...proxy.output().matchAll(/Listening on port (\d+)/g)];
-  await waitFor(() => printed().length >= count, { what: `${count} startup lines` });
-  return [...new Set(printed().map((match) => Number(match[1])))];
 }
 
 /** GETs `pathname` and returns the name of the backend that answered (from its body). */

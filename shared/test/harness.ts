@@ -16,7 +16,7 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Teardown } from '../lib/cleanup.ts';
-import type { BackendSettings } from '../lib/programs.ts';
+import { type BackendSettings, LISTENING, type Program } from '../lib/programs.ts';
 import { startBackend as startBackendServer } from './backend.ts';
 
 export {
@@ -244,6 +244,16 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * Waits for the startup lines of a part with `count` listeners (or workers
+ * times listeners); returns the ports in the order they were printed, each once.
+ */
+export async function listenerPorts(proxy: Program, count: number): Promise<number[]> {
+  const printed = () => [...proxy.output().matchAll(new RegExp(LISTENING, 'g'))];
+  await waitFor(() => printed().length >= count, { what: `${count} startup lines` });
+  return [...new Set(printed().map((match) => Number(match[1])))];
 }
 
 /** Resident set size of a process in KiB (VmRSS in /proc/PID/status). */

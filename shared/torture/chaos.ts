@@ -61,6 +61,7 @@ import { startFaultRelay } from '../test/fault-relay.ts';
 import {
   type Backend,
   endWasReset,
+  listenerPorts,
   openFds,
   rssKiB,
   serveBackend,
@@ -278,9 +279,7 @@ async function startWorld(cleanup: Cleanup): Promise<World> {
   writeFileSync(configFile, JSON.stringify(config));
   const proxy = await startPart(cleanup, 'part4-balancing', ['--config', configFile]);
   // One "Listening on port N" line per listener, in the order of `listen`.
-  const printed = () => [...proxy.output().matchAll(/Listening on port (\d+)/g)];
-  await waitFor(() => printed().length >= 3, { what: 'three startup lines' });
-  const [tcp, http, tlsPort] = printed().map((match) => Number(match[1]));
+  const [tcp, http, tlsPort] = await listenerPorts(proxy, 3);
   return {
     cleanup,
     hosts,

@@ -26,10 +26,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, isMain, parseOrExit } from '../lib/cli.ts';
-import { LISTENING, type Program, startBackend, startPart } from '../lib/programs.ts';
+import { type Program, startBackend, startPart } from '../lib/programs.ts';
 import { markdownTable } from '../lib/table.ts';
 import { kindName, LISTENER_KINDS } from '../test/early-close.ts';
-import { openFds, rssKiB, serveBackend, waitFor } from '../test/harness.ts';
+import { listenerPorts, openFds, rssKiB, serveBackend, waitFor } from '../test/harness.ts';
 import { redisClient, startRedis } from '../test/redis.ts';
 import { ATTACKS, type Attack, type Listener, type Scale, type Target } from './attacks.ts';
 
@@ -162,7 +162,7 @@ async function startTarget(
   writeFileSync(configFile, JSON.stringify(config));
   const proxy = await startPart(cleanup, part, ['--config', configFile]);
   const status = await proxy.waitForOutput(/Status on port (\d+)/);
-  const ports = listenerPorts(proxy);
+  const ports = await listenerPorts(proxy, LISTENER_KINDS.length);
   const listeners: Listener[] = LISTENER_KINDS.map((kind, i) => ({
     name: kindName(kind),
     kind,
@@ -188,7 +188,7 @@ async function startFleet(
   const args = ['--redis', redis.url, '--http', '0', '--https', '0', '--status-port', '0'];
   const proxy = await startPart(cleanup, PARTS.part4, args);
   const status = await proxy.waitForOutput(/Status on port (\d+)/);
-  const [http, https] = listenerPorts(proxy);
+  const [http, https] = await listenerPorts(proxy, 2);
   const listeners: Listener[] = [
     { name: 'fleet http', kind: { protocol: 'http', proxy: false }, port: http, backendName: 'T' },
     {
@@ -199,11 +199,6 @@ async function startFleet(
     },
   ];
   return { part: PARTS.part4, proxy, listeners, statusPort: Number(status[1]) };
-}
-
-/** The ports of a part 4's startup lines (one per listener, in the order of its configuration). */
-function listenerPorts(proxy: Program): number[] {
-  return [...proxy.output().matchAll(new RegExp(LISTENING, 'g'))].map((m) => Number(m[1]));
 }
 
 /** Runs the chosen attacks; resolves with one row per attack, part and listener. */
