@@ -16,7 +16,7 @@
  *   }
  *
  * Every field is described once, in the tables below (TOP, LISTENER, POOL,
- * BACKEND, HEALTH_CHECK): what it means, how it is checked, and its default.
+ * BACKEND, HEALTH_CHECK, ROUTE_SOURCE): what it means, how it is checked, and its default.
  * The reader that walks a file, readObject(), takes nothing else. Everything is
  * checked when the file is loaded, so a mistake stops the proxy (or a reload)
  * before it serves anything, with one line that names the file and the field:
