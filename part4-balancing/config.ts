@@ -36,7 +36,6 @@ import { DEFAULT_MAX_HELLO_BYTES } from './client-hello.ts';
 import { canonicalHost, hostKeyProblem, splitHostPort } from './hosts.ts';
 import { DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_REQUEST_LINE_BYTES } from './http-head.ts';
 import { printable } from './log.ts';
-import { parseRedisUrl } from './redis-routes.ts';
 import { STRATEGY_NAMES, type StrategyName } from './strategies/index.ts';
 
 // Longer than a day is a typo; setTimeout also misbehaves past 2^31 ms.
@@ -880,4 +879,32 @@ function lineAndColumn(text: string, offset: number): { line: number; column: nu
   const before = text.slice(0, offset);
   const lineStart = before.lastIndexOf('\n') + 1;
   return { line: before.split('\n').length, column: offset - lineStart + 1 };
+}
+
+/**
+ * The parts of a Redis URL the route table (redis-routes.ts) needs: the URL
+ * without its credentials, for log lines, and the database number, for the
+ * notification channels.
+ * undefined when it is not redis://[user:password@]host:port[/db] (rediss://
+ * too). routeSource.redis is checked with this, so a URL that passes here is
+ * one the table can use. (Here, not in redis-routes.ts: reading a
+ * configuration does not load the Redis client.)
+ */
+export function parseRedisUrl(url: string): { shown: string; database: number } | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const database = parsed.pathname.replace(/^\//, '');
+  if (
+    (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') ||
+    !/^\d{0,5}$/.test(database)
+  ) {
+    return undefined;
+  }
+  // Never the password: this goes into log lines.
+  const shown = `${parsed.protocol}//${parsed.host}${database === '' ? '' : `/${database}`}`;
+  return { shown, database: Number(database || 0) };
 }

@@ -15,15 +15,15 @@ export interface FirstByteOptions {
    * Give up on a backend that has not sent its first byte this long after the
    * client's last one; 0 turns it off. (The pool's setting, not the listener's.)
    */
-  firstByteTimeoutMs?: number;
+  firstByteTimeoutMs: number;
   /** The client's bytes that went to the backend before the relay started (what routing read). */
-  sentBefore?: Buffer;
+  sentBefore: Buffer;
   /**
    * The backend missed its first byte: blame it, and say goodbye to the client
    * (which has had no byte yet). `sent` is the client's first bytes, to tell
    * what it speaks. The relay then resets the backend.
    */
-  onNoAnswer?: (sent: Buffer) => void;
+  onNoAnswer: (sent: Buffer) => void;
 }
 
 /**
@@ -46,32 +46,33 @@ export function answerWithin(
   backend: net.Socket,
   options: FirstByteOptions,
   stopIdle: () => void,
+  resetBackend: () => void,
 ): void {
-  const ms = options.firstByteTimeoutMs ?? 0;
-  if (ms === 0 || !options.onNoAnswer) return;
-  const onNoAnswer = options.onNoAnswer;
-  let sent = options.sentBefore?.length ? options.sentBefore : undefined;
+  const { firstByteTimeoutMs: ms, onNoAnswer } = options;
+  if (ms === 0) return;
+  let sent = options.sentBefore.length > 0 ? options.sentBefore : undefined;
   let timer: NodeJS.Timeout | undefined;
   const start = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       stop();
       stopIdle(); // onNoAnswer's goodbye has a timeout of its own
-      onNoAnswer(sent ?? Buffer.alloc(0));
-      backend.resetAndDestroy();
+      onNoAnswer(sent as Buffer); // the clock runs only once there is one
+      resetBackend(); // after the goodbye: a reset must not cut the client's answer
     }, ms);
   };
   const onClientData = (chunk: Buffer) => {
     sent ??= chunk;
     start();
   };
+  // An answer, a FIN instead of one, or either side gone: nothing left to judge.
   const stop = () => {
     clearTimeout(timer);
-    client.off('data', onClientData);
-    backend.off('data', stop).off('close', stop);
+    client.off('data', onClientData).off('close', stop);
+    backend.off('data', stop).off('end', stop).off('close', stop);
   };
   // A request head read for routing is already on its way (a PROXY header alone is no request).
   if (sent) start();
-  client.on('data', onClientData);
-  backend.once('data', stop).once('close', stop);
+  client.on('data', onClientData).once('close', stop);
+  backend.once('data', stop).once('end', stop).once('close', stop);
 }

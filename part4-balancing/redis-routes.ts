@@ -55,6 +55,7 @@
  * full read.
  */
 import { ConnectionTimeoutError, createClient, ErrorReply } from 'redis';
+import { parseRedisUrl } from './config.ts';
 import { canonicalHost, canonicalKey, matchHost, splitHostPort } from './hosts.ts';
 import { joinHostPort } from './ip.ts';
 import { describe, log, printable } from './log.ts';
@@ -743,30 +744,4 @@ function missingFlags(current: string): string {
 /** A prefix taken literally in a SCAN MATCH or PSUBSCRIBE pattern. */
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
-}
-
-/**
- * The parts of a Redis URL this table needs: the URL without its credentials,
- * for log lines, and the database number, for the notification channels.
- * undefined when it is not redis://[user:password@]host:port[/db] (rediss://
- * too). The configuration checks routeSource.redis with this, so a URL that
- * passes there is one the table can use.
- */
-export function parseRedisUrl(url: string): { shown: string; database: number } | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return undefined;
-  }
-  const database = parsed.pathname.replace(/^\//, '');
-  if (
-    (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') ||
-    !/^\d{0,5}$/.test(database)
-  ) {
-    return undefined;
-  }
-  // Never the password: this goes into log lines.
-  const shown = `${parsed.protocol}//${parsed.host}${database === '' ? '' : `/${database}`}`;
-  return { shown, database: Number(database || 0) };
 }

@@ -63,7 +63,7 @@ export function relay(
   closeTogether(client, backend);
   closeTogether(backend, client);
   const stopIdle = closeWhenIdle(client, backend, options);
-  answerWithin(client, backend, options, stopIdle);
+  answerWithin(client, backend, options, stopIdle, () => passOnReset(backend));
 
   // The listener accepted the client paused (its bytes waited in the kernel
   // while the pool picked a backend); now there is somewhere to send them.

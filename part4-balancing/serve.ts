@@ -18,6 +18,8 @@
  * FIN, then a linger: closeGently; the relay's half-closes) finish before
  * serve() returns, so that destroy cuts nothing short; on any other way out it
  * is the close. A way out added later cannot leave a socket in CLOSE-WAIT.
+ * The backend socket a client is given has its owner too: serve(), which
+ * closes it in a finally of its own.
  *
  * What it leaves out: retrying after a backend has accepted (it may have acted
  * on the request), and queueing clients when every backend is busy.
@@ -147,27 +149,31 @@ async function serve(client: net.Socket, routing: Routing): Promise<void> {
     return refuse(client, route, `the proxy is short of resources (${describe(err)})`);
   }
   if (!connection) return refuse(client, route, `no backend of pool ${pool.name} accepted`);
-  if (client.destroyed) {
-    connection.socket.destroy();
-    return;
-  }
-  // The backend hears first who the client is (when its pool asks for it),
-  // then whatever was read to route it, then the relay takes over.
+  // The backend socket is this function's: whatever happens from here, it
+  // closes it (after the relay, both sockets are closed already).
   const backend = connection.socket;
-  if (pool.config.proxyProtocol === 'v1') backend.write(encodeProxyV1(route.addresses));
-  if (pool.config.proxyProtocol === 'v2') backend.write(encodeProxyV2(route.addresses, route.name));
-  if (route.first.length > 0) backend.write(route.first);
-  // A client that sent its request and then its FIN while it was being
-  // routed: a paused socket with nothing left unread emits 'end' all the same,
-  // and the relay below would wait for it in vain. Its FIN goes on now, after its bytes.
-  if (client.readableEnded) backend.end();
-  await relay(client, backend, {
-    idleTimeoutMs: running.config.idleTimeoutMs,
-    events: running.events,
-    firstByteTimeoutMs: pool.config.firstByteTimeoutMs,
-    sentBefore: route.first,
-    onNoAnswer: (sent) => noAnswer(client, route, connection, sent),
-  });
+  try {
+    if (client.destroyed) return;
+    // The backend hears first who the client is (when its pool asks for it),
+    // then whatever was read to route it, then the relay takes over.
+    if (pool.config.proxyProtocol === 'v1') backend.write(encodeProxyV1(route.addresses));
+    if (pool.config.proxyProtocol === 'v2')
+      backend.write(encodeProxyV2(route.addresses, route.name));
+    if (route.first.length > 0) backend.write(route.first);
+    // A client that sent its request and then its FIN while it was being
+    // routed: a paused socket with nothing left unread emits 'end' all the same,
+    // and the relay below would wait for it in vain. Its FIN goes on now, after its bytes.
+    if (client.readableEnded) backend.end();
+    await relay(client, backend, {
+      idleTimeoutMs: running.config.idleTimeoutMs,
+      events: running.events,
+      firstByteTimeoutMs: pool.config.firstByteTimeoutMs,
+      sentBefore: route.first,
+      onNoAnswer: (sent) => noAnswer(client, route, connection, sent),
+    });
+  } finally {
+    backend.destroy();
+  }
 }
 
 /**
