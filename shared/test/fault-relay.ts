@@ -32,6 +32,7 @@
  */
 import { once } from 'node:events';
 import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Teardown } from '../lib/cleanup.ts';
 
 export type Fault =
@@ -230,8 +231,4 @@ class Scheduled {
   done(): Promise<void> {
     return this.queue;
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }

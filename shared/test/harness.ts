@@ -2,9 +2,9 @@
  * The test harness: start the real programs as a reader would, talk to them over
  * real sockets on 127.0.0.1, and read what the kernel says about them.
  *
- * - startProgram / startBackend / startPart, runProgram, ROOT: from
- *   shared/lib/programs.ts, re-exported here for the tests (the benchmark, the
- *   demos and the tools, which start programs too, import them from there).
+ * - startBackend / startPart, runProgram, ROOT: from shared/lib/programs.ts,
+ *   re-exported here for the tests (the benchmark, the demos and the tools,
+ *   which start programs too, import them from there).
  * - serveBackend: the mock backend inside the test's own process, no spawn.
  * - httpGet, openSocket, readAll: raw-socket clients, nothing hidden by an HTTP library.
  * - rssKiB, openFds, heldSockets: a pid's resident memory, open descriptors
@@ -21,17 +21,12 @@ import { startBackend as startBackendServer } from './backend.ts';
 
 export {
   type BackendSettings,
-  type Finished,
-  LISTENING,
   type Program,
   partArgs,
   ROOT,
   runProgram,
-  type StartOptions,
-  spawnScript,
   startBackend,
   startPart,
-  startProgram,
   type Teardown,
   takesManyBackends,
 } from '../lib/programs.ts';

@@ -50,6 +50,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { Cleanup, type Teardown } from '../lib/cleanup.ts';
@@ -67,7 +68,7 @@ import {
   serveBackend,
   waitFor,
 } from '../test/harness.ts';
-import { redisClient, redisServer } from '../test/redis.ts';
+import { redisClient, startRedis } from '../test/redis.ts';
 import { aftermath } from './torture.ts';
 
 const USAGE = 'usage: chaos.ts [--seconds N] [--rate REQ_PER_S] [--seed N] [--json FILE]';
@@ -233,7 +234,7 @@ interface World {
   ports: { tcp: number; http: number; tls: number };
   configFile: string;
   config: Record<string, unknown>;
-  redis: Awaited<ReturnType<typeof redisServer>>;
+  redis: Awaited<ReturnType<typeof startRedis>>;
   relay: Awaited<ReturnType<typeof startFaultRelay>>;
   outage: Outage;
 }
@@ -252,8 +253,7 @@ async function startWorld(cleanup: Cleanup): Promise<World> {
     await startHost(cleanup, host);
     hosts.push(host);
   }
-  const redis = await redisServer(cleanup);
-  await redis.start();
+  const redis = await startRedis(cleanup);
   const relay = await startFaultRelay(cleanup, redis.port);
   await writeRoutes(cleanup, redis, hosts);
 
@@ -709,10 +709,6 @@ function seeded(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // --- The report ------------------------------------------------------------------
