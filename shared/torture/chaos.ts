@@ -90,6 +90,12 @@ const TLS_HOST = 'secure.soak.test';
 /** How long after the last backend came back a refusal is still the outage's. */
 const GRACE_MS = 2000;
 const ANSWER_MS = 10_000;
+/**
+ * How much the proxy's memory may grow over a run: V8's heap grows to its
+ * working size in the first seconds (30 to 50 MiB here, in 20 s as in five
+ * minutes); a proxy that kept what it relays would pass this soon.
+ */
+const MEMORY_BOUND_MIB = 100;
 
 export interface ChaosOptions {
   seconds: number;
@@ -184,6 +190,10 @@ export async function chaos(options: ChaosOptions, cleanup: Cleanup): Promise<Ch
 
   // The world mended: every backend up, Redis reachable. Then the descriptors.
   const after = await aftermath(proxy, fdsBefore, 20_000);
+  const grewMiB = (after.rssKiB - rssBefore) / 1024;
+  if (grewMiB > MEMORY_BOUND_MIB) {
+    after.problems.push(`memory GREW ${grewMiB.toFixed(0)} MiB (over ${MEMORY_BOUND_MIB})`);
+  }
   return {
     streams,
     seconds: options.seconds,
