@@ -33,7 +33,7 @@ import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism, networkInterfaces } from 'node:os';
 import { DEFAULT_MAX_HELLO_BYTES } from './client-hello.ts';
-import { canonicalHost, hostKeyProblem, splitHostPort } from './hosts.ts';
+import { canonicalHost, hostKeyProblem, readHostPort } from './hosts.ts';
 import { DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_REQUEST_LINE_BYTES } from './http-head.ts';
 import { printable } from './log.ts';
 import { STRATEGY_NAMES, type StrategyName } from './strategies/index.ts';
@@ -780,23 +780,18 @@ function listenAddress(at: Place, value: unknown, defaultHost?: string): Address
       return { host: defaultHost, port: port(0)(at, Number(value)) };
     }
   }
-  const parsed = typeof value === 'string' ? readHostPort(value) : undefined;
+  const parsed = typeof value === 'string' ? hostAndPort(value) : undefined;
   if (!parsed || parsed.port > 65535) at.fail(`expected "host:port", got ${show(value)}`);
   return parsed;
 }
 
 /**
- * "host:port" or "[ipv6]:port" into its parts, the host as written; undefined
- * when it is neither (hosts.ts splitHostPort), or the host is no name or
- * address the host table could read (canonicalHost), since hosts are compared
- * in that form.
+ * "host:port" or "[ipv6]:port" into its parts, the host as written, as every
+ * address is read (hosts.ts readHostPort); here the port is required.
  */
-function readHostPort(text: string): Address | undefined {
-  const parts = splitHostPort(text);
-  if (!parts?.port || !/^\d{1,5}$/.test(parts.port) || canonicalHost(parts.host) === undefined) {
-    return undefined;
-  }
-  return { host: parts.host, port: Number(parts.port) };
+function hostAndPort(text: string): Address | undefined {
+  const read = readHostPort(text);
+  return read?.port === undefined ? undefined : { host: read.host, port: read.port };
 }
 
 /** A port number; `min` is 0 where 0 means "any free one". */
@@ -815,7 +810,7 @@ function oneOf<T extends string>(choices: readonly T[]) {
 
 /** "host:port" or "[ipv6]:port". */
 function hostPort(at: Place, value: unknown): Omit<BackendConfig, 'weight'> {
-  const parsed = typeof value === 'string' ? readHostPort(value) : undefined;
+  const parsed = typeof value === 'string' ? hostAndPort(value) : undefined;
   if (!parsed || parsed.port < 1 || parsed.port > 65535) {
     at.fail(`expected "host:port", got ${show(value)}`);
   }

@@ -105,6 +105,24 @@ export function splitHostPort(text: string): { host: string; port?: string } | u
 }
 
 /**
+ * "host", "host:port", "[v6]" or "[v6]:port" read as every address in part 4
+ * is (a backend, a listen address, a Redis member): the host as written and
+ * in the form it is compared in, and the port's number when there is one.
+ * undefined when the host is neither a host name nor an IP address, or the
+ * port is not one to five digits; its range is the caller's to check.
+ */
+export function readHostPort(
+  text: string,
+): { host: string; canonical: string; port?: number } | undefined {
+  const parts = splitHostPort(text);
+  if (!parts || (parts.port !== undefined && !/^\d{1,5}$/.test(parts.port))) return undefined;
+  const canonical = canonicalHost(parts.host);
+  if (canonical === undefined) return undefined;
+  const port = parts.port === undefined ? undefined : Number(parts.port);
+  return { host: parts.host, canonical, port };
+}
+
+/**
  * The form names are compared in: lower case, no trailing dot, an IPv6 address
  * as RFC 5952 writes it. undefined when `name` is neither a host name nor an
  * IP address.

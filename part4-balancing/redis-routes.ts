@@ -56,7 +56,7 @@
  */
 import { ConnectionTimeoutError, createClient, ErrorReply } from 'redis';
 import { parseRedisUrl } from './config.ts';
-import { canonicalHost, canonicalKey, matchHost, splitHostPort } from './hosts.ts';
+import { canonicalHost, canonicalKey, matchHost, readHostPort } from './hosts.ts';
 import { joinHostPort } from './ip.ts';
 import { describe, log, printable } from './log.ts';
 
@@ -720,12 +720,10 @@ function routeOf(raw: string): string | undefined {
 function parseMember(text: string): Member | undefined {
   // A bare IPv6 address first: its colons are no port's.
   const bare = text.includes(':') ? canonicalHost(text) : undefined;
-  const parts = bare === undefined ? splitHostPort(text) : { host: bare };
-  if (parts?.port !== undefined && !/^\d{1,5}$/.test(parts.port)) return undefined;
-  const port = parts?.port === undefined ? undefined : Number(parts.port);
+  const read = bare === undefined ? readHostPort(text) : { canonical: bare, port: undefined };
+  if (read === undefined) return undefined;
+  const { canonical: host, port } = read;
   if (port !== undefined && (port < 1 || port > 65535)) return undefined;
-  const host = parts && canonicalHost(parts.host);
-  if (host === undefined) return undefined;
   return { host, port, text: joinHostPort(host, port) };
 }
 
