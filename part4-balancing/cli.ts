@@ -20,7 +20,7 @@ import {
   fleetConfig,
   type Overrides,
   overrideFromText,
-} from './config.ts';
+} from './config/config.ts';
 
 export const USAGE = [
   'usage: proxy.ts [listen-port] host:port [host:port ...]',

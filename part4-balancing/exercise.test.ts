@@ -6,11 +6,11 @@
  * order no rotation would give.
  *
  * `npm test` leaves it out; `npm run exercise -- 4` runs it. It fails until the
- * exercise is done in strategies/. What it leaves out: the other exercises,
+ * exercise is done in pools/strategies/. What it leaves out: the other exercises,
  * and the strategy's fairness beyond "every backend gets some".
  */
 import t from 'tap';
-import { sequence, startBackends, startBalancer } from './test-support.ts';
+import { sequence, startBackends, startBalancer } from './test/support.ts';
 
 const skip = process.env.EXERCISE === '4' ? false : 'an exercise: npm run exercise -- 4';
 const REQUESTS = 60;

@@ -6,20 +6,21 @@
  *   proxy.ts --config FILE                               listeners, pools, strategies, health
  *   options: --status-port [HOST:]PORT  --idle-timeout MS  --max-connections N  --verbose
  *
- * The files, in the order a client meets them:
+ * The files, in the order a client meets them: the core at the top, and one
+ * folder per chapter's idea.
  *
  *   proxy.ts       this file: start, reload (SIGHUP), graceful stop (SIGTERM, SIGINT)
- *   cli.ts         the command line            config.ts   the configuration, checked
- *   state.ts       the running state, in one place
+ *   cli.ts         the command line            state.ts    the running state
  *   serve.ts       one client: accept, pick a backend, relay or refuse
- *   route.ts       which pool: the listener's, or by Host (http-head.ts), SNI
- *                  (client-hello.ts), the host table (hosts.ts); PROXY headers
- *                  in and out (proxy-protocol.ts)
- *   pool.ts        backends, strategy, retry   strategies/ who gets the next client
- *   health.ts      passive and active checks   relay.ts    part 3's relay
- *   status.ts      the status endpoint (JSON)  log.ts      the log line
- *   workers.ts     --workers N: a primary and N copies of all the above
- *   fleet.ts       routes from Redis (redis-routes.ts) and their pools
+ *   route.ts       which pool: the listener's, or by name (vhosts/)
+ *   relay.ts       part 3's relay              log.ts      the log line
+ *   pools/         chapter 1: backends, strategy, retry; strategies/
+ *   health/        chapter 2: passive and active checks, the first-byte timeout
+ *   config/        chapter 3: the configuration file, checked
+ *   vhosts/        chapter 4: Host (http-head.ts), SNI (client-hello.ts), the
+ *                  host table (hosts.ts), PROXY headers (proxy-protocol.ts)
+ *   status/        chapter 5: the status endpoint (JSON) and page
+ *   fleet/         chapter 6: routes from Redis, and --workers N
  *
  * What it leaves out, on purpose: terminating TLS (routing by SNI needs no
  * keys), HTTP past the first request of a connection, and caching or
@@ -28,15 +29,15 @@
 
 import cluster from 'node:cluster';
 import { type CommandLine, fail, readCommandLine } from './cli.ts';
-import { type Address, type Config, loadConfigFile } from './config.ts';
+import { type Address, type Config, loadConfigFile } from './config/config.ts';
+import { answerStatusRequests, runPrimary } from './fleet/workers.ts';
 import { joinHostPort } from './ip.ts';
 import { describe, log } from './log.ts';
-import { Pool } from './pool.ts';
+import { Pool } from './pools/pool.ts';
 import { routingFor } from './route.ts';
 import { listen, listenerName, portOf } from './serve.ts';
 import { type Listener, running } from './state.ts';
-import { type StatusSource, snapshot, startStatusServer } from './status.ts';
-import { answerStatusRequests, runPrimary } from './workers.ts';
+import { type StatusSource, snapshot, startStatusServer } from './status/status.ts';
 
 // Started as a program (not imported): read the command line and run.
 if (import.meta.filename === process.argv[1]) await main(readCommandLine(process.argv.slice(2)));
@@ -148,7 +149,7 @@ async function followRouteSource(next: Config): Promise<void> {
   const old = running.fleet;
   // Loaded only in fleet mode: the Redis client is a large module to carry for nothing.
   running.fleet =
-    wanted === undefined ? undefined : new (await import('./fleet.ts')).FleetRoutes(wanted);
+    wanted === undefined ? undefined : new (await import('./fleet/fleet.ts')).FleetRoutes(wanted);
   await running.fleet?.start();
   await old?.stop();
 }

@@ -24,7 +24,7 @@
  * decided everything before the first byte reached the backend.
  */
 import type net from 'node:net';
-import { answerWithin, type FirstByteOptions } from './first-byte.ts';
+import { answerWithin, type FirstByteOptions } from './health/first-byte.ts';
 import { describe, type EventCounts } from './log.ts';
 
 export interface RelayOptions extends FirstByteOptions {

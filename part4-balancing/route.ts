@@ -29,14 +29,14 @@
  * PROXY header gives (the limits count the address that connected).
  */
 import net from 'node:net';
-import { ClientHelloReader } from './client-hello.ts';
-import type { ListenerConfig } from './config.ts';
-import { HostTable, hostFromHeader } from './hosts.ts';
-import { HttpHeadReader, httpErrorResponse, type ProxyStatus } from './http-head.ts';
+import type { ListenerConfig } from './config/config.ts';
 import { printable } from './log.ts';
-import type { Pool } from './pool.ts';
-import { type ConnectionAddresses, ProxyHeaderReader } from './proxy-protocol.ts';
+import type { Pool } from './pools/pool.ts';
 import { running } from './state.ts';
+import { ClientHelloReader } from './vhosts/client-hello.ts';
+import { HostTable, hostFromHeader } from './vhosts/hosts.ts';
+import { HttpHeadReader, httpErrorResponse, type ProxyStatus } from './vhosts/http-head.ts';
+import { type ConnectionAddresses, ProxyHeaderReader } from './vhosts/proxy-protocol.ts';
 
 /** What a listener routes with; a reload replaces it, a client keeps the one it was accepted with. */
 export interface Routing {

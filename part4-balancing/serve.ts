@@ -25,15 +25,15 @@
  * on the request), and queueing clients when every backend is busy.
  */
 import net from 'node:net';
-import type { ListenerConfig } from './config.ts';
-import { httpErrorResponse } from './http-head.ts';
+import type { ListenerConfig } from './config/config.ts';
 import { joinHostPort } from './ip.ts';
 import { describe, log, printable } from './log.ts';
-import { type Connection, isLocalShortage, type Pool } from './pool.ts';
-import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol.ts';
+import { type Connection, isLocalShortage, type Pool } from './pools/pool.ts';
 import { relay } from './relay.ts';
 import { clientIp, closeGently, type Route, type Routing, routeClient } from './route.ts';
 import { type Listener, running } from './state.ts';
+import { httpErrorResponse } from './vhosts/http-head.ts';
+import { encodeProxyV1, encodeProxyV2 } from './vhosts/proxy-protocol.ts';
 
 /**
  * socket() + bind() + listen() for one listener. `onFinished` runs each time a

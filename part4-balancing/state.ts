@@ -8,10 +8,10 @@
  * zero with the process, as nginx's do.
  */
 import type net from 'node:net';
-import type { Config, ListenerConfig } from './config.ts';
-import type { FleetRoutes } from './fleet.ts';
+import type { Config, ListenerConfig } from './config/config.ts';
+import type { FleetRoutes } from './fleet/fleet.ts';
 import { EventCounts } from './log.ts';
-import type { Pool } from './pool.ts';
+import type { Pool } from './pools/pool.ts';
 import type { Routing } from './route.ts';
 
 /** One listening socket and what its clients get. */

@@ -4,7 +4,7 @@
  * ClientHello, a PROXY header), and then close their side with a FIN or
  * abort with a reset. A proxy must close each of them; one that waits for the
  * rest of a head that will never come keeps the socket in CLOSE-WAIT for ever.
- * part4-balancing/early-close.test.ts sends every shape to every kind of
+ * part4-balancing/test/early-close.test.ts sends every shape to every kind of
  * listener, and the torture's `early close` attack does the same in bulk.
  *
  * What it leaves out: clients that send a whole head and then stay silent

@@ -9,7 +9,7 @@
  * "include" names this file, and this file finds them all and imports them,
  * each registering its tests in turn. The name is the whole rule: a new file
  * named so runs here, and nowhere else. Each still runs alone
- * (`npx tap part4-balancing/ip.unit.test.ts`), and
+ * (`npx tap part4-balancing/test/ip.unit.test.ts`), and
  * `npx tap part4-balancing/*.test.ts` runs each once.
  *
  * A test file that starts a program (a proxy, a backend process, a tool)

@@ -10,7 +10,7 @@
  *   ```
  *
  * It means: the block's lines appear, one after another, in that file of the
- * chapter's part folder (`proxy.ts`, `strategies/round-robin.ts`), wherever the
+ * chapter's part folder (`proxy.ts`, `pools/strategies/round-robin.ts`), wherever the
  * chapter sits in it: part 4's sub-chapters, in part4-balancing/chapters/,
  * name files as its README.md does. Each line may carry the same prefix in the
  * file as all the others, as long as the prefix is indentation or a comment

@@ -15,7 +15,7 @@
  *
  * What it leaves out: the chapters (every Markdown file: each README.md, and
  * part 4's chapters/), prose is read, not diffed; the tests (`*.test.ts`,
- * `*-support.ts`, the fuzzer) unless --tests is given; and each part's
+ * `*-support.ts`, the fuzzer, part 4's test/) unless --tests is given; and each part's
  * exercise.test.ts, which tests the reader's work, not the part.
  */
 import { spawnSync } from 'node:child_process';
@@ -41,8 +41,12 @@ export function partFolder(n: number, root = ROOT): string | undefined {
   return readdirSync(root).find((name) => name.startsWith(`part${n}-`));
 }
 
-/** Tests, their helpers (`*-support.ts`) and the fuzzer's generators: not lesson code. */
-const isTest = (file: string) => /(\.test|-support|^fuzz.*)\.ts$/.test(path.basename(file));
+/**
+ * Tests, their helpers (`*-support.ts`) and the fuzzer's generators: not lesson
+ * code. Part 4 keeps all of them in its test/ folder.
+ */
+const isTest = (file: string) =>
+  file.split(path.sep)[0] === 'test' || /(\.test|-support|^fuzz.*)\.ts$/.test(path.basename(file));
 
 /** Every file below the folder `dir` (relative to the root), as paths relative to it, chapters left out. */
 export function codeFiles(dir: string, { tests = false } = {}): string[] {

@@ -34,7 +34,7 @@ t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4
     t.ok(run.stdout.includes(`+++ b/${after}/proxy.ts`), `diff ${n}: to ${after}/proxy.ts`);
     t.notMatch(run.stdout, /^diff --git .*\.md$/m, `diff ${n}: the chapters are left out`);
     t.notMatch(run.stdout, /exercise\.test\.ts/, `diff ${n}: the exercise tests are left out`);
-    t.notMatch(run.stdout, /\.test\.ts|test-support/, `diff ${n}: the tests are left out`);
+    t.notMatch(run.stdout, /\.test\.ts|test-support|\/test\//, `diff ${n}: the tests are left out`);
   }
   const bad = await diff('5');
   t.equal(bad.code, 2, 'N out of range: exit 2');
@@ -54,10 +54,10 @@ t.test('npm run diff -- 4: code that moved shows as moved', async (t) => {
   t.equal(withTests.code, 0);
   t.match(
     withTests.stdout,
-    /^R\d+\tpart3-backpressure\/proxy\.test\.ts\tpart4-balancing\/relay\.test\.ts$/m,
+    /^R\d+\tpart3-backpressure\/proxy\.test\.ts\tpart4-balancing\/test\/relay\.test\.ts$/m,
     '--tests: the relay tests moved with the relay',
   );
-  t.match(withTests.stdout, /^A\tpart4-balancing\/test-support\.ts$/m, '--tests: new test files');
+  t.match(withTests.stdout, /^A\tpart4-balancing\/test\/support\.ts$/m, '--tests: new test files');
 });
 
 t.test('npm run trace:part2 without strace: one line saying how to install it', async (t) => {

@@ -1,0 +1,199 @@
+/**
+ * `--workers N`: N processes on the same ports, so the balancer uses N cores.
+ * The primary forks the workers (node:cluster); each runs the whole proxy
+ * with its own pools, health checks and, in fleet mode, its own table and
+ * Redis subscription. Their listening sockets are shared through the
+ * primary, which hands each new client to one worker in turn.
+ *
+ *   primary: no clients; signals, restarts, the status port
+ *     ├─ worker 1: listeners, pools, health, Redis subscription
+ *     └─ worker 2: the same, on the same ports
+ *
+ * Each worker subscribes to Redis itself because a worker's table is in its
+ * own memory: a change must reach every one, and the primary relaying it
+ * would be one more thing to lose on a restart.
+ *
+ * The primary forwards SIGHUP (every worker reloads) and SIGTERM/SIGINT
+ * (every worker stops gracefully; a second signal, passed on, stops them at
+ * once), restarts a worker that dies, with a growing delay, and answers the
+ * status port with every worker's figures, asked for over the IPC channel.
+ *
+ * What it leaves out: a worker per listener, sticky sessions across workers
+ * (ip-hash holds within a worker: each keeps its own strategy state), and a
+ * rolling restart of the workers on reload.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { Address } from '../config/config.ts';
+import { log } from '../log.ts';
+import { type Snapshot, startStatusServer } from '../status/status.ts';
+import type { RedisLink } from './redis-routes.ts';
+
+/** A worker that lives this long has its restart delay reset. */
+const STABLE_MS = 30_000;
+const MAX_RESTART_DELAY_MS = 10_000;
+/** How long the primary waits for a worker's status before answering without it. */
+const STATUS_WAIT_MS = 1000;
+
+interface StatusRequest {
+  type: 'status';
+  id: number;
+}
+interface StatusReply {
+  type: 'status';
+  id: number;
+  report: Snapshot;
+}
+
+/** Runs the primary: forks `count` workers and looks after them. Never returns. */
+export async function runPrimary(count: number, statusListen: Address | undefined): Promise<void> {
+  let stopping = false;
+  let restartDelayMs = 100;
+  const bornAt = new Map<Worker, number>();
+
+  const fork = () => {
+    const worker = cluster.fork();
+    bornAt.set(worker, Date.now());
+    worker.on('error', () => {}); // a worker gone mid-message: its 'exit' follows
+  };
+  cluster.on('exit', (worker, code, signal) => {
+    const lived = Date.now() - (bornAt.get(worker) ?? Date.now());
+    bornAt.delete(worker);
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        log('Stopped: every worker has exited.');
+        process.exit(0);
+      }
+      return;
+    }
+    if (lived > STABLE_MS) restartDelayMs = 100;
+    const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    log(`Worker ${worker.process.pid} ${how}; starting another in ${restartDelayMs} ms.`);
+    setTimeout(fork, restartDelayMs);
+    restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, restartDelayMs * 2);
+  });
+
+  const forward = (signal: NodeJS.Signals) => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+  };
+  process.on('SIGHUP', () => {
+    log('SIGHUP: every worker reloads.');
+    forward('SIGHUP');
+  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      log(`${signal}: ${stopping ? 'again, ' : ''}passed on to every worker.`);
+      stopping = true;
+      forward(signal);
+    });
+  }
+
+  log(`Primary ${process.pid}: starting ${count} workers; signal this pid.`);
+  for (let i = 0; i < count; i++) fork();
+
+  if (statusListen !== undefined) {
+    const server = await startStatusServer(statusListen, () => everyWorkersStatus());
+    const { port } = server.address() as { port: number };
+    log(`Status on port ${port} (${statusListen.host}), every worker's figures.`);
+  }
+}
+
+let nextId = 0;
+
+/** Asks every worker for its snapshot, and adds them up. */
+async function everyWorkersStatus(): Promise<Snapshot> {
+  const id = nextId++;
+  const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+  const reports = await Promise.all(
+    workers.map(
+      (worker) =>
+        new Promise<Snapshot | undefined>((resolve) => {
+          const timer = setTimeout(() => done(undefined), STATUS_WAIT_MS);
+          const onMessage = (message: StatusReply) => {
+            if (message?.type === 'status' && message.id === id) done(message.report);
+          };
+          const done = (report: Snapshot | undefined) => {
+            clearTimeout(timer);
+            worker.off('message', onMessage);
+            resolve(report);
+          };
+          worker.on('message', onMessage);
+          worker.send({ type: 'status', id } satisfies StatusRequest);
+        }),
+    ),
+  );
+  return addUp(reports.filter((report) => report !== undefined));
+}
+
+/**
+ * One snapshot for the whole process group: counters added up backend by
+ * backend, a backend down if any worker sees it down, and a line per worker.
+ */
+export function addUp(reports: Snapshot[]): Snapshot {
+  const [first, ...others] = reports;
+  if (first === undefined) throw new Error('no worker answered');
+  const sum: Snapshot = structuredClone(first);
+  for (const report of others) {
+    for (const [name, pool] of Object.entries(report.pools)) {
+      const into = sum.pools[name];
+      if (into === undefined) {
+        sum.pools[name] = structuredClone(pool);
+        continue;
+      }
+      for (const backend of pool.backends) {
+        const same = into.backends.find((b) => b.id === backend.id);
+        if (same === undefined) continue;
+        same.activeConnections += backend.activeConnections;
+        same.totalConnections += backend.totalConnections;
+        same.failures += backend.failures;
+        if (same.health === 'up' && backend.health === 'down')
+          Object.assign(same, backend, {
+            activeConnections: same.activeConnections,
+            totalConnections: same.totalConnections,
+            failures: same.failures,
+          });
+      }
+    }
+    for (const key of Object.keys(sum.totals) as (keyof Snapshot['totals'])[]) {
+      sum.totals[key] += report.totals[key];
+    }
+    for (const [kind, n] of Object.entries(report.events)) {
+      sum.events[kind] = (sum.events[kind] ?? 0) + n;
+    }
+    sum.limits.open += report.limits.open;
+    report.listeners.forEach((listener, i) => {
+      if (sum.listeners[i]) sum.listeners[i].open += listener.open;
+    });
+  }
+  return {
+    ...sum,
+    ...(sum.redis ? { redis: worstLink(reports) } : {}),
+    pid: process.pid,
+    workers: reports.map((report) => ({
+      pid: report.pid,
+      activeConnections: report.totals.activeConnections,
+      totalConnections: report.totals.totalConnections,
+      // Each worker keeps its own route table: the count shows that a change reached it.
+      ...(report.routes ? { routes: report.routes.length } : {}),
+    })),
+  } as unknown as Snapshot;
+}
+
+/**
+ * Every worker has a link to Redis of its own: the group shows the worst,
+ * one silent longest first, then one down, so no worker's trouble hides
+ * behind another's good link.
+ */
+function worstLink(reports: Snapshot[]): RedisLink {
+  const rank = (link: RedisLink) =>
+    link.state === 'silent' ? 1 + (link.silentForMs ?? 0) : link.state === 'down' ? 1 : 0;
+  const links = reports.flatMap((report) => (report.redis ? [report.redis] : []));
+  return links.reduce((worst, link) => (rank(link) > rank(worst) ? link : worst));
+}
+
+/** In a worker: answer the primary's status requests with `report()`. */
+export function answerStatusRequests(report: () => Snapshot): void {
+  process.on('message', (message: StatusRequest) => {
+    if (message?.type !== 'status') return;
+    process.send?.({ type: 'status', id: message.id, report: report() } satisfies StatusReply);
+  });
+}

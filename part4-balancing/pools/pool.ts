@@ -1,0 +1,166 @@
+/**
+ * A pool: the backends behind one name, the strategy that picks among them,
+ * and the retry loop that turns "pick a backend" into "a connected socket".
+ *
+ *   pick among the available backends not tried yet (the strategy decides)
+ *     └─▶ connect ── accepted ──▶ done: hand the pair to the relay
+ *           └── refused / no answer within connectTimeoutMs
+ *                 └─▶ a passive failure for that backend; pick again
+ *   every backend tried ──▶ undefined: the caller answers 502 or closes
+ *
+ * Retrying is safe because the client's bytes are still waiting in the kernel
+ * (the listener pauses clients on accept): no backend has seen a byte.
+ *
+ * What it leaves out: retrying after a backend accepted (the request may have
+ * had effects: a backend that took it and never answered costs that client a
+ * 504 or a close, see relay.ts), and a queue for when every backend is busy.
+ */
+import net from 'node:net';
+import type { BackendConfig, PoolConfig } from '../config/config.ts';
+import { Health, startProbes } from '../health/health.ts';
+import { describe } from '../log.ts';
+import { createStrategy, type Peer, type Strategy } from './strategies/index.ts';
+
+/** One backend of a pool: where it is, its counters, its health. A strategy sees it as a Peer. */
+export class Backend implements Peer {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  weight: number;
+  /** Connections being set up or relayed right now (what least-connections compares). */
+  activeConnections = 0;
+  /** Connections a client got through here since start. */
+  totalConnections = 0;
+  /** Failed connects since start, and requests left unanswered (firstByteTimeoutMs). */
+  failures = 0;
+  readonly health: Health;
+
+  constructor(config: BackendConfig, pool: PoolConfig) {
+    this.id = config.id;
+    this.host = config.host;
+    this.port = config.port;
+    this.weight = config.weight;
+    this.health = new Health(`${config.id} (pool ${pool.name})`, pool);
+  }
+
+  /** It accepted a client, took its bytes, and sent nothing back in time (relay.ts). */
+  answerMissing(reason: string): void {
+    this.failures++;
+    this.health.answerMissing(reason);
+  }
+}
+
+export interface Connection {
+  backend: Backend;
+  socket: net.Socket;
+}
+
+export class Pool {
+  readonly name: string;
+  readonly backends: readonly Backend[];
+  private readonly strategy: Strategy;
+  private readonly stopProbes: () => void;
+
+  /**
+   * Builds the pool from its configuration. On a reload, `previous` is the pool
+   * of the same name: its backends that stay keep their counters, their health
+   * and their open connections (least-connections must still see those).
+   */
+  constructor(
+    readonly config: PoolConfig,
+    previous?: Pool,
+  ) {
+    this.name = config.name;
+    this.backends = config.backends.map((backendConfig) => {
+      const kept = previous?.backends.find((b) => b.id === backendConfig.id);
+      if (!kept) return new Backend(backendConfig, config);
+      kept.weight = backendConfig.weight;
+      kept.health.settings = config;
+      return kept;
+    });
+    this.strategy = createStrategy(config.strategy);
+    this.stopProbes = config.healthCheck
+      ? startProbes(this.backends, { ...config.healthCheck, proxyProtocol: config.proxyProtocol })
+      : () => {};
+  }
+
+  /**
+   * Connects a client to one of the backends, trying the others on failure.
+   * Rejects only when the proxy itself is short of descriptors or buffers
+   * (isLocalShortage), which no other backend would change.
+   */
+  async connect(clientIp: string): Promise<Connection | undefined> {
+    const tried = new Set<Backend>();
+    for (;;) {
+      const backend = this.pick(tried, clientIp);
+      if (!backend) return undefined;
+      tried.add(backend);
+      backend.activeConnections++;
+      try {
+        const socket = await connectTo(backend.host, backend.port, this.config.connectTimeoutMs);
+        backend.health.connectSucceeded();
+        backend.totalConnections++;
+        socket.once('close', () => backend.activeConnections--);
+        return { backend, socket };
+      } catch (err) {
+        backend.activeConnections--;
+        // Our own shortage says nothing about the backend: no other backend
+        // would fare better, and marking healthy backends down would turn a
+        // passing squeeze into 502s for everyone. The caller counts it.
+        if (isLocalShortage(err)) throw err;
+        backend.failures++;
+        backend.health.connectFailed(describe(err));
+      }
+    }
+  }
+
+  /**
+   * The strategy picks among the backends that are available and not tried yet.
+   * When passive health has taken out every one of those, we try them anyway
+   * (as nginx does for a one-backend pool): a likely failure beats a certain
+   * 502, and the pool comes back as soon as a backend does. A backend that
+   * failed a probe stays out.
+   */
+  private pick(tried: ReadonlySet<Backend>, clientIp: string): Backend | undefined {
+    const untried = this.backends.filter((b) => !tried.has(b) && !b.health.probeDown);
+    const available = untried.filter((b) => b.health.available);
+    const chosen = this.strategy.pick(available.length > 0 ? available : untried, clientIp);
+    return chosen as Backend | undefined;
+  }
+
+  /** Stops the probes; `keep` lists backends that live on in a reloaded pool. */
+  close(keep: ReadonlySet<Backend> = new Set()): void {
+    this.stopProbes();
+    for (const backend of this.backends) if (!keep.has(backend)) backend.health.stop();
+  }
+}
+
+/** Errors that come from this process or host running short, not from the backend. */
+const LOCAL_SHORTAGES = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL']);
+
+export function isLocalShortage(err: unknown): boolean {
+  return LOCAL_SHORTAGES.has((err as NodeJS.ErrnoException)?.code ?? '');
+}
+
+/** connect() with a deadline. Rejects with the reason on refusal or timeout. */
+function connectTo(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    // allowHalfOpen: the relay decides when to send our FIN (see relay.ts).
+    const socket = net.connect({ host, port, allowHalfOpen: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeListener('error', onError);
+      resolve(socket);
+    });
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    socket.once('error', onError);
+  });
+}

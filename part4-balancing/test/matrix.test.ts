@@ -1,0 +1,13 @@
+import { behaviourMatrix } from '../../shared/test/matrix.ts';
+
+behaviourMatrix({
+  part: 'part4-balancing',
+  badArgs: [
+    ['70000', '127.0.0.1:8888'],
+    ['8000'],
+    ['8000', '127.0.0.1', '8888'],
+    ['8000', '127.0.0.1:99999'],
+    ['--config'],
+    ['--bogus', '127.0.0.1:8888'],
+  ],
+});

@@ -1,0 +1,77 @@
+/**
+ * The status endpoint: after known traffic, the JSON says what happened.
+ */
+import t from 'tap';
+import { freePort, httpGet } from '../../shared/test/harness.ts';
+import {
+  backendStatus,
+  sequence,
+  slowRequest,
+  startBackends,
+  startBalancer,
+  whenOpen,
+} from './support.ts';
+
+t.test('status after six requests over two live backends and a dead one', async (t) => {
+  const [A, B] = await startBackends(t, ['A', 'B']);
+  const dead = `127.0.0.1:${await freePort()}`;
+  const { proxy, statusPort } = await startBalancer(
+    t,
+    {
+      listen: [{ port: 0, pool: 'web' }],
+      pools: {
+        web: {
+          backends: [{ address: A.address, weight: 2 }, { address: B.address }, { address: dead }],
+        },
+      },
+    },
+    ['--status-port', '0'], // the command line's status port
+  );
+  const names = await sequence(proxy.port, 6);
+  t.equal(names.length, 6, `answered by ${names.join('')}`);
+  // Far longer than the test: it is still open at the end, and closed on teardown.
+  void slowRequest(t, proxy.port, 60_000);
+
+  const report = await whenOpen(statusPort as number, 1);
+  t.equal(report.pid, proxy.pid, 'the pid to signal');
+  t.ok(report.uptimeMs > 0, `up for ${report.uptimeMs} ms`);
+  t.same(
+    report.listeners,
+    [{ host: '*', port: proxy.port, protocol: 'tcp', pool: 'web', open: 1 }],
+    'the listener, its real port, its open clients',
+  );
+  t.equal(report.pools.web.strategy, 'round-robin');
+  const a = backendStatus(report, 'web', A.address);
+  const b = backendStatus(report, 'web', B.address);
+  const d = backendStatus(report, 'web', dead);
+  t.equal(a.weight, 2, 'weights as configured');
+  t.equal(
+    a.totalConnections,
+    names.filter((n) => n === 'A').length + (a.activeConnections ? 1 : 0),
+    "A's total counts what A answered (and the slow one if it is A's)",
+  );
+  t.equal(
+    b.totalConnections,
+    names.filter((n) => n === 'B').length + (b.activeConnections ? 1 : 0),
+    "B's too",
+  );
+  t.equal(a.activeConnections + b.activeConnections, 1, 'the slow request is the one active');
+  t.equal(d.failures, 1, 'the dead backend failed once ...');
+  t.equal(d.health, 'down', '... which took it out (maxFails 1)');
+  t.match(d.down, /failed connects/);
+  t.ok(
+    (d.retryInMs ?? 0) > 0 && (d.retryInMs ?? 0) <= 10_000,
+    `tried again in ${d.retryInMs} ms (within failTimeoutMs)`,
+  );
+  t.equal(d.probeFailure, undefined, 'no health check to fail');
+  t.equal(a.retryInMs, undefined, 'a live backend has no retry time');
+  t.equal(d.totalConnections, 0);
+  t.same(
+    { ...report.totals },
+    { activeConnections: 1, totalConnections: 7, failures: 1, noBackend: 0 },
+    'totals',
+  );
+
+  const notFound = await httpGet(statusPort as number, '/elsewhere');
+  t.equal(notFound.status, 404, 'only GET / is there');
+});

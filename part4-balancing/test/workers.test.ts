@@ -1,0 +1,102 @@
+/**
+ * --workers through the real command line: clients spread over the workers,
+ * the primary passes SIGHUP and SIGTERM on, restarts a worker that dies, and
+ * answers the status for all of them (its figures added up, and the worst
+ * link to Redis of any worker).
+ */
+import { writeFileSync } from 'node:fs';
+import t from 'tap';
+import { waitFor } from '../../shared/test/harness.ts';
+import { addUp } from '../fleet/workers.ts';
+import type { Snapshot } from '../status/status.ts';
+import {
+  onePool,
+  startBackends,
+  startBalancer,
+  status,
+  statusWhen,
+  whoAnswered,
+} from './support.ts';
+
+const [A, B] = await startBackends(t, ['A', 'B']);
+
+interface WorkerStatus {
+  pid: number;
+  totalConnections: number;
+}
+const workersOf = (report: unknown) => (report as { workers: WorkerStatus[] }).workers;
+
+t.test(
+  'two workers: both serve, SIGHUP and SIGTERM pass through, a dead one comes back',
+  async (t) => {
+    const { proxy, file, statusPort } = await startBalancer(
+      t,
+      onePool({ backends: [{ address: A.address }] }),
+      ['--workers', '2'],
+    );
+    const port = statusPort as number;
+    await waitFor(() => (proxy.output().match(/Listening on port/g) ?? []).length === 2, {
+      what: 'both workers listening',
+    });
+    for (let i = 0; i < 8; i++) await whoAnswered(proxy.port);
+    const report = await status(port);
+    const workers = workersOf(report);
+    t.equal(workers.length, 2, 'the status lists both workers');
+    t.ok(
+      workers.every((worker) => worker.totalConnections > 0),
+      `both served clients: ${workers.map((w) => w.totalConnections).join(' and ')}`,
+    );
+    t.equal(report.totals.totalConnections, 8, 'and adds their figures up');
+
+    writeFileSync(file, JSON.stringify(onePool({ backends: [{ address: B.address }] })));
+    proxy.child.kill('SIGHUP');
+    await waitFor(() => (proxy.output().match(/Reloaded/g) ?? []).length === 2, {
+      what: 'both workers reloaded',
+    });
+    for (let i = 0; i < 4; i++) t.equal(await whoAnswered(proxy.port), 'B', `client ${i + 1}: B`);
+
+    const victim = workers[0].pid;
+    process.kill(victim, 'SIGKILL');
+    await proxy.waitForOutput(new RegExp(`Worker ${victim} killed by SIGKILL; starting another`));
+    const after = await statusWhen(
+      port,
+      (r) => workersOf(r).length === 2 && !workersOf(r).some((w) => w.pid === victim),
+      'a new worker in the status',
+    );
+    t.notOk(
+      workersOf(after).some((w) => w.pid === victim),
+      'the dead worker was replaced',
+    );
+    t.equal(await whoAnswered(proxy.port), 'B', 'and the port still serves');
+
+    proxy.child.kill('SIGTERM');
+    t.equal(await proxy.exited, 0, 'SIGTERM to the primary: every worker stops, exit 0');
+    t.match(proxy.output(), /Stopped: every worker has exited\./);
+  },
+);
+
+t.test('the status of the workers shows the worst link to Redis of any of them', async (t) => {
+  const report = (redis: Snapshot['redis']) =>
+    ({
+      pid: 1,
+      pools: {},
+      totals: { activeConnections: 0, totalConnections: 0, failures: 0, noBackend: 0 },
+      events: {},
+      limits: { maxConnections: 1, maxConnectionsPerClient: 0, open: 0 },
+      listeners: [],
+      routes: [],
+      redis,
+    }) as unknown as Snapshot;
+  const up = { connected: true, state: 'up' } as const;
+  const down = { connected: false, state: 'down' } as const;
+  const silent = (silentForMs: number) =>
+    ({ connected: false, state: 'silent', silentForMs }) as const;
+  t.same(addUp([report(up), report(up)]).redis, up, 'all up: up');
+  t.same(addUp([report(up), report(down)]).redis, down, 'one down: down');
+  t.same(
+    addUp([report(down), report(silent(3000)), report(silent(5000)), report(up)]).redis,
+    silent(5000),
+    'silent beats down, and the longest silence is shown',
+  );
+  t.equal(addUp([report(undefined)]).redis, undefined, 'no Redis: no link');
+});
