@@ -36,8 +36,11 @@ import { describe, log } from './log.ts';
 import { Pool } from './pools/pool.ts';
 import { routingFor } from './route.ts';
 import { listen, listenerName, portOf } from './serve.ts';
-import { type Listener, running } from './state.ts';
+import { type Listener, RunningState } from './state.ts';
 import { type StatusSource, snapshot, startStatusServer } from './status/status.ts';
+
+/** Everything that changes while the balancer runs (state.ts). */
+const running = new RunningState();
 
 // Started as a program (not imported): read the command line and run.
 if (import.meta.filename === process.argv[1]) await main(readCommandLine(process.argv.slice(2)));
@@ -108,8 +111,12 @@ async function apply(next: Config): Promise<void> {
       const index = unmatched.findIndex(
         (l) => l.config.port === listenerConfig.port && l.config.host === listenerConfig.host,
       );
-      if (index >= 0) kept.push([unmatched.splice(index, 1)[0], listenerConfig]);
-      else opened.push(await listen(routingFor(listenerConfig, nextPools), onClientFinished));
+      if (index >= 0) {
+        kept.push([unmatched.splice(index, 1)[0], listenerConfig]);
+      } else {
+        const routing = routingFor(listenerConfig, nextPools, running.fleet);
+        opened.push(await listen(running, routing, onClientFinished));
+      }
     }
   } catch (err) {
     for (const listener of opened) listener.server.close();
@@ -120,7 +127,7 @@ async function apply(next: Config): Promise<void> {
 
   for (const [listener, listenerConfig] of kept) {
     listener.config = listenerConfig;
-    listener.routing = routingFor(listenerConfig, nextPools);
+    listener.routing = routingFor(listenerConfig, nextPools, running.fleet);
   }
   for (const listener of unmatched) {
     listener.server.close();

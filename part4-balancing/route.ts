@@ -30,12 +30,13 @@
  */
 import net from 'node:net';
 import type { ListenerConfig } from './config/config.ts';
-import { printable } from './log.ts';
+import type { FleetRoutes } from './fleet/fleet.ts';
+import { type EventCounts, printable } from './log.ts';
 import type { Pool } from './pools/pool.ts';
-import { running } from './state.ts';
+import { answer, closeCounted } from './refuse.ts';
 import { ClientHelloReader } from './vhosts/client-hello.ts';
 import { HostTable, hostFromHeader } from './vhosts/hosts.ts';
-import { HttpHeadReader, httpErrorResponse, type ProxyStatus } from './vhosts/http-head.ts';
+import { HttpHeadReader } from './vhosts/http-head.ts';
 import { type ConnectionAddresses, ProxyHeaderReader } from './vhosts/proxy-protocol.ts';
 
 /** What a listener routes with; a reload replaces it, a client keeps the one it was accepted with. */
@@ -46,11 +47,17 @@ export interface Routing {
   hosts?: HostTable;
   /** acceptProxyProtocol: the trustedProxies. */
   trusted?: net.BlockList;
+  /** Fleet mode: the routes from Redis, for a listener with neither hosts nor a pool. */
+  fleet?: FleetRoutes;
 }
 
 /** The routing of a listener's configuration over a set of pools. */
-export function routingFor(config: ListenerConfig, pools: ReadonlyMap<string, Pool>): Routing {
-  const routing: Routing = { config, pools };
+export function routingFor(
+  config: ListenerConfig,
+  pools: ReadonlyMap<string, Pool>,
+  fleet?: FleetRoutes,
+): Routing {
+  const routing: Routing = { config, pools, fleet };
   if (config.protocol !== 'tcp') routing.hosts = new HostTable(config.hosts ?? {}, config.pool);
   if (config.trustedProxies) {
     routing.trusted = new net.BlockList();
@@ -80,6 +87,7 @@ export interface Route {
 export async function routeClient(
   client: net.Socket,
   routing: Routing,
+  events: EventCounts,
 ): Promise<Route | undefined> {
   const config = routing.config;
   const deadline = Date.now() + config.headTimeoutMs;
@@ -100,12 +108,12 @@ export async function routeClient(
 
   if (config.acceptProxyProtocol) {
     if (!isTrusted(addresses.sourceAddress, routing.trusted)) {
-      return closed(client, 'badProxy', `Closed ${who()}: not in trustedProxies.`);
+      return closeCounted(client, events, 'badProxy', `Closed ${who()}: not in trustedProxies.`);
     }
     const read = await readFirst(client, new ProxyHeaderReader(), deadline, first);
     if (read.state !== 'done') {
       const why = read.state === 'error' ? read.reason : `no PROXY header (${read.state})`;
-      return closed(client, 'badProxy', `Closed ${who()}: ${printable(why)}.`);
+      return closeCounted(client, events, 'badProxy', `Closed ${who()}: ${printable(why)}.`);
     }
     const { source, destination } = read.header;
     // LOCAL and UNKNOWN headers carry no addresses: the connection's own stand.
@@ -125,13 +133,15 @@ export async function routeClient(
     const read = await readFirst(client, new HttpHeadReader(config), deadline, first);
     if (read.state === 'closed') return undefined;
     if (read.state === 'timeout') {
-      return answered(
+      return answer(
         client,
+        events,
         408,
         `${who()} sent no complete request head within ${config.headTimeoutMs} ms`,
       );
     }
-    if (read.state === 'error') return answered(client, read.status, `${who()}: ${read.reason}`);
+    if (read.state === 'error')
+      return answer(client, events, read.status, `${who()}: ${read.reason}`);
     name = read.host === undefined ? undefined : hostFromHeader(read.host);
     first = read.bytes;
   } else if (config.protocol === 'tls') {
@@ -140,7 +150,7 @@ export async function routeClient(
     if (read.state === 'closed') return undefined;
     if (read.state !== 'done') {
       const why = read.state === 'error' ? read.reason : 'no complete ClientHello in time';
-      return closed(client, 'badHello', `Closed ${who()}: ${printable(why)}.`);
+      return closeCounted(client, events, 'badHello', `Closed ${who()}: ${printable(why)}.`);
     }
     name = read.sni;
     first = read.bytes;
@@ -151,22 +161,22 @@ export async function routeClient(
     const shown = name === undefined ? 'no name' : printable(name);
     const line = `No route for ${shown} from ${who()}`;
     if (config.protocol === 'http') {
-      return answered(client, 404, line, `No site is served here for ${shown}.\n`);
+      return answer(client, events, 404, line, `No site is served here for ${shown}.\n`);
     }
-    return closed(client, 'noRoute', `${line}: closed.`);
+    return closeCounted(client, events, 'noRoute', `${line}: closed.`);
   }
   return { pool, name, addresses, first };
 }
 
 /**
  * The pool for a name: an http or tls listener with neither hosts nor a pool
- * asks the fleet's routes from Redis (fleet.ts); otherwise its host table, or
+ * asks the fleet's routes from Redis (fleet/fleet.ts); otherwise its host table, or
  * a tcp listener's one pool.
  */
 function choosePool(routing: Routing, name: string | undefined): Pool | undefined {
   const { config } = routing;
   if (config.protocol !== 'tcp' && config.hosts === undefined && config.pool === undefined) {
-    return running.fleet?.poolFor(name, config.protocol);
+    return routing.fleet?.poolFor(name, config.protocol);
   }
   const poolName = routing.hosts ? routing.hosts.route(name) : config.pool;
   return poolName === undefined ? undefined : routing.pools.get(poolName);
@@ -207,45 +217,6 @@ async function readFirst<R extends Pushed>(
     );
     client.on('data', onData).once('end', onEnd).once('close', onEnd).resume();
   });
-}
-
-/** Answers an HTTP error the proxy decided itself, counted, and closes. */
-async function answered(
-  client: net.Socket,
-  status: ProxyStatus,
-  why: string,
-  body?: string,
-): Promise<undefined> {
-  running.events.count(
-    status === 404 ? 'noRoute' : 'badHead',
-    `Answered ${status}: ${printable(why)}.`,
-  );
-  await closeGently(client, httpErrorResponse(status, body));
-  return undefined;
-}
-
-async function closed(client: net.Socket, kind: string, line: string): Promise<undefined> {
-  running.events.count(kind, line);
-  await closeGently(client);
-  return undefined;
-}
-
-/** How long a client we close may take to leave after our last bytes. */
-const LINGER_MS = 2000;
-
-/**
- * Sends `last` (if any) and a FIN, then reads and drops whatever the client
- * still sends until it closes: closing a socket with unread bytes makes the
- * kernel send a reset, which can destroy our answer before the client has
- * read it.
- */
-export async function closeGently(client: net.Socket, last?: Buffer): Promise<void> {
-  client.on('data', () => {});
-  client.setTimeout(LINGER_MS, () => client.destroy());
-  if (last) client.end(last);
-  else client.end();
-  client.resume();
-  if (!client.closed) await new Promise((resolve) => client.once('close', resolve));
 }
 
 function isTrusted(address: string | undefined, trusted: net.BlockList | undefined): boolean {

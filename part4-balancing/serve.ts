@@ -27,19 +27,23 @@
 import net from 'node:net';
 import type { ListenerConfig } from './config/config.ts';
 import { joinHostPort } from './ip.ts';
-import { describe, log, printable } from './log.ts';
+import { describe, type EventCounts, log, printable } from './log.ts';
 import { type Connection, isLocalShortage, type Pool } from './pools/pool.ts';
+import { closeGently, GATEWAY_TIMEOUT, looksLikeHttp, refuse } from './refuse.ts';
 import { relay } from './relay.ts';
-import { clientIp, closeGently, type Route, type Routing, routeClient } from './route.ts';
-import { type Listener, running } from './state.ts';
-import { httpErrorResponse } from './vhosts/http-head.ts';
+import { clientIp, type Route, type Routing, routeClient } from './route.ts';
+import type { Listener, RunningState } from './state.ts';
 import { encodeProxyV1, encodeProxyV2 } from './vhosts/proxy-protocol.ts';
 
 /**
  * socket() + bind() + listen() for one listener. `onFinished` runs each time a
  * client is done (a graceful stop waits for the last one).
  */
-export async function listen(routing: Routing, onFinished: () => void): Promise<Listener> {
+export async function listen(
+  running: RunningState,
+  routing: Routing,
+  onFinished: () => void,
+): Promise<Listener> {
   const listenerConfig = routing.config;
   // allowHalfOpen: a client's FIN is ours to forward, not for Node to answer at once.
   // pauseOnConnect: a client's bytes stay in the kernel until we read them, to
@@ -47,7 +51,7 @@ export async function listen(routing: Routing, onFinished: () => void): Promise<
   // retried elsewhere with nothing lost.
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
   const listener: Listener = { config: listenerConfig, routing, server, port: 0, open: 0 };
-  server.on('connection', (client) => void own(listener, client, onFinished));
+  server.on('connection', (client) => void own(running, listener, client, onFinished));
   const where = listenerName(listenerConfig);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`cannot listen on ${where}: ${describe(err)}`)));
@@ -70,14 +74,19 @@ export function listenerName(config: ListenerConfig, port = config.port): string
  * The owner of one accepted client (the rule at the top of this file): it
  * admits it, serves it, and closes it, whatever happened in between.
  */
-async function own(listener: Listener, client: net.Socket, onFinished: () => void): Promise<void> {
+async function own(
+  running: RunningState,
+  listener: Listener,
+  client: net.Socket,
+  onFinished: () => void,
+): Promise<void> {
   // Until the relay takes over, a reset from the client only needs to end this.
   client.on('error', () => {});
   const address = clientIp(client);
-  const admitted = admit(listener, address, client);
+  const admitted = admit(running, listener, address, client);
   try {
     // The routing of the moment: a reload changes listener.routing, not this client's.
-    if (admitted) await serve(client, listener.routing);
+    if (admitted) await serve(running, client, listener.routing);
   } catch (err) {
     log(
       `Closed ${printable(address)}:${client.remotePort} on an unexpected error: ${describe(err)}`,
@@ -85,7 +94,7 @@ async function own(listener: Listener, client: net.Socket, onFinished: () => voi
   } finally {
     client.destroy();
     if (admitted) {
-      release(listener, address, client);
+      release(running, listener, address, client);
       onFinished();
     }
   }
@@ -97,7 +106,12 @@ async function own(listener: Listener, client: net.Socket, onFinished: () => voi
  * client address's (nginx's limit_conn: one address cannot take every slot).
  * Over a limit the refusal is counted, and the owner closes the client.
  */
-function admit(listener: Listener, address: string, client: net.Socket): boolean {
+function admit(
+  running: RunningState,
+  listener: Listener,
+  address: string,
+  client: net.Socket,
+): boolean {
   const config = running.config;
   const fromAddress = running.openPerAddress.get(address) ?? 0;
   let over: [kind: string, limit: string] | undefined;
@@ -121,7 +135,12 @@ function admit(listener: Listener, address: string, client: net.Socket): boolean
   return true;
 }
 
-function release(listener: Listener, address: string, client: net.Socket): void {
+function release(
+  running: RunningState,
+  listener: Listener,
+  address: string,
+  client: net.Socket,
+): void {
   running.clientSockets.delete(client);
   listener.open--;
   const left = (running.openPerAddress.get(address) ?? 1) - 1;
@@ -133,8 +152,8 @@ function release(listener: Listener, address: string, client: net.Socket): void 
  * Serves one admitted client: routes it, connects it, relays it or refuses
  * it. Returns when it is done with the client, which its owner then closes.
  */
-async function serve(client: net.Socket, routing: Routing): Promise<void> {
-  const route = await routeClient(client, routing);
+async function serve(running: RunningState, client: net.Socket, routing: Routing): Promise<void> {
+  const route = await routeClient(client, routing, running.events);
   if (!route) return;
   const { pool } = route;
   let connection: Awaited<ReturnType<Pool['connect']>>;
@@ -146,9 +165,18 @@ async function serve(client: net.Socket, routing: Routing): Promise<void> {
       'shortage',
       `The proxy is short of resources: connect failed with ${describe(err)} (not the backend's fault).`,
     );
-    return refuse(client, route, `the proxy is short of resources (${describe(err)})`);
+    return refuse(
+      client,
+      running.events,
+      route.first,
+      who(route),
+      `the proxy is short of resources (${describe(err)})`,
+    );
   }
-  if (!connection) return refuse(client, route, `no backend of pool ${pool.name} accepted`);
+  if (!connection) {
+    const why = `no backend of pool ${pool.name} accepted`;
+    return refuse(client, running.events, route.first, who(route), why);
+  }
   // The backend socket is this function's: whatever happens from here, it
   // closes it (after the relay, both sockets are closed already).
   const backend = connection.socket;
@@ -169,11 +197,15 @@ async function serve(client: net.Socket, routing: Routing): Promise<void> {
       events: running.events,
       firstByteTimeoutMs: pool.config.firstByteTimeoutMs,
       sentBefore: route.first,
-      onNoAnswer: (sent) => noAnswer(client, route, connection, sent),
+      onNoAnswer: (sent) => noAnswer(running.events, client, route, connection, sent),
     });
   } finally {
     backend.destroy();
   }
+}
+
+export function portOf(server: net.Server): number {
+  return (server.address() as net.AddressInfo).port;
 }
 
 /**
@@ -182,57 +214,25 @@ async function serve(client: net.Socket, routing: Routing): Promise<void> {
  * which has had no byte of an answer yet, gets a 504 if it spoke HTTP and a
  * clean close otherwise, as a refused client gets a 502 or a close.
  */
-function noAnswer(client: net.Socket, route: Route, connection: Connection, sent: Buffer): void {
+function noAnswer(
+  events: EventCounts,
+  client: net.Socket,
+  route: Route,
+  connection: Connection,
+  sent: Buffer,
+): void {
   const why = `no answer within ${route.pool.config.firstByteTimeoutMs} ms`;
   connection.backend.answerMissing(why);
-  const http = HTTP_REQUEST.test(sent.toString('latin1', 0, 32));
-  running.events.count(
+  const http = looksLikeHttp(sent);
+  events.count(
     'noAnswer',
-    `Gave up on ${connection.backend.id} (pool ${route.pool.name}) for ` +
-      `${printable(route.addresses.sourceAddress ?? '?')}:${route.addresses.sourcePort} ` +
+    `Gave up on ${connection.backend.id} (pool ${route.pool.name}) for ${who(route)} ` +
       `(${why}): ${http ? 'answered 504.' : 'closed.'}`,
   );
   void closeGently(client, http ? GATEWAY_TIMEOUT : undefined);
 }
 
-/** A method token and a space: the start of an HTTP request line. */
-const HTTP_REQUEST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
-const BAD_GATEWAY = httpErrorResponse(502, 'No backend is available.\n');
-const GATEWAY_TIMEOUT = httpErrorResponse(504, 'The backend did not answer in time.\n');
-/** How long a refused client on a plain TCP listener may take to show its first bytes. */
-const SNIFF_MS = 2000;
-
-/**
- * No backend accepted. A client speaking HTTP gets a 502 that a browser or curl
- * can show; anything else (TLS, say) gets a clean close, since a reply in the
- * wrong protocol would only confuse it. An http or tls listener knows which it
- * is; on a tcp listener we look at the client's first bytes.
- */
-async function refuse(client: net.Socket, route: Route, why: string): Promise<void> {
-  const first = route.first.length > 0 ? route.first : await firstBytes(client, SNIFF_MS);
-  const http = first !== undefined && HTTP_REQUEST.test(first.toString('latin1', 0, 32));
-  running.events.count(
-    'noBackend',
-    `Refused ${printable(route.addresses.sourceAddress ?? '?')}:${route.addresses.sourcePort} (${why}): ` +
-      (http ? 'answered 502.' : 'closed.'),
-  );
-  await closeGently(client, http ? BAD_GATEWAY : undefined);
-}
-
-/** The client's first chunk, or undefined if it closes or stays silent for timeoutMs. */
-function firstBytes(client: net.Socket, timeoutMs: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const done = (chunk?: Buffer) => {
-      clearTimeout(timer);
-      client.off('data', done).off('end', onEnd).off('close', onEnd).pause();
-      resolve(chunk);
-    };
-    const onEnd = () => done();
-    const timer = setTimeout(done, timeoutMs);
-    client.once('data', done).once('end', onEnd).once('close', onEnd).resume();
-  });
-}
-
-export function portOf(server: net.Server): number {
-  return (server.address() as net.AddressInfo).port;
+/** The client as the log names it: its address, from a PROXY header when one was read. */
+function who(route: Route): string {
+  return `${printable(route.addresses.sourceAddress ?? '?')}:${route.addresses.sourcePort}`;
 }

@@ -1,6 +1,7 @@
 /**
  * The running state of the balancer, in one place: everything that changes
- * while it runs. A reload swaps `config`, `pools` and `listeners`; a client takes
+ * while it runs. proxy.ts makes the one there is, and hands it to the code
+ * that needs it (serve.ts's listen()); no module reads it from a global. A reload swaps `config`, `pools` and `listeners`; a client takes
  * its listener's pool when it is accepted and keeps it to the end, so a reload
  * never moves an open connection.
  *
@@ -26,7 +27,7 @@ export interface Listener {
   open: number;
 }
 
-class RunningState {
+export class RunningState {
   /** The configuration in force (the file's, with the command line's overrides). */
   config!: Config;
   pools = new Map<string, Pool>();
@@ -57,5 +58,3 @@ class RunningState {
   readonly startedAt = new Date();
   reloadedAt: Date | undefined;
 }
-
-export const running = new RunningState();

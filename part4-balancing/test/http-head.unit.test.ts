@@ -1,13 +1,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
-import {
-  HttpHeadReader,
-  type HttpHeadResult,
-  httpErrorResponse,
-  type ProxyStatus,
-  readHttpHead,
-} from '../vhosts/http-head.ts';
+import { httpErrorResponse, type ProxyStatus } from '../refuse.ts';
+import { HttpHeadReader, type HttpHeadResult, readHttpHead } from '../vhosts/http-head.ts';
 
 const read = (text: string) => readHttpHead(Buffer.from(text, 'latin1'));
 

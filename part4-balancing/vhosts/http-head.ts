@@ -217,29 +217,3 @@ function trimSpaces(value: string): string {
 function badRequest(reason: string): HttpHeadResult {
   return { state: 'error', status: 400, reason };
 }
-
-// --- What the proxy answers when it will not forward the request -------------
-
-const REASONS = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  414: 'URI Too Long',
-  431: 'Request Header Fields Too Large',
-  502: 'Bad Gateway',
-  504: 'Gateway Timeout',
-} as const;
-
-export type ProxyStatus = keyof typeof REASONS;
-
-/**
- * A complete response for a status the proxy answers itself: a short text body
- * and Connection: close, since the request was not read to its end and the
- * connection cannot carry another.
- */
-export function httpErrorResponse(status: ProxyStatus, body = `${REASONS[status]}\n`): Buffer {
-  return Buffer.from(
-    `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: text/plain\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}

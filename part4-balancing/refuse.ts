@@ -1,0 +1,128 @@
+/**
+ * Every way the proxy turns a client away, in one place: what it answers, and
+ * how it closes. serve.ts refuses a client no backend accepted (a 502, or a
+ * close) and one whose backend never answered (a 504, or a close); route.ts
+ * answers a request head it will not route (400, 404, 408, 414, 431) and
+ * closes what it cannot read. Each refusal is counted (log.ts's EventCounts),
+ * then the client gets its answer and a FIN, and a moment to leave.
+ *
+ * A reply must be in the client's own protocol: an HTTP client gets a status
+ * line that a browser or curl can show; anything else (TLS, say) gets a clean
+ * close, since a reply it cannot parse would only confuse it.
+ *
+ * What it leaves out: HTML error pages, and anything but Connection: close
+ * (the request was not read to its end, so the connection cannot carry another).
+ */
+import type net from 'node:net';
+import { type EventCounts, printable } from './log.ts';
+
+const REASONS = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  408: 'Request Timeout',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
+  502: 'Bad Gateway',
+  504: 'Gateway Timeout',
+} as const;
+
+export type ProxyStatus = keyof typeof REASONS;
+
+/**
+ * A complete response for a status the proxy answers itself: a short text body
+ * and Connection: close.
+ */
+export function httpErrorResponse(status: ProxyStatus, body = `${REASONS[status]}\n`): Buffer {
+  return Buffer.from(
+    `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: text/plain\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+const BAD_GATEWAY = httpErrorResponse(502, 'No backend is available.\n');
+export const GATEWAY_TIMEOUT = httpErrorResponse(504, 'The backend did not answer in time.\n');
+
+/** A method token and a space: the start of an HTTP request line. */
+const HTTP_REQUEST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /;
+
+/** Whether a client's first bytes are an HTTP request. */
+export function looksLikeHttp(first: Buffer | undefined): boolean {
+  return first !== undefined && HTTP_REQUEST.test(first.toString('latin1', 0, 32));
+}
+
+/** How long a refused client on a plain TCP listener may take to show its first bytes. */
+const SNIFF_MS = 2000;
+
+/**
+ * No backend accepted `who`. An http or tls listener has read the client's
+ * first bytes already (`first`); on a tcp listener we wait a moment for them,
+ * to know whether a 502 would be understood.
+ */
+export async function refuse(
+  client: net.Socket,
+  events: EventCounts,
+  first: Buffer,
+  who: string,
+  why: string,
+): Promise<void> {
+  const http = looksLikeHttp(first.length > 0 ? first : await firstBytes(client, SNIFF_MS));
+  events.count('noBackend', `Refused ${who} (${why}): ${http ? 'answered 502.' : 'closed.'}`);
+  await closeGently(client, http ? BAD_GATEWAY : undefined);
+}
+
+/** Answers an HTTP error the proxy decided itself, counted, and closes. */
+export async function answer(
+  client: net.Socket,
+  events: EventCounts,
+  status: ProxyStatus,
+  why: string,
+  body?: string,
+): Promise<undefined> {
+  events.count(status === 404 ? 'noRoute' : 'badHead', `Answered ${status}: ${printable(why)}.`);
+  await closeGently(client, httpErrorResponse(status, body));
+  return undefined;
+}
+
+/** Closes a client that gets no answer, counted as `kind`. */
+export async function closeCounted(
+  client: net.Socket,
+  events: EventCounts,
+  kind: string,
+  line: string,
+): Promise<undefined> {
+  events.count(kind, line);
+  await closeGently(client);
+  return undefined;
+}
+
+/** How long a client we close may take to leave after our last bytes. */
+const LINGER_MS = 2000;
+
+/**
+ * Sends `last` (if any) and a FIN, then reads and drops whatever the client
+ * still sends until it closes: closing a socket with unread bytes makes the
+ * kernel send a reset, which can destroy our answer before the client has
+ * read it.
+ */
+export async function closeGently(client: net.Socket, last?: Buffer): Promise<void> {
+  client.on('data', () => {});
+  client.setTimeout(LINGER_MS, () => client.destroy());
+  if (last) client.end(last);
+  else client.end();
+  client.resume();
+  if (!client.closed) await new Promise((resolve) => client.once('close', resolve));
+}
+
+/** The client's first chunk, or undefined if it closes or stays silent for timeoutMs. */
+function firstBytes(client: net.Socket, timeoutMs: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const done = (chunk?: Buffer) => {
+      clearTimeout(timer);
+      client.off('data', done).off('end', onEnd).off('close', onEnd).pause();
+      resolve(chunk);
+    };
+    const onEnd = () => done();
+    const timer = setTimeout(done, timeoutMs);
+    client.once('data', done).once('end', onEnd).once('close', onEnd).resume();
+  });
+}
