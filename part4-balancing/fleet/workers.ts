@@ -25,7 +25,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Address } from '../config/config.ts';
 import { log } from '../log.ts';
-import { type Snapshot, startStatusServer } from '../status/status.ts';
+import type { Snapshot } from '../status/snapshot.ts';
+import { startStatusServer } from '../status/status.ts';
 import type { RedisLink } from './redis-routes.ts';
 
 /** A worker that lives this long has its restart delay reset. */

@@ -23,7 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Snapshot } from './status.ts';
+import type { Snapshot } from './snapshot.ts';
 import { view } from './status-view.js';
 
 /** The view's source, sent to the browser as it is (comments and all: view-source shows them). */

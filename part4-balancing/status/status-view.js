@@ -22,17 +22,16 @@
  * keeps it; a reload starts afresh), charts beyond a sparkline, and controls.
  */
 
-/** @typedef {import('./status.ts').Snapshot} Snapshot */
-/** @typedef {import('./status.ts').BackendStatus} BackendStatus */
-/** @typedef {import('./status.ts').PoolStatus} PoolStatus */
 /**
- * What later steps of part 4 add to the JSON: routes by virtual host (from the
- * file or from Redis), and the worker processes. The page shows them when the
- * JSON has them.
- * @typedef {{ host: string, pool: string, source: string }} Route
- * @typedef {{ pid: number, [more: string]: unknown }} Worker
- * @typedef {import('../fleet/redis-routes.ts').RedisLink} RedisLink
- * @typedef {Snapshot & { routes?: Route[], redis?: RedisLink, workers?: Worker[] }} Status
+ * The JSON it renders, as snapshot.ts defines it: the same types status.ts
+ * builds it with, so a field renamed there is an error here. The view shows
+ * routes, the link to Redis and the workers when the JSON has them.
+ * @typedef {import('./snapshot.ts').Snapshot} Snapshot
+ * @typedef {import('./snapshot.ts').PoolStatus} PoolStatus
+ * @typedef {import('./snapshot.ts').BackendStatus} BackendStatus
+ * @typedef {import('./snapshot.ts').RouteStatus} RouteStatus
+ * @typedef {import('./snapshot.ts').WorkerStatus} WorkerStatus
+ * @typedef {import('./snapshot.ts').RedisLink} RedisLink
  */
 /**
  * One backend's recent past, as live() measures it between polls.
@@ -45,7 +44,7 @@ const SAMPLES = 60;
 /**
  * The page's body for one snapshot. `note` says how fresh it is; `recent` holds
  * each backend's requests per second (only live() has them).
- * @param {Status} status
+ * @param {Snapshot} status
  * @param {{ note: string, recent?: Map<string, Recent> }} extras
  * @returns {string}
  */
@@ -65,7 +64,7 @@ ${Object.entries(status.pools).map(([name, pool]) => poolSection(name, pool, rec
 ${workersSection(status.workers)}`.text;
 }
 
-/** @param {Status} s */
+/** @param {Snapshot} s */
 function processSection(s) {
   return html`<section>
   <h2>Process</h2>
@@ -79,7 +78,7 @@ function processSection(s) {
 </section>`;
 }
 
-/** @param {Status} s */
+/** @param {Snapshot} s */
 function listenersSection(s) {
   const rows = s.listeners.map(
     (l) => html`<tr>
@@ -160,7 +159,7 @@ function sparkline(rates, peak) {
     <span class="n">${(rates.at(-1) ?? 0).toFixed(1)}</span>`;
 }
 
-/** @param {Status} s */
+/** @param {Snapshot} s */
 function connectionsSection(s) {
   const { limits, totals } = s;
   return html`<section>
@@ -175,7 +174,7 @@ function connectionsSection(s) {
 </section>`;
 }
 
-/** @param {Status} s */
+/** @param {Snapshot} s */
 function eventsSection(s) {
   const events = Object.entries(s.events).map(
     ([kind, count]) => html`<dt>${kind}</dt><dd>${count}</dd>`,
@@ -201,7 +200,7 @@ function linkText(redis) {
 }
 
 /**
- * @param {Route[] | undefined} routes
+ * @param {RouteStatus[] | undefined} routes
  * @param {RedisLink | undefined} redis
  */
 function routesSection(routes, redis) {
@@ -221,10 +220,10 @@ function routesSection(routes, redis) {
 </section>`;
 }
 
-/** @param {Worker[] | undefined} workers */
+/** @param {WorkerStatus[] | undefined} workers */
 function workersSection(workers) {
   if (workers === undefined) return '';
-  // Whatever else a worker reports is shown as it comes: "pid 4321, pools 2".
+  // Whatever else a worker reports is shown as it comes: "pid 4321, activeConnections 3, ...".
   const items = workers.map(({ pid, ...more }) => {
     const rest = Object.entries(more).map(([key, value]) => {
       const shown = typeof value === 'object' ? JSON.stringify(value) : String(value);
@@ -252,7 +251,7 @@ function workersSection(workers) {
 export function live(target, everyMs = 1000) {
   /** @type {Map<string, Recent>} */
   let recent = new Map();
-  /** @type {Status | undefined} */
+  /** @type {Snapshot | undefined} */
   let last;
   /** @type {Date | undefined} */
   let failingSince;
@@ -262,7 +261,7 @@ export function live(target, everyMs = 1000) {
       // The server says no-store: every poll is a fresh snapshot.
       const response = await fetch('status.json', { signal: AbortSignal.timeout(5000) });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      last = /** @type {Status} */ (await response.json());
+      last = /** @type {Snapshot} */ (await response.json());
       recent = measure(recent, last);
       failingSince = undefined;
       note = `Live: updated every second, last at ${stamp(new Date()).slice(11)}.`;
@@ -282,7 +281,7 @@ export function live(target, everyMs = 1000) {
  * A backend that left the configuration is forgotten; a restarted proxy (its
  * uptime went back) starts every line afresh.
  * @param {Map<string, Recent>} before
- * @param {Status} status
+ * @param {Snapshot} status
  * @returns {Map<string, Recent>}
  */
 function measure(before, status) {

@@ -22,8 +22,17 @@
  */
 import http from 'node:http';
 import type { Address } from '../config/config.ts';
-import type { RedisLink } from '../fleet/redis-routes.ts';
 import type { Pool } from '../pools/pool.ts';
+import type {
+  BackendStatus,
+  Limits,
+  ListenerStatus,
+  PoolStatus,
+  RedisLink,
+  RouteStatus,
+  Snapshot,
+  Totals,
+} from './snapshot.ts';
 import { PAGE_HEADERS, page, prefersHtml } from './status-page.ts';
 
 /** Status clients served at once; more are closed at accept. */
@@ -37,60 +46,25 @@ export interface StatusSource {
   source: string;
   startedAt: Date;
   reloadedAt?: Date;
-  /** host "*": every address. */
-  listeners: () => {
-    host: string;
-    port: number;
-    protocol: string;
-    /** tcp: its pool; http and tls: the pool for names not in hosts. */
-    pool?: string;
-    hosts?: Record<string, string>;
-    maxConnections?: number;
-    open: number;
-  }[];
+  /** Every listening socket and its clients now. */
+  listeners: () => ListenerStatus[];
   pools: () => Iterable<Pool>;
   /** Clients that got a 502 or a close because no backend accepted. */
   noBackend: () => number;
   /** The process's limits and how many clients are open now. */
-  limits: () => { maxConnections: number; maxConnectionsPerClient: number; open: number };
+  limits: () => Limits;
   /** Per-connection events counted since start (resets, refusals over a limit, ...). */
   events: () => Record<string, number>;
   /** Virtual hosts: each name and its pool, from the file's hosts tables or from Redis. */
-  routes?: () => { host: string; pool: string; source: string }[];
+  routes?: () => RouteStatus[];
   /** Fleet mode: is the link to Redis up, silent or down (the routes are then the last it gave). */
   redis?: () => RedisLink;
 }
 
-/** One backend in the snapshot. */
-export interface BackendStatus {
-  id: string;
-  weight: number;
-  health: 'up' | 'down';
-  /** Why it is down, in words. */
-  down?: string;
-  /** Passively down (failed connects, unanswered requests): the next client tries it again in this long. */
-  retryInMs?: number;
-  /** Its last health check failed, for this reason: out until one passes. */
-  probeFailure?: string;
-  activeConnections: number;
-  totalConnections: number;
-  failures: number;
-  /** With a health check: probes since start. */
-  probes?: { passed: number; failed: number };
-}
-
-export interface PoolStatus {
-  strategy: string;
-  /** "tcp", "GET /path" or "off". */
-  healthCheck: string;
-  backends: BackendStatus[];
-}
-
-export type Snapshot = ReturnType<typeof snapshot>;
-
-export function snapshot(status: StatusSource) {
+/** The status JSON, made from the running objects on each request (snapshot.ts says what each field is). */
+export function snapshot(status: StatusSource): Snapshot {
   const pools: Record<string, PoolStatus> = {};
-  const totals = {
+  const totals: Totals = {
     activeConnections: 0,
     totalConnections: 0,
     failures: 0,
@@ -139,7 +113,7 @@ export function snapshot(status: StatusSource) {
   };
 }
 
-function routesOf(status: StatusSource) {
+function routesOf(status: StatusSource): Pick<Snapshot, 'routes'> {
   const routes = status.routes?.() ?? [];
   return routes.length > 0 || status.redis ? { routes } : {};
 }

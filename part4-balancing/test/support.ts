@@ -23,7 +23,7 @@ import {
   startPart,
   waitFor,
 } from '../../shared/test/harness.ts';
-import type { BackendStatus, Snapshot } from '../status/status.ts';
+import type { BackendStatus, Snapshot } from '../status/snapshot.ts';
 
 /** The ports of a balancer's startup lines, as the harness reads them. */
 export { listenerPorts } from '../../shared/test/harness.ts';
@@ -119,11 +119,8 @@ export async function sequence(port: number, count: number): Promise<string[]> {
   return names;
 }
 
-/** The status JSON, as status.ts makes it, with what fleet mode and --workers add. */
-export type Status = Snapshot & {
-  routes?: { host: string; pool: string; source: string }[];
-  workers?: { pid: number; totalConnections: number; routes?: number }[];
-};
+/** The status JSON, fleet mode's and --workers' fields included (status/snapshot.ts). */
+export type Status = Snapshot;
 export type { BackendStatus };
 
 /** GET / on the status port. */

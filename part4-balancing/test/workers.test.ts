@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import t from 'tap';
 import { waitFor } from '../../shared/test/harness.ts';
 import { addUp } from '../fleet/workers.ts';
-import type { Snapshot } from '../status/status.ts';
+import type { Snapshot } from '../status/snapshot.ts';
 import {
   onePool,
   startBackends,
