@@ -25,7 +25,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Address } from '../config/config.ts';
 import { log } from '../log.ts';
-import type { Snapshot } from '../status/snapshot.ts';
+import type { BackendStatus, PoolStatus, Snapshot, Totals } from '../status/snapshot.ts';
 import { startStatusServer } from '../status/status.ts';
 import type { RedisLink } from './redis-routes.ts';
 
@@ -128,47 +128,38 @@ async function everyWorkersStatus(): Promise<Snapshot> {
 /**
  * One snapshot for the whole process group: counters added up backend by
  * backend, a backend down if any worker sees it down, and a line per worker.
+ * The rest (the configuration, the start, the routes) is the first worker's:
+ * every worker runs the same file. Built anew, field by field, so that the
+ * result is a Snapshot as the type says and no worker's report is changed.
  */
 export function addUp(reports: Snapshot[]): Snapshot {
-  const [first, ...others] = reports;
+  const [first] = reports;
   if (first === undefined) throw new Error('no worker answered');
-  const sum: Snapshot = structuredClone(first);
-  for (const report of others) {
-    for (const [name, pool] of Object.entries(report.pools)) {
-      const into = sum.pools[name];
-      if (into === undefined) {
-        sum.pools[name] = structuredClone(pool);
-        continue;
-      }
-      for (const backend of pool.backends) {
-        const same = into.backends.find((b) => b.id === backend.id);
-        if (same === undefined) continue;
-        same.activeConnections += backend.activeConnections;
-        same.totalConnections += backend.totalConnections;
-        same.failures += backend.failures;
-        if (same.health === 'up' && backend.health === 'down')
-          Object.assign(same, backend, {
-            activeConnections: same.activeConnections,
-            totalConnections: same.totalConnections,
-            failures: same.failures,
-          });
-      }
-    }
-    for (const key of Object.keys(sum.totals) as (keyof Snapshot['totals'])[]) {
-      sum.totals[key] += report.totals[key];
-    }
-    for (const [kind, n] of Object.entries(report.events)) {
-      sum.events[kind] = (sum.events[kind] ?? 0) + n;
-    }
-    sum.limits.open += report.limits.open;
-    report.listeners.forEach((listener, i) => {
-      if (sum.listeners[i]) sum.listeners[i].open += listener.open;
-    });
+  const sum = (count: (report: Snapshot) => number) =>
+    reports.reduce((total, report) => total + count(report), 0);
+  const totals: Totals = {
+    activeConnections: sum((report) => report.totals.activeConnections),
+    totalConnections: sum((report) => report.totals.totalConnections),
+    failures: sum((report) => report.totals.failures),
+    noBackend: sum((report) => report.totals.noBackend),
+  };
+  const events: Record<string, number> = {};
+  for (const report of reports) {
+    for (const [kind, n] of Object.entries(report.events)) events[kind] = (events[kind] ?? 0) + n;
   }
   return {
-    ...sum,
-    ...(sum.redis ? { redis: worstLink(reports) } : {}),
+    ...first,
     pid: process.pid,
+    // Every worker listens on the same sockets, in the same order.
+    listeners: first.listeners.map((listener, i) => ({
+      ...listener,
+      open: sum((report) => report.listeners[i]?.open ?? 0),
+    })),
+    limits: { ...first.limits, open: sum((report) => report.limits.open) },
+    pools: addPools(reports),
+    totals,
+    events,
+    ...(first.redis ? { redis: worstLink(reports) } : {}),
     workers: reports.map((report) => ({
       pid: report.pid,
       activeConnections: report.totals.activeConnections,
@@ -176,7 +167,42 @@ export function addUp(reports: Snapshot[]): Snapshot {
       // Each worker keeps its own route table: the count shows that a change reached it.
       ...(report.routes ? { routes: report.routes.length } : {}),
     })),
-  } as unknown as Snapshot;
+  };
+}
+
+/**
+ * Every worker's pools, as the first worker that has each pool lists it: a
+ * backend the others list too has their counters added.
+ */
+function addPools(reports: Snapshot[]): Record<string, PoolStatus> {
+  const pools: Record<string, PoolStatus> = {};
+  for (const report of reports) {
+    for (const [name, pool] of Object.entries(report.pools)) {
+      const into = pools[name];
+      pools[name] =
+        into === undefined
+          ? pool
+          : {
+              ...into,
+              backends: into.backends.map((backend) => {
+                const same = pool.backends.find((b) => b.id === backend.id);
+                return same === undefined ? backend : addBackend(backend, same);
+              }),
+            };
+    }
+  }
+  return pools;
+}
+
+/** One backend as two workers see it: counters added, down (and why) if either sees it down. */
+function addBackend(a: BackendStatus, b: BackendStatus): BackendStatus {
+  const health = a.health === 'up' && b.health === 'down' ? b : a;
+  return {
+    ...health,
+    activeConnections: a.activeConnections + b.activeConnections,
+    totalConnections: a.totalConnections + b.totalConnections,
+    failures: a.failures + b.failures,
+  };
 }
 
 /**

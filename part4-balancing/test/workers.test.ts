@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import t from 'tap';
 import { waitFor } from '../../shared/test/harness.ts';
 import { addUp } from '../fleet/workers.ts';
-import type { Snapshot } from '../status/snapshot.ts';
+import type { BackendStatus, RedisLink, Snapshot } from '../status/snapshot.ts';
 import {
   onePool,
   startBackends,
@@ -20,11 +20,7 @@ import {
 
 const [A, B] = await startBackends(t, ['A', 'B']);
 
-interface WorkerStatus {
-  pid: number;
-  totalConnections: number;
-}
-const workersOf = (report: unknown) => (report as { workers: WorkerStatus[] }).workers;
+const workersOf = (report: Snapshot) => report.workers ?? [];
 
 t.test(
   'two workers: both serve, SIGHUP and SIGTERM pass through, a dead one comes back',
@@ -76,17 +72,19 @@ t.test(
 );
 
 t.test('the status of the workers shows the worst link to Redis of any of them', async (t) => {
-  const report = (redis: Snapshot['redis']) =>
-    ({
-      pid: 1,
-      pools: {},
-      totals: { activeConnections: 0, totalConnections: 0, failures: 0, noBackend: 0 },
-      events: {},
-      limits: { maxConnections: 1, maxConnectionsPerClient: 0, open: 0 },
-      listeners: [],
-      routes: [],
-      redis,
-    }) as unknown as Snapshot;
+  const report = (redis?: RedisLink): Snapshot => ({
+    config: 'test.json',
+    pid: 1,
+    startedAt: '2026-11-27T08:00:00.000Z',
+    uptimeMs: 1000,
+    listeners: [],
+    limits: { maxConnections: 1, maxConnectionsPerClient: 0, open: 0 },
+    pools: {},
+    totals: { activeConnections: 0, totalConnections: 0, failures: 0, noBackend: 0 },
+    events: {},
+    routes: [],
+    ...(redis ? { redis } : {}),
+  });
   const up = { connected: true, state: 'up' } as const;
   const down = { connected: false, state: 'down' } as const;
   const silent = (silentForMs: number) =>
@@ -99,4 +97,57 @@ t.test('the status of the workers shows the worst link to Redis of any of them',
     'silent beats down, and the longest silence is shown',
   );
   t.equal(addUp([report(undefined)]).redis, undefined, 'no Redis: no link');
+});
+
+t.test('the workers added up: counters per backend, down if any sees it down', async (t) => {
+  const backend = (id: string, totalConnections: number): BackendStatus => ({
+    id,
+    weight: 1,
+    health: 'up',
+    activeConnections: 1,
+    totalConnections,
+    failures: 0,
+  });
+  const worker = (pid: number, b: BackendStatus, events: Record<string, number>): Snapshot => ({
+    config: 'test.json',
+    pid,
+    startedAt: '2026-11-27T08:00:00.000Z',
+    uptimeMs: 1000,
+    listeners: [{ host: '*', port: 8000, protocol: 'tcp', pool: 'web', open: 1 }],
+    limits: { maxConnections: 100, maxConnectionsPerClient: 0, open: 1 },
+    pools: {
+      web: { strategy: 'round-robin', healthCheck: 'off', backends: [backend('a:1', 3), b] },
+    },
+    totals: {
+      activeConnections: 2,
+      totalConnections: 3 + b.totalConnections,
+      failures: 0,
+      noBackend: 0,
+    },
+    events,
+  });
+  const down: BackendStatus = {
+    ...backend('b:1', 4),
+    health: 'down',
+    down: 'failed connects; tried again in 900 ms',
+    retryInMs: 900,
+    failures: 2,
+  };
+  const reports = [worker(11, backend('b:1', 5), { reset: 1 }), worker(12, down, { idle: 2 })];
+  const before = structuredClone(reports);
+  const sum = addUp(reports);
+  t.same(sum.pools.web.backends, [
+    { ...backend('a:1', 6), activeConnections: 2 },
+    { ...down, activeConnections: 2, totalConnections: 9, failures: 2 },
+  ]);
+  t.same(sum.totals, { activeConnections: 4, totalConnections: 15, failures: 0, noBackend: 0 });
+  t.same(sum.events, { reset: 1, idle: 2 }, 'every kind of event, from whichever worker');
+  t.equal(sum.listeners[0].open, 2, "a listener's clients in every worker");
+  t.equal(sum.limits.open, 2);
+  t.equal(sum.pid, process.pid, 'the pid to signal is the primary');
+  t.same(sum.workers, [
+    { pid: 11, activeConnections: 2, totalConnections: 8 },
+    { pid: 12, activeConnections: 2, totalConnections: 7 },
+  ]);
+  t.same(reports, before, "no worker's report was changed");
 });
