@@ -285,6 +285,7 @@ export function live(target, everyMs = 1000) {
  * @returns {Map<string, Recent>}
  */
 function measure(before, status) {
+  /** @type {Map<string, Recent>} */
   const after = new Map();
   for (const [name, pool] of Object.entries(status.pools)) {
     for (const backend of pool.backends) {
