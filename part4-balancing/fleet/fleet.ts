@@ -19,7 +19,8 @@
  */
 import type { RouteSourceConfig } from '../config/config.ts';
 import { Pool } from '../pools/pool.ts';
-import { type Protocol, RedisRoutes, type RouteMatch } from './redis-routes.ts';
+import { RedisRoutes } from './redis-routes.ts';
+import type { Protocol, RouteMatch } from './route-table.ts';
 
 export class FleetRoutes {
   readonly routes: RedisRoutes;

@@ -1,21 +1,10 @@
 /**
  * Routes kept in Redis and served from a table in this process: how a fleet of
- * proxies shares its routes. The keys are those of the Go proxy (and of
- * hipache before it), so the tools that wrote them still work:
+ * proxies shares its routes. The table, its keys and their members are in
+ * route-table.ts; this file keeps the table true.
  *
- *   SADD hostnames:www.example.org:backends 10.0.0.1 10.0.0.2:8080
- *   SADD hostnames:*.example.org:backends 10.0.0.3     any name under example.org
- *   SADD hostnames:httpDefault:backends 10.0.0.9       HTTP clients no route matched
- *   SADD hostnames:httpsDefault:backends 10.0.0.9      TLS clients no route matched
- *
- * A member is "host", "host:port", "[v6]" or "[v6]:port"; with no port it
- * means 80 for HTTP and 443 for TLS, as it did there. Names, in keys and in
- * members, are read and matched by the host table's rules (hosts.ts): any
- * case, a trailing dot or not, an IPv6 address in any spelling (without
- * brackets in a key), and a wildcard never matches an address.
- *
- * Those proxies asked Redis on every connection and fell over when it went
- * away. Here a client's lookup is a Map read that never waits for Redis:
+ * The Go proxy and hipache asked Redis on every connection and fell over when
+ * it went away. Here a client's lookup is a Map read that never waits for Redis:
  *
  *   connect (two connections) ─▶ notifications on ─▶ SCAN + SMEMBERS ─▶ the table
  *   a notification for one key ─▶ SMEMBERS that key ─▶ its route replaced (gone if the key is)
@@ -56,33 +45,15 @@
  */
 import { ConnectionTimeoutError, createClient, ErrorReply } from 'redis';
 import { parseRedisUrl } from '../config/config.ts';
-import { joinHostPort } from '../ip.ts';
 import { describe, log, printable } from '../log.ts';
-import { canonicalHost, canonicalKey, matchHost, readHostPort } from '../vhosts/hosts.ts';
-
-export type Protocol = 'http' | 'tls';
-
-/** The route for clients no other route matched, per protocol (the Go proxy's names). */
-export const DEFAULT_ROUTES = { http: 'httpDefault', tls: 'httpsDefault' } as const;
-
-/** A backend as a pool takes it. `id` ("host:port", "[v6]:port") is its identity. */
-export interface RouteBackend {
-  id: string;
-  host: string;
-  port: number;
-}
-
-/**
- * What a lookup finds: the route that matched ("www.example.org",
- * "*.example.org", "httpDefault") and its backends. The same object comes back
- * until that route changes, so a caller can key its pools on it. A route whose
- * every member is invalid has no backends (the caller refuses the client)
- * rather than falling through to the default.
- */
-export interface RouteMatch {
-  route: string;
-  backends: readonly RouteBackend[];
-}
+import {
+  type KeyRead,
+  type Protocol,
+  type RouteEntry,
+  RouteKeys,
+  type RouteMatch,
+  RouteTable,
+} from './route-table.ts';
 
 /**
  * The link to Redis, for the status: up (both connections answer and the
@@ -97,7 +68,7 @@ export interface RedisLink {
 
 /** For the status page. */
 export interface RoutesSnapshot extends RedisLink {
-  routes: { host: string; backends: string[]; source: 'redis' }[];
+  routes: RouteEntry[];
 }
 
 export interface RedisRoutesOptions {
@@ -117,7 +88,6 @@ export interface RedisRoutesOptions {
   onChange?: (route: string) => void;
 }
 
-const SUFFIX = ':backends';
 const NOTIFY_FLAGS = 'Kgsxe';
 /** Keys read at once (SCAN's COUNT, SMEMBERS in flight); the command queue is a few of these. */
 const BATCH = 256;
@@ -145,7 +115,8 @@ export function clientOptions(url: string, retryMaxMs: number) {
 type Client = ReturnType<typeof createClient>;
 
 export class RedisRoutes {
-  private table = new RouteTable();
+  private readonly table = new RouteTable();
+  private readonly keys: RouteKeys;
   private readonly clientOptions: ReturnType<typeof clientOptions>;
   private data!: Client;
   /** A connection in subscribe mode can run nothing else: the notifications get their own. */
@@ -154,7 +125,6 @@ export class RedisRoutes {
   private unwatch: () => void = () => {};
   /** The URL without its credentials, for log lines. */
   private readonly where: string;
-  private readonly prefix: string;
   private readonly channelPrefix: string;
   private readonly pollMs: number;
   private readonly retryMaxMs: number;
@@ -183,8 +153,7 @@ export class RedisRoutes {
   private flushQueued = false;
   private pollTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  /** What was logged already, so a full read does not repeat it: per key, its bad members. */
-  private loggedBad = new Map<string, Set<string>>();
+  /** The last refusal logged, so a retry does not repeat it. */
   private loggedError = '';
 
   constructor(options: RedisRoutesOptions) {
@@ -194,7 +163,7 @@ export class RedisRoutes {
       throw new Error(`expected redis://host:port[/db], got "${printable(options.url)}"`);
     const { shown, database } = url;
     this.where = shown;
-    this.prefix = options.prefix ?? 'hostnames:';
+    this.keys = new RouteKeys(options.prefix);
     this.channelPrefix = `__keyspace@${database}__:`;
     this.retryMaxMs = options.retryMaxMs ?? 5000;
     this.pollMs = options.pollMs ?? 10_000;
@@ -219,11 +188,7 @@ export class RedisRoutes {
     return settled;
   }
 
-  /**
-   * The backends for `host` (a name without port, from a Host header or SNI):
-   * the exact name, else the longest `*.suffix`, else the protocol's default.
-   * Case does not matter, nor a trailing dot.
-   */
+  /** The route for `host` (see RouteTable.lookup): a Map read, never a wait for Redis. */
   lookup(host: string, protocol: Protocol): RouteMatch | undefined {
     return this.table.lookup(host, protocol);
   }
@@ -344,7 +309,7 @@ export class RedisRoutes {
 
   /** On every connect of the subscriber (node-redis renews the subscription on a reconnect). */
   private async subscribe(): Promise<void> {
-    const pattern = `${this.channelPrefix}${globEscape(this.prefix)}*${SUFFIX}`;
+    const pattern = `${this.channelPrefix}${this.keys.pattern}`;
     try {
       // Subscribing again to the same pattern with the same listener is a no-op.
       await this.subscriber.pSubscribe(pattern, (_event, channel) => this.onNotification(channel));
@@ -414,24 +379,20 @@ export class RedisRoutes {
   private async resync(): Promise<void> {
     await this.ensureNotifications();
     const fresh = new RouteTable();
-    const match = `${globEscape(this.prefix)}*${SUFFIX}`;
-    for await (const page of this.data.scanIterator({ MATCH: match, TYPE: 'set', COUNT: BATCH })) {
+    const scan = { MATCH: this.keys.pattern, TYPE: 'set', COUNT: BATCH };
+    for await (const page of this.data.scanIterator(scan)) {
       // A page may hold more keys than COUNT asked for.
       for (let i = 0; i < page.length; i += BATCH) {
         const keys = page.slice(i, i + BATCH);
         const read = await Promise.all(keys.map((key) => this.readKey(key)));
-        keys.forEach((key, j) => {
-          const entry = read[j];
-          if (entry?.members) fresh.put(key, entry.route, entry.members);
-        });
+        for (const entry of read) if (entry) fresh.put(entry);
       }
     }
-    const changed = this.table.differences(fresh);
-    this.table = fresh.keepUnchanged(this.table, changed);
+    const changed = this.table.replaceWith(fresh);
     this.loggedError = '';
     this.isConnected = this.data.isReady && this.subscribed;
-    const summary = `${fresh.size} route(s), ${changed.length} changed`;
-    if (!this.loadedOnce) log(`Routes from Redis at ${this.where}: ${fresh.size} loaded.`);
+    const summary = `${this.table.size} route(s), ${changed.length} changed`;
+    if (!this.loadedOnce) log(`Routes from Redis at ${this.where}: ${this.table.size} loaded.`);
     else if (this.announcedDown && this.isConnected) {
       log(`Redis at ${this.where} is back: ${summary}.`);
     }
@@ -450,70 +411,24 @@ export class RedisRoutes {
       const keys = [...this.dirty].slice(0, BATCH);
       for (const key of keys) this.dirty.delete(key);
       const read = await Promise.all(keys.map((key) => this.readKey(key)));
-      keys.forEach((key, i) => {
-        const entry = read[i];
-        if (!entry || !this.table.put(key, entry.route, entry.members)) return;
-        const now = this.table.lookupRoute(entry.route);
-        log(
-          now
-            ? `Route ${printable(entry.route)} from Redis: ${now.members.length} backend(s).`
-            : `Route ${printable(entry.route)} removed from Redis.`,
-        );
-        this.notify(entry.route);
-      });
+      for (const entry of read) {
+        if (entry && this.table.update(entry)) this.notify(entry.route);
+      }
     }
   }
 
-  /**
-   * One key's valid members; `members` undefined when the key is gone (Redis
-   * keeps no empty set) or holds something else than a set. Undefined for a
-   * key whose name is not a route. Each bad member or key is logged once.
-   */
-  private async readKey(
-    key: string,
-  ): Promise<{ route: string; members: Member[] | undefined } | undefined> {
-    const route = routeOf(key.slice(this.prefix.length, key.length - SUFFIX.length));
-    if (route === undefined) {
-      this.logOnce(key, '', `Redis key ${printable(key)}: not a host name, skipped.`);
-      return undefined;
-    }
-    let texts: string[];
+  /** One key, read with SMEMBERS; undefined, and not read, when its name is no route. */
+  private async readKey(key: string): Promise<KeyRead | undefined> {
+    const route = this.keys.routeOf(key);
+    if (route === undefined) return undefined;
+    let reply: string[] | ErrorReply;
     try {
-      texts = await this.data.sMembers(key);
+      reply = await this.data.sMembers(key);
     } catch (err) {
       if (!(err instanceof ErrorReply)) throw err;
-      this.logOnce(key, '', `Redis key ${printable(key)}: ${describe(err)}, skipped.`);
-      return { route, members: undefined };
+      reply = err;
     }
-    if (texts.length === 0) {
-      this.loggedBad.delete(key);
-      return { route, members: undefined };
-    }
-    const members: Member[] = [];
-    const bad = new Set<string>();
-    for (const text of texts) {
-      const member = parseMember(text);
-      if (member) members.push(member);
-      else bad.add(text);
-    }
-    const logged = this.loggedBad.get(key);
-    for (const text of bad) {
-      if (logged?.has(text)) continue;
-      log(
-        `Redis key ${printable(key)}: skipped member "${printable(text)}" ` +
-          '(expected host, host:port, [v6] or [v6]:port).',
-      );
-    }
-    if (bad.size > 0) this.loggedBad.set(key, bad);
-    else this.loggedBad.delete(key);
-    return { route, members };
-  }
-
-  private logOnce(key: string, text: string, line: string): void {
-    const logged = this.loggedBad.get(key);
-    if (logged?.has(text)) return;
-    log(line);
-    this.loggedBad.set(key, new Set([text]));
+    return this.keys.read(key, route, reply);
   }
 
   /**
@@ -592,154 +507,9 @@ function watchLink(
   };
 }
 
-// --- The table -------------------------------------------------------------------
-
-/** A member as read: the host (lower case, IPv6 compressed), its port if it had one. */
-interface Member {
-  host: string;
-  port: number | undefined;
-  /** The member written in one canonical way ("10.0.0.1", "[::1]:8080"). */
-  text: string;
-}
-
-interface Route {
-  members: readonly Member[];
-  /** The members, in order: two reads of an unchanged set give the same. */
-  signature: string;
-  http: RouteMatch;
-  tls: RouteMatch;
-}
-
-/**
- * Routes by name, built from keys. Two keys may spell one name
- * ("Example.org", "example.org."): the route has the members of both.
- */
-class RouteTable {
-  private readonly members = new Map<string, readonly Member[]>();
-  private readonly keysOf = new Map<string, Set<string>>();
-  private readonly routes = new Map<string, Route>();
-
-  get size(): number {
-    return this.routes.size;
-  }
-
-  /** Sets one key's members (undefined: the key is gone); true when its route changed. */
-  put(key: string, route: string, members: readonly Member[] | undefined): boolean {
-    const keys = this.keysOf.get(route) ?? new Set<string>();
-    if (members) {
-      this.members.set(key, members);
-      keys.add(key);
-      this.keysOf.set(route, keys);
-    } else {
-      this.members.delete(key);
-      keys.delete(key);
-    }
-    const before = this.routes.get(route);
-    if (keys.size === 0) {
-      this.keysOf.delete(route);
-      this.routes.delete(route);
-      return before !== undefined;
-    }
-    const next = makeRoute(
-      route,
-      [...keys].flatMap((k) => this.members.get(k) ?? []),
-    );
-    if (before?.signature === next.signature) return false;
-    this.routes.set(route, next);
-    return true;
-  }
-
-  lookupRoute(route: string): Route | undefined {
-    return this.routes.get(route);
-  }
-
-  lookup(host: string, protocol: Protocol): RouteMatch | undefined {
-    const route =
-      matchHost(host, (key) => this.routes.get(key)) ?? this.routes.get(DEFAULT_ROUTES[protocol]);
-    return route?.[protocol];
-  }
-
-  /** The names whose backends differ between this table and `other`. */
-  differences(other: RouteTable): string[] {
-    const names = new Set([...this.routes.keys(), ...other.routes.keys()]);
-    return [...names].filter(
-      (name) => this.routes.get(name)?.signature !== other.routes.get(name)?.signature,
-    );
-  }
-
-  /** This table, with the route objects of `old` where they did not change (lookups keep their identity). */
-  keepUnchanged(old: RouteTable, changed: readonly string[]): this {
-    const changedSet = new Set(changed);
-    for (const [name, route] of old.routes) {
-      if (!changedSet.has(name)) this.routes.set(name, route);
-    }
-    return this;
-  }
-
-  snapshot(): RoutesSnapshot['routes'] {
-    return [...this.routes.entries()]
-      .sort(([a], [b]) => compare(a, b))
-      .map(([host, route]) => ({
-        host,
-        backends: route.members.map((m) => m.text),
-        source: 'redis' as const,
-      }));
-  }
-}
-
-function makeRoute(name: string, members: Member[]): Route {
-  const unique = [...new Map(members.map((m) => [m.text, m])).values()].sort((a, b) =>
-    compare(a.text, b.text),
-  );
-  const backends = (defaultPort: number): RouteBackend[] => {
-    const byId = new Map<string, RouteBackend>();
-    for (const m of unique) {
-      const port = m.port ?? defaultPort;
-      const id = joinHostPort(m.host, port);
-      byId.set(id, { id, host: m.host, port });
-    }
-    return [...byId.values()];
-  };
-  return {
-    members: unique,
-    signature: unique.map((m) => m.text).join(' '),
-    http: Object.freeze({ route: name, backends: Object.freeze(backends(80)) }),
-    tls: Object.freeze({ route: name, backends: Object.freeze(backends(443)) }),
-  };
-}
-
-// --- Names and members -------------------------------------------------------------
-
-/** The route a key names: a host, `*.suffix`, or a default; undefined when it is none. */
-function routeOf(raw: string): string | undefined {
-  if (raw === DEFAULT_ROUTES.http || raw === DEFAULT_ROUTES.tls) return raw;
-  return canonicalKey(raw);
-}
-
-/** "host", "host:port", "[v6]", "[v6]:port", or a bare IPv6 address. */
-function parseMember(text: string): Member | undefined {
-  // A bare IPv6 address first: its colons are no port's.
-  const bare = text.includes(':') ? canonicalHost(text) : undefined;
-  const read = bare === undefined ? readHostPort(text) : { canonical: bare, port: undefined };
-  if (read === undefined) return undefined;
-  const { canonical: host, port } = read;
-  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
-  return { host, port, text: joinHostPort(host, port) };
-}
-
-/** Code-point order, the same in every locale. */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** The flags of NOTIFY_FLAGS that `current` lacks ('A' stands for every class but K and E). */
 function missingFlags(current: string): string {
   return [...NOTIFY_FLAGS]
     .filter((flag) => !current.includes(flag) && !(flag !== 'K' && current.includes('A')))
     .join('');
-}
-
-/** A prefix taken literally in a SCAN MATCH or PSUBSCRIBE pattern. */
-function globEscape(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }
