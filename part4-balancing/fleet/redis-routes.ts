@@ -1,10 +1,8 @@
 /**
- * Routes kept in Redis and served from a table in this process: how a fleet of
- * proxies shares its routes. The table, its keys and their members are in
- * route-table.ts; this file keeps the table true.
- *
- * The Go proxy and hipache asked Redis on every connection and fell over when
- * it went away. Here a client's lookup is a Map read that never waits for Redis:
+ * The link to Redis that keeps fleet mode's route table (route-table.ts)
+ * true: two connections, the PINGs that watch them, the state they add up
+ * to, and the reads that fill the table. A client's lookup is a Map read in
+ * that table that never waits for Redis:
  *
  *   connect (two connections) ─▶ notifications on ─▶ SCAN + SMEMBERS ─▶ the table
  *   a notification for one key ─▶ SMEMBERS that key ─▶ its route replaced (gone if the key is)
@@ -16,28 +14,17 @@
  * Read again in full, because Redis does not keep a notification for a client
  * that is away: whatever changed during the outage is only in the keys.
  *
- * Why the PINGs: a link can go silent without closing. A network partition,
- * or a Redis that vanishes behind a TCP proxy in a failover, sends no FIN and
- * no RST; the kernel sees a connection that looks alive, and a subscriber
- * waiting for notifications waits forever. TCP keepalive does not help: its
- * probes prove only that some kernel answers (the proxy's, say), and none is
- * sent while a command waits for its reply. So each connection sends PING
- * every pingIntervalMs (allowed in subscribe mode too), and a PING, or the
- * handshake of a new connection, unanswered within pingTimeoutMs makes the
- * link silent. The table serves on meanwhile, as through any outage.
+ * The link's states (nextState() holds every transition); down and silent
+ * are an outage, logged in one line when it begins and one when it ends:
  *
- * Why keyspace notifications, not a channel the operator publishes to: the
- * sets are written by tools that already exist (redis-cli, the old proxies'
- * scripts), and none of them publishes. A forgotten publish would leave a
- * route stale with nothing to show it; a keyspace notification comes with
- * every write, by anyone. They are off by default (notify-keyspace-events ""),
- * so on every connect the proxy adds the classes it needs (K: keyspace
- * channels; g: DEL, RENAME, EXPIRE; s: set commands; x: expired; e: evicted)
- * to those already on, with CONFIG SET: every connect, because a restarted
- * Redis has forgotten a CONFIG SET, and nothing is written to its
- * configuration file. Where CONFIG is disabled or not allowed, the proxy
- * cannot even see whether they are on: it says so in one line and re-reads
- * every route each `pollMs` as well.
+ *   idle ─ start() ─▶ connecting ─────── read in full, both connections up ───────▶ up
+ *                     ├─ a connection lost ─▶ down ◀─ a connection lost ────────────┤
+ *                     │                        │ ▲                                  │
+ *                     │      a PING unanswered ▼ │ refused or closed                │
+ *                     └─ a PING unanswered ─▶ silent ◀─ a PING unanswered ──────────┘
+ *
+ *   down, silent ─ read in full, both connections up ─▶ up ("is back")
+ *   any ─ stop() ─▶ stopped
  *
  * What it leaves out: Redis Cluster and Sentinel; a route key overwritten by
  * a string command (SET: the '$' class, not asked for) is noticed at the next
@@ -112,17 +99,80 @@ export function clientOptions(url: string, retryMaxMs: number) {
   };
 }
 
+// --- The link's state ----------------------------------------------------------------
+
+/**
+ * Where the link is. Connecting: started, and no outage seen yet. Up: both
+ * connections answer and the table was read in full since. Down: connections
+ * refused or closed. Silent: a question (a PING, a new connection's
+ * handshake) went unanswered, at `since`.
+ */
+type LinkState =
+  | { name: 'idle' }
+  | { name: 'connecting' }
+  | { name: 'up' }
+  | { name: 'down' }
+  | { name: 'silent'; since: number }
+  | { name: 'stopped' };
+
+/** What moves the link from one state to another. */
+type LinkEvent =
+  | { type: 'start' }
+  /** The table read in full with both connections up. */
+  | { type: 'read' }
+  /** A connection failed, or an attempt to make one did. */
+  | { type: 'lost'; err: Error }
+  /** A question sent at `since` got no answer within pingTimeoutMs. */
+  | { type: 'unanswered'; since: number }
+  | { type: 'stop' };
+
+/** Every transition of the link: the state `event` leads to from `state`. */
+function nextState(state: LinkState, event: LinkEvent): LinkState {
+  if (state.name === 'stopped') return state;
+  switch (event.type) {
+    case 'start':
+      return { name: 'connecting' };
+    case 'read':
+      return { name: 'up' };
+    case 'lost':
+      // Refused or closed: Redis's host answers, so the link is down, not silent.
+      // A connect timing out is the same silence as an unanswered PING.
+      if (state.name === 'silent' && event.err instanceof ConnectionTimeoutError) return state;
+      return { name: 'down' };
+    case 'unanswered':
+      // Silent since the first question that went unanswered.
+      return state.name === 'silent' ? state : { name: 'silent', since: event.since };
+    case 'stop':
+      return { name: 'stopped' };
+  }
+}
+
+/** An outage: the link was up, or tried to be, and is not. */
+function isOutage(state: LinkState): boolean {
+  return state.name === 'down' || state.name === 'silent';
+}
+
 type Client = ReturnType<typeof createClient>;
 
+/** The two connections, made together and dropped together when the link goes silent. */
+interface Connections {
+  data: Client;
+  /** A connection in subscribe mode can run nothing else: the notifications get their own. */
+  subscriber: Client;
+  /** The subscription is in place on the subscriber's current connection. */
+  subscribed: boolean;
+  /** Stops the PINGs of both. */
+  unwatch: () => void;
+}
+
+/** The routes kept in Redis, served from a table in this process and kept true by the link. */
 export class RedisRoutes {
   private readonly table = new RouteTable();
   private readonly keys: RouteKeys;
+  private state: LinkState = { name: 'idle' };
+  /** Made by start(), and again each time the link goes silent. */
+  private connections!: Connections;
   private readonly clientOptions: ReturnType<typeof clientOptions>;
-  private data!: Client;
-  /** A connection in subscribe mode can run nothing else: the notifications get their own. */
-  private subscriber!: Client;
-  /** Stops the PINGs of the current two connections. */
-  private unwatch: () => void = () => {};
   /** The URL without its credentials, for log lines. */
   private readonly where: string;
   private readonly channelPrefix: string;
@@ -131,18 +181,8 @@ export class RedisRoutes {
   private readonly pingIntervalMs: number;
   private readonly pingTimeoutMs: number;
   private readonly onChange: (route: string) => void;
-
-  /** The subscription is in place on the subscriber's current connection. */
-  private subscribed = false;
-  /** Both connections up and the table read in full since the last loss. */
-  private isConnected = false;
-  /** When the PING that went unanswered was sent, until the table is read again. */
-  private silentSince: number | undefined;
-  /** "Unreachable" (or "went silent") was logged and "back" not yet. */
-  private announcedDown = false;
-  private loadedOnce = false;
-  private started = false;
-  private stopped = false;
+  /** The table was read in full once: the first read says "loaded", a later one "is back". */
+  private loaded = false;
   private settleStart: () => void = () => {};
 
   /** Every read of Redis, one after another, so a late reply never overwrites a newer one. */
@@ -179,8 +219,8 @@ export class RedisRoutes {
    * when Redis answers): a proxy starts serving either way.
    */
   start(): Promise<void> {
-    if (this.started) throw new Error('RedisRoutes: already started');
-    this.started = true;
+    if (this.state.name !== 'idle') throw new Error('RedisRoutes: already started');
+    this.on({ type: 'start' });
     const settled = new Promise<void>((resolve) => {
       this.settleStart = resolve;
     });
@@ -195,14 +235,15 @@ export class RedisRoutes {
 
   /** Both connections are up and the table has been read in full since. */
   get connected(): boolean {
-    return this.isConnected;
+    return this.state.name === 'up';
   }
 
   /** Up, silent (and since how long), or down. */
   link(): RedisLink {
-    if (this.isConnected) return { connected: true, state: 'up' };
-    if (this.silentSince === undefined) return { connected: false, state: 'down' };
-    return { connected: false, state: 'silent', silentForMs: Date.now() - this.silentSince };
+    const { state } = this;
+    if (state.name === 'up') return { connected: true, state: 'up' };
+    if (state.name !== 'silent') return { connected: false, state: 'down' };
+    return { connected: false, state: 'silent', silentForMs: Date.now() - state.since };
   }
 
   snapshot(): RoutesSnapshot {
@@ -219,14 +260,29 @@ export class RedisRoutes {
 
   /** Closes both connections; the table stays readable. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.isConnected = false;
+    if (this.state.name === 'stopped') return;
+    const started = this.state.name !== 'idle';
+    this.on({ type: 'stop' });
     clearInterval(this.pollTimer);
     clearTimeout(this.retryTimer);
-    if (this.started) this.disconnect();
+    if (started) this.disconnect();
     this.settleStart();
     await this.work;
+  }
+
+  /** Moves the link to the state `event` leads to; an outage's first line as it begins. */
+  private on(event: LinkEvent): void {
+    const was = this.state;
+    this.state = nextState(was, event);
+    if (isOutage(was) || !isOutage(this.state)) return;
+    const what =
+      event.type === 'lost'
+        ? `unreachable (${describe(event.err)})`
+        : `went silent (no answer to PING within ${this.pingTimeoutMs} ms)`;
+    const known = this.table.size;
+    const keeping = known === 0 ? 'no routes yet' : `keeping the ${known} route(s) known`;
+    log(`Redis at ${this.where} ${what}: ${keeping}, retrying.`);
+    this.settleStart();
   }
 
   // --- Connections ---------------------------------------------------------------
@@ -238,13 +294,13 @@ export class RedisRoutes {
   private connect(): void {
     const data: Client = createClient(this.clientOptions);
     const subscriber: Client = data.duplicate();
-    this.data = data;
-    this.subscriber = subscriber;
+    const connections: Connections = { data, subscriber, subscribed: false, unwatch: () => {} };
+    this.connections = connections;
     // node-redis reports every failed attempt as an 'error' event; one that
     // nobody listens to would kill the process.
     data.on('error', (err) => this.onLost(err));
     subscriber.on('error', (err) => {
-      if (!subscriber.isReady) this.subscribed = false;
+      if (!subscriber.isReady) connections.subscribed = false;
       this.onLost(err);
     });
     data.on('ready', () => this.resyncWhenReady());
@@ -252,7 +308,7 @@ export class RedisRoutes {
     const watches = [data, subscriber].map((client) =>
       watchLink(client, this.pingIntervalMs, this.pingTimeoutMs, (since) => this.onSilent(since)),
     );
-    this.unwatch = () => {
+    connections.unwatch = () => {
       for (const stop of watches) stop();
     };
     // These settle only when Redis answers (or on stop); failures arrive as events.
@@ -262,9 +318,10 @@ export class RedisRoutes {
 
   /** Both connections closed for good, with whatever they were waiting for. */
   private disconnect(): void {
-    this.unwatch();
-    this.subscribed = false;
-    for (const client of [this.data, this.subscriber]) {
+    const { data, subscriber, unwatch } = this.connections;
+    unwatch();
+    this.connections.subscribed = false;
+    for (const client of [data, subscriber]) {
       client.removeAllListeners();
       // Nothing of theirs matters any more, but an 'error' with no listener would throw.
       client.on('error', () => {});
@@ -278,56 +335,45 @@ export class RedisRoutes {
    * on them forever) and made again: their handshake is the next question.
    */
   private onSilent(since: number): void {
-    if (this.stopped) return;
-    this.silentSince ??= since;
-    this.announceDown(`went silent (no answer to PING within ${this.pingTimeoutMs} ms)`);
+    if (this.state.name === 'stopped') return;
+    this.on({ type: 'unanswered', since });
     this.disconnect();
     this.connect();
   }
 
   /** A connection failed or an attempt did: one line when Redis goes, none per retry. */
   private onLost(err: Error): void {
-    if (this.stopped) return;
+    if (this.state.name === 'stopped') return;
     // An error that cost no connection (a failed command) is its caller's to handle.
-    if (this.data.isReady && this.subscriber.isReady) return;
-    // Refused or closed: Redis's host answers, so the link is down, not silent.
-    // A connect timing out is the same silence as an unanswered PING.
-    if (!(err instanceof ConnectionTimeoutError)) this.silentSince = undefined;
-    this.announceDown(`unreachable (${describe(err)})`);
-  }
-
-  /** Not connected any more; the first time since it was, one line. */
-  private announceDown(what: string): void {
-    this.isConnected = false;
-    if (this.announcedDown) return;
-    this.announcedDown = true;
-    const known = this.table.size;
-    const keeping = known === 0 ? 'no routes yet' : `keeping the ${known} route(s) known`;
-    log(`Redis at ${this.where} ${what}: ${keeping}, retrying.`);
-    this.settleStart();
+    const { data, subscriber } = this.connections;
+    if (data.isReady && subscriber.isReady) return;
+    this.on({ type: 'lost', err });
   }
 
   /** On every connect of the subscriber (node-redis renews the subscription on a reconnect). */
   private async subscribe(): Promise<void> {
+    const connections = this.connections;
+    const { subscriber } = connections;
     const pattern = `${this.channelPrefix}${this.keys.pattern}`;
     try {
       // Subscribing again to the same pattern with the same listener is a no-op.
-      await this.subscriber.pSubscribe(pattern, (_event, channel) => this.onNotification(channel));
+      await subscriber.pSubscribe(pattern, (_event, channel) => this.onNotification(channel));
     } catch (err) {
       // Cut off again: its 'ready' brings us back here. Refused (an ACL, say): later.
-      if (this.stopped || !this.subscriber.isReady) return;
+      if (this.state.name === 'stopped' || !subscriber.isReady) return;
       this.refused(err);
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => void this.subscribe(), this.retryMaxMs).unref();
       return;
     }
-    this.subscribed = true;
+    connections.subscribed = true;
     this.resyncWhenReady();
   }
 
   /** Both connections up (notifications could be lost until now): read everything. */
   private resyncWhenReady(): void {
-    if (this.stopped || !this.data.isReady || !this.subscribed || this.resyncQueued) return;
+    const { data, subscribed } = this.connections;
+    if (this.state.name === 'stopped' || !data.isReady || !subscribed || this.resyncQueued) return;
     this.resyncQueued = true;
     void this.enqueue(async () => {
       this.resyncQueued = false;
@@ -353,10 +399,10 @@ export class RedisRoutes {
   }
 
   private failed(err: unknown): void {
-    if (this.stopped) return;
+    if (this.state.name === 'stopped') return;
     // A lost connection: its reconnect brings a full read, which covers this.
     this.dirty.clear();
-    if (!this.data.isReady) return;
+    if (!this.connections.data.isReady) return;
     // Redis answered with a refusal (a permission, say): try again later.
     this.refused(err);
     clearTimeout(this.retryTimer);
@@ -380,7 +426,7 @@ export class RedisRoutes {
     await this.ensureNotifications();
     const fresh = new RouteTable();
     const scan = { MATCH: this.keys.pattern, TYPE: 'set', COUNT: BATCH };
-    for await (const page of this.data.scanIterator(scan)) {
+    for await (const page of this.connections.data.scanIterator(scan)) {
       // A page may hold more keys than COUNT asked for.
       for (let i = 0; i < page.length; i += BATCH) {
         const keys = page.slice(i, i + BATCH);
@@ -390,17 +436,13 @@ export class RedisRoutes {
     }
     const changed = this.table.replaceWith(fresh);
     this.loggedError = '';
-    this.isConnected = this.data.isReady && this.subscribed;
+    const { data, subscribed } = this.connections;
+    const connected = data.isReady && subscribed;
     const summary = `${this.table.size} route(s), ${changed.length} changed`;
-    if (!this.loadedOnce) log(`Routes from Redis at ${this.where}: ${this.table.size} loaded.`);
-    else if (this.announcedDown && this.isConnected) {
-      log(`Redis at ${this.where} is back: ${summary}.`);
-    }
-    if (this.isConnected) {
-      this.announcedDown = false;
-      this.silentSince = undefined;
-    }
-    this.loadedOnce = true;
+    if (!this.loaded) log(`Routes from Redis at ${this.where}: ${this.table.size} loaded.`);
+    else if (connected && isOutage(this.state)) log(`Redis at ${this.where} is back: ${summary}.`);
+    this.loaded = true;
+    if (connected) this.on({ type: 'read' });
     this.settleStart();
     for (const route of changed) this.notify(route);
   }
@@ -423,7 +465,7 @@ export class RedisRoutes {
     if (route === undefined) return undefined;
     let reply: string[] | ErrorReply;
     try {
-      reply = await this.data.sMembers(key);
+      reply = await this.connections.data.sMembers(key);
     } catch (err) {
       if (!(err instanceof ErrorReply)) throw err;
       reply = err;
@@ -434,13 +476,27 @@ export class RedisRoutes {
   /**
    * Turns on the notifications the table needs, keeping the classes already
    * on. When CONFIG is refused, the routes are re-read every pollMs instead.
+   *
+   * Why keyspace notifications, not a channel the operator publishes to: the
+   * sets are written by tools that already exist (redis-cli, the old proxies'
+   * scripts), and none of them publishes. A forgotten publish would leave a
+   * route stale with nothing to show it; a keyspace notification comes with
+   * every write, by anyone. They are off by default (notify-keyspace-events
+   * ""), so on every connect the proxy adds the classes it needs (K: keyspace
+   * channels; g: DEL, RENAME, EXPIRE; s: set commands; x: expired; e: evicted)
+   * to those already on, with CONFIG SET: every connect, because a restarted
+   * Redis has forgotten a CONFIG SET, and nothing is written to its
+   * configuration file. Where CONFIG is disabled or not allowed, the proxy
+   * cannot even see whether they are on: it says so in one line and re-reads
+   * every route each `pollMs` as well.
    */
   private async ensureNotifications(): Promise<void> {
+    const { data } = this.connections;
     try {
-      const reply = await this.data.configGet('notify-keyspace-events');
+      const reply = await data.configGet('notify-keyspace-events');
       const current = String(reply['notify-keyspace-events'] ?? '');
       const missing = missingFlags(current);
-      if (missing !== '') await this.data.configSet('notify-keyspace-events', current + missing);
+      if (missing !== '') await data.configSet('notify-keyspace-events', current + missing);
       clearInterval(this.pollTimer);
       this.pollTimer = undefined;
     } catch (err) {
@@ -452,7 +508,7 @@ export class RedisRoutes {
           `${this.pollMs / 1000} s.`,
       );
       this.pollTimer = setInterval(() => {
-        if (this.isConnected) this.resyncWhenReady();
+        if (this.connected) this.resyncWhenReady();
       }, this.pollMs).unref();
     }
   }
@@ -473,6 +529,16 @@ export class RedisRoutes {
  * `timeoutMs`; else `onSilent` gets the time the question was sent. A
  * connection that fails instead (refused, closed) is node-redis's to make
  * again. Returns the function that stops the watch.
+ *
+ * Why the PINGs: a link can go silent without closing. A network partition,
+ * or a Redis that vanishes behind a TCP proxy in a failover, sends no FIN and
+ * no RST; the kernel sees a connection that looks alive, and a subscriber
+ * waiting for notifications waits forever. TCP keepalive does not help: its
+ * probes prove only that some kernel answers (the proxy's, say), and none is
+ * sent while a command waits for its reply. So each connection sends PING
+ * every pingIntervalMs (allowed in subscribe mode too), and a PING, or the
+ * handshake of a new connection, unanswered within pingTimeoutMs makes the
+ * link silent. The table serves on meanwhile, as through any outage.
  */
 function watchLink(
   client: Client,
