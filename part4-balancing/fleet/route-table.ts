@@ -1,7 +1,7 @@
 /**
  * Fleet mode's routes as a table in this process: plain data, built from the
  * route keys in Redis and read by every client's lookup. It holds no
- * connection and sends no command: redis-routes.ts reads the keys and hands
+ * connection and sends no command: redis-link.ts reads the keys and hands
  * each one over. The keys are those of the Go proxy (and of hipache before
  * it), so the tools that wrote them still work:
  *
@@ -17,7 +17,7 @@
  * brackets in a key), and a wildcard never matches an address.
  *
  *   a key ─▶ RouteKeys.routeOf: the route it names (else skipped, logged once)
- *     └─▶ its members, read by redis-routes.ts ─▶ RouteKeys.read: the valid ones
+ *     └─▶ its members, read by redis-link.ts ─▶ RouteKeys.read: the valid ones
  *           ├─▶ RouteTable.update: after a notification, that key's route rebuilt
  *           └─▶ a full read: a fresh RouteTable, then RouteTable.replaceWith
  *   a client's name ─▶ RouteTable.lookup: exact, else the longest *.suffix, else the default

@@ -26,7 +26,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Address } from '../config/config.ts';
 import { log } from '../log.ts';
 import { type Snapshot, startStatusServer } from '../status/status.ts';
-import type { RedisLink } from './redis-routes.ts';
+import type { RedisLink } from './redis-link.ts';
 
 /** A worker that lives this long has its restart delay reset. */
 const STABLE_MS = 30_000;

@@ -31,7 +31,7 @@
  * JSON has them.
  * @typedef {{ host: string, pool: string, source: string }} Route
  * @typedef {{ pid: number, [more: string]: unknown }} Worker
- * @typedef {import('../fleet/redis-routes.ts').RedisLink} RedisLink
+ * @typedef {import('../fleet/redis-link.ts').RedisLink} RedisLink
  * @typedef {Snapshot & { routes?: Route[], redis?: RedisLink, workers?: Worker[] }} Status
  */
 /**

@@ -22,7 +22,7 @@
  */
 import http from 'node:http';
 import type { Address } from '../config/config.ts';
-import type { RedisLink } from '../fleet/redis-routes.ts';
+import type { RedisLink } from '../fleet/redis-link.ts';
 import type { Pool } from '../pools/pool.ts';
 import { PAGE_HEADERS, page, prefersHtml } from './status-page.ts';
 
