@@ -1,7 +1,8 @@
 /**
  * Fleet mode: the pools of http and tls listeners built from routes kept in
- * Redis (redis-routes.ts), so that many proxies share one set of routes and an
- * operator changes them with SADD and SREM, without a reload.
+ * Redis (a table, route-table.ts, kept true by the link, redis-link.ts), so
+ * that many proxies share one set of routes and an operator changes them with
+ * SADD and SREM, without a reload.
  *
  *   a client's name (Host or SNI)
  *     └─▶ RedisRoutes.lookup: a Map read, never a round trip to Redis
@@ -19,7 +20,8 @@
  */
 import type { RouteSourceConfig } from '../config/config.ts';
 import { Pool } from '../pools/pool.ts';
-import { type Protocol, RedisRoutes, type RouteMatch } from './redis-routes.ts';
+import { RedisRoutes } from './redis-link.ts';
+import type { Protocol, RouteMatch } from './route-table.ts';
 
 export class FleetRoutes {
   readonly routes: RedisRoutes;

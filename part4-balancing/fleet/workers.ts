@@ -27,7 +27,7 @@ import type { Address } from '../config/config.ts';
 import { log } from '../log.ts';
 import type { BackendStatus, PoolStatus, Snapshot, Totals } from '../status/snapshot.ts';
 import { startStatusServer } from '../status/status.ts';
-import type { RedisLink } from './redis-routes.ts';
+import type { RedisLink } from './redis-link.ts';
 
 /** A worker that lives this long has its restart delay reset. */
 const STABLE_MS = 30_000;

@@ -16,7 +16,7 @@
  * What it leaves out: any promise of stability across versions (it is a
  * tutorial's JSON), and the page's own state (rates live in the browser).
  */
-import type { RedisLink } from '../fleet/redis-routes.ts';
+import type { RedisLink } from '../fleet/redis-link.ts';
 
 export type { RedisLink };
 

@@ -16,13 +16,8 @@ import t, { type Test } from 'tap';
 import { startFaultRelay } from '../../shared/test/fault-relay.ts';
 import { freePort, waitFor } from '../../shared/test/harness.ts';
 import { type RedisServer, redisClient, startRedis } from '../../shared/test/redis.ts';
-import {
-  clientOptions,
-  type Protocol,
-  RedisRoutes,
-  type RedisRoutesOptions,
-  type RouteMatch,
-} from '../fleet/redis-routes.ts';
+import { clientOptions, RedisRoutes, type RedisRoutesOptions } from '../fleet/redis-link.ts';
+import type { Protocol, RouteMatch } from '../fleet/route-table.ts';
 
 // The log lines, captured for the whole file (they are part of the behaviour).
 const lines: string[] = [];

@@ -18,7 +18,7 @@ import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import t, { type Test } from 'tap';
 import { parseResponse, readAll, waitFor } from '../../shared/test/harness.ts';
-import type { RedisLink } from '../fleet/redis-routes.ts';
+import type { RedisLink } from '../fleet/redis-link.ts';
 import { view } from '../status/status-view.js';
 import {
   listenerPorts,
