@@ -5,7 +5,7 @@ import {
   type ClientHelloResult,
   readClientHello,
 } from '../vhosts/client-hello.ts';
-import { clientHello, serverNameData, tlsRecords } from './fuzz-arbitraries.ts';
+import { clientHello, serverNameData, tlsRecords } from './messages.ts';
 
 /** The answer for `bytes` pushed one byte at a time, and how many answers came before it. */
 function byteByByte(bytes: Buffer): { last: ClientHelloResult; pushes: number } {

@@ -20,7 +20,7 @@ import {
   waitFor,
 } from '../../shared/test/harness.ts';
 import { encodeProxyV1 } from '../vhosts/proxy-protocol.ts';
-import { clientHello, tlsRecords } from './fuzz-arbitraries.ts';
+import { clientHello, tlsRecords } from './messages.ts';
 import { listenerPorts, type Status, startBalancer, statusWhen } from './support.ts';
 
 /** A raw TCP backend that records what each connection sends and answers nothing. */
