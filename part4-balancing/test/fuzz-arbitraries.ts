@@ -486,7 +486,7 @@ const builtV2Header = fc
   })
   .map((r): { bytes: Buffer; expected: ProxyHeader } => {
     const block = Buffer.from(r.addressBlock.subarray(0, V2_ADDRESS_BYTES[r.family]));
-    const tlvs = r.tlvs.map((tlv) => ({ type: tlv.type, value: Buffer.from(tlv.value) }));
+    const tlvs = r.tlvs.map(({ type, value }) => ({ type, value: Buffer.from(value) }));
     if (r.authority !== undefined) {
       tlvs.splice(r.authority[1] % (tlvs.length + 1), 0, {
         type: 2,
