@@ -1,3 +1,8 @@
+/**
+ * The ClientHello reader (../vhosts/client-hello.ts) on its own: real node:tls
+ * hellos whole, byte by byte and re-split into records; hellos built with
+ * messages.ts to be malformed, too long, or odd but valid; the SNI it gives.
+ */
 import t from 'tap';
 import { captureClientHello } from '../../shared/test/harness.ts';
 import {

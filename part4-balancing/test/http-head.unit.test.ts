@@ -1,3 +1,8 @@
+/**
+ * The request head reader (../vhosts/http-head.ts) on its own: the Host it
+ * finds and where the head ends, whatever the chunking; 400, 414 and 431 and
+ * their boundaries; the error responses, read by a real HTTP client.
+ */
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';

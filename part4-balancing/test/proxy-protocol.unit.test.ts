@@ -1,3 +1,9 @@
+/**
+ * The PROXY protocol (../vhosts/proxy-protocol.ts) on its own: what we encode,
+ * read by proxy-protocol-js, an independent implementation; what we decode,
+ * from proxy-protocol-js and from version 2 headers built byte by byte with
+ * messages.ts (not with our encoder); malformed and oversized headers.
+ */
 import net from 'node:net';
 import {
   Command,
