@@ -1,3 +1,8 @@
+/**
+ * The ClientHello reader (../vhosts/client-hello.ts) on its own: real node:tls
+ * hellos whole, byte by byte and re-split into records; hellos built with
+ * messages.ts to be malformed, too long, or odd but valid; the SNI it gives.
+ */
 import t from 'tap';
 import { captureClientHello } from '../../shared/test/harness.ts';
 import {
@@ -5,7 +10,7 @@ import {
   type ClientHelloResult,
   readClientHello,
 } from '../vhosts/client-hello.ts';
-import { clientHello, serverNameData, tlsRecords } from './fuzz-arbitraries.ts';
+import { clientHello, serverNameData, tlsRecords } from './messages.ts';
 
 /** The answer for `bytes` pushed one byte at a time, and how many answers came before it. */
 function byteByByte(bytes: Buffer): { last: ClientHelloResult; pushes: number } {

@@ -1,3 +1,8 @@
+/**
+ * The configuration reader (../config/config.ts) on its own: defaults, every
+ * field read, one error line per mistake naming the file and the field, the
+ * file read's guards, and the quick-start command line's one pool.
+ */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';

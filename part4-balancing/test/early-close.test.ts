@@ -24,15 +24,9 @@ import {
   requestThenFin,
   wholeRequest,
 } from '../../shared/test/early-close.ts';
-import {
-  type HeldSocket,
-  heldSockets,
-  openFds,
-  startPart,
-  waitFor,
-} from '../../shared/test/harness.ts';
+import { type HeldSocket, heldSockets, openFds, waitFor } from '../../shared/test/harness.ts';
 import { redisClient, startRedis } from '../../shared/test/redis.ts';
-import { listenerPorts, PART, startBalancer } from './support.ts';
+import { listenerPorts, startBalancer, startFleet } from './support.ts';
 
 // Behind every listener, tls ones too: the proxy never terminates TLS, so a
 // ClientHello reaches this backend as bytes like any others.
@@ -72,8 +66,7 @@ async function fleet(): Promise<Target[]> {
   const db = await redisClient(t, redis);
   await db.sAdd('hostnames:httpDefault:backends', backend.address);
   await db.sAdd('hostnames:httpsDefault:backends', backend.address);
-  const proxy = await startPart(t, PART, ['--redis', redis.url, '--http', '0', '--https', '0']);
-  const [http, https] = await listenerPorts(proxy, 2);
+  const { proxy, http, https } = await startFleet(t, redis.url);
   const targets: Target[] = [
     { name: 'fleet http', kind: { protocol: 'http', proxy: false }, pid: proxy.pid, port: http },
     { name: 'fleet https', kind: { protocol: 'tls', proxy: false }, pid: proxy.pid, port: https },

@@ -17,15 +17,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 import t from 'tap';
 import { startFaultRelay } from '../../shared/test/fault-relay.ts';
-import {
-  parseResponse,
-  readAll,
-  serveBackend,
-  startPart,
-  waitFor,
-} from '../../shared/test/harness.ts';
+import { parseResponse, readAll, serveBackend, waitFor } from '../../shared/test/harness.ts';
 import { type RedisServer, redisClient, redisServer } from '../../shared/test/redis.ts';
-import { listenerPorts, status, whenOpen } from './support.ts';
+import { startFleet, status, whenOpen } from './support.ts';
 
 const [A, B, S] = await Promise.all([
   serveBackend(t, { name: 'A' }),
@@ -45,32 +39,17 @@ async function who(port: number, host: string): Promise<string> {
   return body.match(/^Hello from backend (\S+)/)?.[1] ?? `(${body.trim()})`;
 }
 
-/** The fleet proxy: --redis URL --http 0 --https 0; the two ports from its startup lines, in order. */
-async function startFleet(url: string, extra: string[] = []) {
-  const proxy = await startPart(t, 'part4-balancing', [
-    ...extra,
-    '--redis',
-    url,
-    '--http',
-    '0',
-    '--https',
-    '0',
-    '--status-port',
-    '0',
-    '--verbose',
-  ]);
-  const listeners =
-    2 * (extra.includes('--workers') ? Number(extra[extra.indexOf('--workers') + 1]) : 1);
-  const [http, https] = await listenerPorts(proxy, listeners);
-  const statusPort = Number((await proxy.waitForOutput(/Status on port (\d+)/))[1]);
-  return { proxy, http, https, statusPort };
+/** A fleet proxy on `url` as these tests start it: with its status port, and --verbose. */
+async function startVerboseFleet(url: string, extra: string[] = []) {
+  const started = await startFleet(t, url, [...extra, '--status-port', '0', '--verbose']);
+  return { ...started, statusPort: started.statusPort as number };
 }
 
 const redis = await redisServer(t);
 /** The same server, database 1. */
 const database1: RedisServer = { ...redis, url: `${redis.url}/1` };
 const link = await startFaultRelay(t, redis.port);
-const fleet = await startFleet(`redis://127.0.0.1:${link.port}`);
+const fleet = await startVerboseFleet(`redis://127.0.0.1:${link.port}`);
 const { proxy, http } = fleet;
 
 /**
@@ -119,7 +98,7 @@ t.test('Redis down at start: the proxy serves 404 until the routes arrive', asyn
 t.test('two workers: each keeps its own table, and an update reaches every one', async (t) => {
   const db = await redisClient(t, database1);
   await db.sAdd('hostnames:www.example.org:backends', member(A));
-  const { http, statusPort } = await startFleet(database1.url, ['--workers', '2']);
+  const { http, statusPort } = await startVerboseFleet(database1.url, ['--workers', '2']);
   const inWorkers = async () =>
     ((await status(statusPort)) as unknown as { workers: { pid: number; routes: number }[] })
       .workers;

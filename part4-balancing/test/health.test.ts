@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import t, { type Test } from 'tap';
-import { serveBackend, waitFor } from '../../shared/test/harness.ts';
+import { listenUntilTeardown, serveBackend, waitFor } from '../../shared/test/harness.ts';
 import {
   backendStatus,
   listenerPorts,
@@ -45,10 +45,8 @@ async function sickServer(t: Test) {
     });
     socket.on('error', () => {});
   });
-  await new Promise<void>((resolve) => sick.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => sick.close());
   return {
-    address: `127.0.0.1:${(sick.address() as net.AddressInfo).port}`,
+    address: `127.0.0.1:${await listenUntilTeardown(t, sick)}`,
     tcpOnly: () => tcpOnly,
   };
 }

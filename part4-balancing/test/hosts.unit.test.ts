@@ -1,3 +1,8 @@
+/**
+ * The host table (../vhosts/hosts.ts) on its own: exact names, the longest
+ * wildcard, the default pool, addresses; the Host header's name; which keys a
+ * table refuses. (The fuzzer checks it against reference-router.ts.)
+ */
 import t from 'tap';
 import {
   canonicalHost,

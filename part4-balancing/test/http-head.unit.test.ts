@@ -1,6 +1,12 @@
+/**
+ * The request head reader (../vhosts/http-head.ts) on its own: the Host it
+ * finds and where the head ends, whatever the chunking; 400, 414 and 431 and
+ * their boundaries; the error responses, read by a real HTTP client.
+ */
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
+import { listenUntilTeardown } from '../../shared/test/harness.ts';
 import { httpErrorResponse, type ProxyStatus } from '../refuse.ts';
 import { HttpHeadReader, type HttpHeadResult, readHttpHead } from '../vhosts/http-head.ts';
 
@@ -198,9 +204,7 @@ t.test('error responses: a real HTTP client reads status, body, Connection: clos
       socket.end(httpErrorResponse(status));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => server.close());
-  const { port } = server.address() as net.AddressInfo;
+  const port = await listenUntilTeardown(t, server);
   for (const status of statuses) {
     const response = await new Promise<{
       status?: number;

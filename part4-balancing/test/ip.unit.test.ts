@@ -1,3 +1,7 @@
+/**
+ * IP addresses as bytes and canonical text (../ip.ts): IPv4, IPv6 in RFC 5952
+ * form, IPv4-mapped addresses, and agreement with node:net on what is one.
+ */
 import net from 'node:net';
 import t from 'tap';
 import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../ip.ts';

@@ -1,3 +1,4 @@
+/** The behaviour matrix (shared/test/matrix.ts) against part 4, with its own bad command lines. */
 import { behaviourMatrix } from '../../shared/test/matrix.ts';
 
 behaviourMatrix({

@@ -1,3 +1,9 @@
+/**
+ * The PROXY protocol (../vhosts/proxy-protocol.ts) on its own: what we encode,
+ * read by proxy-protocol-js, an independent implementation; what we decode,
+ * from proxy-protocol-js and from version 2 headers built byte by byte with
+ * messages.ts (not with our encoder); malformed and oversized headers.
+ */
 import net from 'node:net';
 import {
   Command,
@@ -23,8 +29,7 @@ import {
   type ProxyHeaderResult,
   readProxyHeader,
 } from '../vhosts/proxy-protocol.ts';
-
-const V2_SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
+import { proxyV2, tlv, V2_SIGNATURE } from './messages.ts';
 
 const IPV4: ConnectionAddresses = {
   sourceAddress: '203.0.113.7',
@@ -43,15 +48,6 @@ const IPV6: ConnectionAddresses = {
   destinationAddress: '2001:DB8:0:0:0:0:0:1',
   destinationPort: 65535,
 };
-
-/** A version 2 header with any fixed bytes and body, to build the bad ones. */
-function v2(command: number, family: number, body: Buffer, length = body.length): Buffer {
-  return Buffer.concat([
-    V2_SIGNATURE,
-    Buffer.from([command, family, length >> 8, length & 0xff]),
-    body,
-  ]);
-}
 
 function byteByByte(bytes: Buffer): ProxyHeaderResult {
   const reader = new ProxyHeaderReader();
@@ -88,7 +84,7 @@ t.test('encode: missing or non-IP addresses give UNKNOWN / UNSPEC', async (t) =>
   t.equal(encodeProxyV1({ ...IPV4, sourceAddress: 'localhost' }).toString(), 'PROXY UNKNOWN\r\n');
   t.equal(encodeProxyV1({ ...IPV4, sourcePort: 70000 }).toString(), 'PROXY UNKNOWN\r\n');
   const header = encodeProxyV2({ ...IPV4, destinationAddress: undefined });
-  t.same(header, v2(0x21, 0x00, Buffer.alloc(0)));
+  t.same(header, proxyV2(0x21, 0x00, Buffer.alloc(0)));
 });
 
 t.test('encode: one IPv4 end and one IPv6 end are both sent as IPv6', async (t) => {
@@ -123,7 +119,7 @@ t.test('encode v2: proxy-protocol-js reads our headers, addresses and TLV', asyn
 t.test('encode v2 LOCAL: for health checks, no addresses', async (t) => {
   const header = encodeProxyV2('local');
   t.equal(V2ProxyProtocol.parse(header).command, Command.LOCAL);
-  t.same(header, v2(0x20, 0x00, Buffer.alloc(0)));
+  t.same(header, proxyV2(0x20, 0x00, Buffer.alloc(0)));
 });
 
 t.test('decode: headers built by proxy-protocol-js', async (t) => {
@@ -308,27 +304,25 @@ t.test('decode v1: malformed lines', async (t) => {
 
 t.test('decode v2: malformed headers', async (t) => {
   const ipv4Block = Buffer.alloc(12);
-  const tlv = (type: number, value: Buffer) =>
-    Buffer.concat([Buffer.from([type, value.length >> 8, value.length & 0xff]), value]);
   const cases: [string, Buffer, RegExp][] = [
-    ['version 1', v2(0x11, 0x11, ipv4Block), /version 1/],
-    ['command 2', v2(0x22, 0x11, ipv4Block), /unknown command/],
-    ['family 4', v2(0x21, 0x41, ipv4Block), /unknown family/],
-    ['protocol 3', v2(0x21, 0x13, ipv4Block), /unknown family/],
-    ['an address block too short', v2(0x21, 0x21, ipv4Block), /shorter than its family/],
+    ['version 1', proxyV2(0x11, 0x11, ipv4Block), /version 1/],
+    ['command 2', proxyV2(0x22, 0x11, ipv4Block), /unknown command/],
+    ['family 4', proxyV2(0x21, 0x41, ipv4Block), /unknown family/],
+    ['protocol 3', proxyV2(0x21, 0x13, ipv4Block), /unknown family/],
+    ['an address block too short', proxyV2(0x21, 0x21, ipv4Block), /shorter than its family/],
     [
       'a TLV header cut short',
-      v2(0x21, 0x11, Buffer.concat([ipv4Block, Buffer.from([1, 0])])),
+      proxyV2(0x21, 0x11, Buffer.concat([ipv4Block, Buffer.from([1, 0])])),
       /cut short/,
     ],
     [
       'a TLV past the end',
-      v2(0x21, 0x11, Buffer.concat([ipv4Block, Buffer.from([1, 0, 5, 1])])),
+      proxyV2(0x21, 0x11, Buffer.concat([ipv4Block, Buffer.from([1, 0, 5, 1])])),
       /runs past/,
     ],
     [
       'two AUTHORITY TLVs',
-      v2(
+      proxyV2(
         0x21,
         0x11,
         Buffer.concat([ipv4Block, tlv(2, Buffer.from('a')), tlv(2, Buffer.from('b'))]),
@@ -337,7 +331,7 @@ t.test('decode v2: malformed headers', async (t) => {
     ],
     [
       'an AUTHORITY not UTF-8',
-      v2(0x21, 0x11, Buffer.concat([ipv4Block, tlv(2, Buffer.from([0xff]))])),
+      proxyV2(0x21, 0x11, Buffer.concat([ipv4Block, tlv(2, Buffer.from([0xff]))])),
       /not UTF-8/,
     ],
   ];
@@ -350,7 +344,7 @@ t.test('decode v2: malformed headers', async (t) => {
 t.test(
   'decode v2: LOCAL ignores the family and the block, as the specification says',
   async (t) => {
-    t.match(readProxyHeader(v2(0x20, 0x77, Buffer.from('anything'))), {
+    t.match(readProxyHeader(proxyV2(0x20, 0x77, Buffer.from('anything'))), {
       state: 'done',
       header: { version: 2, source: undefined, tlvs: [] },
       headerLength: 24,
@@ -364,7 +358,7 @@ t.test('decode v2: other TLVs are kept in order, unknown ones included', async (
     Buffer.from([0x04, 0, 2, 0, 0]), // NOOP
     Buffer.from([0xe0, 0, 1, 42]), // custom
   ]);
-  t.match(readProxyHeader(v2(0x21, 0x11, block)), {
+  t.match(readProxyHeader(proxyV2(0x21, 0x11, block)), {
     header: {
       tlvs: [
         { type: 4, value: Buffer.from([0, 0]) },
@@ -375,7 +369,7 @@ t.test('decode v2: other TLVs are kept in order, unknown ones included', async (
 });
 
 t.test('decode v2: a header over maxV2Bytes is refused when its length arrives', async (t) => {
-  const header = v2(0x21, 0x11, Buffer.alloc(300));
+  const header = proxyV2(0x21, 0x11, Buffer.alloc(300));
   const reader = new ProxyHeaderReader({ maxV2Bytes: 200 });
   t.match(reader.push(header.subarray(0, 16)), { state: 'error', error: 'too-long' });
   t.match(readProxyHeader(header, { maxV2Bytes: 316 }), { state: 'done' });

@@ -16,6 +16,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import {
+  listenUntilTeardown,
   openSocket,
   readAll,
   startPart,
@@ -48,10 +49,7 @@ async function countingBackend(t: Teardown, replyChunks = 1, gapMs = 0): Promise
     }
     socket.end();
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => server.close());
-  return (server.address() as net.AddressInfo).port;
+  return listenUntilTeardown(t, server);
 }
 
 // The idle-timeout test: a timeout of 500 ms, and gaps of 150 ms in the traffic.
@@ -186,10 +184,7 @@ t.test('a reset passed on while a FIN is being sent still closes the socket', as
   // Node 20 refuses to reset a socket whose FIN is on its way (EINVAL) and
   // then never closes it: passOnReset lets the FIN finish instead.
   const server = net.createServer((peer) => peer.on('error', () => {}).resume());
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => server.close());
-  const socket = await openSocket(t, (server.address() as net.AddressInfo).port);
+  const socket = await openSocket(t, await listenUntilTeardown(t, server));
   const errors: string[] = [];
   socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
   const closed = once(socket, 'close');

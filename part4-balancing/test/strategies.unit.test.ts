@@ -1,3 +1,8 @@
+/**
+ * The strategies (../pools/strategies/) on their own: round robin and its
+ * weights, least connections, two random choices, IP hash, and that each pool
+ * gets a state of its own.
+ */
 import t from 'tap';
 import { createStrategy, type Peer, STRATEGY_NAMES } from '../pools/strategies/index.ts';
 import { createIpHash } from '../pools/strategies/ip-hash.ts';

@@ -1,8 +1,8 @@
 /**
  * What part 4's integration tests share: named backends, a configuration file
- * written to the test's own directory, the balancer started on it, and two
- * questions asked over real sockets (which backend answered, what the status
- * endpoint says).
+ * written to the test's own directory, the balancer started on it (or in fleet
+ * mode, on Redis), and two questions asked over real sockets (which backend
+ * answered, what the status endpoint says).
  *
  * What it leaves out: anything part-independent; that lives in ../shared/test/harness.ts.
  */
@@ -15,6 +15,7 @@ import type { Test } from 'tap';
 import {
   type Backend,
   httpGet,
+  listenerPorts,
   type Program,
   parseResponse,
   readAll,
@@ -26,7 +27,7 @@ import {
 import type { BackendStatus, Snapshot } from '../status/snapshot.ts';
 
 /** The ports of a balancer's startup lines, as the harness reads them. */
-export { listenerPorts } from '../../shared/test/harness.ts';
+export { listenerPorts };
 
 export const PART = 'part4-balancing';
 
@@ -87,8 +88,35 @@ export async function startBalancer(
   const proxy = await startPart(t, PART, ['--config', file, ...args]);
   const hasStatus =
     (json as { statusPort?: number }).statusPort !== undefined || args.includes('--status-port');
-  const status = hasStatus ? await proxy.waitForOutput(/Status on port (\d+)/) : undefined;
-  return { proxy, file, statusPort: status ? Number(status[1]) : undefined };
+  return { proxy, file, statusPort: hasStatus ? await statusPortOf(proxy) : undefined };
+}
+
+/** The status port, from the line a balancer prints when it listens there. */
+async function statusPortOf(proxy: Program): Promise<number> {
+  return Number((await proxy.waitForOutput(/Status on port (\d+)/))[1]);
+}
+
+export interface Fleet {
+  proxy: Program;
+  /** The ports of the http and https listeners (shared by every worker). */
+  http: number;
+  https: number;
+  /** The status port, when the arguments ask for one. */
+  statusPort?: number;
+}
+
+/**
+ * Starts fleet mode: `--redis URL --http 0 --https 0`, then `args`. Resolves
+ * once every worker (one without --workers) has printed its two startup lines,
+ * and the status line when `args` has --status-port.
+ */
+export async function startFleet(t: Test, redisUrl: string, args: string[] = []): Promise<Fleet> {
+  const fleetArgs = ['--redis', redisUrl, '--http', '0', '--https', '0'];
+  const proxy = await startPart(t, PART, [...fleetArgs, ...args]);
+  const workers = args.includes('--workers') ? Number(args[args.indexOf('--workers') + 1]) : 1;
+  const [http, https] = await listenerPorts(proxy, 2 * workers);
+  const statusPort = args.includes('--status-port') ? await statusPortOf(proxy) : undefined;
+  return { proxy, http, https, statusPort };
 }
 
 /** GETs `pathname` and returns the name of the backend that answered (from its body). */

@@ -14,13 +14,14 @@ import tls from 'node:tls';
 import t from 'tap';
 import {
   captureClientHello,
+  listenUntilTeardown,
   parseResponse,
   readAll,
   serveBackend,
   waitFor,
 } from '../../shared/test/harness.ts';
 import { encodeProxyV1 } from '../vhosts/proxy-protocol.ts';
-import { clientHello, tlsRecords } from './fuzz-arbitraries.ts';
+import { clientHello, tlsRecords } from './messages.ts';
 import { listenerPorts, type Status, startBalancer, statusWhen } from './support.ts';
 
 /** A raw TCP backend that records what each connection sends and answers nothing. */
@@ -33,10 +34,7 @@ async function recorder() {
       received[index] = Buffer.concat([received[index], chunk]);
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => server.close());
-  return { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, received };
+  return { address: `127.0.0.1:${await listenUntilTeardown(t, server)}`, received };
 }
 
 const [A, B, C, S1, S2, P1, P2, raw] = await Promise.all([

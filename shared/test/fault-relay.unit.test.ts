@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import t, { type Test } from 'tap';
 import { type FaultRelay, startFaultRelay } from './fault-relay.ts';
-import { openSocket, readAll, waitFor } from './harness.ts';
+import { listenUntilTeardown, openSocket, readAll, waitFor } from './harness.ts';
 
 /**
  * A target that answers the first chunk of each connection with `size` bytes
@@ -21,11 +21,8 @@ import { openSocket, readAll, waitFor } from './harness.ts';
 async function target(t: Test, size: number) {
   let connections = 0;
   let ended: 'open' | 'end' | 'reset' = 'open';
-  const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
     ended = 'open';
     socket.on('error', () => {
       ended = 'reset';
@@ -35,14 +32,8 @@ async function target(t: Test, size: number) {
     });
     socket.once('data', () => socket.end(answer(size)));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise((resolve) => server.close(resolve));
-  });
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port: await listenUntilTeardown(t, server),
     connections: () => connections,
     ended: () => ended,
   };

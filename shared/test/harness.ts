@@ -6,6 +6,8 @@
  *   re-exported here for the tests (the benchmark, the demos and the tools,
  *   which start programs too, import them from there).
  * - serveBackend: the mock backend inside the test's own process, no spawn.
+ * - listenUntilTeardown, openConnections: a test's own server on a free port,
+ *   and the connections it must close itself when it stops.
  * - httpGet, openSocket, readAll: raw-socket clients, nothing hidden by an HTTP library.
  * - rssKiB, openFds, heldSockets: a pid's resident memory, open descriptors
  *   and the TCP connections it holds, from /proc.
@@ -62,11 +64,7 @@ export async function serveBackend(t: Teardown, settings: BackendSettings = {}):
     proxyProtocol: settings.proxyProtocol,
     tls: settings.tls,
   });
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const sockets = openConnections(server);
   let closed: Promise<void> | undefined;
   const kill = (how: 'close' | 'reset' = 'close') => {
     closed ??= new Promise<void>((resolve) => {
@@ -88,21 +86,32 @@ export async function serveBackend(t: Teardown, settings: BackendSettings = {}):
 }
 
 /**
- * Listens on a free port of 127.0.0.1 until the test ends, then closes the
- * server and every connection it accepted that is still open (close() alone
- * would wait for them). Resolves with the port.
+ * The connections `server` accepts from now on that are still open, kept up
+ * to date as they close: what a server that stops must close itself (close()
+ * only refuses new ones, and waits for these).
  */
-export async function listenUntilTeardown(t: Teardown, server: net.Server): Promise<number> {
+export function openConnections(server: net.Server): Set<net.Socket> {
   const open = new Set<net.Socket>();
   server.on('connection', (socket: net.Socket) => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
   });
+  return open;
+}
+
+/**
+ * Listens on a free port of 127.0.0.1 until the test ends, then closes the
+ * server and every connection it accepted that is still open (close() alone
+ * would wait for them); the teardown resolves once the server has closed.
+ * Resolves with the port.
+ */
+export async function listenUntilTeardown(t: Teardown, server: net.Server): Promise<number> {
+  const open = openConnections(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.teardown(() => {
     for (const socket of open) socket.destroy();
-    server.close();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return (server.address() as net.AddressInfo).port;
 }
