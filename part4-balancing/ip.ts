@@ -113,3 +113,13 @@ export function joinHostPort(host: string, port?: number): string {
   const shown = host.includes(':') ? `[${host}]` : host;
   return port === undefined ? shown : `${shown}:${port}`;
 }
+
+/** The two ends of a client's connection, as a PROXY header carries them (vhosts/proxy-protocol.ts). */
+export interface ConnectionAddresses {
+  /** The client: socket.remoteAddress and remotePort. */
+  sourceAddress?: string;
+  sourcePort?: number;
+  /** Where it connected to, us: socket.localAddress and localPort. */
+  destinationAddress?: string;
+  destinationPort?: number;
+}

@@ -27,17 +27,20 @@
  * rewriting anything: it balances connections, not requests.
  */
 
-import cluster from 'node:cluster';
+import cluster from 'node:cluster'; //> 4.6
 import { type CommandLine, fail, readCommandLine } from './cli.ts';
-import { type Address, type Config, loadConfigFile } from './config/config.ts';
-import { answerStatusRequests, runPrimary } from './fleet/workers.ts';
-import { joinHostPort } from './ip.ts';
-import { describe, log } from './log.ts';
+import { type Config, type ListenerConfig, loadConfigFile } from './config/config.ts';
+import type { Address } from './config/config.ts'; //> 4.5
+import { answerStatusRequests, runPrimary } from './fleet/workers.ts'; //> 4.6
+import { joinHostPort } from './ip.ts'; //> 4.5
+import { describe } from './log.ts'; //> 4.5
+import { log } from './log.ts';
 import { Pool } from './pools/pool.ts';
 import { routingFor } from './route.ts';
-import { listen, listenerName, portOf } from './serve.ts';
+import { listen, listenerName } from './serve.ts';
+import { portOf } from './serve.ts'; //> 4.5
 import { type Listener, RunningState } from './state.ts';
-import { type StatusSource, snapshot, startStatusServer } from './status/status.ts';
+import { type StatusSource, snapshot, startStatusServer } from './status/status.ts'; //> 4.5
 
 /** Everything that changes while the balancer runs (state.ts). */
 const running = new RunningState();
@@ -50,17 +53,22 @@ async function main(commandLine: CommandLine): Promise<void> {
   let config: Config | undefined;
   try {
     config = await loadConfig(commandLine);
+    //> 4.6
     // --workers N: this process only looks after N copies of itself (workers.ts).
     if (config.workers > 1 && cluster.isPrimary) {
       return await runPrimary(config.workers, config.statusListen);
     }
+    //< 4.6
     await apply(config);
   } catch (err) {
     // A broken configuration file, or a port we cannot listen on.
     fail((err as Error).message, 1);
   }
+  //> 4.3
   process.on('SIGHUP', () => void reload(commandLine));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  //< 4.3
+  //> 4.6
   if (cluster.isWorker) {
     // The primary serves the status and passes signals on; Ctrl-C reaches the
     // whole process group, and the primary's SIGTERM is the one that counts.
@@ -68,7 +76,9 @@ async function main(commandLine: CommandLine): Promise<void> {
     process.on('SIGINT', () => {});
     return;
   }
-  if (running.config.statusListen !== undefined) await serveStatus(running.config.statusListen);
+  //< 4.6
+  if (running.config.statusListen !== undefined) await serveStatus(running.config.statusListen); //> 4.5
+  //> 4.3
   // Ctrl-C too: stopping a proxy should never cut the responses in flight.
   process.on('SIGINT', () => shutdown('SIGINT'));
   // The pid to signal: `npm run part4` and tsx put wrapper processes in front of us.
@@ -76,14 +86,13 @@ async function main(commandLine: CommandLine): Promise<void> {
   log(
     `Process ${process.pid}: ${reloads}SIGTERM or SIGINT stops gracefully, a second one at once.`,
   );
+  //< 4.3
 }
 
 /** The configuration file (or the quick-start one) with the command line's overrides. */
 async function loadConfig(commandLine: CommandLine): Promise<Config> {
-  const loaded =
-    commandLine.file === undefined
-      ? (commandLine.quickStart as Config)
-      : await loadConfigFile(commandLine.file);
+  let loaded = commandLine.quickStart as Config;
+  if (commandLine.file !== undefined) loaded = await loadConfigFile(commandLine.file); //> 4.3
   const config = { ...loaded, ...commandLine.overrides };
   running.events.verbose = config.verbose;
   return config;
@@ -96,11 +105,17 @@ async function loadConfig(commandLine: CommandLine): Promise<Config> {
  * old configuration running untouched.
  */
 async function apply(next: Config): Promise<void> {
-  await followRouteSource(next);
+  await followRouteSource(next); //> 4.6
   const nextPools = new Map<string, Pool>();
   for (const poolConfig of Object.values(next.pools)) {
     nextPools.set(poolConfig.name, new Pool(poolConfig, running.pools.get(poolConfig.name)));
   }
+  /** A listener's routing over the new pools. */
+  const routingOf = (listenerConfig: ListenerConfig) => {
+    const routing = routingFor(listenerConfig, nextPools);
+    routing.fleet = running.fleet; //> 4.6
+    return routing;
+  };
 
   const kept: [Listener, Listener['config']][] = [];
   const opened: Listener[] = [];
@@ -114,8 +129,7 @@ async function apply(next: Config): Promise<void> {
       if (index >= 0) {
         kept.push([unmatched.splice(index, 1)[0], listenerConfig]);
       } else {
-        const routing = routingFor(listenerConfig, nextPools, running.fleet);
-        opened.push(await listen(running, routing, onClientFinished));
+        opened.push(await listen(running, routingOf(listenerConfig), onClientFinished));
       }
     }
   } catch (err) {
@@ -127,7 +141,7 @@ async function apply(next: Config): Promise<void> {
 
   for (const [listener, listenerConfig] of kept) {
     listener.config = listenerConfig;
-    listener.routing = routingFor(listenerConfig, nextPools, running.fleet);
+    listener.routing = routingOf(listenerConfig);
   }
   for (const listener of unmatched) {
     listener.server.close();
@@ -144,6 +158,7 @@ async function apply(next: Config): Promise<void> {
   }
 }
 
+//> 4.6
 /**
  * Fleet mode: connect to the routes in Redis at start, and again on a reload
  * that names another Redis or prefix. Resolves even while Redis is down: the
@@ -160,6 +175,9 @@ async function followRouteSource(next: Config): Promise<void> {
   await running.fleet?.start();
   await old?.stop();
 }
+//< 4.6
+
+//> 4.3
 
 /** Serialised, so two quick SIGHUPs cannot interleave. */
 let reloading = Promise.resolve();
@@ -201,7 +219,7 @@ function shutdown(signal: string): void {
   const open = running.clientSockets;
   for (const listener of running.listeners) listener.server.close();
   for (const pool of running.pools.values()) pool.close();
-  void running.fleet?.stop();
+  void running.fleet?.stop(); //> 4.6
   log(
     `Shutting down on ${signal}: not accepting; ${open.size} open connection(s) get up to ` +
       `${running.config.shutdownTimeoutMs} ms to finish.`,
@@ -217,11 +235,18 @@ function shutdown(signal: string): void {
   }, running.config.shutdownTimeoutMs);
 }
 
+//< 4.3
+
+/** A client is done (a graceful stop waits for the last one). */
 function onClientFinished(): void {
+  //> 4.3
   if (running.stopping && running.clientSockets.size === 0) {
     exitAfterShutdown('every connection has finished');
   }
+  //< 4.3
 }
+
+//> 4.3
 
 function exitAfterShutdown(how: string): void {
   clearTimeout(shutdownTimer);
@@ -229,6 +254,9 @@ function exitAfterShutdown(how: string): void {
   log(`Stopped: ${how}.`);
   process.exit(0);
 }
+//< 4.3
+
+//> 4.5
 
 /** The status endpoint, on a port of its own (status.ts). */
 async function serveStatus(where: Address): Promise<void> {
@@ -242,7 +270,12 @@ async function serveStatus(where: Address): Promise<void> {
 
 /** What this process's status is made of (a worker sends it to the primary). */
 function localStatus(): StatusSource {
-  return {
+  // The routes by name that the configuration file gives (chapter 4's hosts).
+  const fileRoutes = () =>
+    running.listeners.flatMap((l) =>
+      Object.entries(l.config.hosts ?? {}).map(([host, pool]) => ({ host, pool, source: 'file' })),
+    );
+  const status: StatusSource = {
     source: running.config.source,
     startedAt: running.startedAt,
     get reloadedAt() {
@@ -260,7 +293,7 @@ function localStatus(): StatusSource {
           : { maxConnections: l.config.maxConnections }),
         open: l.open,
       })),
-    pools: () => [...running.pools.values(), ...(running.fleet?.activePools() ?? [])],
+    pools: () => [...running.pools.values()],
     // The same count as events.noBackend: every refusal is counted there.
     noBackend: () => running.events.total.noBackend ?? 0,
     limits: () => ({
@@ -269,24 +302,24 @@ function localStatus(): StatusSource {
       open: running.clientSockets.size,
     }),
     events: () => running.events.total,
-    routes: () => [
-      ...running.listeners.flatMap((l) =>
-        Object.entries(l.config.hosts ?? {}).map(([host, pool]) => ({
-          host,
-          pool,
-          source: 'file',
-        })),
-      ),
-      ...(running.fleet?.routes.snapshot().routes ?? []).map((route) => ({
+    routes: fileRoutes,
+  };
+  //> 4.6
+  // Fleet mode: the pools, the routes and the link that Redis brings.
+  const fleet = running.fleet;
+  if (fleet) {
+    status.pools = () => [...running.pools.values(), ...fleet.activePools()];
+    status.routes = () => [
+      ...fileRoutes(),
+      ...fleet.routes.snapshot().routes.map((route) => ({
         host: route.host,
         pool: route.backends.join(' '),
         source: 'redis',
       })),
-    ],
-    ...(running.fleet
-      ? {
-          redis: () => running.fleet?.routes.link() ?? { connected: false, state: 'down' as const },
-        }
-      : {}),
-  };
+    ];
+    status.redis = () => fleet.routes.link();
+  }
+  //< 4.6
+  return status;
 }
+//< 4.5

@@ -24,14 +24,16 @@
  * decided everything before the first byte reached the backend.
  */
 import type net from 'node:net';
-import { answerWithin, type FirstByteOptions } from './health/first-byte.ts';
+import { answerWithin, type FirstByteOptions } from './health/first-byte.ts'; //> 4.2
 import { describe, type EventCounts } from './log.ts';
 
-export interface RelayOptions extends FirstByteOptions {
+export interface RelayOptions {
   /** Close the pair after this long without a byte either way; 0 turns it off. */
   idleTimeoutMs: number;
   /** Where resets and idle closes are counted (and logged, the first and in summaries). */
   events: EventCounts;
+  /** The first-byte deadline, when the pool sets one (health/first-byte.ts). */
+  firstByte: FirstByteOptions; //> 4.2
 }
 
 /**
@@ -63,7 +65,7 @@ export function relay(
   closeTogether(client, backend);
   closeTogether(backend, client);
   const stopIdle = closeWhenIdle(client, backend, options);
-  answerWithin(client, backend, options, stopIdle, () => passOnReset(backend));
+  answerWithin(client, backend, options.firstByte, stopIdle, () => passOnReset(backend)); //> 4.2
 
   // The listener accepted the client paused (its bytes waited in the kernel
   // while the pool picked a backend); now there is somewhere to send them.

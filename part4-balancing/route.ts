@@ -30,34 +30,35 @@
  */
 import net from 'node:net';
 import type { ListenerConfig } from './config/config.ts';
-import type { FleetRoutes } from './fleet/fleet.ts';
+import type { FleetRoutes } from './fleet/fleet.ts'; //> 4.6
+import type { ConnectionAddresses } from './ip.ts';
 import { type EventCounts, printable } from './log.ts';
 import type { Pool } from './pools/pool.ts';
-import { answer, closeCounted } from './refuse.ts';
-import { ClientHelloReader } from './vhosts/client-hello.ts';
-import { HostTable, hostFromHeader } from './vhosts/hosts.ts';
-import { HttpHeadReader } from './vhosts/http-head.ts';
-import { type ConnectionAddresses, ProxyHeaderReader } from './vhosts/proxy-protocol.ts';
+import { closeCounted } from './refuse.ts';
+import { answer } from './refuse.ts'; //> 4.4
+import { ClientHelloReader } from './vhosts/client-hello.ts'; //> 4.4
+import { HostTable, hostFromHeader } from './vhosts/hosts.ts'; //> 4.4
+import { HttpHeadReader } from './vhosts/http-head.ts'; //> 4.4
+import { ProxyHeaderReader } from './vhosts/proxy-protocol.ts'; //> 4.4
 
 /** What a listener routes with; a reload replaces it, a client keeps the one it was accepted with. */
 export interface Routing {
   config: ListenerConfig;
   pools: ReadonlyMap<string, Pool>;
+  //> 4.4
   /** http and tls listeners: names to pool names, and the default (the listener's pool). */
   hosts?: HostTable;
   /** acceptProxyProtocol: the trustedProxies. */
   trusted?: net.BlockList;
+  //< 4.4
   /** Fleet mode: the routes from Redis, for a listener with neither hosts nor a pool. */
-  fleet?: FleetRoutes;
+  fleet?: FleetRoutes; //> 4.6
 }
 
 /** The routing of a listener's configuration over a set of pools. */
-export function routingFor(
-  config: ListenerConfig,
-  pools: ReadonlyMap<string, Pool>,
-  fleet?: FleetRoutes,
-): Routing {
-  const routing: Routing = { config, pools, fleet };
+export function routingFor(config: ListenerConfig, pools: ReadonlyMap<string, Pool>): Routing {
+  const routing: Routing = { config, pools };
+  //> 4.4
   if (config.protocol !== 'tcp') routing.hosts = new HostTable(config.hosts ?? {}, config.pool);
   if (config.trustedProxies) {
     routing.trusted = new net.BlockList();
@@ -66,6 +67,7 @@ export function routingFor(
       routing.trusted.addSubnet(base, Number(bits), net.isIPv6(base) ? 'ipv6' : 'ipv4');
     }
   }
+  //< 4.4
   return routing;
 }
 
@@ -90,7 +92,7 @@ export async function routeClient(
   events: EventCounts,
 ): Promise<Route | undefined> {
   const config = routing.config;
-  const deadline = Date.now() + config.headTimeoutMs;
+  const deadline = Date.now() + config.headTimeoutMs; //> 4.4
   let addresses: ConnectionAddresses = {
     sourceAddress: clientIp(client),
     sourcePort: client.remotePort,
@@ -104,8 +106,10 @@ export async function routeClient(
     },
   };
   let first: Buffer = Buffer.alloc(0);
+  let name: string | undefined;
   const who = () => `${printable(addresses.sourceAddress ?? '?')}:${addresses.sourcePort}`;
 
+  //> 4.4
   if (config.acceptProxyProtocol) {
     if (!isTrusted(addresses.sourceAddress, routing.trusted)) {
       return closeCounted(client, events, 'badProxy', `Closed ${who()}: not in trustedProxies.`);
@@ -128,7 +132,6 @@ export async function routeClient(
     first = read.bytes.subarray(read.headerLength);
   }
 
-  let name: string | undefined;
   if (config.protocol === 'http') {
     const read = await readFirst(client, new HttpHeadReader(config), deadline, first);
     if (read.state === 'closed') return undefined;
@@ -155,14 +158,17 @@ export async function routeClient(
     name = read.sni;
     first = read.bytes;
   }
+  //< 4.4
 
   const pool = choosePool(routing, name);
   if (pool === undefined) {
     const shown = name === undefined ? 'no name' : printable(name);
     const line = `No route for ${shown} from ${who()}`;
+    //> 4.4
     if (config.protocol === 'http') {
       return answer(client, events, 404, line, `No site is served here for ${shown}.\n`);
     }
+    //< 4.4
     return closeCounted(client, events, 'noRoute', `${line}: closed.`);
   }
   return { pool, name, addresses, first };
@@ -175,13 +181,17 @@ export async function routeClient(
  */
 function choosePool(routing: Routing, name: string | undefined): Pool | undefined {
   const { config } = routing;
+  //> 4.6
   if (config.protocol !== 'tcp' && config.hosts === undefined && config.pool === undefined) {
     return routing.fleet?.poolFor(name, config.protocol);
   }
-  const poolName = routing.hosts ? routing.hosts.route(name) : config.pool;
+  //< 4.6
+  let poolName = config.pool;
+  if (routing.hosts) poolName = routing.hosts.route(name); //> 4.4
   return poolName === undefined ? undefined : routing.pools.get(poolName);
 }
 
+//> 4.4
 type Pushed = { state: 'need-more' } | { state: string };
 
 /**
@@ -223,6 +233,7 @@ function isTrusted(address: string | undefined, trusted: net.BlockList | undefin
   if (address === undefined || trusted === undefined) return false;
   return trusted.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
 }
+//< 4.4
 
 export function clientIp(client: net.Socket): string {
   // A listener on "::" sees IPv4 clients as ::ffff:a.b.c.d; hash the address itself.

@@ -27,13 +27,16 @@
 import net from 'node:net';
 import type { ListenerConfig } from './config/config.ts';
 import { joinHostPort } from './ip.ts';
-import { describe, type EventCounts, log, printable } from './log.ts';
-import { type Connection, isLocalShortage, type Pool } from './pools/pool.ts';
-import { closeGently, GATEWAY_TIMEOUT, looksLikeHttp, refuse } from './refuse.ts';
+import { describe, log, printable } from './log.ts';
+import type { EventCounts } from './log.ts'; //> 4.2
+import type { Connection } from './pools/pool.ts'; //> 4.2
+import { isLocalShortage, type Pool } from './pools/pool.ts';
+import { refuse } from './refuse.ts';
+import { closeGently, GATEWAY_TIMEOUT, looksLikeHttp } from './refuse.ts'; //> 4.2
 import { relay } from './relay.ts';
 import { clientIp, type Route, type Routing, routeClient } from './route.ts';
 import type { Listener, RunningState } from './state.ts';
-import { encodeProxyV1, encodeProxyV2 } from './vhosts/proxy-protocol.ts';
+import { encodeProxyV1, encodeProxyV2 } from './vhosts/proxy-protocol.ts'; //> 4.4
 
 /**
  * socket() + bind() + listen() for one listener. `onFinished` runs each time a
@@ -83,20 +86,21 @@ async function own(
   // Until the relay takes over, a reset from the client only needs to end this.
   client.on('error', () => {});
   const address = clientIp(client);
-  const admitted = admit(running, listener, address, client);
+  if (!admit(running, listener, address, client)) {
+    client.destroy();
+    return;
+  }
   try {
     // The routing of the moment: a reload changes listener.routing, not this client's.
-    if (admitted) await serve(running, client, listener.routing);
+    await serve(running, client, listener.routing);
   } catch (err) {
     log(
       `Closed ${printable(address)}:${client.remotePort} on an unexpected error: ${describe(err)}`,
     );
   } finally {
     client.destroy();
-    if (admitted) {
-      release(running, listener, address, client);
-      onFinished();
-    }
+    release(running, listener, address, client);
+    onFinished();
   }
 }
 
@@ -112,8 +116,9 @@ function admit(
   address: string,
   client: net.Socket,
 ): boolean {
-  const config = running.config;
+  //> 4.3
   const fromAddress = running.openPerAddress.get(address) ?? 0;
+  const config = running.config;
   let over: [kind: string, limit: string] | undefined;
   if (running.clientSockets.size >= config.maxConnections) {
     over = ['processLimit', `maxConnections ${config.maxConnections}`];
@@ -129,9 +134,10 @@ function admit(
     running.events.count(over[0], `Refused ${printable(address)}: over ${over[1]}.`);
     return false;
   }
+  //< 4.3
   running.clientSockets.add(client);
   listener.open++;
-  running.openPerAddress.set(address, fromAddress + 1);
+  running.openPerAddress.set(address, fromAddress + 1); //> 4.3
   return true;
 }
 
@@ -143,9 +149,11 @@ function release(
 ): void {
   running.clientSockets.delete(client);
   listener.open--;
+  //> 4.3
   const left = (running.openPerAddress.get(address) ?? 1) - 1;
   if (left === 0) running.openPerAddress.delete(address);
   else running.openPerAddress.set(address, left);
+  //< 4.3
 }
 
 /**
@@ -184,9 +192,11 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
     if (client.destroyed) return;
     // The backend hears first who the client is (when its pool asks for it),
     // then whatever was read to route it, then the relay takes over.
+    //> 4.4
     if (pool.config.proxyProtocol === 'v1') backend.write(encodeProxyV1(route.addresses));
     if (pool.config.proxyProtocol === 'v2')
       backend.write(encodeProxyV2(route.addresses, route.name));
+    //< 4.4
     if (route.first.length > 0) backend.write(route.first);
     // A client that sent its request and then its FIN while it was being
     // routed: a paused socket with nothing left unread emits 'end' all the same,
@@ -195,9 +205,13 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
     await relay(client, backend, {
       idleTimeoutMs: running.config.idleTimeoutMs,
       events: running.events,
-      firstByteTimeoutMs: pool.config.firstByteTimeoutMs,
-      sentBefore: route.first,
-      onNoAnswer: (sent) => noAnswer(running.events, client, route, connection, sent),
+      //> 4.2
+      firstByte: {
+        firstByteTimeoutMs: pool.config.firstByteTimeoutMs,
+        sentBefore: route.first,
+        onNoAnswer: (sent) => noAnswer(running.events, client, route, connection, sent),
+      },
+      //< 4.2
     });
   } finally {
     backend.destroy();
@@ -208,6 +222,7 @@ export function portOf(server: net.Server): number {
   return (server.address() as net.AddressInfo).port;
 }
 
+//> 4.2
 /**
  * The backend took the client's bytes and sent none back within the pool's
  * firstByteTimeoutMs: it is blamed as for a failed connect, and the client,
@@ -231,6 +246,7 @@ function noAnswer(
   );
   void closeGently(client, http ? GATEWAY_TIMEOUT : undefined);
 }
+//< 4.2
 
 /** The client as the log names it: its address, from a PROXY header when one was read. */
 function who(route: Route): string {

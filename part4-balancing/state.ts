@@ -10,7 +10,7 @@
  */
 import type net from 'node:net';
 import type { Config, ListenerConfig } from './config/config.ts';
-import type { FleetRoutes } from './fleet/fleet.ts';
+import type { FleetRoutes } from './fleet/fleet.ts'; //> 4.6
 import { EventCounts } from './log.ts';
 import type { Pool } from './pools/pool.ts';
 import type { Routing } from './route.ts';
@@ -33,28 +33,34 @@ export class RunningState {
   pools = new Map<string, Pool>();
   listeners: Listener[] = [];
   /** Fleet mode: the routes from Redis and their pools. */
-  fleet: FleetRoutes | undefined;
+  fleet: FleetRoutes | undefined; //> 4.6
   /** Every client socket from accept until both it and its backend socket are closed. */
   clientSockets = new Set<net.Socket>();
   /** Clients open right now per client address (for maxConnectionsPerClient). */
-  openPerAddress = new Map<string, number>();
+  openPerAddress = new Map<string, number>(); //> 4.3
   /** Per-connection events, counted and summed up in the log (log.ts). */
   readonly events = new EventCounts({
     reset: 'connections ended by a reset or another error',
     idle: 'idle connections closed',
+    //> 4.3
     processLimit: 'clients refused over the process maxConnections',
     listenerLimit: "clients refused over a listener's maxConnections",
     clientLimit: 'clients refused over maxConnectionsPerClient',
+    //< 4.3
     noBackend: 'clients refused because no backend accepted',
-    noAnswer: 'clients answered 504 or closed: their backend sent no first byte in time',
+    noAnswer: 'clients answered 504 or closed: their backend sent no first byte in time', //> 4.2
     shortage: "connects failed for want of the proxy's own descriptors or buffers",
+    //> 4.4
     badHead: 'HTTP clients answered 400, 408, 414 or 431',
     badHello: 'TLS clients closed: not TLS, malformed, too long or too slow',
+    //< 4.4
     noRoute: 'clients whose name no route serves (404 or a close)',
-    badProxy: 'connections closed: no valid PROXY header from a trusted address',
+    badProxy: 'connections closed: no valid PROXY header from a trusted address', //> 4.4
   });
+  //> 4.3
   /** Set by SIGTERM: no new clients, and the process exits when the last one is done. */
   stopping = false;
-  readonly startedAt = new Date();
   reloadedAt: Date | undefined;
+  //< 4.3
+  readonly startedAt = new Date();
 }

@@ -41,17 +41,9 @@ import {
   type RouteMatch,
   RouteTable,
 } from './route-table.ts';
+import type { RedisLink } from '../status/snapshot.ts';
 
-/**
- * The link to Redis, for the status: up (both connections answer and the
- * table was read since), silent (a PING went unanswered: since how long), or
- * down (connections refused or closed, or not made yet).
- */
-export interface RedisLink {
-  connected: boolean;
-  state: 'up' | 'silent' | 'down';
-  silentForMs?: number;
-}
+export type { RedisLink };
 
 /** For the status page. */
 export interface RoutesSnapshot extends RedisLink {

@@ -17,8 +17,8 @@
  */
 import net from 'node:net';
 import type { BackendConfig, PoolConfig } from '../config/config.ts';
-import { Health, startProbes } from '../health/health.ts';
-import { describe } from '../log.ts';
+import { Health, type ProbeSettings, startProbes } from '../health/health.ts'; //> 4.2
+import { describe } from '../log.ts'; //> 4.2
 import { createStrategy, type Peer, type Strategy } from './strategies/index.ts';
 
 /** One backend of a pool: where it is, its counters, its health. A strategy sees it as a Peer. */
@@ -33,21 +33,23 @@ export class Backend implements Peer {
   totalConnections = 0;
   /** Failed connects since start, and requests left unanswered (firstByteTimeoutMs). */
   failures = 0;
-  readonly health: Health;
+  readonly health: Health; //> 4.2
 
   constructor(config: BackendConfig, pool: PoolConfig) {
     this.id = config.id;
     this.host = config.host;
     this.port = config.port;
     this.weight = config.weight;
-    this.health = new Health(`${config.id} (pool ${pool.name})`, pool);
+    this.health = new Health(`${config.id} (pool ${pool.name})`, pool); //> 4.2
   }
+  //> 4.2
 
   /** It accepted a client, took its bytes, and sent nothing back in time (relay.ts). */
   answerMissing(reason: string): void {
     this.failures++;
     this.health.answerMissing(reason);
   }
+  //< 4.2
 }
 
 export interface Connection {
@@ -59,7 +61,7 @@ export class Pool {
   readonly name: string;
   readonly backends: readonly Backend[];
   private readonly strategy: Strategy;
-  private readonly stopProbes: () => void;
+  private stopProbes = () => {}; //> 4.2
 
   /**
    * Builds the pool from its configuration. On a reload, `previous` is the pool
@@ -75,13 +77,17 @@ export class Pool {
       const kept = previous?.backends.find((b) => b.id === backendConfig.id);
       if (!kept) return new Backend(backendConfig, config);
       kept.weight = backendConfig.weight;
-      kept.health.settings = config;
+      kept.health.settings = config; //> 4.2
       return kept;
     });
     this.strategy = createStrategy(config.strategy);
-    this.stopProbes = config.healthCheck
-      ? startProbes(this.backends, { ...config.healthCheck, proxyProtocol: config.proxyProtocol })
-      : () => {};
+    //> 4.2
+    if (config.healthCheck) {
+      const settings: ProbeSettings = { ...config.healthCheck };
+      settings.proxyProtocol = config.proxyProtocol; //> 4.4
+      this.stopProbes = startProbes(this.backends, settings);
+    }
+    //< 4.2
   }
 
   /**
@@ -91,14 +97,16 @@ export class Pool {
    */
   async connect(clientIp: string): Promise<Connection | undefined> {
     const tried = new Set<Backend>();
+    //> 4.2
     for (;;) {
+      //< 4.2
       const backend = this.pick(tried, clientIp);
       if (!backend) return undefined;
       tried.add(backend);
       backend.activeConnections++;
       try {
         const socket = await connectTo(backend.host, backend.port, this.config.connectTimeoutMs);
-        backend.health.connectSucceeded();
+        backend.health.connectSucceeded(); //> 4.2
         backend.totalConnections++;
         socket.once('close', () => backend.activeConnections--);
         return { backend, socket };
@@ -109,9 +117,9 @@ export class Pool {
         // passing squeeze into 502s for everyone. The caller counts it.
         if (isLocalShortage(err)) throw err;
         backend.failures++;
-        backend.health.connectFailed(describe(err));
+        backend.health.connectFailed(describe(err)); //> 4.2
       }
-    }
+    } //> 4.2
   }
 
   /**
@@ -122,16 +130,19 @@ export class Pool {
    * failed a probe stays out.
    */
   private pick(tried: ReadonlySet<Backend>, clientIp: string): Backend | undefined {
-    const untried = this.backends.filter((b) => !tried.has(b) && !b.health.probeDown);
-    const available = untried.filter((b) => b.health.available);
-    const chosen = this.strategy.pick(available.length > 0 ? available : untried, clientIp);
-    return chosen as Backend | undefined;
+    let candidates = this.backends.filter((b) => !tried.has(b));
+    //> 4.2
+    candidates = candidates.filter((b) => !b.health.probeDown);
+    const available = candidates.filter((b) => b.health.available);
+    if (available.length > 0) candidates = available;
+    //< 4.2
+    return this.strategy.pick(candidates, clientIp) as Backend | undefined;
   }
 
   /** Stops the probes; `keep` lists backends that live on in a reloaded pool. */
   close(keep: ReadonlySet<Backend> = new Set()): void {
-    this.stopProbes();
-    for (const backend of this.backends) if (!keep.has(backend)) backend.health.stop();
+    this.stopProbes(); //> 4.2
+    for (const backend of this.backends) if (!keep.has(backend)) backend.health.stop(); //> 4.2
   }
 }
 

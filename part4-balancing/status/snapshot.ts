@@ -16,9 +16,17 @@
  * What it leaves out: any promise of stability across versions (it is a
  * tutorial's JSON), and the page's own state (rates live in the browser).
  */
-import type { RedisLink } from '../fleet/redis-link.ts';
-
-export type { RedisLink };
+/**
+ * Fleet mode: the link to Redis (fleet/redis-link.ts), for the status: up
+ * (both connections answer and the table was read since), silent (a PING went
+ * unanswered: since how long), or down (connections refused or closed, or not
+ * made yet).
+ */
+export interface RedisLink {
+  connected: boolean;
+  state: 'up' | 'silent' | 'down';
+  silentForMs?: number;
+}
 
 /** The whole answer: one process, or with `--workers` the primary's sum of every worker's. */
 export interface Snapshot {

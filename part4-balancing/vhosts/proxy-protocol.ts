@@ -41,18 +41,18 @@
  * connection's own stand.
  */
 import type net from 'node:net';
-import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../ip.ts';
+import {
+  type ConnectionAddresses,
+  formatIPv4,
+  formatIPv6,
+  isIPv4Mapped,
+  parseIPv4,
+  parseIPv6,
+} from '../ip.ts';
+
+export type { ConnectionAddresses };
 
 /** Both ends of the client's connection, as a Node socket reports them. */
-export interface ConnectionAddresses {
-  /** The client: socket.remoteAddress and remotePort. */
-  sourceAddress?: string;
-  sourcePort?: number;
-  /** Where it connected to, us: socket.localAddress and localPort. */
-  destinationAddress?: string;
-  destinationPort?: number;
-}
-
 export interface Endpoint {
   address: string;
   port: number;

@@ -52,6 +52,18 @@ interface Quote {
   lines?: string[];
 }
 
+/**
+ * The source as its chapter shows it: part 4's chapter markers left out (a
+ * line `//> 4.N` or `//< 4.N` on its own, or ` //> 4.N` ending a line).
+ */
+function withoutMarkers(source: string): string {
+  return source
+    .split('\n')
+    .filter((line) => !/^\s*\/\/[<>] 4\.\d+$/.test(line))
+    .map((line) => line.replace(/ \/\/> 4\.\d+$/, ''))
+    .join('\n');
+}
+
 /** The marked quotes of one chapter. */
 function findQuotes(markdown: string): Quote[] {
   const lines = markdown.split('\n');
@@ -71,7 +83,7 @@ function findQuotes(markdown: string): Quote[] {
 
 /** Whether `quoted` appears in `source` as consecutive lines, each behind the same prefix. */
 function appearsIn(quoted: string[], source: string): boolean {
-  const lines = source.split('\n');
+  const lines = withoutMarkers(source).split('\n');
   const first = quoted.findIndex((l) => l !== '');
   if (first < 0) return false;
   for (let at = first; at < lines.length; at++) {
@@ -145,6 +157,8 @@ t.test(
     t.notOk(appearsIn(['a();', 'b();'], source), 'a line left out');
     t.notOk(appearsIn(['a(); // changed'], source), 'a changed line');
     t.notOk(appearsIn(['f() {'], source), 'a prefix that is code, not indentation');
+    const marked = ['g(); //> 4.2', '  //> 4.3', '  h();', '  //< 4.3'].join('\n');
+    t.ok(appearsIn(['g();', '  h();'], marked), "part 4's chapter markers are not part of a quote");
   },
 );
 
