@@ -1,8 +1,9 @@
 /**
  * The reader's tools, run through their real command lines: the diff between
- * neighbouring parts and the strace of part 2. Each checks what the tool claims
- * to show, not only that it exits. Two tests run at once (each only waits for
- * its programs), and each diff command line runs once, however many tests read it.
+ * neighbouring parts and between part 4's steps, and the strace of part 2.
+ * Each checks what the tool claims to show, not only that it exits. Two tests
+ * run at once (each only waits for its programs), and each diff command line
+ * runs once, however many tests read it.
  */
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
@@ -38,7 +39,39 @@ t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4
   }
   const bad = await diff('5');
   t.equal(bad.code, 2, 'N out of range: exit 2');
-  t.match(bad.stderr, /^diff\.ts: N must be 2, 3 or 4, got "5"\nusage:/, 'one line and the usage');
+  t.match(
+    bad.stderr,
+    /^diff\.ts: N must be 2, 3 or 4, or 4\.1 to 4\.6 \(a step of part 4\), got "5"\nusage:/,
+    'one line and the usage',
+  );
+});
+
+t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.6', async (t) => {
+  const steps = [1, 2, 3, 4, 5, 6];
+  const runs = await Promise.all(steps.map((n) => diff(`4.${n}`, '--stat')));
+  for (const [i, run] of runs.entries()) {
+    const n = steps[i];
+    const before = n === 1 ? 'part3-backpressure' : `step-4.${n - 1}`;
+    t.equal(run.code, 0, `diff 4.${n}: exit 0`);
+    // A file in both, as git --stat names it: {before => after}/file.
+    t.match(run.stdout, `{${before} => step-4.${n}}/`, `diff 4.${n}: ${before} -> step-4.${n}`);
+    t.match(run.stdout, /^ \d+ files? changed/m, `diff 4.${n}: a summary`);
+    t.notMatch(run.stdout, /\.md\b|\.png\b/, `diff 4.${n}: no prose, no picture`);
+    t.notMatch(run.stdout, /\.test\.ts|-support\.ts|fuzz|\/test\//, `diff 4.${n}: no tests`);
+  }
+  t.match(
+    runs[0].stdout,
+    /part3-backpressure\/proxy\.ts => step-4\.1\/relay\.ts/,
+    "4.1: relay.ts is part 3's proxy.ts, moved",
+  );
+  t.match(runs[2].stdout, /=> step-4\.3\/config\/config\.ts /, '4.3 adds config/');
+  t.notMatch(runs[2].stdout, /vhosts/, "4.3 has nothing of chapter 4's");
+
+  const [bad, tests] = await Promise.all([diff('4.9'), diff('4.2', '--tests')]);
+  t.equal(bad.code, 2, 'a step out of range: exit 2');
+  t.match(bad.stderr, /^diff\.ts: N must be .* got "4\.9"\nusage:/, 'one line and the usage');
+  t.equal(tests.code, 2, '--tests with a step: exit 2');
+  t.equal(tests.stderr, "diff.ts: --tests: steps have no tests (diff -- 4 --tests has part 4's)\n");
 });
 
 t.test('npm run diff -- 4: code that moved shows as moved', async (t) => {
