@@ -21,7 +21,8 @@
  *
  * and a line a step says whether it builds. Exit 1 when one does not.
  *
- * What it leaves out: running the steps, and their tests (they have none).
+ * What it leaves out: running the steps (`npm run step -- 4.N` does), and
+ * their tests (they have none).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
