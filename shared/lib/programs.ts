@@ -14,7 +14,7 @@
  * the pid we measure is the proxy itself, not a wrapper, and without what tap
  * adds to the environment of its own processes (see spawnScript).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,8 @@ export interface StartOptions {
   /** Deadline for the Listening line. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** In a process group of its own, so that a test can signal the group as Ctrl-C does. */
+  detached?: boolean;
 }
 
 /**
@@ -56,8 +58,17 @@ export interface StartOptions {
  * of a second of CPU, and hooks its exit. So the program is started through
  * `env NODE_OPTIONS=...`, which sets the variable and then becomes node
  * itself: same pid, without the recorder.
+ *
+ * Its output comes back through pipes unless `options` says otherwise
+ * (npm run step passes its terminal on, and starts the proxy in a process
+ * group of its own).
  */
-export function spawnScript(script: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
+export function spawnScript(
+  script: string,
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+  options: Pick<SpawnOptions, 'stdio' | 'detached'> = {},
+): ChildProcess {
   const nodeOptions = (env?.NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? '')
     .replace(/\S*\/@tapjs\/\S*/g, '')
     .trim();
@@ -66,6 +77,7 @@ export function spawnScript(script: string, args: string[], env?: NodeJS.Process
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...options,
   });
 }
 
@@ -76,7 +88,7 @@ export async function startProgram(
   args: string[],
   options: StartOptions = {},
 ): Promise<Program> {
-  const child = spawnScript(script, args, options.env);
+  const child = spawnScript(script, args, options.env, { detached: options.detached });
   let text = '';
   const watchers = new Set<() => void>();
   const onData = (chunk: Buffer) => {

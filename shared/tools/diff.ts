@@ -1,11 +1,14 @@
 /**
- * npm run diff -- N: what part N changes in the code of part N-1.
+ * npm run diff -- N: what part N changes in the code of part N-1; and
+ * npm run diff -- 4.N: what chapter N of part 4 changes, one step at a time.
  *
  *   npm run diff -- 2            part1-oneshot -> part2-epoll-style
  *   npm run diff -- 3 --stat     the same, as a summary of changed lines
  *   npm run diff -- 4 --tests    with the test files too
+ *   npm run diff -- 4.1          part3-backpressure -> step-4.1 (part 4 after chapter 1)
+ *   npm run diff -- 4.5          step-4.4 -> step-4.5: what the status endpoint adds
  *
- * Generated from the two folders, so it can never drift from the code: their
+ * Generated from the folders, so it can never drift from the code: their
  * files are copied to a temporary directory under the folders' own names, and
  * `git diff --no-index` compares the two copies in one go, with rename and copy
  * detection. Code that moved shows as moved: part 4's relay.ts is part 3's relay
@@ -13,21 +16,36 @@
  * with only its changes, instead of 100-odd new lines. Any option after N other
  * than --tests goes to git as it is.
  *
+ * A step (step-4.1 to step-4.6) is part 4's code as it stands at the end of
+ * one of its chapters, rendered from part4-balancing/ by shared/lib/steps.ts;
+ * step-4.6 is all of it. Steps hold no tests, so --tests goes with parts only.
+ *
  * What it leaves out: the chapters (every Markdown file: each README.md, and
  * part 4's chapters/), prose is read, not diffed; the tests (`*.test.ts`,
  * `*-support.ts`, the fuzzer, part 4's test/) unless --tests is given; and each part's
  * exercise.test.ts, which tests the reader's work, not the part.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { exitWith, isMain } from '../lib/cli.ts';
 import { ROOT } from '../lib/programs.ts';
+import { CHAPTERS, isTestFile, stepFiles, stepNumber } from '../lib/steps.ts';
 
 const SCRIPT = 'diff.ts';
-const USAGE =
-  'usage: diff.ts N [--tests] [git diff options]     (N from 2 to 4: part N-1 -> part N)';
+const USAGE = [
+  'usage: diff.ts N [--tests] [git diff options]     (N from 2 to 4: part N-1 -> part N)',
+  `       diff.ts 4.N [git diff options]             (N from 1 to ${CHAPTERS.length}: part 4, chapter N)`,
+].join('\n');
 const SKIPPED = new Set(['exercise.test.ts', 'node_modules', '.tap']);
 /**
  * How alike two files must be to count as one moved or copied (git's default is
@@ -41,57 +59,105 @@ export function partFolder(n: number, root = ROOT): string | undefined {
   return readdirSync(root).find((name) => name.startsWith(`part${n}-`));
 }
 
-/**
- * Tests, their helpers (`*-support.ts`) and the fuzzer's generators: not lesson
- * code. Part 4 keeps all of them in its test/ folder.
- */
-const isTest = (file: string) =>
-  file.split(path.sep)[0] === 'test' || /(\.test|-support|^fuzz.*)\.ts$/.test(path.basename(file));
-
 /** Every file below the folder `dir` (relative to the root), as paths relative to it, chapters left out. */
 export function codeFiles(dir: string, { tests = false } = {}): string[] {
   return readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' })
     .filter((file) => !file.split(path.sep).some((part) => SKIPPED.has(part)))
     .filter((file) => !file.endsWith('.md'))
-    .filter((file) => tests || !isTest(file))
+    .filter((file) => tests || !isTestFile(file))
     .filter((file) => statSync(path.join(ROOT, dir, file)).isFile());
 }
 
-/** Copies the chosen files of each folder into `into`, under the folder's own name. */
-function copyFolders(folders: string[], into: string, tests: boolean): void {
-  for (const folder of folders) {
-    for (const file of codeFiles(folder, { tests })) {
-      const to = path.join(into, folder, file);
-      mkdirSync(path.dirname(to), { recursive: true });
-      copyFileSync(path.join(ROOT, folder, file), to);
-    }
+/** One side of the diff: the name of its folder in the output, and what writes it. */
+interface Side {
+  name: string;
+  write(into: string): void;
+}
+
+/** A part's folder, copied as it is (its tests too when `tests`). */
+function partSide(folder: string, tests: boolean): Side {
+  return {
+    name: folder,
+    write(into) {
+      for (const file of codeFiles(folder, { tests })) {
+        const to = path.join(into, folder, file);
+        mkdirSync(path.dirname(to), { recursive: true });
+        copyFileSync(path.join(ROOT, folder, file), to);
+      }
+    },
+  };
+}
+
+/** Step 4.n of part 4, rendered from part4-balancing/ now (a marker mistake throws). */
+function stepSide(n: number): Side {
+  const name = `step-${CHAPTERS[n - 1].step}`;
+  const files = stepFiles(n);
+  return {
+    name,
+    write(into) {
+      for (const { file, text } of files) {
+        const to = path.join(into, name, file);
+        mkdirSync(path.dirname(to), { recursive: true });
+        writeFileSync(to, text);
+      }
+    },
+  };
+}
+
+/** The two sides `which` (N or 4.N) compares, or an exit with one line. */
+function sidesOf(which: string, tests: boolean): [Side, Side] {
+  if (/^[2-4]$/.test(which)) {
+    const n = Number(which);
+    const [before, after] = [partFolder(n - 1), partFolder(n)];
+    if (!before || !after) exitWith(SCRIPT, `part ${before ? n : n - 1} does not exist yet`, 1);
+    return [partSide(before, tests), partSide(after, tests)];
   }
+  const n = stepNumber(which);
+  if (n === undefined) {
+    const steps = `4.1 to ${CHAPTERS.at(-1)?.step} (a step of part 4)`;
+    exitWith(SCRIPT, `N must be 2, 3 or 4, or ${steps}, got ${JSON.stringify(which)}`, 2, USAGE);
+  }
+  if (tests) exitWith(SCRIPT, `--tests: steps have no tests (diff -- 4 --tests has part 4's)`, 2);
+  if (n > 1) return [stepSide(n - 1), stepSide(n)];
+  const part3 = partFolder(3);
+  if (!part3) return exitWith(SCRIPT, 'part 3 does not exist yet', 1);
+  return [partSide(part3, false), stepSide(n)];
 }
 
 function main(): void {
-  const [which, ...rest] = process.argv.slice(2);
+  const [which = '', ...rest] = process.argv.slice(2);
   if (which === '-h' || which === '--help') {
     console.log(USAGE);
     return;
   }
-  const n = Number(which);
-  if (!/^[2-4]$/.test(which ?? '')) {
-    exitWith(SCRIPT, `N must be 2, 3 or 4, got ${JSON.stringify(which ?? '')}`, 2, USAGE);
-  }
-  const [before, after] = [partFolder(n - 1), partFolder(n)];
-  if (!before || !after) {
-    exitWith(SCRIPT, `part ${before ? n : n - 1} does not exist yet`, 1);
-  }
   const tests = rest.includes('--tests');
   const gitOptions = rest.filter((option) => option !== '--tests');
+  let sides: [Side, Side];
+  try {
+    sides = sidesOf(which, tests);
+  } catch (err) {
+    // A mistake in part 4's chapter markers: its file and line.
+    exitWith(SCRIPT, err, 1);
+  }
+  const [before, after] = sides;
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rsp-diff-'));
   let run: ReturnType<typeof spawnSync>;
   try {
-    copyFolders([before, after], dir, tests);
+    before.write(dir);
+    after.write(dir);
     run = spawnSync(
       'git',
-      ['diff', '--no-index', `-M${SIMILAR}`, `-C${SIMILAR}`, ...gitOptions, '--', before, after],
+      [
+        'diff',
+        '--no-index',
+        `-M${SIMILAR}`,
+        `-C${SIMILAR}`,
+        ...gitOptions,
+        '--',
+        before.name,
+        after.name,
+      ],
       { cwd: dir, stdio: 'inherit' },
     );
   } finally {

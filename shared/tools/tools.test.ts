@@ -1,12 +1,22 @@
 /**
  * The reader's tools, run through their real command lines: the diff between
- * neighbouring parts and the strace of part 2. Each checks what the tool claims
- * to show, not only that it exits. Two tests run at once (each only waits for
- * its programs), and each diff command line runs once, however many tests read it.
+ * neighbouring parts and between part 4's steps, a step of part 4 run on its
+ * own, and the strace of part 2. Each checks what the tool claims to show, not
+ * only that it exits. Two tests run at once (each only waits for its
+ * programs), and each diff command line runs once, however many tests read it.
  */
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
 import t from 'tap';
-import { type Finished, runProgram } from '../lib/programs.ts';
+import { type Finished, runProgram, startProgram } from '../lib/programs.ts';
+import {
+  listenUntilTeardown,
+  openSocket,
+  parseResponse,
+  readAll,
+  requestHead,
+} from '../test/harness.ts';
 
 t.jobs = 2;
 
@@ -38,7 +48,39 @@ t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4
   }
   const bad = await diff('5');
   t.equal(bad.code, 2, 'N out of range: exit 2');
-  t.match(bad.stderr, /^diff\.ts: N must be 2, 3 or 4, got "5"\nusage:/, 'one line and the usage');
+  t.match(
+    bad.stderr,
+    /^diff\.ts: N must be 2, 3 or 4, or 4\.1 to 4\.6 \(a step of part 4\), got "5"\nusage:/,
+    'one line and the usage',
+  );
+});
+
+t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.6', async (t) => {
+  const steps = [1, 2, 3, 4, 5, 6];
+  const runs = await Promise.all(steps.map((n) => diff(`4.${n}`, '--stat')));
+  for (const [i, run] of runs.entries()) {
+    const n = steps[i];
+    const before = n === 1 ? 'part3-backpressure' : `step-4.${n - 1}`;
+    t.equal(run.code, 0, `diff 4.${n}: exit 0`);
+    // A file in both, as git --stat names it: {before => after}/file.
+    t.match(run.stdout, `{${before} => step-4.${n}}/`, `diff 4.${n}: ${before} -> step-4.${n}`);
+    t.match(run.stdout, /^ \d+ files? changed/m, `diff 4.${n}: a summary`);
+    t.notMatch(run.stdout, /\.md\b|\.png\b/, `diff 4.${n}: no prose, no picture`);
+    t.notMatch(run.stdout, /\.test\.ts|-support\.ts|fuzz|\/test\//, `diff 4.${n}: no tests`);
+  }
+  t.match(
+    runs[0].stdout,
+    /part3-backpressure\/proxy\.ts => step-4\.1\/relay\.ts/,
+    "4.1: relay.ts is part 3's proxy.ts, moved",
+  );
+  t.match(runs[2].stdout, /=> step-4\.3\/config\/config\.ts /, '4.3 adds config/');
+  t.notMatch(runs[2].stdout, /vhosts/, "4.3 has nothing of chapter 4's");
+
+  const [bad, tests] = await Promise.all([diff('4.9'), diff('4.2', '--tests')]);
+  t.equal(bad.code, 2, 'a step out of range: exit 2');
+  t.match(bad.stderr, /^diff\.ts: N must be .* got "4\.9"\nusage:/, 'one line and the usage');
+  t.equal(tests.code, 2, '--tests with a step: exit 2');
+  t.equal(tests.stderr, "diff.ts: --tests: steps have no tests (diff -- 4 --tests has part 4's)\n");
 });
 
 t.test('npm run diff -- 4: code that moved shows as moved', async (t) => {
@@ -59,6 +101,71 @@ t.test('npm run diff -- 4: code that moved shows as moved', async (t) => {
   );
   t.match(withTests.stdout, /^A\tpart4-balancing\/test\/support\.ts$/m, '--tests: new test files');
 });
+
+const STEP = 'shared/tools/step.ts';
+/**
+ * The step that the run tests start. Steps 4.1 to 4.3 do not run yet: the core
+ * imports config/config.ts, chapter 3's file, until the configuration code
+ * is split; then this becomes 4.1, the step furthest from the whole of part 4.
+ */
+const RUNNABLE = '4.4';
+
+t.test(
+  "npm run step: a bad step is one line and the usage; a bad argument, part 4's own",
+  async (t) => {
+    const [badStep, badArgument] = await Promise.all([
+      runProgram(STEP, ['5'], 60_000),
+      runProgram(STEP, [RUNNABLE, '--no-such-option'], 60_000),
+    ]);
+    t.equal(badStep.code, 2, 'a bad step: exit 2');
+    t.match(
+      badStep.stderr,
+      /^step\.ts: the step must be 4\.1 to 4\.6, got "5"\nusage: step\.ts 4\.N/,
+    );
+    t.equal(badArgument.code, 2, "a bad argument: part 4's exit code");
+    t.match(
+      badArgument.stderr,
+      /^proxy\.ts: Unknown option '--no-such-option'.*\nusage: proxy\.ts /,
+      "part 4's one line and its usage",
+    );
+  },
+);
+
+t.test(
+  `npm run step -- ${RUNNABLE}: serves through a backend, and Ctrl-C reaches it once`,
+  async (t) => {
+    // A backend that answers when told to, so that a request is in flight when Ctrl-C comes.
+    const backend = net.createServer();
+    const connected = once(backend, 'connection') as Promise<[net.Socket]>;
+    const backendPort = await listenUntilTeardown(t, backend);
+    const step = await startProgram(t, STEP, [RUNNABLE, '0', `127.0.0.1:${backendPort}`], {
+      timeoutMs: 60_000,
+      detached: true,
+    });
+    // Last in, first out: before the harness's SIGKILL, which would leave the proxy running.
+    t.teardown(() => step.kill('SIGTERM'));
+
+    const client = await openSocket(t, step.port);
+    client.write(requestHead());
+    const response = readAll(client);
+    const [toBackend] = await connected;
+    // Ctrl-C: SIGINT to every process of the group, as a terminal sends it.
+    process.kill(-step.pid, 'SIGINT');
+    await step.waitForOutput(/Shutting down on SIGINT: not accepting; 1 open connection/);
+    toBackend.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+
+    const answer = parseResponse((await response).data);
+    t.equal(answer.status, 200, 'the request in flight is answered');
+    t.equal(answer.body.toString(), 'ok');
+    t.equal(await step.exited, 0, "the proxy's exit code, 0 after a graceful stop");
+    t.match(step.output(), /Stopped: every connection has finished/);
+    t.notMatch(
+      step.output(),
+      /SIGINT again/,
+      'one SIGINT, not one from the terminal and one from step.ts',
+    );
+  },
+);
 
 t.test('npm run trace:part2 without strace: one line saying how to install it', async (t) => {
   const run = await runProgram('shared/tools/trace.ts', [], 15_000, { PATH: '/nonexistent' });
