@@ -32,10 +32,11 @@ import { constants, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism, networkInterfaces } from 'node:os';
+import { canonicalHost, readHostPort } from '../ip.ts';
 import { printable } from '../log.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../pools/strategies/index.ts';
 import { DEFAULT_MAX_HELLO_BYTES } from '../vhosts/client-hello.ts';
-import { canonicalHost, hostKeyProblem, readHostPort } from '../vhosts/hosts.ts';
+import { hostKeyProblem } from '../vhosts/hosts.ts';
 import { DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_REQUEST_LINE_BYTES } from '../vhosts/http-head.ts';
 
 // Longer than a day is a typo; setTimeout also misbehaves past 2^31 ms.
@@ -787,7 +788,7 @@ function listenAddress(at: Place, value: unknown, defaultHost?: string): Address
 
 /**
  * "host:port" or "[ipv6]:port" into its parts, the host as written, as every
- * address is read (hosts.ts readHostPort); here the port is required.
+ * address is read (ip.ts readHostPort); here the port is required.
  */
 function hostAndPort(text: string): Address | undefined {
   const read = readHostPort(text);
