@@ -14,13 +14,8 @@
  * strategies, health checks); quick start uses their defaults.
  */
 import { parseArgs } from 'node:util';
-import {
-  type Config,
-  configFromAddresses,
-  fleetConfig,
-  type Overrides,
-  overrideFromText,
-} from './config/config.ts';
+import { type Config, configFromAddresses, type Overrides, overrideFromText } from './config.ts';
+import { fleetConfig } from './fleet/quick-start.ts'; //> 4.6
 
 export const USAGE = [
   'usage: proxy.ts [listen-port] host:port [host:port ...]',

@@ -1,20 +1,17 @@
 /**
- * The configuration reader (../config/config.ts) on its own: defaults, every
- * field read, one error line per mistake naming the file and the field, the
- * file read's guards, and the quick-start command line's one pool.
+ * The configuration on its own (../config.ts, ../fields.ts, ../config/ and
+ * each chapter's fields.ts): defaults, every field read, one error line per
+ * mistake naming the file and the field, the file read's guards, and the
+ * quick-start command line's one pool.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import {
-  ConfigError,
-  configFromAddresses,
-  DEFAULTS,
-  loadConfigFile,
-  MAX_FILE_BYTES,
-  parseConfig,
-} from '../config/config.ts';
+import { loadConfigFile, MAX_FILE_BYTES } from '../config/load.ts';
+import { parseConfig } from '../config/parse.ts';
+import { configFromAddresses, DEFAULTS } from '../config.ts';
+import { ConfigError } from '../fields.ts';
 
 const EXAMPLE = path.join(import.meta.dirname, '..', 'example.config.json');
 
@@ -99,7 +96,11 @@ t.test('defaults fill in everything left out', async (t) => {
 
   const json = minimal();
   json.pools.web.healthCheck = {};
-  t.same(parseConfig(json, 'test.json').pools.web.healthCheck, DEFAULTS.healthCheck);
+  t.same(
+    parseConfig(json, 'test.json').pools.web.healthCheck,
+    { intervalMs: 2000, timeoutMs: 1000 },
+    'an empty healthCheck: a TCP probe at the default interval and timeout',
+  );
 });
 
 t.test('every setting is read, not just defaulted', async (t) => {
@@ -158,7 +159,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.listeners = [];
     },
-    'test.json: listeners: unknown key (expected listen, pools, statusListen, statusPort, maxConnections, maxConnectionsPerClient, routeSource, workers, verbose, idleTimeoutMs, shutdownTimeoutMs)',
+    'test.json: listeners: unknown key (expected listen, pools, verbose, idleTimeoutMs, maxConnections, maxConnectionsPerClient, shutdownTimeoutMs, statusListen, routeSource, workers, statusPort)',
   ],
   [
     'listen missing',
@@ -200,7 +201,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.listen[0].host = 'example.com';
     },
-    'test.json: listen[0].host: unknown key (expected port, address, protocol, hosts, pool, maxConnections, headTimeoutMs, maxRequestLineBytes, maxHeadBytes, maxHelloBytes, acceptProxyProtocol, trustedProxies)',
+    'test.json: listen[0].host: unknown key (expected port, pool, address, maxConnections, protocol, hosts, headTimeoutMs, maxRequestLineBytes, maxHeadBytes, maxHelloBytes, acceptProxyProtocol, trustedProxies)',
   ],
   [
     'two listeners on one port',
@@ -261,7 +262,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.pools.web.maxFail = 2;
     },
-    'test.json: pools.web.maxFail: unknown key (expected backends, strategy, maxFails, failTimeoutMs, connectTimeoutMs, firstByteTimeoutMs, proxyProtocol, healthCheck)',
+    'test.json: pools.web.maxFail: unknown key (expected backends, strategy, connectTimeoutMs, maxFails, failTimeoutMs, firstByteTimeoutMs, healthCheck, proxyProtocol)',
   ],
   [
     'no backends',
