@@ -10,7 +10,7 @@ import path from 'node:path';
 import t from 'tap';
 import { loadConfigFile, MAX_FILE_BYTES } from '../config/load.ts';
 import { parseConfig } from '../config/parse.ts';
-import { configFromAddresses, DEFAULTS } from '../config.ts';
+import { configFromAddresses, DEFAULTS, overrideFromText } from '../config.ts';
 import { ConfigError } from '../fields.ts';
 
 const EXAMPLE = path.join(import.meta.dirname, '..', 'example.config.json');
@@ -43,7 +43,10 @@ t.test(
     const config = await loadConfigFile(EXAMPLE);
     t.equal(config.source, EXAMPLE);
     t.has(config.listeners, [{ port: 8000, pool: 'web', protocol: 'tcp' }]);
-    t.same(config.statusListen, { host: '127.0.0.1', port: 8081 }, 'on loopback');
+    t.notOk('statusListen' in config, 'no status port in the file: chapter 5 adds it');
+    // As Run it starts it: `--config example.config.json --status-port 8081`.
+    const withStatus = { ...config, ...overrideFromText('--status-port', 'statusListen', '8081') };
+    t.same(withStatus.statusListen, { host: '127.0.0.1', port: 8081 }, 'on loopback');
     const web = config.pools.web;
     t.same(
       web.backends.map((b) => [b.id, b.host, b.port, b.weight]),
