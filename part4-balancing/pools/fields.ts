@@ -12,7 +12,7 @@ import { HEALTH_POOL } from '../health/fields.ts'; //> 4.2
 import { VHOSTS_POOL } from '../vhosts/fields.ts'; //> 4.4
 import { STRATEGY_NAMES, type StrategyName } from './strategies/index.ts';
 
-/** A pool's settings: every field but its backends. Quick start and fleet mode fill these in. */
+/** A pool's settings: every field but its backends (quick start takes them at their defaults). */
 export const POOL_SETTINGS = {
   strategy: {
     about: `how a backend is picked: ${STRATEGY_NAMES.join(', ')}`,
