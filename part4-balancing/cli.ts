@@ -14,26 +14,25 @@
  * strategies, health checks); quick start uses their defaults.
  */
 import { parseArgs } from 'node:util';
-import {
-  type Config,
-  configFromAddresses,
-  fleetConfig,
-  type Overrides,
-  overrideFromText,
-} from './config/config.ts';
+import { type Config, configFromAddresses, type Overrides, overrideFromText } from './config.ts';
+import { fleetConfig } from './fleet/quick-start.ts'; //> 4.6
 
 export const USAGE = [
   'usage: proxy.ts [listen-port] host:port [host:port ...]',
-  '       proxy.ts --config FILE',
-  '       proxy.ts --redis redis://HOST:PORT [--http PORT] [--https PORT]',
-  '  options: --status-port [HOST:]PORT  --idle-timeout MS  --max-connections N',
-  '           --workers N|auto  --verbose',
+  '       proxy.ts --config FILE', //> 4.3
+  '       proxy.ts --redis redis://HOST:PORT [--http PORT] [--https PORT]', //> 4.6
+  '  options: --idle-timeout MS  --verbose',
+  '           --max-connections N', //> 4.3
+  '           --status-port [HOST:]PORT', //> 4.5
+  '           --workers N|auto', //> 4.6
 ].join('\n');
 
 /** What the command line says. */
 export interface CommandLine {
+  //> 4.3
   /** The configuration file; undefined in quick-start mode (nothing to reload). */
   file?: string;
+  //< 4.3
   /** The quick-start configuration, built from the command line. */
   quickStart?: Config;
   /** Settings given as options; they win over the file's. */
@@ -42,10 +41,10 @@ export interface CommandLine {
 
 /** Each option that overrides a field of the configuration, and that field. */
 const OVERRIDES = {
-  'status-port': 'statusListen',
+  'status-port': 'statusListen', //> 4.5
   'idle-timeout': 'idleTimeoutMs',
-  'max-connections': 'maxConnections',
-  workers: 'workers',
+  'max-connections': 'maxConnections', //> 4.3
+  workers: 'workers', //> 4.6
 } as const;
 
 /** Reads argv (without node and the script). A mistake exits 2 with one line and the usage. */
@@ -61,10 +60,12 @@ function parseCommandLine(argv: string[]): CommandLine {
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
-      config: { type: 'string' },
+      config: { type: 'string' }, //> 4.3
+      //> 4.6
       redis: { type: 'string' },
       http: { type: 'string' },
       https: { type: 'string' },
+      //< 4.6
       help: { type: 'boolean', short: 'h' },
       verbose: { type: 'boolean' },
       ...Object.fromEntries(Object.keys(OVERRIDES).map((name) => [name, { type: 'string' }])),
@@ -83,6 +84,7 @@ function parseCommandLine(argv: string[]): CommandLine {
       Object.assign(overrides, overrideFromText(`--${option}`, field, text));
   }
   if (values.verbose) Object.assign(overrides, overrideFromText('--verbose', 'verbose', true));
+  //> 4.6
   if (typeof values.redis === 'string') {
     if (values.config !== undefined || positionals.length > 0) {
       throw new Error('--redis takes no --config, listen port or backends');
@@ -102,10 +104,13 @@ function parseCommandLine(argv: string[]): CommandLine {
   }
   if (values.http !== undefined || values.https !== undefined)
     throw new Error('--http and --https go with --redis');
+  //< 4.6
+  //> 4.3
   if (typeof values.config === 'string') {
     if (positionals.length > 0) throw new Error('--config takes no listen port or backends');
     return { file: values.config, overrides };
   }
+  //< 4.3
   const listenPort = /^\d+$/.test(positionals[0] ?? '') ? Number(positionals.shift()) : 8000;
   if (positionals.length === 0) throw new Error('no backend given (host:port)');
   return { quickStart: configFromAddresses(listenPort, positionals), overrides };

@@ -11,6 +11,7 @@
  *
  *   proxy.ts       this file: start, reload (SIGHUP), graceful stop (SIGTERM, SIGINT)
  *   cli.ts         the command line            state.ts    the running state
+ *   config.ts      the configuration, and the quick start; fields.ts: how a field is read
  *   serve.ts       one client: accept, pick a backend, relay or refuse
  *   route.ts       which pool: the listener's, or by name (vhosts/)
  *   relay.ts       part 3's relay              log.ts      the log line
@@ -22,6 +23,8 @@
  *   status/        chapter 5: the status endpoint (JSON) and page
  *   fleet/         chapter 6: routes from Redis, and --workers N
  *
+ * A folder's fields.ts holds the configuration's fields that its chapter adds.
+ *
  * What it leaves out, on purpose: terminating TLS (routing by SNI needs no
  * keys), HTTP past the first request of a connection, and caching or
  * rewriting anything: it balances connections, not requests.
@@ -29,8 +32,9 @@
 
 import cluster from 'node:cluster'; //> 4.6
 import { type CommandLine, fail, readCommandLine } from './cli.ts';
-import { type Config, type ListenerConfig, loadConfigFile } from './config/config.ts';
-import type { Address } from './config/config.ts'; //> 4.5
+import { loadConfigFile } from './config/load.ts'; //> 4.3
+import type { Config, ListenerConfig } from './config.ts';
+import type { Address } from './fields.ts'; //> 4.5
 import { answerStatusRequests, runPrimary } from './fleet/workers.ts'; //> 4.6
 import { joinHostPort } from './ip.ts'; //> 4.5
 import { describe } from './log.ts'; //> 4.5

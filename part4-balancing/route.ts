@@ -29,7 +29,7 @@
  * PROXY header gives (the limits count the address that connected).
  */
 import net from 'node:net';
-import type { ListenerConfig } from './config/config.ts';
+import type { ListenerConfig } from './config.ts';
 import type { FleetRoutes } from './fleet/fleet.ts'; //> 4.6
 import type { ConnectionAddresses } from './ip.ts';
 import { type EventCounts, printable } from './log.ts';

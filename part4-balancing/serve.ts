@@ -25,7 +25,7 @@
  * on the request), and queueing clients when every backend is busy.
  */
 import net from 'node:net';
-import type { ListenerConfig } from './config/config.ts';
+import type { ListenerConfig } from './config.ts';
 import { joinHostPort } from './ip.ts';
 import { describe, log, printable } from './log.ts';
 import type { EventCounts } from './log.ts'; //> 4.2

@@ -9,7 +9,7 @@
  * zero with the process, as nginx's do.
  */
 import type net from 'node:net';
-import type { Config, ListenerConfig } from './config/config.ts';
+import type { Config, ListenerConfig } from './config.ts';
 import type { FleetRoutes } from './fleet/fleet.ts'; //> 4.6
 import { EventCounts } from './log.ts';
 import type { Pool } from './pools/pool.ts';

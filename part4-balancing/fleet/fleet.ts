@@ -18,8 +18,8 @@
  * What it leaves out: weights from Redis (every member weighs 1, as in the Go
  * proxy), and routes for plain tcp listeners (they have no name to look up).
  */
-import type { RouteSourceConfig } from '../config/config.ts';
 import { Pool } from '../pools/pool.ts';
+import type { RouteSourceConfig } from './fields.ts';
 import { RedisRoutes } from './redis-link.ts';
 import type { Protocol, RouteMatch } from './route-table.ts';
 

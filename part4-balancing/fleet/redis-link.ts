@@ -31,8 +31,8 @@
  * full read.
  */
 import { ConnectionTimeoutError, createClient, ErrorReply } from 'redis';
-import { parseRedisUrl } from '../config/config.ts';
 import { describe, log, printable } from '../log.ts';
+import { parseRedisUrl } from './fields.ts';
 import {
   type KeyRead,
   type Protocol,

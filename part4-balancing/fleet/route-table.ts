@@ -22,9 +22,9 @@
  *           └─▶ a full read: a fresh RouteTable, then RouteTable.replaceWith
  *   a client's name ─▶ RouteTable.lookup: exact, else the longest *.suffix, else the default
  */
-import { joinHostPort } from '../ip.ts';
+import { canonicalHost, joinHostPort, readHostPort } from '../ip.ts';
 import { describe, log, printable } from '../log.ts';
-import { canonicalHost, canonicalKey, matchHost, readHostPort } from '../vhosts/hosts.ts';
+import { canonicalKey, matchHost } from '../vhosts/hosts.ts';
 
 export type Protocol = 'http' | 'tls';
 

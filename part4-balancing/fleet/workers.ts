@@ -23,7 +23,7 @@
  * rolling restart of the workers on reload.
  */
 import cluster, { type Worker } from 'node:cluster';
-import type { Address } from '../config/config.ts';
+import type { Address } from '../fields.ts';
 import { log } from '../log.ts';
 import type { BackendStatus, PoolStatus, Snapshot, Totals } from '../status/snapshot.ts';
 import { startStatusServer } from '../status/status.ts';

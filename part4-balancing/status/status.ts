@@ -21,7 +21,7 @@
  * anything.
  */
 import http from 'node:http';
-import type { Address } from '../config/config.ts';
+import type { Address } from '../fields.ts';
 import type { Pool } from '../pools/pool.ts';
 import type {
   BackendStatus,

@@ -1,20 +1,17 @@
 /**
- * The configuration reader (../config/config.ts) on its own: defaults, every
- * field read, one error line per mistake naming the file and the field, the
- * file read's guards, and the quick-start command line's one pool.
+ * The configuration on its own (../config.ts, ../fields.ts, ../config/ and
+ * each chapter's fields.ts): defaults, every field read, one error line per
+ * mistake naming the file and the field, the file read's guards, and the
+ * quick-start command line's one pool.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import {
-  ConfigError,
-  configFromAddresses,
-  DEFAULTS,
-  loadConfigFile,
-  MAX_FILE_BYTES,
-  parseConfig,
-} from '../config/config.ts';
+import { loadConfigFile, MAX_FILE_BYTES } from '../config/load.ts';
+import { parseConfig } from '../config/parse.ts';
+import { configFromAddresses, DEFAULTS, overrideFromText } from '../config.ts';
+import { ConfigError } from '../fields.ts';
 
 const EXAMPLE = path.join(import.meta.dirname, '..', 'example.config.json');
 
@@ -46,7 +43,10 @@ t.test(
     const config = await loadConfigFile(EXAMPLE);
     t.equal(config.source, EXAMPLE);
     t.has(config.listeners, [{ port: 8000, pool: 'web', protocol: 'tcp' }]);
-    t.same(config.statusListen, { host: '127.0.0.1', port: 8081 }, 'on loopback');
+    t.notOk('statusListen' in config, 'no status port in the file: chapter 5 adds it');
+    // As Run it starts it: `--config example.config.json --status-port 8081`.
+    const withStatus = { ...config, ...overrideFromText('--status-port', 'statusListen', '8081') };
+    t.same(withStatus.statusListen, { host: '127.0.0.1', port: 8081 }, 'on loopback');
     const web = config.pools.web;
     t.same(
       web.backends.map((b) => [b.id, b.host, b.port, b.weight]),
@@ -99,7 +99,11 @@ t.test('defaults fill in everything left out', async (t) => {
 
   const json = minimal();
   json.pools.web.healthCheck = {};
-  t.same(parseConfig(json, 'test.json').pools.web.healthCheck, DEFAULTS.healthCheck);
+  t.same(
+    parseConfig(json, 'test.json').pools.web.healthCheck,
+    { intervalMs: 2000, timeoutMs: 1000 },
+    'an empty healthCheck: a TCP probe at the default interval and timeout',
+  );
 });
 
 t.test('every setting is read, not just defaulted', async (t) => {
@@ -158,7 +162,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.listeners = [];
     },
-    'test.json: listeners: unknown key (expected listen, pools, statusListen, statusPort, maxConnections, maxConnectionsPerClient, routeSource, workers, verbose, idleTimeoutMs, shutdownTimeoutMs)',
+    'test.json: listeners: unknown key (expected listen, pools, verbose, idleTimeoutMs, maxConnections, maxConnectionsPerClient, shutdownTimeoutMs, statusListen, routeSource, workers, statusPort)',
   ],
   [
     'listen missing',
@@ -200,7 +204,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.listen[0].host = 'example.com';
     },
-    'test.json: listen[0].host: unknown key (expected port, address, protocol, hosts, pool, maxConnections, headTimeoutMs, maxRequestLineBytes, maxHeadBytes, maxHelloBytes, acceptProxyProtocol, trustedProxies)',
+    'test.json: listen[0].host: unknown key (expected port, pool, address, maxConnections, protocol, hosts, headTimeoutMs, maxRequestLineBytes, maxHeadBytes, maxHelloBytes, acceptProxyProtocol, trustedProxies)',
   ],
   [
     'two listeners on one port',
@@ -261,7 +265,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.pools.web.maxFail = 2;
     },
-    'test.json: pools.web.maxFail: unknown key (expected backends, strategy, maxFails, failTimeoutMs, connectTimeoutMs, firstByteTimeoutMs, proxyProtocol, healthCheck)',
+    'test.json: pools.web.maxFail: unknown key (expected backends, strategy, connectTimeoutMs, maxFails, failTimeoutMs, firstByteTimeoutMs, healthCheck, proxyProtocol)',
   ],
   [
     'no backends',

@@ -23,13 +23,20 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import fc from 'fast-check';
-import { formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../ip.ts';
+import {
+  canonicalHost,
+  formatIPv6,
+  isHostName,
+  isIPv4Mapped,
+  parseIPv4,
+  parseIPv6,
+} from '../ip.ts';
 import {
   ClientHelloReader,
   type ClientHelloResult,
   DEFAULT_MAX_HELLO_BYTES,
 } from '../vhosts/client-hello.ts';
-import { canonicalHost, HostTable, hostFromHeader, isHostName } from '../vhosts/hosts.ts';
+import { HostTable, hostFromHeader } from '../vhosts/hosts.ts';
 import {
   DEFAULT_MAX_HEAD_BYTES,
   HttpHeadReader,

@@ -1,10 +1,19 @@
 /**
  * IP addresses as bytes and canonical text (../ip.ts): IPv4, IPv6 in RFC 5952
- * form, IPv4-mapped addresses, and agreement with node:net on what is one.
+ * form, IPv4-mapped addresses, and agreement with node:net on what is one; the
+ * canonical form of host names.
  */
 import net from 'node:net';
 import t from 'tap';
-import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../ip.ts';
+import {
+  canonicalHost,
+  formatIPv4,
+  formatIPv6,
+  isHostName,
+  isIPv4Mapped,
+  parseIPv4,
+  parseIPv6,
+} from '../ip.ts';
 
 t.test('IPv4: dotted decimal in, the same text out', async (t) => {
   for (const text of ['0.0.0.0', '127.0.0.1', '255.255.255.255', '192.0.2.10']) {
@@ -90,4 +99,14 @@ t.test('IPv4-mapped: ::ffff:a.b.c.d, and nothing else', async (t) => {
   t.notOk(isIPv4Mapped(parseIPv6('::1') as Uint8Array));
   t.notOk(isIPv4Mapped(parseIPv6('1::ffff:127.0.0.1') as Uint8Array));
   t.notOk(isIPv4Mapped(parseIPv4('127.0.0.1') as Uint8Array));
+});
+
+t.test('canonicalHost and isHostName: label rules', async (t) => {
+  t.equal(canonicalHost('A-B_c.Example'), 'a-b_c.example');
+  t.ok(isHostName('a'.repeat(63)));
+  t.notOk(isHostName('a'.repeat(64)), 'a label over 63');
+  t.ok(isHostName(Array(4).fill('a'.repeat(62)).join('.')), '251 characters');
+  t.notOk(isHostName(Array(5).fill('a'.repeat(50)).join('.')), '254 characters');
+  t.notOk(isHostName('example.org.'), 'the trailing dot is for canonicalHost to remove');
+  t.notOk(isHostName('exa mple.org'));
 });

@@ -31,7 +31,7 @@ import {
 
 const CHROMIUM = '/usr/bin/chromium';
 /**
- * Health check paths config.ts takes as they are (any printable characters
+ * Health check paths health/fields.ts takes as they are (any printable characters
  * but a space), though they are markup: the page shows each pool's.
  */
 const HOSTILE = '/<script>alert(1)</script>';

@@ -36,7 +36,7 @@
  * and Encrypted Client Hello: with ECH the name seen here is the public outer
  * one, and routing on it is what a proxy that does not terminate TLS can do.
  */
-import { isHostName } from './hosts.ts';
+import { isHostName } from '../ip.ts';
 
 export interface ClientHelloOptions {
   /** The most bytes to read for the hello, record headers included. Default 16 KiB. */

@@ -25,13 +25,13 @@
  *
  * These are the rules of every name in part 4, not only of this table: the
  * fleet's routes from Redis are matched by matchHost and keyed by
- * canonicalKey, and the configuration compares backend and listen hosts by
- * canonicalHost.
+ * canonicalKey. The canonical form itself, canonicalHost, is in ip.ts, since
+ * the configuration compares backend and listen hosts by it from chapter 1 on.
  *
  * What it leaves out: internationalised names other than in their ASCII form
  * (xn--...), regular expressions, and wildcards anywhere but in front.
  */
-import { formatIPv6, parseIPv4, parseIPv6 } from '../ip.ts';
+import { canonicalHost, parseIPv4, splitHostPort } from '../ip.ts';
 
 export class HostTable {
   /** Keys as written ("www.example.org", "*.example.org"): canonical already. */
@@ -87,63 +87,6 @@ export function matchHost<T>(
 export function hostFromHeader(value: string): string | undefined {
   const host = splitHostPort(value)?.host;
   return host === undefined ? undefined : canonicalHost(host);
-}
-
-/**
- * "host", "host:port", "[v6]" or "[v6]:port" into the host, as written but
- * without its brackets, and the port's digits (undefined without a colon; ""
- * after a bare colon, which RFC 3986 allows). Brackets hold an IPv6 address
- * and nothing else, as in a URL. undefined when `text` is none of those; what
- * the host and the port may be beyond that is the caller's to check.
- */
-export function splitHostPort(text: string): { host: string; port?: string } | undefined {
-  const match = /^(?:\[([^\]]*)\]|([^:[\]]*))(?::([0-9]*))?$/.exec(text);
-  if (!match) return undefined;
-  const [, address, name, port] = match;
-  if (address !== undefined && !address.includes(':')) return undefined;
-  return { host: address ?? name, port };
-}
-
-/**
- * "host", "host:port", "[v6]" or "[v6]:port" read as every address in part 4
- * is (a backend, a listen address, a Redis member): the host as written and
- * in the form it is compared in, and the port's number when there is one.
- * undefined when the host is neither a host name nor an IP address, or the
- * port is not one to five digits; its range is the caller's to check.
- */
-export function readHostPort(
-  text: string,
-): { host: string; canonical: string; port?: number } | undefined {
-  const parts = splitHostPort(text);
-  if (!parts || (parts.port !== undefined && !/^\d{1,5}$/.test(parts.port))) return undefined;
-  const canonical = canonicalHost(parts.host);
-  if (canonical === undefined) return undefined;
-  const port = parts.port === undefined ? undefined : Number(parts.port);
-  return { host: parts.host, canonical, port };
-}
-
-/**
- * The form names are compared in: lower case, no trailing dot, an IPv6 address
- * as RFC 5952 writes it. undefined when `name` is neither a host name nor an
- * IP address.
- */
-export function canonicalHost(name: string): string | undefined {
-  if (name.includes(':')) {
-    const bytes = parseIPv6(name);
-    return bytes ? formatIPv6(bytes) : undefined;
-  }
-  const bare = (name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase();
-  return isHostName(bare) ? bare : undefined;
-}
-
-/**
- * Letters, digits, "-" and "_" in dot-separated labels of 1 to 63, at most 253
- * in all, no trailing dot. (The underscore is not in the DNS host name rules,
- * but it is in real names, and refusing them would help nobody.)
- */
-export function isHostName(name: string): boolean {
-  if (name.length === 0 || name.length > 253) return false;
-  return name.split('.').every((label) => /^[A-Za-z0-9_-]{1,63}$/.test(label));
 }
 
 /**

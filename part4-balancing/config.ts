@@ -1,0 +1,212 @@
+/**
+ * The configuration: where to listen, which pools of backends to balance over,
+ * and the timeouts. Chapter 1 builds it from the command line, in quick-start
+ * form (`proxy.ts 8000 host:port ...`: configFromAddresses below); chapter 3
+ * reads it from a JSON file (config/), through the same tables.
+ *
+ *   {
+ *     "listen": [{ "port": 8000, "pool": "web" }],
+ *     "pools": {
+ *       "web": {
+ *         "strategy": "round-robin",
+ *         "backends": [{ "address": "127.0.0.1:8881", "weight": 5 }, { "address": "127.0.0.1:8882" }],
+ *         "healthCheck": { "intervalMs": 2000, "timeoutMs": 1000, "path": "/" }
+ *       }
+ *     }
+ *   }
+ *
+ * Every field is described once, in a table (fields.ts says how), beside the
+ * code of the chapter that brings it. A table here is chapter 1's fields and a
+ * line for each later chapter's: TOP_SETTINGS (the top level, but for the
+ * file's lists) and LISTENER; the pool's and the backend's are in
+ * pools/fields.ts. The types of the configuration come from the same tables,
+ * so a field added to a table is in them at once.
+ *
+ * What it leaves out: reading a file (config/), and settings that change while
+ * running (a reload rereads the whole file).
+ */
+import { networkInterfaces } from 'node:os';
+import { CONFIG_LISTENER, CONFIG_TOP } from './config/fields.ts'; //> 4.3
+import {
+  type Address,
+  boolean,
+  type Fields,
+  hostPort,
+  int,
+  MAX_MS,
+  Place,
+  port,
+  readObject,
+  show,
+  text,
+  type Values,
+} from './fields.ts';
+import { FLEET_TOP } from './fleet/fields.ts'; //> 4.6
+import { canonicalHost } from './ip.ts';
+import { BACKEND, POOL_SETTINGS } from './pools/fields.ts';
+import { STATUS_TOP } from './status/fields.ts'; //> 4.5
+import { VHOSTS_LISTENER } from './vhosts/fields.ts'; //> 4.4
+
+// --- The fields, each described once -------------------------------------------
+
+/** The top level: every setting but the file's lists of listeners and pools (config/parse.ts). */
+export const TOP_SETTINGS = {
+  verbose: {
+    about: 'log every connection error, not a count every 10 s',
+    default: false,
+    check: boolean,
+  },
+  idleTimeoutMs: {
+    about: 'close a connection after this long without a byte either way; 0: never',
+    default: 60_000,
+    check: int(0, MAX_MS),
+  },
+  ...CONFIG_TOP, //> 4.3
+  ...STATUS_TOP, //> 4.5
+  ...FLEET_TOP, //> 4.6
+} satisfies Fields;
+
+export const LISTENER = {
+  port: {
+    about: 'the port to accept clients on, on every address; 0: any free one',
+    check: port(0),
+  },
+  pool: {
+    about: 'the pool its clients go to (http and tls: the pool for names not in hosts)',
+    check: text,
+  },
+  ...CONFIG_LISTENER, //> 4.3
+  ...VHOSTS_LISTENER, //> 4.4
+} satisfies Fields;
+
+// --- What the proxy gets ---------------------------------------------------------
+
+export interface BackendConfig extends Address {
+  /** "host:port" as written, unique in its pool. */
+  id: string;
+  weight: number;
+}
+
+export type PoolConfig = Values<typeof POOL_SETTINGS> & {
+  name: string;
+  backends: BackendConfig[];
+};
+
+/** A file's `address` is read into `host` and `port`. */
+export type ListenerConfig = Omit<Values<typeof LISTENER>, 'address'> & {
+  /** The port; with `host`, on that address only. */
+  port: number;
+  /** Absent: every address (as nginx's `listen 8000`). */
+  host?: string;
+};
+
+export type Config = Values<typeof TOP_SETTINGS> & {
+  /** The file path, or "command line": where to point the reader of an error. */
+  source: string;
+  listeners: ListenerConfig[];
+  pools: Record<string, PoolConfig>;
+};
+
+/** Every top-level setting at its default: what quick start runs with. */
+export const DEFAULTS = readObject(new Place('defaults', ''), {}, TOP_SETTINGS);
+
+/** Quick start: one listener, one pool "default", every other setting at its default. */
+export function configFromAddresses(listenPort: number, addresses: string[]): Config {
+  const source = 'command line';
+  const top = new Place(source, '');
+  if (addresses.length === 0) top.at('backends').fail('none given (expected host:port)');
+  const config: Config = {
+    ...DEFAULTS,
+    source,
+    listeners: [quickListener(top, listenPort)],
+    pools: {
+      default: {
+        ...readObject(top, {}, POOL_SETTINGS),
+        name: 'default',
+        backends: uniqueBackends(
+          addresses.map((address, i) => {
+            const at = top.at(`backend ${i + 1}`);
+            return { at, ...hostPort(at, address), weight: BACKEND.weight.default };
+          }),
+        ),
+      },
+    },
+  };
+  checkNoLoop(top, config);
+  return config;
+}
+
+/** Quick start's one listener: plain TCP on every address, to the pool "default". */
+function quickListener(top: Place, listenPort: number): ListenerConfig {
+  const port = int(0, 65535)(top.at('listen-port'), listenPort);
+  return { ...readObject(top, { port, pool: 'default' }, LISTENER), port };
+}
+
+/**
+ * The backends of one pool, refusing an address the pool already has, however
+ * it is spelled: [::1] and [0:0:0:0:0:0:0:1], Example.COM and example.com.
+ */
+export function uniqueBackends(read: (BackendConfig & { at: Place })[]): BackendConfig[] {
+  const keys = read.map((backend) => `${canonicalHost(backend.host)}:${backend.port}`);
+  return read.map(({ at, ...backend }, i) => {
+    const twin = keys.indexOf(keys[i]);
+    if (twin < i) {
+      const same = read[twin].id === backend.id ? '' : ` (${read[twin].id})`;
+      at.fail(`${show(backend.id)} is already backend ${twin + 1} of this pool${same}`);
+    }
+    return backend;
+  });
+}
+
+/**
+ * A backend that is one of our own listeners would send every client round
+ * the loop until the descriptors run out. Refuse a backend on a port we listen
+ * on, at an address of this machine.
+ */
+export function checkNoLoop(top: Place, config: Config): void {
+  for (const [name, pool] of Object.entries(config.pools)) {
+    for (const [i, backend] of pool.backends.entries()) {
+      const host = canonicalHost(backend.host);
+      const listener = config.listeners.find(
+        (l) =>
+          l.port === backend.port &&
+          (isOwnAddress(host) || (l.host !== undefined && canonicalHost(l.host) === host)),
+      );
+      if (listener === undefined) continue;
+      const at =
+        config.source === 'command line'
+          ? top.at(`backend ${i + 1}`)
+          : top.at('pools').at(name).at('backends').at(i).at('address');
+      at.fail(`${show(backend.id)} is this proxy's own listener: clients would loop`);
+    }
+  }
+}
+
+/** Is `host` (canonical) this machine: loopback, "any", or an interface's address? */
+function isOwnAddress(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  if (['localhost', '0.0.0.0', '::', '::1'].includes(host) || /^(::ffff:)?127\./.test(host)) {
+    return true;
+  }
+  return Object.values(networkInterfaces()).some((entries) =>
+    (entries ?? []).some((entry) => canonicalHost(entry.address) === host),
+  );
+}
+
+/** Settings the command line may override: the top-level ones. */
+export type Overrides = Partial<Values<typeof TOP_SETTINGS>>;
+
+/**
+ * A command-line option's text, checked by its field's own check, so an option
+ * and its field in the file take the same values: `--idle-timeout 5` is
+ * `"idleTimeoutMs": 5`. Throws ConfigError naming the option.
+ */
+export function overrideFromText(
+  option: string,
+  field: keyof Overrides,
+  text: string | boolean,
+): Overrides {
+  // Digits are a number; anything else is checked as the string it is.
+  const value = typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : text;
+  return { [field]: TOP_SETTINGS[field].check(new Place('command line', option), value) };
+}

@@ -1,0 +1,47 @@
+/**
+ * A pool's fields and a backend's: which strategy picks, how long a connect
+ * may take, each backend's address and weight. The pool table is these, and
+ * one line for each later chapter that gives a pool fields of its own: health
+ * (chapter 2) and the PROXY protocol (chapter 4).
+ *
+ * What it leaves out: the pool itself (pool.ts), and the strategies' names,
+ * which the check of "strategy" reads from their table (strategies/index.ts).
+ */
+import { type Fields, hostPort, int, list, MAX_MS, oneOf, type Place } from '../fields.ts';
+import { HEALTH_POOL } from '../health/fields.ts'; //> 4.2
+import { VHOSTS_POOL } from '../vhosts/fields.ts'; //> 4.4
+import { STRATEGY_NAMES, type StrategyName } from './strategies/index.ts';
+
+/** A pool's settings: every field but its backends (quick start takes them at their defaults). */
+export const POOL_SETTINGS = {
+  strategy: {
+    about: `how a backend is picked: ${STRATEGY_NAMES.join(', ')}`,
+    default: 'round-robin' as StrategyName,
+    check: oneOf(STRATEGY_NAMES),
+  },
+  connectTimeoutMs: {
+    about: 'a connect not answered within this long counts as failed',
+    default: 3000,
+    check: int(1, MAX_MS),
+  },
+  ...HEALTH_POOL, //> 4.2
+  ...VHOSTS_POOL, //> 4.4
+} satisfies Fields;
+
+export const POOL = {
+  backends: {
+    about: 'the backends, at least one',
+    required: true,
+    check: (at: Place, value: unknown) => list(at, value),
+  },
+  ...POOL_SETTINGS,
+} satisfies Fields;
+
+export const BACKEND = {
+  address: { about: '"host:port" or "[ipv6]:port"', required: true, check: hostPort },
+  weight: {
+    about: "its share of the clients, against the pool's other backends",
+    default: 1,
+    check: int(1, 1000),
+  },
+} satisfies Fields;
