@@ -165,8 +165,9 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
   if (!route) return;
   const { pool } = route;
   let connection: Awaited<ReturnType<Pool['connect']>>;
+  const failures: string[] = [];
   try {
-    connection = await pool.connect(route.addresses.sourceAddress ?? '');
+    connection = await pool.connect(route.addresses.sourceAddress ?? '', failures);
   } catch (err) {
     if (!isLocalShortage(err)) throw err;
     running.events.count(
@@ -182,7 +183,8 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
     );
   }
   if (!connection) {
-    const why = `no backend of pool ${pool.name} accepted`;
+    const tried = failures.length > 0 ? `: ${failures.join('; ')}` : '';
+    const why = `no backend of pool ${pool.name} accepted${tried}`;
     return refuse(client, running.events, route.first, who(route), why);
   }
   // The backend socket is this function's: whatever happens from here, it

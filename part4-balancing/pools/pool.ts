@@ -18,7 +18,7 @@
 import net from 'node:net';
 import type { BackendConfig, PoolConfig } from '../config.ts';
 import { Health, type ProbeSettings, startProbes } from '../health/health.ts'; //> 4.2
-import { describe } from '../log.ts'; //> 4.2
+import { describe } from '../log.ts';
 import { createStrategy, type Peer, type Strategy } from './strategies/index.ts';
 
 /** One backend of a pool: where it is, its counters, its health. A strategy sees it as a Peer. */
@@ -93,9 +93,12 @@ export class Pool {
   /**
    * Connects a client to one of the backends, trying the others on failure.
    * Rejects only when the proxy itself is short of descriptors or buffers
-   * (isLocalShortage), which no other backend would change.
+   * (isLocalShortage), which no other backend would change. Each failed
+   * connect is added to `failures` ("connect to backend 127.0.0.1:8881:
+   * ECONNREFUSED"), for the
+   * line that refuses the client.
    */
-  async connect(clientIp: string): Promise<Connection | undefined> {
+  async connect(clientIp: string, failures: string[] = []): Promise<Connection | undefined> {
     const tried = new Set<Backend>();
     //> 4.2
     for (;;) {
@@ -117,6 +120,7 @@ export class Pool {
         // passing squeeze into 502s for everyone. The caller counts it.
         if (isLocalShortage(err)) throw err;
         backend.failures++;
+        failures.push(`connect to backend ${backend.id}: ${describe(err)}`);
         backend.health.connectFailed(describe(err)); //> 4.2
       }
     } //> 4.2

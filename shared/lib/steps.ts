@@ -236,6 +236,8 @@ export function keepLines(source: string, n: number, file: string): Kept {
     if (chapter <= n) {
       lines.push(code);
       sourceLines.push(at);
+    } else if (trailing) {
+      dropDocComment(lines, sourceLines, at);
     }
   }
   const unclosed = open.at(-1);
@@ -243,6 +245,27 @@ export function keepLines(source: string, n: number, file: string): Kept {
     throw new Error(`${PART}/${file}:${unclosed.line}: //> 4.${unclosed.chapter} is never closed`);
   }
   return { text: lines.join('\n'), sourceLines };
+}
+
+/**
+ * A doc comment (`/** ... *\/`) directly above a line that a step drops
+ * documents that line: it goes too. `/** Fleet mode: ... *\/` above
+ * `fleet?: FleetRoutes; //> 4.6` needs no marker of its own.
+ */
+function dropDocComment(lines: string[], sourceLines: number[], at: number): void {
+  const last = lines.length - 1;
+  if (last < 0 || sourceLines[last] !== at - 1 || !/^\s*(\/\*\*.*)?\*\/$/.test(lines[last])) {
+    return;
+  }
+  let start = last;
+  while (start >= 0 && sourceLines[start] === at - 1 - (last - start)) {
+    if (/^\s*\/\*\*/.test(lines[start])) {
+      lines.splice(start);
+      sourceLines.splice(start);
+      return;
+    }
+    start--;
+  }
 }
 
 /** What is wrong with a line that looks like it holds a marker, but holds none we know. */

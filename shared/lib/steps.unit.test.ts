@@ -108,6 +108,34 @@ t.test("a block: its lines are its chapter's, the marker lines never show", asyn
   t.same(kept(source, 4), ['a();', '  b();', '  c();', 'd();'], 'a later trailing marker inside');
 });
 
+t.test('a doc comment right above a dropped line goes with it; other comments stay', async (t) => {
+  const source = [
+    'interface Routing {',
+    '  /** The listener. */',
+    '  config: Config;',
+    '  /**',
+    '   * Fleet mode: the routes.',
+    '   */',
+    '  fleet?: Fleet; //> 4.6',
+    '  // Says what follows.',
+    '  hosts?: Hosts; //> 4.4',
+    '}',
+  ];
+  t.same(kept(source, 3), [
+    'interface Routing {',
+    '  /** The listener. */',
+    '  config: Config;',
+    '  // Says what follows.',
+    '}',
+  ]);
+  t.same(
+    kept(source, 6),
+    source.map((line) => line.replace(/ \/\/> 4\.\d$/, '')),
+  );
+  const apart = ['/** Not its comment. */', 'a();', 'b(); //> 4.2'];
+  t.same(kept(apart, 1), ['/** Not its comment. */', 'a();'], 'only a comment directly above');
+});
+
 t.test('blocks nest: a line is the latest chapter of the blocks around it', async (t) => {
   const source = ['//> 4.3', 'a();', '//> 4.5', 'b();', '//< 4.5', 'c();', '//< 4.3', 'd();'];
   t.same(kept(source, 2), ['d();']);

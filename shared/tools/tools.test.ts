@@ -73,7 +73,7 @@ t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.6'
     /part3-backpressure\/proxy\.ts => step-4\.1\/relay\.ts/,
     "4.1: relay.ts is part 3's proxy.ts, moved",
   );
-  t.match(runs[2].stdout, /=> step-4\.3\/config\/config\.ts /, '4.3 adds config/');
+  t.match(runs[2].stdout, /=> step-4\.3\/config\/parse\.ts /, '4.3 adds config/');
   t.notMatch(runs[2].stdout, /vhosts/, "4.3 has nothing of chapter 4's");
 
   const [bad, tests] = await Promise.all([diff('4.9'), diff('4.2', '--tests')]);
@@ -105,6 +105,8 @@ t.test('npm run diff -- 4: code that moved shows as moved', async (t) => {
 const STEP = 'shared/tools/step.ts';
 /** The step that the run tests start: the one furthest from the whole of part 4. */
 const RUNNABLE = '4.1';
+/** The first step that stops gracefully on a signal (chapter 3). */
+const STOPS_GRACEFULLY = '4.3';
 
 t.test(
   "npm run step: a bad step is one line and the usage; a bad argument, part 4's own",
@@ -128,13 +130,13 @@ t.test(
 );
 
 t.test(
-  `npm run step -- ${RUNNABLE}: serves through a backend, and Ctrl-C reaches it once`,
+  `npm run step -- ${STOPS_GRACEFULLY}: serves through a backend, and Ctrl-C reaches it once`,
   async (t) => {
     // A backend that answers when told to, so that a request is in flight when Ctrl-C comes.
     const backend = net.createServer();
     const connected = once(backend, 'connection') as Promise<[net.Socket]>;
     const backendPort = await listenUntilTeardown(t, backend);
-    const step = await startProgram(t, STEP, [RUNNABLE, '0', `127.0.0.1:${backendPort}`], {
+    const step = await startProgram(t, STEP, [STOPS_GRACEFULLY, '0', `127.0.0.1:${backendPort}`], {
       timeoutMs: 60_000,
       detached: true,
     });
