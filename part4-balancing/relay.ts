@@ -10,8 +10,10 @@
  *   only after what was queued before it. A client that sends its request and
  *   shuts down its write side still gets the whole response.
  * - Idle timeout: a pair with no traffic either way for idleTimeoutMs is closed.
+ //> 4.2
  * - First byte: with firstByteTimeoutMs, a backend that took the client's bytes
  *   and sends none back in time is given up on, and blamed (first-byte.ts).
+ //< 4.2
  * - A reset is passed on as a reset, even when it came in behind the last bytes
  *   (see endAfterCheck), so a cut answer never looks complete.
  *

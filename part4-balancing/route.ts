@@ -1,10 +1,12 @@
 /**
  * Which pool serves a client: the step between accept and connect. A plain
- * TCP listener names its pool and reads nothing. An HTTP listener reads the
- * first request's head for its Host, a TLS listener the ClientHello for its
- * SNI, and the listener's host table turns the name into a pool. Before
- * either, a listener behind another balancer reads the PROXY protocol header
- * that balancer sends, for the real client address.
+ * TCP listener names its pool and reads nothing.
+ //> 4.4
+ * An HTTP listener reads the first request's head for its Host, a TLS
+ * listener the ClientHello for its SNI, and the listener's host table turns
+ * the name into a pool. Before either, a listener behind another balancer
+ * reads the PROXY protocol header that balancer sends, for the real client
+ * address.
  *
  *   accepted client
  *     ├─ acceptProxyProtocol: from a trusted address? ─ no ──────────▶ close
@@ -27,6 +29,7 @@
  * What it leaves out: reading past the first request (that needs an HTTP
  * proxy that parses every message), and per-address limits on the address a
  * PROXY header gives (the limits count the address that connected).
+ //< 4.4
  */
 import net from 'node:net';
 import type { ListenerConfig } from './config.ts';

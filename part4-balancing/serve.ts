@@ -3,7 +3,9 @@
  * one of its backends, then relayed; or refused when no backend accepts.
  *
  *   accept (paused: its bytes wait in the kernel)
+ //> 4.3
  *     ├─ over a connection limit ─▶ closed, counted
+ //< 4.3
  *     └─▶ which pool: the listener's, or by Host / SNI    route.ts
  *           └─▶ the pool connects to a backend   pool.ts (strategy, retry), health.ts
  *                 ├─ one accepted ─▶ PROXY header, the bytes read so far, then

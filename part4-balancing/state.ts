@@ -1,9 +1,12 @@
 /**
  * The running state of the balancer, in one place: everything that changes
  * while it runs. proxy.ts makes the one there is, and hands it to the code
- * that needs it (serve.ts's listen()); no module reads it from a global. A reload swaps `config`, `pools` and `listeners`; a client takes
- * its listener's pool when it is accepted and keeps it to the end, so a reload
+ * that needs it (serve.ts's listen()); no module reads it from a global.
+ //> 4.3
+ * A reload swaps `config`, `pools` and `listeners`; a client takes its
+ * listener's pool when it is accepted and keeps it to the end, so a reload
  * never moves an open connection.
+ //< 4.3
  *
  * What it leaves out: anything that must survive a restart. Counters start at
  * zero with the process, as nginx's do.
