@@ -34,7 +34,6 @@
 import net from 'node:net';
 import type { ListenerConfig } from './config.ts';
 import type { FleetRoutes } from './fleet/fleet.ts'; //> 4.6
-import type { ConnectionAddresses } from './ip.ts';
 import { type EventCounts, printable } from './log.ts';
 import type { Pool } from './pools/pool.ts';
 import { closeCounted } from './refuse.ts';
@@ -83,6 +82,16 @@ export interface Route {
   addresses: ConnectionAddresses;
   /** Bytes read from the client (after any PROXY header): sent to the backend first. */
   first: Buffer;
+}
+
+/** The two ends of a client's connection: its own socket's, or a PROXY header's. */
+export interface ConnectionAddresses {
+  /** The client: socket.remoteAddress and remotePort. */
+  sourceAddress?: string;
+  sourcePort?: number;
+  /** Where it connected to, us: socket.localAddress and localPort. */
+  destinationAddress?: string;
+  destinationPort?: number;
 }
 
 /**

@@ -23,14 +23,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import fc from 'fast-check';
-import {
-  canonicalHost,
-  formatIPv6,
-  isHostName,
-  isIPv4Mapped,
-  parseIPv4,
-  parseIPv6,
-} from '../ip.ts';
+import { canonicalHost, isHostName } from '../ip.ts';
 import {
   ClientHelloReader,
   type ClientHelloResult,
@@ -42,6 +35,7 @@ import {
   HttpHeadReader,
   type HttpHeadResult,
 } from '../vhosts/http-head.ts';
+import { formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../vhosts/ip-bytes.ts';
 import {
   type ConnectionAddresses,
   DEFAULT_MAX_V2_BYTES,

@@ -1,19 +1,12 @@
 /**
- * IP addresses as bytes and canonical text (../ip.ts): IPv4, IPv6 in RFC 5952
- * form, IPv4-mapped addresses, and agreement with node:net on what is one; the
- * canonical form of host names.
+ * IP addresses as bytes and canonical text (../vhosts/ip-bytes.ts): IPv4, IPv6
+ * in RFC 5952 form, IPv4-mapped addresses, and agreement with node:net on what
+ * is one; the canonical form of host names (../ip.ts).
  */
 import net from 'node:net';
 import t from 'tap';
-import {
-  canonicalHost,
-  formatIPv4,
-  formatIPv6,
-  isHostName,
-  isIPv4Mapped,
-  parseIPv4,
-  parseIPv6,
-} from '../ip.ts';
+import { canonicalHost, isHostName } from '../ip.ts';
+import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../vhosts/ip-bytes.ts';
 
 t.test('IPv4: dotted decimal in, the same text out', async (t) => {
   for (const text of ['0.0.0.0', '127.0.0.1', '255.255.255.255', '192.0.2.10']) {

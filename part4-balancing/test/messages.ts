@@ -5,11 +5,12 @@
  * from it. Plain functions, no randomness: the fuzzer (fuzz-arbitraries.ts)
  * feeds them random parts, and the unit and integration tests fixed ones.
  *
- * Nothing here is imported from the code under test (../vhosts/), so that a
- * message built here checks the readers rather than agreeing with them by
- * construction. (A version 1 line needs no builder: the tests write it out.)
+ * Nothing here is imported from the readers under test, so that a message
+ * built here checks them rather than agreeing with them by construction; only
+ * the text of an address is ip-bytes.ts's, tested on its own (ip.unit.test.ts).
+ * (A version 1 line needs no builder: the tests write it out.)
  */
-import { formatIPv4, formatIPv6 } from '../ip.ts';
+import { formatIPv4, formatIPv6 } from '../vhosts/ip-bytes.ts';
 
 function u16(value: number): Buffer {
   return Buffer.from([value >> 8, value & 0xff]);

@@ -19,7 +19,7 @@ import {
   V2ProxyProtocol,
 } from 'proxy-protocol-js';
 import t from 'tap';
-import { parseIPv6 } from '../ip.ts';
+import { parseIPv6 } from '../vhosts/ip-bytes.ts';
 import {
   type ConnectionAddresses,
   connectionAddresses,

@@ -26,12 +26,14 @@
  * These are the rules of every name in part 4, not only of this table: the
  * fleet's routes from Redis are matched by matchHost and keyed by
  * canonicalKey. The canonical form itself, canonicalHost, is in ip.ts, since
- * the configuration compares backend and listen hosts by it from chapter 1 on.
+ * the configuration compares backend and listen hosts by it from chapter 1 on;
+ * this chapter gives it the one form of an IPv6 address (ip-bytes.ts).
  *
  * What it leaves out: internationalised names other than in their ASCII form
  * (xn--...), regular expressions, and wildcards anywhere but in front.
  */
-import { canonicalHost, parseIPv4, splitHostPort } from '../ip.ts';
+import { canonicalHost, splitHostPort } from '../ip.ts';
+import { parseIPv4 } from './ip-bytes.ts';
 
 export class HostTable {
   /** Keys as written ("www.example.org", "*.example.org"): canonical already. */

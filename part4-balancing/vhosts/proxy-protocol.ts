@@ -41,14 +41,8 @@
  * connection's own stand.
  */
 import type net from 'node:net';
-import {
-  type ConnectionAddresses,
-  formatIPv4,
-  formatIPv6,
-  isIPv4Mapped,
-  parseIPv4,
-  parseIPv6,
-} from '../ip.ts';
+import type { ConnectionAddresses } from '../route.ts';
+import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from './ip-bytes.ts';
 
 export type { ConnectionAddresses };
 
