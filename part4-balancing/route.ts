@@ -78,20 +78,34 @@ export interface Route {
   pool: Pool;
   /** The Host or SNI name that chose the pool (for the PROXY v2 AUTHORITY), if any. */
   name?: string;
-  /** The client's and our addresses, from a PROXY header when one was required. */
+  /**
+   * The client's address, for the strategy (ip-hash) and the log.
+   //> 4.4
+   * And ours: both from a PROXY header when one was required.
+   //< 4.4
+   */
   addresses: ConnectionAddresses;
   /** Bytes read from the client (after any PROXY header): sent to the backend first. */
   first: Buffer;
 }
 
-/** The two ends of a client's connection: its own socket's, or a PROXY header's. */
+/**
+ * The client's end of its connection, as its socket shows it (nothing, once
+ * the socket has closed).
+ //> 4.4
+ * And ours: a PROXY header passes both on to a backend, and a listener behind
+ * another balancer takes both from one.
+ //< 4.4
+ */
 export interface ConnectionAddresses {
   /** The client: socket.remoteAddress and remotePort. */
   sourceAddress?: string;
   sourcePort?: number;
+  //> 4.4
   /** Where it connected to, us: socket.localAddress and localPort. */
   destinationAddress?: string;
   destinationPort?: number;
+  //< 4.4
 }
 
 /**
@@ -108,6 +122,7 @@ export async function routeClient(
   let addresses: ConnectionAddresses = {
     sourceAddress: clientIp(client),
     sourcePort: client.remotePort,
+    //> 4.4
     // Our own end of the connection costs a getsockname() system call, and
     // only a PROXY header sends it on: read it then, not for every client.
     get destinationAddress() {
@@ -116,12 +131,13 @@ export async function routeClient(
     get destinationPort() {
       return client.localPort;
     },
+    //< 4.4
   };
   let first: Buffer = Buffer.alloc(0);
   let name: string | undefined;
   const who = () => `${printable(addresses.sourceAddress ?? '?')}:${addresses.sourcePort}`;
-
   //> 4.4
+
   if (config.acceptProxyProtocol) {
     if (!isTrusted(addresses.sourceAddress, routing.trusted)) {
       return closeCounted(client, events, 'badProxy', `Closed ${who()}: not in trustedProxies.`);
@@ -202,8 +218,8 @@ function choosePool(routing: Routing, name: string | undefined): Pool | undefine
   if (routing.hosts) poolName = routing.hosts.route(name); //> 4.4
   return poolName === undefined ? undefined : routing.pools.get(poolName);
 }
-
 //> 4.4
+
 type Pushed = { state: 'need-more' } | { state: string };
 
 /**
