@@ -1,27 +1,41 @@
 /**
- * Every way the proxy turns a client away, in one place: what it answers, and
- * how it closes. serve.ts refuses a client no backend accepted (a 502, or a
- * close) and one whose backend never answered (a 504, or a close); route.ts
- * answers a request head it will not route (400, 404, 408, 414, 431) and
- * closes what it cannot read. Each refusal is counted (log.ts's EventCounts),
- * then the client gets its answer and a FIN, and a moment to leave.
+ * Every way the proxy turns a client away, in one place: serve.ts refuses a
+ * client no backend accepted, and route.ts one it finds no pool for. Each
+ * refusal is counted (log.ts's EventCounts), then the client gets a FIN, and a
+ * moment to leave.
+ //> 4.2
  *
- * A reply must be in the client's own protocol: an HTTP client gets a status
- * line that a browser or curl can show; anything else (TLS, say) gets a clean
- * close, since a reply it cannot parse would only confuse it.
+ * An answer goes before the FIN, in the client's own protocol: a client that
+ * spoke HTTP gets a status line that a browser or curl can show; anything else
+ * (TLS, say) gets a clean close, since a reply it cannot parse would only
+ * confuse it. serve.ts answers 502 when no backend accepted a client, and 504
+ * when its backend never answered.
+ //< 4.2
+ //> 4.4
+ * route.ts answers a request head it will not route (400, 404, 408, 414,
+ * 431), and closes what it cannot read (a PROXY header, a ClientHello).
+ //< 4.4
  *
- * What it leaves out: HTML error pages, and anything but Connection: close
- * (the request was not read to its end, so the connection cannot carry another).
+ * What it leaves out: a queue (a client no backend accepts is turned away at
+ * once, not kept until one does).
+ //> 4.2
+ * Nor, in an answer, HTML error pages or anything but Connection: close (the
+ * request was not read to its end, so the connection cannot carry another).
+ //< 4.2
  */
 import type net from 'node:net';
-import { type EventCounts, printable } from './log.ts';
+import type { EventCounts } from './log.ts';
+import { printable } from './log.ts'; //> 4.4
+//> 4.2
 
 const REASONS = {
+  //> 4.4
   400: 'Bad Request',
   404: 'Not Found',
   408: 'Request Timeout',
   414: 'URI Too Long',
   431: 'Request Header Fields Too Large',
+  //< 4.4
   502: 'Bad Gateway',
   504: 'Gateway Timeout',
 } as const;
@@ -52,23 +66,33 @@ export function looksLikeHttp(first: Buffer | undefined): boolean {
 
 /** How long a refused client on a plain TCP listener may take to show its first bytes. */
 const SNIFF_MS = 2000;
+//< 4.2
 
 /**
- * No backend accepted `who`. An http or tls listener has read the client's
- * first bytes already (`first`); on a tcp listener we wait a moment for them,
- * to know whether a 502 would be understood.
+ * No backend accepted `who`: it is closed, and counted.
+ //> 4.2
+ * A client that spoke HTTP gets a 502 first. Its first bytes tell: those read
+ * to route it (`first`), or on a tcp listener, which reads none, those it
+ * sends within a moment.
+ //< 4.2
  */
 export async function refuse(
   client: net.Socket,
   events: EventCounts,
-  first: Buffer,
+  first: Buffer, //> 4.2
   who: string,
   why: string,
 ): Promise<void> {
-  const http = looksLikeHttp(first.length > 0 ? first : await firstBytes(client, SNIFF_MS));
-  events.count('noBackend', `Refused ${who} (${why}): ${http ? 'answered 502.' : 'closed.'}`);
-  await closeGently(client, http ? BAD_GATEWAY : undefined);
+  //> 4.2
+  if (looksLikeHttp(first.length > 0 ? first : await firstBytes(client, SNIFF_MS))) {
+    events.count('noBackend', `Refused ${who} (${why}): answered 502.`);
+    return closeGently(client, BAD_GATEWAY);
+  }
+  //< 4.2
+  events.count('noBackend', `Refused ${who} (${why}): closed.`);
+  await closeGently(client);
 }
+//> 4.4
 
 /** Answers an HTTP error the proxy decided itself, counted, and closes. */
 export async function answer(
@@ -82,6 +106,7 @@ export async function answer(
   await closeGently(client, httpErrorResponse(status, body));
   return undefined;
 }
+//< 4.4
 
 /** Closes a client that gets no answer, counted as `kind`. */
 export async function closeCounted(
@@ -101,8 +126,8 @@ const LINGER_MS = 2000;
 /**
  * Sends `last` (if any) and a FIN, then reads and drops whatever the client
  * still sends until it closes: closing a socket with unread bytes makes the
- * kernel send a reset, which can destroy our answer before the client has
- * read it.
+ * kernel send a reset rather than a FIN, and a reset can destroy what we sent
+ * last before the client has read it.
  */
 export async function closeGently(client: net.Socket, last?: Buffer): Promise<void> {
   client.on('data', () => {});
@@ -112,6 +137,7 @@ export async function closeGently(client: net.Socket, last?: Buffer): Promise<vo
   client.resume();
   if (!client.closed) await new Promise((resolve) => client.once('close', resolve));
 }
+//> 4.2
 
 /** The client's first chunk, or undefined if it closes or stays silent for timeoutMs. */
 function firstBytes(client: net.Socket, timeoutMs: number): Promise<Buffer | undefined> {
@@ -126,3 +152,4 @@ function firstBytes(client: net.Socket, timeoutMs: number): Promise<Buffer | und
     client.once('data', done).once('end', onEnd).once('close', onEnd).resume();
   });
 }
+//< 4.2

@@ -179,7 +179,7 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
     return refuse(
       client,
       running.events,
-      route.first,
+      route.first, //> 4.2
       who(route),
       `the proxy is short of resources (${describe(err)})`,
     );
@@ -187,7 +187,13 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
   if (!connection) {
     const tried = failures.length > 0 ? `: ${failures.join('; ')}` : '';
     const why = `no backend of pool ${pool.name} accepted${tried}`;
-    return refuse(client, running.events, route.first, who(route), why);
+    return refuse(
+      client,
+      running.events,
+      route.first, //> 4.2
+      who(route),
+      why,
+    );
   }
   // The backend socket is this function's: whatever happens from here, it
   // closes it (after the relay, both sockets are closed already).
@@ -225,8 +231,8 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
 export function portOf(server: net.Server): number {
   return (server.address() as net.AddressInfo).port;
 }
-
 //> 4.2
+
 /**
  * The backend took the client's bytes and sent none back within the pool's
  * firstByteTimeoutMs: it is blamed as for a failed connect, and the client,
