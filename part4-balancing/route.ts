@@ -76,16 +76,22 @@ export function routingFor(config: ListenerConfig, pools: ReadonlyMap<string, Po
 /** Where a client goes, and what must reach the backend before the relay starts. */
 export interface Route {
   pool: Pool;
-  /** The Host or SNI name that chose the pool (for the PROXY v2 AUTHORITY), if any. */
-  name?: string;
   /**
-   * The client's address, for the strategy (ip-hash) and the log.
+   * The name that chose the pool, if any.
    //> 4.4
-   * And ours: both from a PROXY header when one was required.
+   * A Host or an SNI, which a PROXY v2 header passes on (AUTHORITY).
    //< 4.4
    */
+  name?: string;
+  /** Its connection's addresses: the client's is the strategy's (ip-hash) and the log's. */
   addresses: ConnectionAddresses;
-  /** Bytes read from the client (after any PROXY header): sent to the backend first. */
+  /**
+   * Bytes read from the client to route it (a tcp listener reads none): sent
+   * to the backend first.
+   //> 4.4
+   * A PROXY header is not among them.
+   //< 4.4
+   */
   first: Buffer;
 }
 
@@ -109,8 +115,12 @@ export interface ConnectionAddresses {
 }
 
 /**
- * The route for one accepted, paused client, or undefined when the client was
- * answered (an HTTP error), closed, or left. Never throws.
+ * The route for one accepted, paused client, or undefined when there is none
+ * and the client was closed. Never throws.
+ //> 4.4
+ * An http listener answers an HTTP error before it closes; and a client may
+ * leave while its first bytes are read.
+ //< 4.4
  */
 export async function routeClient(
   client: net.Socket,
@@ -203,9 +213,15 @@ export async function routeClient(
 }
 
 /**
- * The pool for a name: an http or tls listener with neither hosts nor a pool
- * asks the fleet's routes from Redis (fleet/fleet.ts); otherwise its host table, or
- * a tcp listener's one pool.
+ * The pool for a client: its listener's pool.
+ //> 4.4
+ * An http or tls listener's host table turns the client's name into a pool,
+ * with that one as its default.
+ //< 4.4
+ //> 4.6
+ * In fleet mode, an http or tls listener with neither hosts nor a pool asks
+ * the fleet's routes from Redis (fleet/fleet.ts).
+ //< 4.6
  */
 function choosePool(routing: Routing, name: string | undefined): Pool | undefined {
   const { config } = routing;
