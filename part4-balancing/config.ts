@@ -25,7 +25,7 @@
  * What it leaves out: reading a file (config/), and settings that change while
  * running (a reload rereads the whole file).
  */
-import { networkInterfaces } from 'node:os';
+import { checkNoLoop, checkUniqueBackends } from './config/checks.ts'; //> 4.3
 import { CONFIG_LISTENER, CONFIG_TOP } from './config/fields.ts'; //> 4.3
 import {
   type Address,
@@ -37,12 +37,10 @@ import {
   Place,
   port,
   readObject,
-  show,
   text,
   type Values,
 } from './fields.ts';
 import { FLEET_TOP } from './fleet/fields.ts'; //> 4.6
-import { canonicalHost } from './ip.ts';
 import { BACKEND, POOL_SETTINGS } from './pools/fields.ts';
 import { STATUS_TOP } from './status/fields.ts'; //> 4.5
 import { VHOSTS_LISTENER } from './vhosts/fields.ts'; //> 4.4
@@ -115,6 +113,7 @@ export function configFromAddresses(listenPort: number, addresses: string[]): Co
   const source = 'command line';
   const top = new Place(source, '');
   if (addresses.length === 0) top.at('backends').fail('none given (expected host:port)');
+  const backendAt = (i: number) => top.at(`backend ${i + 1}`);
   const config: Config = {
     ...DEFAULTS,
     source,
@@ -123,16 +122,15 @@ export function configFromAddresses(listenPort: number, addresses: string[]): Co
       default: {
         ...readObject(top, {}, POOL_SETTINGS),
         name: 'default',
-        backends: uniqueBackends(
-          addresses.map((address, i) => {
-            const at = top.at(`backend ${i + 1}`);
-            return { at, ...hostPort(at, address), weight: BACKEND.weight.default };
-          }),
-        ),
+        backends: addresses.map((address, i) => ({
+          ...hostPort(backendAt(i), address),
+          weight: BACKEND.weight.default,
+        })),
       },
     },
   };
-  checkNoLoop(top, config);
+  checkUniqueBackends(config.pools.default.backends, backendAt); //> 4.3
+  checkNoLoop(top, config); //> 4.3
   return config;
 }
 
@@ -140,57 +138,6 @@ export function configFromAddresses(listenPort: number, addresses: string[]): Co
 function quickListener(top: Place, listenPort: number): ListenerConfig {
   const port = int(0, 65535)(top.at('listen-port'), listenPort);
   return { ...readObject(top, { port, pool: 'default' }, LISTENER), port };
-}
-
-/**
- * The backends of one pool, refusing an address the pool already has, however
- * it is spelled: [::1] and [0:0:0:0:0:0:0:1], Example.COM and example.com.
- */
-export function uniqueBackends(read: (BackendConfig & { at: Place })[]): BackendConfig[] {
-  const keys = read.map((backend) => `${canonicalHost(backend.host)}:${backend.port}`);
-  return read.map(({ at, ...backend }, i) => {
-    const twin = keys.indexOf(keys[i]);
-    if (twin < i) {
-      const same = read[twin].id === backend.id ? '' : ` (${read[twin].id})`;
-      at.fail(`${show(backend.id)} is already backend ${twin + 1} of this pool${same}`);
-    }
-    return backend;
-  });
-}
-
-/**
- * A backend that is one of our own listeners would send every client round
- * the loop until the descriptors run out. Refuse a backend on a port we listen
- * on, at an address of this machine.
- */
-export function checkNoLoop(top: Place, config: Config): void {
-  for (const [name, pool] of Object.entries(config.pools)) {
-    for (const [i, backend] of pool.backends.entries()) {
-      const host = canonicalHost(backend.host);
-      const listener = config.listeners.find(
-        (l) =>
-          l.port === backend.port &&
-          (isOwnAddress(host) || (l.host !== undefined && canonicalHost(l.host) === host)),
-      );
-      if (listener === undefined) continue;
-      const at =
-        config.source === 'command line'
-          ? top.at(`backend ${i + 1}`)
-          : top.at('pools').at(name).at('backends').at(i).at('address');
-      at.fail(`${show(backend.id)} is this proxy's own listener: clients would loop`);
-    }
-  }
-}
-
-/** Is `host` (canonical) this machine: loopback, "any", or an interface's address? */
-function isOwnAddress(host: string | undefined): boolean {
-  if (host === undefined) return false;
-  if (['localhost', '0.0.0.0', '::', '::1'].includes(host) || /^(::ffff:)?127\./.test(host)) {
-    return true;
-  }
-  return Object.values(networkInterfaces()).some((entries) =>
-    (entries ?? []).some((entry) => canonicalHost(entry.address) === host),
-  );
 }
 
 /** Settings the command line may override: the top-level ones. */

@@ -12,19 +12,18 @@
  * variables.
  */
 import {
-  checkNoLoop,
   type Config,
   LISTENER,
   type ListenerConfig,
   type PoolConfig,
   TOP_SETTINGS,
-  uniqueBackends,
 } from '../config.ts';
 import { type Fields, list, object, Place, readObject, show } from '../fields.ts';
 import { canonicalHost } from '../ip.ts';
 import { BACKEND, POOL } from '../pools/fields.ts';
 import { STATUS_PORT, useStatusPort } from '../status/fields.ts'; //> 4.5
 import { checkVhostsListener } from '../vhosts/fields.ts'; //> 4.4
+import { checkNoLoop, checkUniqueBackends } from './checks.ts';
 
 /** The file's top level: its listeners and pools, and every setting. */
 const TOP = {
@@ -141,9 +140,10 @@ function parsePool(at: Place, value: unknown): PoolConfig {
   const { backends, ...settings } = readObject(at, value, POOL);
   const read = backends.map((item, i) => {
     const { address, weight } = readObject(at.at('backends').at(i), item, BACKEND);
-    return { at: at.at('backends').at(i).at('address'), ...address, weight };
+    return { ...address, weight };
   });
-  return { ...settings, name, backends: uniqueBackends(read) };
+  checkUniqueBackends(read, (i) => at.at('backends').at(i).at('address'));
+  return { ...settings, name, backends: read };
 }
 
 /**
