@@ -14,7 +14,7 @@
  * line that names the file and the field: `example.config.json:
  * pools.web.backends[1].weight: expected an integer from 1 to 1000, got 0`.
  * The small checks the tables share are here too: integers in a range, text,
- * lists, one of a few words, and addresses ("host:port", or a port alone).
+ * lists, one of a few words, and a backend's address ("host:port").
  *
  * What it leaves out: the tables themselves, and whatever no single field can
  * check (that a listener's pool exists: config/parse.ts).
@@ -156,22 +156,6 @@ export function port(min: 0 | 1) {
   return int(min, 65535);
 }
 
-/**
- * Where to listen: "host:port", "[ipv6]:port", or (with a default host) a port
- * alone, as a number or as digits. Port 0: any free one.
- */
-export function listenAddress(at: Place, value: unknown, defaultHost?: string): Address {
-  if (defaultHost !== undefined) {
-    if (typeof value === 'number') return { host: defaultHost, port: port(0)(at, value) };
-    if (typeof value === 'string' && /^\d+$/.test(value)) {
-      return { host: defaultHost, port: port(0)(at, Number(value)) };
-    }
-  }
-  const parsed = typeof value === 'string' ? hostAndPort(value) : undefined;
-  if (!parsed || parsed.port > 65535) at.fail(`expected "host:port", got ${show(value)}`);
-  return parsed;
-}
-
 /** A backend's "host:port" or "[ipv6]:port"; `id` is the address as written. */
 export function hostPort(at: Place, value: unknown): Address & { id: string } {
   const parsed = typeof value === 'string' ? hostAndPort(value) : undefined;
@@ -185,7 +169,7 @@ export function hostPort(at: Place, value: unknown): Address & { id: string } {
  * "host:port" or "[ipv6]:port" into its parts, the host as written, as every
  * address is read (ip.ts readHostPort); here the port is required.
  */
-function hostAndPort(text: string): Address | undefined {
+export function hostAndPort(text: string): Address | undefined {
   const read = readHostPort(text);
   return read?.port === undefined ? undefined : { host: read.host, port: read.port };
 }

@@ -1,10 +1,21 @@
 /**
  * The fields chapter 3 adds, for a proxy run for real: the connection limits
  * (the process's, a listener's, one client address's), how long a graceful
- * stop waits, and a listener on one address rather than on every one.
+ * stop waits, and a listener on one address rather than on every one, with
+ * the check of such an address (listenAddress, which the status endpoint's
+ * field uses too).
  */
 import { readFileSync } from 'node:fs';
-import { type Fields, int, listenAddress, MAX_MS, type Place } from '../fields.ts';
+import {
+  type Address,
+  type Fields,
+  hostAndPort,
+  int,
+  MAX_MS,
+  type Place,
+  port,
+  show,
+} from '../fields.ts';
 
 export const CONFIG_TOP = {
   maxConnections: {
@@ -50,4 +61,20 @@ function defaultMaxConnections(): number {
     // Not Linux: no /proc. Fall through to a limit that fits the usual 1024.
   }
   return 480;
+}
+
+/**
+ * Where to listen: "host:port", "[ipv6]:port", or (with a default host) a port
+ * alone, as a number or as digits. Port 0: any free one.
+ */
+export function listenAddress(at: Place, value: unknown, defaultHost?: string): Address {
+  if (defaultHost !== undefined) {
+    if (typeof value === 'number') return { host: defaultHost, port: port(0)(at, value) };
+    if (typeof value === 'string' && /^\d+$/.test(value)) {
+      return { host: defaultHost, port: port(0)(at, Number(value)) };
+    }
+  }
+  const parsed = typeof value === 'string' ? hostAndPort(value) : undefined;
+  if (!parsed || parsed.port > 65535) at.fail(`expected "host:port", got ${show(value)}`);
+  return parsed;
 }
