@@ -109,12 +109,14 @@ export function object(at: Place, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+//> 4.3
 /** A non-empty JSON array. */
 export function list(at: Place, value: unknown): unknown[] {
   if (!Array.isArray(value) || value.length === 0)
     at.fail(`expected a list of at least one, got ${show(value)}`);
   return value;
 }
+//< 4.3
 
 export function text(at: Place, value: unknown): string {
   if (typeof value !== 'string' || value === '')

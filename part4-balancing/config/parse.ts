@@ -20,7 +20,7 @@ import {
 } from '../config.ts';
 import { type Fields, list, object, Place, readObject, show } from '../fields.ts';
 import { canonicalHost } from '../ip.ts';
-import { BACKEND, POOL } from '../pools/fields.ts';
+import { BACKEND, POOL_SETTINGS } from '../pools/fields.ts';
 import { STATUS_PORT, useStatusPort } from '../status/fields.ts'; //> 4.5
 import { checkVhostsListener } from '../vhosts/fields.ts'; //> 4.4
 import { checkNoLoop, checkUniqueBackends } from './checks.ts';
@@ -39,6 +39,16 @@ const TOP = {
   },
   ...TOP_SETTINGS,
   ...STATUS_PORT, //> 4.5
+} satisfies Fields;
+
+/** A pool of the file: its backends, and every setting (pools/fields.ts). */
+const POOL = {
+  backends: {
+    about: 'the backends, at least one',
+    required: true,
+    check: (at: Place, value: unknown) => list(at, value),
+  },
+  ...POOL_SETTINGS,
 } satisfies Fields;
 
 /** A port the configuration asks for, and the field that asks for it. */

@@ -1,13 +1,11 @@
 /**
- * A pool's fields and a backend's: which strategy picks, how long a connect
- * may take, each backend's address and weight. The pool table is these, and
- * one line for each later chapter that gives a pool fields of its own: health
- * (chapter 2) and the PROXY protocol (chapter 4).
+ * A pool's settings and a backend's fields: which strategy picks, how long a
+ * connect may take, each backend's address and weight.
  *
  * What it leaves out: the pool itself (pool.ts), and the strategies' names,
  * which the check of "strategy" reads from their table (strategies/index.ts).
  */
-import { type Fields, hostPort, int, list, MAX_MS, oneOf, type Place } from '../fields.ts';
+import { type Fields, hostPort, int, MAX_MS, oneOf } from '../fields.ts';
 import { HEALTH_POOL } from '../health/fields.ts'; //> 4.2
 import { VHOSTS_POOL } from '../vhosts/fields.ts'; //> 4.4
 import { STRATEGY_NAMES, type StrategyName } from './strategies/index.ts';
@@ -26,15 +24,6 @@ export const POOL_SETTINGS = {
   },
   ...HEALTH_POOL, //> 4.2
   ...VHOSTS_POOL, //> 4.4
-} satisfies Fields;
-
-export const POOL = {
-  backends: {
-    about: 'the backends, at least one',
-    required: true,
-    check: (at: Place, value: unknown) => list(at, value),
-  },
-  ...POOL_SETTINGS,
 } satisfies Fields;
 
 export const BACKEND = {
