@@ -3,31 +3,34 @@
  * front of its relay.
  *
  *   proxy.ts [listen-port] host:port [host:port ...]     round robin over these backends
- *   proxy.ts --config FILE                               listeners, pools, strategies, health
- *   options: --status-port [HOST:]PORT  --idle-timeout MS  --max-connections N  --verbose
+ *   proxy.ts --config FILE                               listeners, pools, strategies, health //> 4.3
+ *   proxy.ts --help                                      the options (cli.ts)
  *
  * The files, in the order a client meets them: the core at the top, and one
  * folder per chapter's idea.
  *
- *   proxy.ts       this file: start, reload (SIGHUP), graceful stop (SIGTERM, SIGINT)
+ *   proxy.ts       this file: start the proxy
+ *                  reload it (SIGHUP), stop it gracefully (SIGTERM, SIGINT) //> 4.3
  *   cli.ts         the command line            state.ts    the running state
  *   config.ts      the configuration, and the quick start; fields.ts: how a field is read
  *   serve.ts       one client: accept, pick a backend, relay or refuse
- *   route.ts       which pool: the listener's, or by name (vhosts/)
+ *   route.ts       which pool a client goes to
  *   relay.ts       part 3's relay              log.ts      the log line
- *   pools/         chapter 1: backends, strategy, retry; strategies/
- *   health/        chapter 2: passive and active checks, the first-byte timeout
- *   config/        chapter 3: the configuration file, checked
- *   vhosts/        chapter 4: Host (http-head.ts), SNI (client-hello.ts), the
- *                  host table (hosts.ts), PROXY headers (proxy-protocol.ts)
- *   status/        chapter 5: the status endpoint (JSON) and page
- *   fleet/         chapter 6: routes from Redis, and --workers N
+ *   pools/         chapter 1: a pool's backends, and the strategies (strategies/)
+ *   health/        chapter 2: passive and active checks, the first-byte timeout //> 4.2
+ *   config/        chapter 3: the configuration file, checked //> 4.3
+ *   vhosts/        chapter 4: a pool by Host or by SNI, and the PROXY protocol //> 4.4
+ *   status/        chapter 5: the status endpoint (JSON) and page //> 4.5
+ *   fleet/         chapter 6: routes from Redis, and --workers N //> 4.6
  *
  * A folder's fields.ts holds the configuration's fields that its chapter adds.
  *
- * What it leaves out, on purpose: terminating TLS (routing by SNI needs no
- * keys), HTTP past the first request of a connection, and caching or
- * rewriting anything: it balances connections, not requests.
+ * What it leaves out, on purpose: caching or rewriting anything: it balances
+ * connections, not requests.
+//> 4.4
+ * Nor does it terminate TLS (routing by SNI needs no keys), or read HTTP past
+ * the first request of a connection.
+//< 4.4
  */
 
 import cluster from 'node:cluster'; //> 4.6
@@ -41,7 +44,8 @@ import { describe } from './log.ts'; //> 4.5
 import { log } from './log.ts';
 import { Pool } from './pools/pool.ts';
 import { routingFor } from './route.ts';
-import { listen, listenerName } from './serve.ts';
+import { listen } from './serve.ts';
+import { listenerName } from './serve.ts'; //> 4.3
 import { portOf } from './serve.ts'; //> 4.5
 import { type Listener, RunningState } from './state.ts';
 import { type StatusSource, snapshot, startStatusServer } from './status/status.ts'; //> 4.5
@@ -52,11 +56,10 @@ const running = new RunningState();
 // Started as a program (not imported): read the command line and run.
 if (import.meta.filename === process.argv[1]) await main(readCommandLine(process.argv.slice(2)));
 
-/** Load the configuration, open the listeners and the status port; the signals do the rest. */
+/** Start: load the configuration, then open what it asks for. */
 async function main(commandLine: CommandLine): Promise<void> {
-  let config: Config | undefined;
   try {
-    config = await loadConfig(commandLine);
+    const config = await loadConfig(commandLine);
     //> 4.6
     // --workers N: this process only looks after N copies of itself (workers.ts).
     if (config.workers > 1 && cluster.isPrimary) {
@@ -65,7 +68,7 @@ async function main(commandLine: CommandLine): Promise<void> {
     //< 4.6
     await apply(config);
   } catch (err) {
-    // A broken configuration file, or a port we cannot listen on.
+    // A mistake in the configuration, or a port we cannot listen on.
     fail((err as Error).message, 1);
   }
   //> 4.3
@@ -93,7 +96,7 @@ async function main(commandLine: CommandLine): Promise<void> {
   //< 4.3
 }
 
-/** The configuration file (or the quick-start one) with the command line's overrides. */
+/** The configuration, with the command line's overrides. */
 async function loadConfig(commandLine: CommandLine): Promise<Config> {
   let loaded = commandLine.quickStart as Config;
   if (commandLine.file !== undefined) loaded = await loadConfigFile(commandLine.file); //> 4.3
@@ -103,10 +106,12 @@ async function loadConfig(commandLine: CommandLine): Promise<Config> {
 }
 
 /**
- * Makes `next` the running configuration: new pools (keeping the state of
- * backends that stay), then the listeners. A listener whose port stays keeps
- * its socket; a new port is opened first, so a port we cannot open leaves the
- * old configuration running untouched.
+ * Makes `next` the running configuration: its pools, then its listeners.
+//> 4.3
+ * On a reload, a pool keeps the state of its backends that stay, and a
+ * listener whose port stays keeps its socket; a new port is opened first, so
+ * a port we cannot open leaves the old configuration running untouched.
+//< 4.3
  */
 async function apply(next: Config): Promise<void> {
   await followRouteSource(next); //> 4.6
@@ -121,27 +126,34 @@ async function apply(next: Config): Promise<void> {
     return routing;
   };
 
-  const kept: [Listener, Listener['config']][] = [];
   const opened: Listener[] = [];
+  //> 4.3
+  const kept: [Listener, Listener['config']][] = [];
   const unmatched = [...running.listeners];
+  //< 4.3
   try {
     for (const listenerConfig of next.listeners) {
+      //> 4.3
       // The same port on the same address: the socket stays.
       const index = unmatched.findIndex(
         (l) => l.config.port === listenerConfig.port && l.config.host === listenerConfig.host,
       );
       if (index >= 0) {
         kept.push([unmatched.splice(index, 1)[0], listenerConfig]);
-      } else {
-        opened.push(await listen(running, routingOf(listenerConfig), onClientFinished));
+        continue;
       }
+      //< 4.3
+      opened.push(await listen(running, routingOf(listenerConfig), onClientFinished));
     }
   } catch (err) {
     for (const listener of opened) listener.server.close();
+    //> 4.3
     const runningBackends = new Set([...running.pools.values()].flatMap((pool) => pool.backends));
     for (const pool of nextPools.values()) pool.close(runningBackends);
+    //< 4.3
     throw err;
   }
+  //> 4.3
 
   for (const [listener, listenerConfig] of kept) {
     listener.config = listenerConfig;
@@ -153,16 +165,18 @@ async function apply(next: Config): Promise<void> {
   }
   const staying = new Set([...nextPools.values()].flatMap((pool) => pool.backends));
   for (const pool of running.pools.values()) pool.close(staying);
-  running.pools = nextPools;
-  running.listeners = [...kept.map(([listener]) => listener), ...opened];
-  running.config = next;
+  //< 4.3
   for (const listener of opened) {
     const on = listener.config.host === undefined ? '' : ` on ${listener.config.host}`;
     log(`Started.  Listening on port ${listener.port}${on}.`);
   }
+  running.pools = nextPools;
+  running.listeners = opened;
+  running.listeners.unshift(...kept.map(([listener]) => listener)); //> 4.3
+  running.config = next;
 }
-
 //> 4.6
+
 /**
  * Fleet mode: connect to the routes in Redis at start, and again on a reload
  * that names another Redis or prefix. Resolves even while Redis is down: the
@@ -180,7 +194,6 @@ async function followRouteSource(next: Config): Promise<void> {
   await old?.stop();
 }
 //< 4.6
-
 //> 4.3
 
 /** Serialised, so two quick SIGHUPs cannot interleave. */
@@ -238,10 +251,12 @@ function shutdown(signal: string): void {
     exitAfterShutdown(`closed the ${left} connection(s) still open at the deadline`);
   }, running.config.shutdownTimeoutMs);
 }
-
 //< 4.3
 
-/** A client is done (a graceful stop waits for the last one). */
+/**
+ * A client is done.
+ * A graceful stop waits for the last one. //> 4.3
+ */
 function onClientFinished(): void {
   //> 4.3
   if (running.stopping && running.clientSockets.size === 0) {
@@ -249,7 +264,6 @@ function onClientFinished(): void {
   }
   //< 4.3
 }
-
 //> 4.3
 
 function exitAfterShutdown(how: string): void {
@@ -259,7 +273,6 @@ function exitAfterShutdown(how: string): void {
   process.exit(0);
 }
 //< 4.3
-
 //> 4.5
 
 /** The status endpoint, on a port of its own (status.ts). */
