@@ -4,14 +4,14 @@
  * readCommandLine() when it is started as a program.
  *
  *   proxy.ts [listen-port] host:port [host:port ...]     quick start: round robin over these
- *   proxy.ts --config FILE                               everything else
+ *   proxy.ts --config FILE                               everything else //> 4.3
  *
- * An option that overrides a field of the file is checked by that field's own
- * check in config.ts, so `--idle-timeout` and `"idleTimeoutMs"` accept the same
- * values and refuse the others with the same words.
+ * An option that overrides a field of the configuration is checked by that
+ * field's own check (config.ts), so `--idle-timeout` accepts what
+ * `idleTimeoutMs` does and refuses the rest with the same words.
  *
- * What it leaves out: every setting that only a file can express (pools,
- * strategies, health checks); quick start uses their defaults.
+ * What it leaves out: every other setting (the strategy, the weights, ...):
+ * quick start takes their defaults.
  */
 import { parseArgs } from 'node:util';
 import { type Config, configFromAddresses, type Overrides, overrideFromText } from './config.ts';
@@ -35,7 +35,7 @@ export interface CommandLine {
   //< 4.3
   /** The quick-start configuration, built from the command line. */
   quickStart?: Config;
-  /** Settings given as options; they win over the file's. */
+  /** Settings given as options: they win over the configuration's. */
   overrides: Overrides;
 }
 

@@ -1,8 +1,9 @@
 /**
  * The configuration: where to listen, which pools of backends to balance over,
  * and the timeouts. Chapter 1 builds it from the command line, in quick-start
- * form (`proxy.ts 8000 host:port ...`: configFromAddresses below); chapter 3
- * reads it from a JSON file (config/), through the same tables.
+ * form (`proxy.ts 8000 host:port ...`: configFromAddresses below).
+//> 4.3
+ * Chapter 3 reads it from a JSON file (config/), through the same tables:
  *
  *   {
  *     "listen": [{ "port": 8000, "pool": "web" }],
@@ -14,16 +15,17 @@
  *       }
  *     }
  *   }
+//< 4.3
  *
  * Every field is described once, in a table (fields.ts says how), beside the
- * code of the chapter that brings it. A table here is chapter 1's fields and a
- * line for each later chapter's: TOP_SETTINGS (the top level, but for the
- * file's lists) and LISTENER; the pool's and the backend's are in
- * pools/fields.ts. The types of the configuration come from the same tables,
- * so a field added to a table is in them at once.
+ * code of the chapter that brings it: here TOP_SETTINGS (the top level) and
+ * LISTENER, in pools/fields.ts a pool's settings and a backend's fields. A
+ * chapter that brings fields adds a line to a table for them. The types of
+ * the configuration come from the same tables, so a field added to a table is
+ * in them at once.
  *
- * What it leaves out: reading a file (config/), and settings that change while
- * running (a reload rereads the whole file).
+ * What it leaves out: reading a file, and settings that change while running.
+ * A reload (SIGHUP) reads the whole file again. //> 4.3
  */
 import { checkNoLoop, checkUniqueBackends } from './config/checks.ts'; //> 4.3
 import { CONFIG_LISTENER, CONFIG_TOP } from './config/fields.ts'; //> 4.3
@@ -47,7 +49,7 @@ import { VHOSTS_LISTENER } from './vhosts/fields.ts'; //> 4.4
 
 // --- The fields, each described once -------------------------------------------
 
-/** The top level: every setting but the file's lists of listeners and pools (config/parse.ts). */
+/** The top level of the configuration: every setting but its listeners and pools. */
 export const TOP_SETTINGS = {
   verbose: {
     about: 'log every connection error, not a count every 10 s',
@@ -80,7 +82,7 @@ export const LISTENER = {
 // --- What the proxy gets ---------------------------------------------------------
 
 export interface BackendConfig extends Address {
-  /** "host:port" as written, unique in its pool. */
+  /** "host:port" as written. */
   id: string;
   weight: number;
 }
@@ -90,7 +92,7 @@ export type PoolConfig = Values<typeof POOL_SETTINGS> & {
   backends: BackendConfig[];
 };
 
-/** A file's `address` is read into `host` and `port`. */
+/** A file's `address` is read into `host` and `port`. */ //> 4.3
 export type ListenerConfig = Omit<Values<typeof LISTENER>, 'address'> & {
   /** The port; with `host`, on that address only. */
   port: number;
@@ -99,8 +101,10 @@ export type ListenerConfig = Omit<Values<typeof LISTENER>, 'address'> & {
 };
 
 export type Config = Values<typeof TOP_SETTINGS> & {
+  //> 4.3
   /** The file path, or "command line": where to point the reader of an error. */
   source: string;
+  //< 4.3
   listeners: ListenerConfig[];
   pools: Record<string, PoolConfig>;
 };
@@ -116,7 +120,7 @@ export function configFromAddresses(listenPort: number, addresses: string[]): Co
   const backendAt = (i: number) => top.at(`backend ${i + 1}`);
   const config: Config = {
     ...DEFAULTS,
-    source,
+    source, //> 4.3
     listeners: [quickListener(top, listenPort)],
     pools: {
       default: {
@@ -145,8 +149,8 @@ export type Overrides = Partial<Values<typeof TOP_SETTINGS>>;
 
 /**
  * A command-line option's text, checked by its field's own check, so an option
- * and its field in the file take the same values: `--idle-timeout 5` is
- * `"idleTimeoutMs": 5`. Throws ConfigError naming the option.
+ * takes the values its field takes: `--idle-timeout 5` is `idleTimeoutMs: 5`.
+ * Throws ConfigError naming the option.
  */
 export function overrideFromText(
   option: string,

@@ -2,7 +2,7 @@
  * How a field of the configuration is described, checked and defaulted, and
  * the one reader that walks a JSON object through a table of fields. Every
  * table is made of these: config.ts's top level and listener, pools/fields.ts's
- * pool and backend, and the fields each later chapter adds beside its code.
+ * pool and backend, and the fields a later chapter adds beside its code.
  *
  *   weight: {
  *     about: "its share of the clients, against the pool's other backends",
@@ -11,13 +11,17 @@
  *   },
  *
  * A check fails through the Place it was asked about, so every mistake is one
- * line that names the file and the field: `example.config.json:
- * pools.web.backends[1].weight: expected an integer from 1 to 1000, got 0`.
+ * line that names where it was made and the field: `command line: backend 2:
+ * expected "host:port", got "127.0.0.1"`.
+//> 4.3
+ * In a file: `example.config.json: pools.web.backends[1].weight: expected an
+ * integer from 1 to 1000, got 0`.
+//< 4.3
  * The small checks the tables share are here too: integers in a range, text,
- * lists, one of a few words, and a backend's address ("host:port").
+ * one of a few words, a backend's address ("host:port").
  *
- * What it leaves out: the tables themselves, and whatever no single field can
- * check (that a listener's pool exists: config/parse.ts).
+ * What it leaves out: the tables themselves, and what no single field can check.
+ * That is config/parse.ts's (a listener's pool must exist) and config/checks.ts's. //> 4.3
  */
 import { readHostPort } from './ip.ts';
 import { printable } from './log.ts';
@@ -31,7 +35,7 @@ export interface Address {
   port: number;
 }
 
-/** A mistake in the configuration. The message is one line naming the file and the field. */
+/** A mistake in the configuration. The message is one line naming where it is and the field. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -42,9 +46,9 @@ export class ConfigError extends Error {
 interface Field<T> {
   about: string;
   check: (at: Place, value: unknown) => T;
-  /** Absent from the file: an error. */
+  /** Absent: an error. */
   required?: true;
-  /** Absent from the file: this value. Neither required nor a default: left out. */
+  /** Absent: this value. Neither required nor a default: left out. */
   default?: T;
 }
 export type Fields = Record<string, Field<unknown>>;
@@ -81,7 +85,7 @@ export function readObject<F extends Fields>(at: Place, value: unknown, fields: 
 
 // --- Small checks, each failing with the place it was asked about -------------
 
-/** Where a value sits: the file and a path like pools.web.backends[1].weight. */
+/** Where a value sits: its source, and its path there, for the one line of an error. */
 export class Place {
   constructor(
     readonly source: string,
@@ -91,7 +95,7 @@ export class Place {
 
   at(key: string | number): Place {
     if (typeof key === 'number') return new Place(this.source, `${this.path}[${key}]`, String(key));
-    // A key comes from the file: escaped, so a newline or a terminal escape in it cannot forge a log line.
+    // A key may come from a file: escaped, so a newline or a terminal escape in it cannot forge a log line.
     const shown = printable(key, 40);
     return new Place(this.source, this.path ? `${this.path}.${shown}` : shown, key);
   }
@@ -176,7 +180,7 @@ export function hostAndPort(text: string): Address | undefined {
   return read?.port === undefined ? undefined : { host: read.host, port: read.port };
 }
 
-/** A value as it would appear in the file, cut short so the message stays one line. */
+/** A value as JSON would write it, cut short so the message stays one line. */
 export function show(value: unknown): string {
   let shown: string;
   try {
