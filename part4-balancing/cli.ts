@@ -5,6 +5,7 @@
  *
  *   proxy.ts [listen-port] host:port [host:port ...]     quick start: round robin over these
  *   proxy.ts --config FILE                               everything else //> 4.3
+ *   proxy.ts --redis URL [--http PORT] [--https PORT]    fleet mode: routes from Redis //> 4.6
  *
  * An option that overrides a field of the configuration is checked by that
  * field's own check (config.ts), so `--idle-timeout` accepts what
