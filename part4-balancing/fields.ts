@@ -65,15 +65,18 @@ export type Values<F extends Fields> = {
 };
 
 /**
- * A JSON object read through its table: unknown keys and missing required ones
- * are errors, each present value is checked, absent ones get their default.
+ * A JSON object read through its table: each present value is checked, absent
+ * ones get their default, and a missing required one is an error.
+ * So is an unknown key: in a file, it is usually a typo. //> 4.3
  */
 export function readObject<F extends Fields>(at: Place, value: unknown, fields: F): Values<F> {
   const json = object(at, value);
+  //> 4.3
   const known = Object.keys(fields);
   for (const key of Object.keys(json)) {
     if (!known.includes(key)) at.at(key).fail(`unknown key (expected ${known.join(', ')})`);
   }
+  //< 4.3
   const result: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(fields)) {
     if (json[key] !== undefined) result[key] = field.check(at.at(key), json[key]);
@@ -112,8 +115,8 @@ export function object(at: Place, value: unknown): Record<string, unknown> {
   }
   return value as Record<string, unknown>;
 }
-
 //> 4.3
+
 /** A non-empty JSON array. */
 export function list(at: Place, value: unknown): unknown[] {
   if (!Array.isArray(value) || value.length === 0)
