@@ -32,7 +32,8 @@ import { joinHostPort } from './ip.ts';
 import { describe, log, printable } from './log.ts';
 import type { EventCounts } from './log.ts'; //> 4.2
 import type { Connection } from './pools/pool.ts'; //> 4.2
-import { isLocalShortage, type Pool } from './pools/pool.ts';
+import type { Pool } from './pools/pool.ts';
+import { isLocalShortage } from './pools/pool.ts'; //> 4.2
 import { refuse } from './refuse.ts';
 import { closeGently, GATEWAY_TIMEOUT, looksLikeHttp } from './refuse.ts'; //> 4.2
 import { relay } from './relay.ts';
@@ -107,10 +108,14 @@ async function own(
 }
 
 /**
- * The connection limits, checked at accept, before any backend is asked: the
- * process's (each client costs two descriptors), the listener's, and the
- * client address's (nginx's limit_conn: one address cannot take every slot).
- * Over a limit the refusal is counted, and the owner closes the client.
+ * Counts a client in: the open clients of the process and of its listener.
+ //> 4.3
+ * First the connection limits, checked at accept, before any backend is
+ * asked: the process's (each client costs two descriptors), the listener's,
+ * and the client address's (nginx's limit_conn: one address cannot take
+ * every slot). Over a limit the refusal is counted, and the owner closes the
+ * client.
+ //< 4.3
  */
 function admit(
   running: RunningState,
@@ -168,8 +173,11 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
   const { pool } = route;
   let connection: Awaited<ReturnType<Pool['connect']>>;
   const failures: string[] = [];
+  //> 4.2
   try {
+    //< 4.2
     connection = await pool.connect(route.addresses.sourceAddress ?? '', failures);
+    //> 4.2
   } catch (err) {
     if (!isLocalShortage(err)) throw err;
     running.events.count(
@@ -179,11 +187,12 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
     return refuse(
       client,
       running.events,
-      route.first, //> 4.2
+      route.first,
       who(route),
       `the proxy is short of resources (${describe(err)})`,
     );
   }
+  //< 4.2
   if (!connection) {
     const tried = failures.length > 0 ? `: ${failures.join('; ')}` : '';
     const why = `no backend of pool ${pool.name} accepted${tried}`;

@@ -91,12 +91,14 @@ export class Pool {
   }
 
   /**
-   * Connects a client to one of the backends, trying the others on failure.
-   * Rejects only when the proxy itself is short of descriptors or buffers
-   * (isLocalShortage), which no other backend would change. Each failed
-   * connect is added to `failures` ("connect to backend 127.0.0.1:8881:
-   * ECONNREFUSED"), for the
+   * Connects a client to one of the backends. Each failed connect is added to
+   * `failures` ("connect to backend 127.0.0.1:8881: ECONNREFUSED"), for the
    * line that refuses the client.
+   //> 4.2
+   * A failure is retried on the others, and it rejects only when the proxy
+   * itself is short of descriptors or buffers (isLocalShortage), which no
+   * other backend would change.
+   //< 4.2
    */
   async connect(clientIp: string, failures: string[] = []): Promise<Connection | undefined> {
     const tried = new Set<Backend>();
@@ -115,10 +117,12 @@ export class Pool {
         return { backend, socket };
       } catch (err) {
         backend.activeConnections--;
+        //> 4.2
         // Our own shortage says nothing about the backend: no other backend
         // would fare better, and marking healthy backends down would turn a
         // passing squeeze into 502s for everyone. The caller counts it.
         if (isLocalShortage(err)) throw err;
+        //< 4.2
         backend.failures++;
         failures.push(`connect to backend ${backend.id}: ${describe(err)}`);
         backend.health.connectFailed(describe(err)); //> 4.2
@@ -127,11 +131,13 @@ export class Pool {
   }
 
   /**
-   * The strategy picks among the backends that are available and not tried yet.
-   * When passive health has taken out every one of those, we try them anyway
-   * (as nginx does for a one-backend pool): a likely failure beats a certain
-   * 502, and the pool comes back as soon as a backend does. A backend that
-   * failed a probe stays out.
+   * The strategy picks among the backends this client has not tried yet.
+   //> 4.2
+   * Of those, the available ones; when passive health has taken out every one
+   * of them, we try them anyway (as nginx does for a one-backend pool): a
+   * likely failure beats a certain 502, and the pool comes back as soon as a
+   * backend does. A backend that failed a probe stays out.
+   //< 4.2
    */
   private pick(tried: ReadonlySet<Backend>, clientIp: string): Backend | undefined {
     let candidates = this.backends.filter((b) => !tried.has(b));
@@ -150,12 +156,14 @@ export class Pool {
   }
 }
 
+//> 4.2
 /** Errors that come from this process or host running short, not from the backend. */
 const LOCAL_SHORTAGES = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL']);
 
 export function isLocalShortage(err: unknown): boolean {
   return LOCAL_SHORTAGES.has((err as NodeJS.ErrnoException)?.code ?? '');
 }
+//< 4.2
 
 /** connect() with a deadline. Rejects with the reason on refusal or timeout. */
 function connectTo(host: string, port: number, timeoutMs: number): Promise<net.Socket> {

@@ -34,8 +34,10 @@
  * tests test the last step), and the prose (the chapters, README.md and the
  * picture it shows).
  */
+import { spawnSync } from 'node:child_process';
 import {
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -46,6 +48,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from './programs.ts';
 
@@ -370,5 +373,35 @@ function linkBack(link: string, target: string): void {
   } catch (err) {
     // Another render of the same step made it in between.
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/**
+ * Formats the code below `folder` (a step copied somewhere to be read) as the
+ * repository's biome.json formats the source. A step's lines are the source's,
+ * but a line whose block a later chapter opens keeps that block's indentation
+ * (chapter 2's retry loop around chapter 1's one connect), and a call that lost
+ * an argument may fit on one line: formatted, the step reads as if written so.
+ * Only for reading: a rendered step that runs keeps the source's line numbers.
+ */
+export function formatForReading(folder: string): void {
+  const own = JSON.parse(readFileSync(path.join(ROOT, 'biome.json'), 'utf8'));
+  const config = {
+    formatter: own.formatter,
+    javascript: own.javascript,
+    files: { includes: ['**'] },
+    linter: { enabled: false },
+    assist: { enabled: false },
+  };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rsp-format-'));
+  try {
+    writeFileSync(path.join(dir, 'biome.json'), JSON.stringify(config));
+    const biome = path.join(ROOT, 'node_modules', '.bin', 'biome');
+    const run = spawnSync(biome, ['format', '--write', `--config-path=${dir}`, folder], {
+      encoding: 'utf8',
+    });
+    if (run.status !== 0) throw new Error(`biome could not format ${folder}: ${run.stderr.trim()}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

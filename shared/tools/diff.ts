@@ -17,8 +17,9 @@
  * than --tests goes to git as it is.
  *
  * A step (step-4.1 to step-4.6) is part 4's code as it stands at the end of
- * one of its chapters, rendered from part4-balancing/ by shared/lib/steps.ts;
- * step-4.6 is all of it. Steps hold no tests, so --tests goes with parts only.
+ * one of its chapters, rendered from part4-balancing/ by shared/lib/steps.ts
+ * and formatted as the source is (a line keeps no indentation of a block that
+ * only a later chapter opens); step-4.6 is all of it. Steps hold no tests, so --tests goes with parts only.
  *
  * What it leaves out: the chapters (every Markdown file: each README.md, and
  * part 4's chapters/), prose is read, not diffed; the tests (`*.test.ts`,
@@ -39,7 +40,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { exitWith, isMain } from '../lib/cli.ts';
 import { ROOT } from '../lib/programs.ts';
-import { CHAPTERS, isTestFile, stepFiles, stepNumber } from '../lib/steps.ts';
+import { CHAPTERS, formatForReading, isTestFile, stepFiles, stepNumber } from '../lib/steps.ts';
 
 const SCRIPT = 'diff.ts';
 const USAGE = [
@@ -100,6 +101,7 @@ function stepSide(n: number): Side {
         mkdirSync(path.dirname(to), { recursive: true });
         writeFileSync(to, text);
       }
+      formatForReading(path.join(into, name));
     },
   };
 }
