@@ -5,7 +5,7 @@
  *
  *   proxy.ts [listen-port] host:port [host:port ...]     quick start: round robin over these
  *   proxy.ts --config FILE                               everything else //> 4.3
- *   proxy.ts --redis URL [--http PORT] [--https PORT]    fleet mode: routes from Redis //> 4.6
+ *   proxy.ts --redis URL [--http PORT] [--https PORT]    fleet mode: routes from Redis //> 4.7
  *
  * An option that overrides a field of the configuration is checked by that
  * field's own check (config.ts), so `--idle-timeout` accepts what
@@ -16,16 +16,16 @@
  */
 import { parseArgs } from 'node:util';
 import { type Config, configFromAddresses, type Overrides, overrideFromText } from './config.ts';
-import { fleetConfig } from './fleet/quick-start.ts'; //> 4.6
+import { fleetConfig } from './fleet/quick-start.ts'; //> 4.7
 
 export const USAGE = [
   'usage: proxy.ts [listen-port] host:port [host:port ...]',
   '       proxy.ts --config FILE', //> 4.3
-  '       proxy.ts --redis redis://HOST:PORT [--http PORT] [--https PORT]', //> 4.6
+  '       proxy.ts --redis redis://HOST:PORT [--http PORT] [--https PORT]', //> 4.7
   '  options: --idle-timeout MS  --verbose',
   '           --max-connections N', //> 4.3
-  '           --status-port [HOST:]PORT', //> 4.5
-  '           --workers N|auto', //> 4.6
+  '           --status-port [HOST:]PORT', //> 4.6
+  '           --workers N|auto', //> 4.7
 ].join('\n');
 
 /** What the command line says. */
@@ -42,10 +42,10 @@ export interface CommandLine {
 
 /** Each option that overrides a field of the configuration, and that field. */
 const OVERRIDES = {
-  'status-port': 'statusListen', //> 4.5
+  'status-port': 'statusListen', //> 4.6
   'idle-timeout': 'idleTimeoutMs',
   'max-connections': 'maxConnections', //> 4.3
-  workers: 'workers', //> 4.6
+  workers: 'workers', //> 4.7
 } as const;
 
 /** Reads argv (without node and the script). A mistake exits 2 with one line and the usage. */
@@ -62,11 +62,11 @@ function parseCommandLine(argv: string[]): CommandLine {
     args: argv,
     options: {
       config: { type: 'string' }, //> 4.3
-      //> 4.6
+      //> 4.7
       redis: { type: 'string' },
       http: { type: 'string' },
       https: { type: 'string' },
-      //< 4.6
+      //< 4.7
       help: { type: 'boolean', short: 'h' },
       verbose: { type: 'boolean' },
       ...Object.fromEntries(Object.keys(OVERRIDES).map((name) => [name, { type: 'string' }])),
@@ -85,7 +85,7 @@ function parseCommandLine(argv: string[]): CommandLine {
       Object.assign(overrides, overrideFromText(`--${option}`, field, text));
   }
   if (values.verbose) Object.assign(overrides, overrideFromText('--verbose', 'verbose', true));
-  //> 4.6
+  //> 4.7
   if (typeof values.redis === 'string') {
     if (values.config !== undefined || positionals.length > 0) {
       throw new Error('--redis takes no --config, listen port or backends');
@@ -105,7 +105,7 @@ function parseCommandLine(argv: string[]): CommandLine {
   }
   if (values.http !== undefined || values.https !== undefined)
     throw new Error('--http and --https go with --redis');
-  //< 4.6
+  //< 4.7
   //> 4.3
   if (typeof values.config === 'string') {
     if (positionals.length > 0) throw new Error('--config takes no listen port or backends');

@@ -42,9 +42,10 @@ import {
   text,
   type Values,
 } from './fields.ts';
-import { FLEET_TOP } from './fleet/fields.ts'; //> 4.6
+import { FLEET_TOP } from './fleet/fields.ts'; //> 4.7
 import { BACKEND, POOL_SETTINGS } from './pools/fields.ts';
-import { STATUS_TOP } from './status/fields.ts'; //> 4.5
+import { PROXY_LISTENER } from './proxy-protocol/fields.ts'; //> 4.5
+import { STATUS_TOP } from './status/fields.ts'; //> 4.6
 import { VHOSTS_LISTENER } from './vhosts/fields.ts'; //> 4.4
 
 // --- The fields, each described once -------------------------------------------
@@ -62,8 +63,8 @@ export const TOP_SETTINGS = {
     check: int(0, MAX_MS),
   },
   ...CONFIG_TOP, //> 4.3
-  ...STATUS_TOP, //> 4.5
-  ...FLEET_TOP, //> 4.6
+  ...STATUS_TOP, //> 4.6
+  ...FLEET_TOP, //> 4.7
 } satisfies Fields;
 
 export const LISTENER = {
@@ -77,6 +78,7 @@ export const LISTENER = {
   },
   ...CONFIG_LISTENER, //> 4.3
   ...VHOSTS_LISTENER, //> 4.4
+  ...PROXY_LISTENER, //> 4.5
 } satisfies Fields;
 
 // --- What the proxy gets ---------------------------------------------------------

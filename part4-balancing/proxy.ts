@@ -19,9 +19,10 @@
  *   pools/         chapter 1: a pool's backends, and the strategies (strategies/)
  *   health/        chapter 2: passive and active checks, the first-byte timeout //> 4.2
  *   config/        chapter 3: the configuration file, checked //> 4.3
- *   vhosts/        chapter 4: a pool by Host or by SNI, and the PROXY protocol //> 4.4
- *   status/        chapter 5: the status endpoint (JSON) and page //> 4.5
- *   fleet/         chapter 6: routes from Redis, and --workers N //> 4.6
+ *   vhosts/        chapter 4: a pool by Host or by SNI //> 4.4
+ *   proxy-protocol/  chapter 5: the client's address, to backends and from a balancer //> 4.5
+ *   status/        chapter 6: the status endpoint (JSON) and page //> 4.6
+ *   fleet/         chapter 7: routes from Redis, and --workers N //> 4.7
  *
  * A folder's fields.ts holds the configuration's fields that its chapter adds.
  *
@@ -33,22 +34,22 @@
 //< 4.4
  */
 
-import cluster from 'node:cluster'; //> 4.6
+import cluster from 'node:cluster'; //> 4.7
 import { type CommandLine, fail, readCommandLine } from './cli.ts';
 import { loadConfigFile } from './config/load.ts'; //> 4.3
 import type { Config, ListenerConfig } from './config.ts';
-import type { Address } from './fields.ts'; //> 4.5
-import { answerStatusRequests, runPrimary } from './fleet/workers.ts'; //> 4.6
-import { joinHostPort } from './ip.ts'; //> 4.5
-import { describe } from './log.ts'; //> 4.5
+import type { Address } from './fields.ts'; //> 4.6
+import { answerStatusRequests, runPrimary } from './fleet/workers.ts'; //> 4.7
+import { joinHostPort } from './ip.ts'; //> 4.6
+import { describe } from './log.ts'; //> 4.6
 import { log } from './log.ts';
 import { Pool } from './pools/pool.ts';
 import { routingFor } from './route.ts';
 import { listen } from './serve.ts';
 import { listenerName } from './serve.ts'; //> 4.3
-import { portOf } from './serve.ts'; //> 4.5
+import { portOf } from './serve.ts'; //> 4.6
 import { type Listener, RunningState } from './state.ts';
-import { type StatusSource, snapshot, startStatusServer } from './status/status.ts'; //> 4.5
+import { type StatusSource, snapshot, startStatusServer } from './status/status.ts'; //> 4.6
 
 /** Everything that changes while the balancer runs (state.ts). */
 const running = new RunningState();
@@ -60,12 +61,12 @@ if (import.meta.filename === process.argv[1]) await main(readCommandLine(process
 async function main(commandLine: CommandLine): Promise<void> {
   try {
     const config = await loadConfig(commandLine);
-    //> 4.6
+    //> 4.7
     // --workers N: this process only looks after N copies of itself (workers.ts).
     if (config.workers > 1 && cluster.isPrimary) {
       return await runPrimary(config.workers, config.statusListen);
     }
-    //< 4.6
+    //< 4.7
     await apply(config);
   } catch (err) {
     // A mistake in the configuration, or a port we cannot listen on.
@@ -75,7 +76,7 @@ async function main(commandLine: CommandLine): Promise<void> {
   process.on('SIGHUP', () => void reload(commandLine));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   //< 4.3
-  //> 4.6
+  //> 4.7
   if (cluster.isWorker) {
     // The primary serves the status and passes signals on; Ctrl-C reaches the
     // whole process group, and the primary's SIGTERM is the one that counts.
@@ -83,8 +84,8 @@ async function main(commandLine: CommandLine): Promise<void> {
     process.on('SIGINT', () => {});
     return;
   }
-  //< 4.6
-  if (running.config.statusListen !== undefined) await serveStatus(running.config.statusListen); //> 4.5
+  //< 4.7
+  if (running.config.statusListen !== undefined) await serveStatus(running.config.statusListen); //> 4.6
   //> 4.3
   // Ctrl-C too: stopping a proxy should never cut the responses in flight.
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -114,7 +115,7 @@ async function loadConfig(commandLine: CommandLine): Promise<Config> {
 //< 4.3
  */
 async function apply(next: Config): Promise<void> {
-  await followRouteSource(next); //> 4.6
+  await followRouteSource(next); //> 4.7
   const nextPools = new Map<string, Pool>();
   for (const poolConfig of Object.values(next.pools)) {
     nextPools.set(poolConfig.name, new Pool(poolConfig, running.pools.get(poolConfig.name)));
@@ -122,7 +123,7 @@ async function apply(next: Config): Promise<void> {
   /** A listener's routing over the new pools. */
   const routingOf = (listenerConfig: ListenerConfig) => {
     const routing = routingFor(listenerConfig, nextPools);
-    routing.fleet = running.fleet; //> 4.6
+    routing.fleet = running.fleet; //> 4.7
     return routing;
   };
 
@@ -175,7 +176,7 @@ async function apply(next: Config): Promise<void> {
   running.listeners.unshift(...kept.map(([listener]) => listener)); //> 4.3
   running.config = next;
 }
-//> 4.6
+//> 4.7
 
 /**
  * Fleet mode: connect to the routes in Redis at start, and again on a reload
@@ -193,7 +194,7 @@ async function followRouteSource(next: Config): Promise<void> {
   await running.fleet?.start();
   await old?.stop();
 }
-//< 4.6
+//< 4.7
 //> 4.3
 
 /** Serialised, so two quick SIGHUPs cannot interleave. */
@@ -236,7 +237,7 @@ function shutdown(signal: string): void {
   const open = running.clientSockets;
   for (const listener of running.listeners) listener.server.close();
   for (const pool of running.pools.values()) pool.close();
-  void running.fleet?.stop(); //> 4.6
+  void running.fleet?.stop(); //> 4.7
   log(
     `Shutting down on ${signal}: not accepting; ${open.size} open connection(s) get up to ` +
       `${running.config.shutdownTimeoutMs} ms to finish.`,
@@ -273,7 +274,7 @@ function exitAfterShutdown(how: string): void {
   process.exit(0);
 }
 //< 4.3
-//> 4.5
+//> 4.6
 
 /** The status endpoint, on a port of its own (status.ts). */
 async function serveStatus(where: Address): Promise<void> {
@@ -321,7 +322,7 @@ function localStatus(): StatusSource {
     events: () => running.events.total,
     routes: fileRoutes,
   };
-  //> 4.6
+  //> 4.7
   // Fleet mode: the pools, the routes and the link that Redis brings.
   const fleet = running.fleet;
   if (fleet) {
@@ -336,7 +337,7 @@ function localStatus(): StatusSource {
     ];
     status.redis = () => fleet.routes.link();
   }
-  //< 4.6
+  //< 4.7
   return status;
 }
-//< 4.5
+//< 4.6

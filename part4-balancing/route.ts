@@ -4,13 +4,17 @@
  //> 4.4
  * An HTTP listener reads the first request's head for its Host, a TLS
  * listener the ClientHello for its SNI, and the listener's host table turns
- * the name into a pool. Before either, a listener behind another balancer
- * reads the PROXY protocol header that balancer sends, for the real client
- * address.
+ * the name into a pool.
+ //> 4.5
+ * Before either, a listener behind another balancer reads the PROXY protocol
+ * header that balancer sends, for the real client address.
+ //< 4.5
  *
  *   accepted client
+ //> 4.5
  *     ├─ acceptProxyProtocol: from a trusted address? ─ no ──────────▶ close
  *     │    └─ read the PROXY header (proxy-protocol.ts) ─ bad, late ──▶ close
+ //< 4.5
  *     ├─ http: read the request head (http-head.ts) ── bad ──▶ 400 / 414 / 431, late ──▶ 408
  *     ├─ tls:  read the ClientHello (client-hello.ts) ── bad or late ───────────────▶ close
  *     └─ the name through the host table (hosts.ts) ─ no pool ─▶ http: 404, tls: close
@@ -27,21 +31,24 @@
  * (as in the Go proxy, nginx's ssl_preread and HAProxy in tcp mode).
  *
  * What it leaves out: reading past the first request (that needs an HTTP
- * proxy that parses every message), and per-address limits on the address a
- * PROXY header gives (the limits count the address that connected).
+ * proxy that parses every message).
  //< 4.4
+ //> 4.5
+ * Nor are the per-address limits on the address a PROXY header gives (they
+ * count the address that connected).
+ //< 4.5
  */
 import net from 'node:net';
 import type { ListenerConfig } from './config.ts';
-import type { FleetRoutes } from './fleet/fleet.ts'; //> 4.6
+import type { FleetRoutes } from './fleet/fleet.ts'; //> 4.7
 import { type EventCounts, printable } from './log.ts';
 import type { Pool } from './pools/pool.ts';
+import { ProxyHeaderReader } from './proxy-protocol/proxy-protocol.ts'; //> 4.5
 import { closeCounted } from './refuse.ts';
 import { answer } from './refuse.ts'; //> 4.4
 import { ClientHelloReader } from './vhosts/client-hello.ts'; //> 4.4
 import { HostTable, hostFromHeader } from './vhosts/hosts.ts'; //> 4.4
 import { HttpHeadReader } from './vhosts/http-head.ts'; //> 4.4
-import { ProxyHeaderReader } from './vhosts/proxy-protocol.ts'; //> 4.4
 
 /** What a listener routes with; a reload replaces it, a client keeps the one it was accepted with. */
 export interface Routing {
@@ -50,11 +57,11 @@ export interface Routing {
   //> 4.4
   /** http and tls listeners: names to pool names, and the default (the listener's pool). */
   hosts?: HostTable;
-  /** acceptProxyProtocol: the trustedProxies. */
-  trusted?: net.BlockList;
   //< 4.4
+  /** acceptProxyProtocol: the trustedProxies. */
+  trusted?: net.BlockList; //> 4.5
   /** Fleet mode: the routes from Redis, for a listener with neither hosts nor a pool. */
-  fleet?: FleetRoutes; //> 4.6
+  fleet?: FleetRoutes; //> 4.7
 }
 
 /** The routing of a listener's configuration over a set of pools. */
@@ -62,6 +69,8 @@ export function routingFor(config: ListenerConfig, pools: ReadonlyMap<string, Po
   const routing: Routing = { config, pools };
   //> 4.4
   if (config.protocol !== 'tcp') routing.hosts = new HostTable(config.hosts ?? {}, config.pool);
+  //< 4.4
+  //> 4.5
   if (config.trustedProxies) {
     routing.trusted = new net.BlockList();
     for (const range of config.trustedProxies) {
@@ -69,7 +78,7 @@ export function routingFor(config: ListenerConfig, pools: ReadonlyMap<string, Po
       routing.trusted.addSubnet(base, Number(bits), net.isIPv6(base) ? 'ipv6' : 'ipv4');
     }
   }
-  //< 4.4
+  //< 4.5
   return routing;
 }
 
@@ -79,8 +88,11 @@ export interface Route {
   /**
    * The name that chose the pool, if any.
    //> 4.4
-   * A Host or an SNI, which a PROXY v2 header passes on (AUTHORITY).
+   * A Host or an SNI.
    //< 4.4
+   //> 4.5
+   * A PROXY v2 header passes it on to the backend (AUTHORITY).
+   //< 4.5
    */
   name?: string;
   /** Its connection's addresses: the client's is the strategy's (ip-hash) and the log's. */
@@ -88,9 +100,9 @@ export interface Route {
   /**
    * Bytes read from the client to route it (a tcp listener reads none): sent
    * to the backend first.
-   //> 4.4
+   //> 4.5
    * A PROXY header is not among them.
-   //< 4.4
+   //< 4.5
    */
   first: Buffer;
 }
@@ -98,20 +110,20 @@ export interface Route {
 /**
  * The client's end of its connection, as its socket shows it (nothing, once
  * the socket has closed).
- //> 4.4
+ //> 4.5
  * And ours: a PROXY header passes both on to a backend, and a listener behind
  * another balancer takes both from one.
- //< 4.4
+ //< 4.5
  */
 export interface ConnectionAddresses {
   /** The client: socket.remoteAddress and remotePort. */
   sourceAddress?: string;
   sourcePort?: number;
-  //> 4.4
+  //> 4.5
   /** Where it connected to, us: socket.localAddress and localPort. */
   destinationAddress?: string;
   destinationPort?: number;
-  //< 4.4
+  //< 4.5
 }
 
 /**
@@ -132,7 +144,7 @@ export async function routeClient(
   let addresses: ConnectionAddresses = {
     sourceAddress: clientIp(client),
     sourcePort: client.remotePort,
-    //> 4.4
+    //> 4.5
     // Our own end of the connection costs a getsockname() system call, and
     // only a PROXY header sends it on: read it then, not for every client.
     get destinationAddress() {
@@ -141,13 +153,13 @@ export async function routeClient(
     get destinationPort() {
       return client.localPort;
     },
-    //< 4.4
+    //< 4.5
   };
   let first: Buffer = Buffer.alloc(0);
   let name: string | undefined;
   const who = () => `${printable(addresses.sourceAddress ?? '?')}:${addresses.sourcePort}`;
-  //> 4.4
 
+  //> 4.5
   if (config.acceptProxyProtocol) {
     if (!isTrusted(addresses.sourceAddress, routing.trusted)) {
       return closeCounted(client, events, 'badProxy', `Closed ${who()}: not in trustedProxies.`);
@@ -169,7 +181,8 @@ export async function routeClient(
     }
     first = read.bytes.subarray(read.headerLength);
   }
-
+  //< 4.5
+  //> 4.4
   if (config.protocol === 'http') {
     const read = await readFirst(client, new HttpHeadReader(config), deadline, first);
     if (read.state === 'closed') return undefined;
@@ -218,18 +231,18 @@ export async function routeClient(
  * An http or tls listener's host table turns the client's name into a pool,
  * with that one as its default.
  //< 4.4
- //> 4.6
+ //> 4.7
  * In fleet mode, an http or tls listener with neither hosts nor a pool asks
  * the fleet's routes from Redis (fleet/fleet.ts).
- //< 4.6
+ //< 4.7
  */
 function choosePool(routing: Routing, name: string | undefined): Pool | undefined {
   const { config } = routing;
-  //> 4.6
+  //> 4.7
   if (config.protocol !== 'tcp' && config.hosts === undefined && config.pool === undefined) {
     return routing.fleet?.poolFor(name, config.protocol);
   }
-  //< 4.6
+  //< 4.7
   let poolName = config.pool;
   if (routing.hosts) poolName = routing.hosts.route(name); //> 4.4
   return poolName === undefined ? undefined : routing.pools.get(poolName);
@@ -273,11 +286,14 @@ async function readFirst<R extends Pushed>(
   });
 }
 
+//< 4.4
+//> 4.5
+
 function isTrusted(address: string | undefined, trusted: net.BlockList | undefined): boolean {
   if (address === undefined || trusted === undefined) return false;
   return trusted.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
 }
-//< 4.4
+//< 4.5
 
 export function clientIp(client: net.Socket): string {
   // A listener on "::" sees IPv4 clients as ::ffff:a.b.c.d; hash the address itself.

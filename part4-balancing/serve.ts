@@ -39,7 +39,7 @@ import { closeGently, GATEWAY_TIMEOUT, looksLikeHttp } from './refuse.ts'; //> 4
 import { relay } from './relay.ts';
 import { clientIp, type Route, type Routing, routeClient } from './route.ts';
 import type { Listener, RunningState } from './state.ts';
-import { encodeProxyV1, encodeProxyV2 } from './vhosts/proxy-protocol.ts'; //> 4.4
+import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol/proxy-protocol.ts'; //> 4.5
 
 /**
  * socket() + bind() + listen() for one listener. `onFinished` runs each time a
@@ -211,11 +211,11 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
     if (client.destroyed) return;
     // The backend hears first who the client is (when its pool asks for it),
     // then whatever was read to route it, then the relay takes over.
-    //> 4.4
+    //> 4.5
     if (pool.config.proxyProtocol === 'v1') backend.write(encodeProxyV1(route.addresses));
     if (pool.config.proxyProtocol === 'v2')
       backend.write(encodeProxyV2(route.addresses, route.name));
-    //< 4.4
+    //< 4.5
     if (route.first.length > 0) backend.write(route.first);
     // A client that sent its request and then its FIN while it was being
     // routed: a paused socket with nothing left unread emits 'end' all the same,

@@ -13,7 +13,7 @@
  */
 import type net from 'node:net';
 import type { Config, ListenerConfig } from './config.ts';
-import type { FleetRoutes } from './fleet/fleet.ts'; //> 4.6
+import type { FleetRoutes } from './fleet/fleet.ts'; //> 4.7
 import { EventCounts } from './log.ts';
 import type { Pool } from './pools/pool.ts';
 import type { Routing } from './route.ts';
@@ -36,7 +36,7 @@ export class RunningState {
   pools = new Map<string, Pool>();
   listeners: Listener[] = [];
   /** Fleet mode: the routes from Redis and their pools. */
-  fleet: FleetRoutes | undefined; //> 4.6
+  fleet: FleetRoutes | undefined; //> 4.7
   /** Every client socket from accept until both it and its backend socket are closed. */
   clientSockets = new Set<net.Socket>();
   /** Clients open right now per client address (for maxConnectionsPerClient). */

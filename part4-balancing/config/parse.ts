@@ -21,7 +21,8 @@ import {
 import { type Fields, list, object, Place, readObject, show } from '../fields.ts';
 import { canonicalHost } from '../ip.ts';
 import { BACKEND, POOL_SETTINGS } from '../pools/fields.ts';
-import { STATUS_PORT, useStatusPort } from '../status/fields.ts'; //> 4.5
+import { checkProxyListener } from '../proxy-protocol/fields.ts'; //> 4.5
+import { STATUS_PORT, useStatusPort } from '../status/fields.ts'; //> 4.6
 import { checkVhostsListener } from '../vhosts/fields.ts'; //> 4.4
 import { checkNoLoop, checkUniqueBackends } from './checks.ts';
 
@@ -38,7 +39,7 @@ const TOP = {
     check: (at: Place, value: unknown) => object(at, value),
   },
   ...TOP_SETTINGS,
-  ...STATUS_PORT, //> 4.5
+  ...STATUS_PORT, //> 4.6
 } satisfies Fields;
 
 /** A pool of the file: its backends, and every setting (pools/fields.ts). */
@@ -72,7 +73,7 @@ export function parseConfig(json: unknown, source: string): Config {
 
 function parseTop(top: Place, json: unknown): Config {
   const { listen, pools: poolsJson, ...settings } = readObject(top, json, TOP);
-  const statusField = useStatusPort(top, settings); //> 4.5
+  const statusField = useStatusPort(top, settings); //> 4.6
   const pools: Record<string, PoolConfig> = {};
   for (const [name, value] of Object.entries(poolsJson)) {
     pools[name] = parsePool(top.at('pools').at(name), value);
@@ -86,7 +87,7 @@ function parseTop(top: Place, json: unknown): Config {
     port: listener.port,
     field: `listen[${i}].${listener.host === undefined ? 'port' : 'address'}`,
   }));
-  if (config.statusListen) ports.push({ ...config.statusListen, field: statusField }); //> 4.5
+  if (config.statusListen) ports.push({ ...config.statusListen, field: statusField }); //> 4.6
   checkPortsDistinct(top, ports);
   checkNoLoop(top, config);
   return config;
@@ -94,10 +95,10 @@ function parseTop(top: Place, json: unknown): Config {
 
 /** A file with no pool would serve nothing. */
 function checkSomePool(top: Place, config: Config): void {
-  //> 4.6
+  //> 4.7
   // Unless its pools come from Redis: fleet mode.
   if (config.routeSource !== undefined) return;
-  //< 4.6
+  //< 4.7
   if (Object.keys(config.pools).length === 0) top.at('pools').fail('expected at least one pool');
 }
 
@@ -108,6 +109,7 @@ function parseListener(at: Place, value: unknown, config: Config): ListenerConfi
   }
   const listener = { ...read, ...(address ?? { port: port as number }) };
   checkVhostsListener(at, object(at, value), listener); //> 4.4
+  checkProxyListener(at, listener); //> 4.5
   checkRoute(at, listener, config);
   return listener;
 }
@@ -131,10 +133,10 @@ function checkRoute(at: Place, listener: ListenerConfig, config: Config): void {
     return;
   }
   if (listener.hosts !== undefined) return; //> 4.4
-  //> 4.6
+  //> 4.7
   // In fleet mode an http or tls listener with neither takes its routes from Redis.
   if (config.routeSource !== undefined && listener.protocol !== 'tcp') return;
-  //< 4.6
+  //< 4.7
   if (listener.protocol !== 'tcp') at.at('pool').fail('missing (or give hosts)'); //> 4.4
   at.at('pool').fail('missing');
 }

@@ -1,5 +1,5 @@
 /**
- * The fields of chapter 6: routeSource, where the fleet's routes are (a Redis)
+ * The fields of chapter 7: routeSource, where the fleet's routes are (a Redis)
  * and the settings of every pool built from them, and workers, the processes
  * that share the ports. And the reading of a Redis URL, which the check of
  * routeSource.redis and the link to Redis (redis-link.ts) share.

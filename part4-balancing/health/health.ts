@@ -33,7 +33,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { describe, log } from '../log.ts';
-import { encodeProxyV2 } from '../vhosts/proxy-protocol.ts'; //> 4.4
+import { encodeProxyV2 } from '../proxy-protocol/proxy-protocol.ts'; //> 4.5
 
 export interface PassiveSettings {
   maxFails: number;
@@ -45,10 +45,10 @@ export interface ProbeSettings {
   timeoutMs: number;
   /** Set: HTTP GET on this path. Unset: a TCP connect is enough. */
   path?: string;
-  //> 4.4
+  //> 4.5
   /** The pool's PROXY protocol: an HTTP probe says first that it is a probe. */
   proxyProtocol?: 'v1' | 'v2';
-  //< 4.4
+  //< 4.5
 }
 
 /** The health of one backend, fed by connect results and probe results. */
@@ -213,12 +213,12 @@ export function probe(
       socket.once('error', (err) => finish(describe(err)));
     } else {
       let header: Buffer | undefined;
-      //> 4.4
+      //> 4.5
       // A backend that expects a PROXY header gets one that says "no client
       // here" (v1 UNKNOWN, v2 LOCAL), as the specification asks of health checks.
       if (settings.proxyProtocol === 'v1') header = Buffer.from('PROXY UNKNOWN\r\n');
       if (settings.proxyProtocol === 'v2') header = encodeProxyV2('local');
-      //< 4.4
+      //< 4.5
       // The header goes out once connected, and only then is the socket handed
       // to the request: written any earlier, it can end up behind the request.
       const createConnection = (

@@ -7,7 +7,7 @@
  */
 import { type Fields, hostPort, int, MAX_MS, oneOf } from '../fields.ts';
 import { HEALTH_POOL } from '../health/fields.ts'; //> 4.2
-import { VHOSTS_POOL } from '../vhosts/fields.ts'; //> 4.4
+import { PROXY_POOL } from '../proxy-protocol/fields.ts'; //> 4.5
 import { STRATEGY_NAMES, type StrategyName } from './strategies/index.ts';
 
 /** A pool's settings: every field but its backends (quick start takes them at their defaults). */
@@ -23,7 +23,7 @@ export const POOL_SETTINGS = {
     check: int(1, MAX_MS),
   },
   ...HEALTH_POOL, //> 4.2
-  ...VHOSTS_POOL, //> 4.4
+  ...PROXY_POOL, //> 4.5
 } satisfies Fields;
 
 export const BACKEND = {

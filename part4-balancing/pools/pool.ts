@@ -84,7 +84,7 @@ export class Pool {
     //> 4.2
     if (config.healthCheck) {
       const settings: ProbeSettings = { ...config.healthCheck };
-      settings.proxyProtocol = config.proxyProtocol; //> 4.4
+      settings.proxyProtocol = config.proxyProtocol; //> 4.5
       this.stopProbes = startProbes(this.backends, settings);
     }
     //< 4.2

@@ -1,5 +1,5 @@
 /**
- * Where the status endpoint of chapter 5 listens: statusListen ("host:port",
+ * Where the status endpoint of chapter 6 listens: statusListen ("host:port",
  * or a port alone on 127.0.0.1), also `--status-port`; or, in a file, its
  * older spelling statusPort, a port alone. Neither: no status endpoint.
  */

@@ -43,7 +43,7 @@ t.test(
     const config = await loadConfigFile(EXAMPLE);
     t.equal(config.source, EXAMPLE);
     t.has(config.listeners, [{ port: 8000, pool: 'web', protocol: 'tcp' }]);
-    t.notOk('statusListen' in config, 'no status port in the file: chapter 5 adds it');
+    t.notOk('statusListen' in config, 'no status port in the file: chapter 6 adds it');
     // As Run it starts it: `--config example.config.json --status-port 8081`.
     const withStatus = { ...config, ...overrideFromText('--status-port', 'statusListen', '8081') };
     t.same(withStatus.statusListen, { host: '127.0.0.1', port: 8081 }, 'on loopback');
@@ -600,7 +600,7 @@ t.test('loadConfigFile: only a regular file, only up to 1 MiB, never a stack tra
 });
 
 t.test(
-  'vhosts.config.json loads: two HTTP names, two TLS names, PROXY v1 to one pool',
+  'vhosts.config.json loads: two HTTP names, two TLS names, and nothing of the PROXY protocol',
   async (t) => {
     const config = await loadConfigFile(path.join(import.meta.dirname, '..', 'vhosts.config.json'));
     t.has(config.listeners, [
@@ -615,7 +615,22 @@ t.test(
         hosts: { 'secure.example.org': 'secure', '*.example.org': 'shop' },
       },
     ]);
+    t.equal(config.pools.apps.proxyProtocol, undefined, "chapter 5's field: step 4.4 has none");
+  },
+);
+
+t.test(
+  'proxy.config.json loads: PROXY v1 to one pool, and a listener that takes a PROXY header',
+  async (t) => {
+    const config = await loadConfigFile(path.join(import.meta.dirname, '..', 'proxy.config.json'));
     t.equal(config.pools.apps.proxyProtocol, 'v1');
+    t.equal(config.pools.www.proxyProtocol, undefined);
+    t.has(config.listeners[1], {
+      port: 8090,
+      pool: 'www',
+      acceptProxyProtocol: true,
+      trustedProxies: ['127.0.0.1/32'],
+    });
   },
 );
 

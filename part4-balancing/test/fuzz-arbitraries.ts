@@ -25,6 +25,15 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { canonicalHost, isHostName } from '../ip.ts';
 import {
+  type ConnectionAddresses,
+  DEFAULT_MAX_V2_BYTES,
+  encodeProxyV1,
+  encodeProxyV2,
+  type ProxyHeader,
+  ProxyHeaderReader,
+  type ProxyHeaderResult,
+} from '../proxy-protocol/proxy-protocol.ts';
+import {
   ClientHelloReader,
   type ClientHelloResult,
   DEFAULT_MAX_HELLO_BYTES,
@@ -36,15 +45,6 @@ import {
   type HttpHeadResult,
 } from '../vhosts/http-head.ts';
 import { formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../vhosts/ip-bytes.ts';
-import {
-  type ConnectionAddresses,
-  DEFAULT_MAX_V2_BYTES,
-  encodeProxyV1,
-  encodeProxyV2,
-  type ProxyHeader,
-  ProxyHeaderReader,
-  type ProxyHeaderResult,
-} from '../vhosts/proxy-protocol.ts';
 import {
   clientHello,
   httpHead,

@@ -116,7 +116,7 @@ export function tlsRecords(
 // --- PROXY protocol version 2 ----------------------------------------------------
 //
 // The signature, the address block sizes and the reading of the addresses
-// back are a second copy, on purpose, of what ../vhosts/proxy-protocol.ts
+// back are a second copy, on purpose, of what ../proxy-protocol/proxy-protocol.ts
 // holds, written from the specification
 // (https://www.haproxy.org/download/2.9/doc/proxy-protocol.txt, section 2.2).
 // Importing them from there would make the fuzzer's expected answers agree

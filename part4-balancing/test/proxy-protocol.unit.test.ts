@@ -1,5 +1,5 @@
 /**
- * The PROXY protocol (../vhosts/proxy-protocol.ts) on its own: what we encode,
+ * The PROXY protocol (../proxy-protocol/proxy-protocol.ts) on its own: what we encode,
  * read by proxy-protocol-js, an independent implementation; what we decode,
  * from proxy-protocol-js and from version 2 headers built byte by byte with
  * messages.ts (not with our encoder); malformed and oversized headers.
@@ -19,7 +19,6 @@ import {
   V2ProxyProtocol,
 } from 'proxy-protocol-js';
 import t from 'tap';
-import { parseIPv6 } from '../vhosts/ip-bytes.ts';
 import {
   type ConnectionAddresses,
   connectionAddresses,
@@ -28,7 +27,8 @@ import {
   ProxyHeaderReader,
   type ProxyHeaderResult,
   readProxyHeader,
-} from '../vhosts/proxy-protocol.ts';
+} from '../proxy-protocol/proxy-protocol.ts';
+import { parseIPv6 } from '../vhosts/ip-bytes.ts';
 import { proxyV2, tlv, V2_SIGNATURE } from './messages.ts';
 
 const IPV4: ConnectionAddresses = {

@@ -20,7 +20,7 @@ import {
   serveBackend,
   waitFor,
 } from '../../shared/test/harness.ts';
-import { encodeProxyV1 } from '../vhosts/proxy-protocol.ts';
+import { encodeProxyV1 } from '../proxy-protocol/proxy-protocol.ts';
 import { clientHello, tlsRecords } from './messages.ts';
 import { listenerPorts, type Status, startBalancer, statusWhen } from './support.ts';
 

@@ -1,24 +1,18 @@
 /**
  * The fields chapter 4 gives a listener (its protocol, its host table, the
- * limits on a request head and a ClientHello, a PROXY header required from a
- * balancer in front) and a pool (a PROXY header sent to its backends), and
- * what the listener table cannot say alone: which fields go with which
- * protocol, and whom a PROXY header is taken from.
+ * limits on a request head and a ClientHello), and what the listener table
+ * cannot say alone: which fields go with which protocol.
  *
  * Host names in `hosts` are checked by the host table's own rule (hosts.ts),
  * so a name the configuration accepts is one the table can route.
  */
-import { isIP } from 'node:net';
 import {
-  boolean,
   type Fields,
   int,
-  list,
   MAX_MS,
   object,
   oneOf,
   type Place,
-  show,
   text,
   type Values,
 } from '../fields.ts';
@@ -57,22 +51,6 @@ export const VHOSTS_LISTENER = {
     default: DEFAULT_MAX_HELLO_BYTES,
     check: int(512, 1024 * 1024),
   },
-  acceptProxyProtocol: {
-    about: 'a PROXY protocol header (v1 or v2) is required first, from trustedProxies only',
-    default: false,
-    check: boolean,
-  },
-  trustedProxies: {
-    about: 'with acceptProxyProtocol: the addresses ("10.0.0.0/8", "::1") allowed to send one',
-    check: (at: Place, value: unknown) => list(at, value).map((item, i) => cidr(at.at(i), item)),
-  },
-} satisfies Fields;
-
-export const VHOSTS_POOL = {
-  proxyProtocol: {
-    about: "v1 or v2: send the client's address to each backend first (PROXY protocol); absent: no",
-    check: oneOf(['v1', 'v2'] as const),
-  },
 } satisfies Fields;
 
 /** Listener fields that mean something only for some protocols. */
@@ -85,9 +63,8 @@ const ONLY_FOR: Partial<Record<keyof typeof VHOSTS_LISTENER, readonly string[]>>
 
 /**
  * What the listener table cannot say alone: a field written for another
- * protocol than the listener's, and acceptProxyProtocol without the addresses
- * to accept headers from. `given` is the listener as written, since a default
- * is never a mistake.
+ * protocol than the listener's. `given` is the listener as written, since a
+ * default is never a mistake.
  */
 export function checkVhostsListener(
   at: Place,
@@ -100,9 +77,6 @@ export function checkVhostsListener(
         `only for protocol ${protocols.join(' or ')} (this listener: ${listener.protocol})`,
       );
     }
-  }
-  if (listener.acceptProxyProtocol && listener.trustedProxies === undefined) {
-    at.at('trustedProxies').fail('missing (acceptProxyProtocol takes headers from these only)');
   }
 }
 
@@ -117,15 +91,4 @@ function hostRoutes(at: Place, value: unknown): Record<string, string> {
     routes[name] = text(at.at(name), pool);
   }
   return routes;
-}
-
-/** "10.0.0.0/8", "::1/128", or an address alone (all of its bits). */
-function cidr(at: Place, value: unknown): string {
-  const match = typeof value === 'string' ? /^([^/]+)(?:\/(\d{1,3}))?$/.exec(value) : null;
-  const family = match ? isIP(match[1]) : 0;
-  const bits = match?.[2] === undefined ? (family === 6 ? 128 : 32) : Number(match[2]);
-  if (!match || family === 0 || bits > (family === 6 ? 128 : 32)) {
-    at.fail(`expected an address or "address/bits", got ${show(value)}`);
-  }
-  return `${match[1]}/${bits}`;
 }

@@ -13,8 +13,11 @@
  * the extensions' contents other than the name (their types are listed).
  */
 import { parseArgs } from 'node:util';
+import {
+  encodeProxyV1,
+  encodeProxyV2,
+} from '../../part4-balancing/proxy-protocol/proxy-protocol.ts';
 import { readClientHello } from '../../part4-balancing/vhosts/client-hello.ts';
-import { encodeProxyV1, encodeProxyV2 } from '../../part4-balancing/vhosts/proxy-protocol.ts';
 import { isMain, parseOrExit } from '../lib/cli.ts';
 import { captureClientHello } from '../test/harness.ts';
 

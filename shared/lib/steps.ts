@@ -1,5 +1,5 @@
 /**
- * Part 4's steps: part4-balancing/ as it stands at the end of each of its six
+ * Part 4's steps: part4-balancing/ as it stands at the end of each of its seven
  * chapters, generated from the one source tree (as Crafting Interpreters
  * builds every chapter's code from its one source), never committed.
  *
@@ -59,7 +59,7 @@ export const STEPS_DIR = path.join(ROOT, '.steps');
 export interface Chapter {
   /** Its number in part 4, and the number of the step that ends it. */
   n: number;
-  /** The step's name, on the command line and on disk: '4.1' to '4.6'. */
+  /** The step's name, on the command line and on disk: '4.1' to '4.7'. */
   step: string;
   /** The folder of part4-balancing/ that the chapter adds. */
   folder: string;
@@ -101,23 +101,31 @@ export const CHAPTERS: readonly Chapter[] = [
     step: '4.4',
     folder: 'vhosts',
     examples: ['vhosts.config.json'],
-    file: 'chapters/4-virtual-hosts-and-proxy-protocol.md',
-    title: 'virtual hosts and the PROXY protocol',
+    file: 'chapters/4-virtual-hosts.md',
+    title: 'virtual hosts',
   },
   {
     n: 5,
     step: '4.5',
-    folder: 'status',
-    examples: [],
-    file: 'chapters/5-status.md',
-    title: 'the status endpoint',
+    folder: 'proxy-protocol',
+    examples: ['proxy.config.json'],
+    file: 'chapters/5-the-proxy-protocol.md',
+    title: 'the PROXY protocol',
   },
   {
     n: 6,
     step: '4.6',
+    folder: 'status',
+    examples: [],
+    file: 'chapters/6-status.md',
+    title: 'the status endpoint',
+  },
+  {
+    n: 7,
+    step: '4.7',
     folder: 'fleet',
     examples: [],
-    file: 'chapters/6-the-fleet.md',
+    file: 'chapters/7-the-fleet.md',
     title: 'the fleet',
   },
 ];
@@ -253,7 +261,7 @@ export function keepLines(source: string, n: number, file: string): Kept {
 /**
  * A doc comment (`/** ... *\/`) directly above a line that a step drops
  * documents that line: it goes too. `/** Fleet mode: ... *\/` above
- * `fleet?: FleetRoutes; //> 4.6` needs no marker of its own.
+ * `fleet?: FleetRoutes; //> 4.7` needs no marker of its own.
  */
 function dropDocComment(lines: string[], sourceLines: number[], at: number): void {
   const last = lines.length - 1;

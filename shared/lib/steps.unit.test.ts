@@ -34,12 +34,12 @@ import {
 const kept = (lines: string[], n: number, file = 'core.ts') =>
   keepLines(lines.join('\n'), n, file).text.split('\n');
 
-t.test('six chapters, steps 4.1 to 4.6, each with its folder and its chapter file', async (t) => {
+t.test('seven chapters, steps 4.1 to 4.7, each with its folder and its chapter file', async (t) => {
   t.same(
     CHAPTERS.map((c) => c.step),
-    ['4.1', '4.2', '4.3', '4.4', '4.5', '4.6'],
+    ['4.1', '4.2', '4.3', '4.4', '4.5', '4.6', '4.7'],
   );
-  t.equal(LAST, 6);
+  t.equal(LAST, 7);
   for (const chapter of CHAPTERS) {
     t.equal(stepNumber(chapter.step), chapter.n, `${chapter.step} is step ${chapter.n}`);
     t.ok(
@@ -49,7 +49,7 @@ t.test('six chapters, steps 4.1 to 4.6, each with its folder and its chapter fil
     const heading = readFileSync(path.join(ROOT, PART, chapter.file), 'utf8').split('\n')[0];
     t.equal(heading, `# Part 4, chapter ${chapter.n}: ${chapter.title}`, `${chapter.file}'s title`);
   }
-  for (const name of ['4.0', '4.7', '4', '5', '4.01', ''])
+  for (const name of ['4.0', '4.8', '4', '5', '4.01', ''])
     t.equal(stepNumber(name), undefined, name);
 });
 
@@ -61,11 +61,12 @@ t.test(
     t.equal(chapterOf('health/health.ts'), 2);
     t.equal(chapterOf('example.config.json'), 3, 'an example goes with its chapter');
     t.equal(chapterOf('vhosts.config.json'), 4);
-    t.equal(chapterOf('status/status-view.js'), 5);
-    t.equal(chapterOf('fleet/workers.ts'), 6);
+    t.equal(chapterOf('proxy-protocol/proxy-protocol.ts'), 5);
+    t.equal(chapterOf('status/status-view.js'), 6);
+    t.equal(chapterOf('fleet/workers.ts'), 7);
     for (const file of [
       'README.md',
-      'chapters/5-status.md',
+      'chapters/6-status.md',
       'status-page.png',
       'test/support.ts',
       'test/fuzz.ts',
@@ -170,13 +171,13 @@ t.test('every mistake in the markers: one line, FILE:LINE: what is wrong', async
   const cases: [what: string, lines: string[], message: string][] = [
     [
       'a chapter that does not exist',
-      ['a(); //> 4.7'],
-      '1: there is no chapter 4.7 (part 4 has 4.1 to 4.6)',
+      ['a(); //> 4.8'],
+      '1: there is no chapter 4.8 (part 4 has 4.1 to 4.7)',
     ],
     [
       'a block of no chapter',
       ['//> 4.0', '//< 4.0'],
-      '1: there is no chapter 4.0 (part 4 has 4.1 to 4.6)',
+      '1: there is no chapter 4.0 (part 4 has 4.1 to 4.7)',
     ],
     [
       '//< ending a line of code',

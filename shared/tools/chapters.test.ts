@@ -91,7 +91,7 @@ function appearsIn(quoted: string[], source: string): boolean {
   return false;
 }
 
-/** Every Markdown file below the part folders, as paths from the root (part4-balancing/chapters/5-status.md). */
+/** Every Markdown file below the part folders, as paths from the root (part4-balancing/chapters/6-status.md). */
 const chapters = readdirSync(ROOT)
   .filter((name) => /^part\d/.test(name))
   .flatMap((dir) =>

@@ -50,13 +50,13 @@ t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4
   t.equal(bad.code, 2, 'N out of range: exit 2');
   t.match(
     bad.stderr,
-    /^diff\.ts: N must be 2, 3 or 4, or 4\.1 to 4\.6 \(a step of part 4\), got "5"\nusage:/,
+    /^diff\.ts: N must be 2, 3 or 4, or 4\.1 to 4\.7 \(a step of part 4\), got "5"\nusage:/,
     'one line and the usage',
   );
 });
 
-t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.6', async (t) => {
-  const steps = [1, 2, 3, 4, 5, 6];
+t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.7', async (t) => {
+  const steps = [1, 2, 3, 4, 5, 6, 7];
   const runs = await Promise.all(steps.map((n) => diff(`4.${n}`, '--stat')));
   for (const [i, run] of runs.entries()) {
     const n = steps[i];
@@ -118,7 +118,7 @@ t.test(
     t.equal(badStep.code, 2, 'a bad step: exit 2');
     t.match(
       badStep.stderr,
-      /^step\.ts: the step must be 4\.1 to 4\.6, got "5"\nusage: step\.ts 4\.N/,
+      /^step\.ts: the step must be 4\.1 to 4\.7, got "5"\nusage: step\.ts 4\.N/,
     );
     t.equal(badArgument.code, 2, "a bad argument: part 4's exit code");
     t.match(

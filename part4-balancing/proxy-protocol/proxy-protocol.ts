@@ -42,7 +42,7 @@
  */
 import type net from 'node:net';
 import type { ConnectionAddresses } from '../route.ts';
-import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from './ip-bytes.ts';
+import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../vhosts/ip-bytes.ts';
 
 export type { ConnectionAddresses };
 
