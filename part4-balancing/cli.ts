@@ -16,7 +16,9 @@
  */
 import { parseArgs } from 'node:util';
 import { type Config, configFromAddresses, type Overrides, overrideFromText } from './config.ts';
-import { fleetConfig } from './fleet/quick-start.ts'; //> 4.7
+import { checkQuickStart } from './config/checks.ts'; //> 4.3
+import { parseConfig } from './config/parse.ts'; //> 4.7
+import { Place } from './fields.ts'; //> 4.7
 
 export const USAGE = [
   'usage: proxy.ts [listen-port] host:port [host:port ...]',
@@ -114,8 +116,28 @@ function parseCommandLine(argv: string[]): CommandLine {
   //< 4.3
   const listenPort = /^\d+$/.test(positionals[0] ?? '') ? Number(positionals.shift()) : 8000;
   if (positionals.length === 0) throw new Error('no backend given (host:port)');
-  return { quickStart: configFromAddresses(listenPort, positionals), overrides };
+  const quickStart = configFromAddresses(listenPort, positionals);
+  checkQuickStart(quickStart); //> 4.3
+  return { quickStart, overrides };
 }
+
+//> 4.7
+/**
+ * Fleet mode's quick start, in the Go proxy's shape: `--redis URL --http PORT
+ * --https PORT`, an http and a tls listener (either may be left out) routed
+ * from Redis, every other setting at its default.
+ */
+function fleetConfig(redis: string, ports: { http?: number; https?: number }): Config {
+  const listen = [
+    ...(ports.http === undefined ? [] : [{ port: ports.http, protocol: 'http' }]),
+    ...(ports.https === undefined ? [] : [{ port: ports.https, protocol: 'tls' }]),
+  ];
+  if (listen.length === 0) {
+    new Place('command line', '--redis').fail('needs --http PORT or --https PORT');
+  }
+  return parseConfig({ listen, pools: {}, routeSource: { redis } }, 'command line');
+}
+//< 4.7
 
 /** One clear line (plus the usage for command-line errors) and an exit code. Never a stack trace. */
 export function fail(message: string, code: number): never {

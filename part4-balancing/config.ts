@@ -27,10 +27,8 @@
  * What it leaves out: reading a file, and settings that change while running.
  * A reload (SIGHUP) reads the whole file again. //> 4.3
  */
-import { checkNoLoop, checkUniqueBackends } from './config/checks.ts'; //> 4.3
-import { CONFIG_LISTENER, CONFIG_TOP } from './config/fields.ts'; //> 4.3
+import { readFileSync } from 'node:fs'; //> 4.3
 import {
-  type Address,
   boolean,
   type Fields,
   hostPort,
@@ -42,13 +40,66 @@ import {
   text,
   type Values,
 } from './fields.ts';
+import { listenAddress } from './fields.ts'; //> 4.3
 import { FLEET_TOP } from './fleet/fields.ts'; //> 4.7
-import { BACKEND, POOL_SETTINGS } from './pools/fields.ts';
+import { BACKEND, POOL_SETTINGS, type PoolConfig } from './pools/fields.ts';
 import { PROXY_LISTENER } from './proxy-protocol/fields.ts'; //> 4.5
 import { STATUS_TOP } from './status/fields.ts'; //> 4.6
 import { VHOSTS_LISTENER } from './vhosts/fields.ts'; //> 4.4
 
 // --- The fields, each described once -------------------------------------------
+
+//> 4.3
+// Chapter 3's, for a proxy run for real: the connection limits (the
+// process's, a listener's, one client address's), how long a graceful stop
+// waits, and a listener on one address rather than on every one.
+
+export const CONFIG_TOP = {
+  maxConnections: {
+    about: 'clients served at once by the process; more are closed at accept',
+    default: defaultMaxConnections(),
+    check: int(1, 1_000_000),
+  },
+  maxConnectionsPerClient: {
+    about: 'clients served at once from one address (nginx: limit_conn); 0: no limit',
+    default: 0,
+    check: int(0, 1_000_000),
+  },
+  shutdownTimeoutMs: {
+    about: 'on SIGTERM, how long open connections get to finish',
+    default: 10_000,
+    check: int(0, MAX_MS),
+  },
+} satisfies Fields;
+
+export const CONFIG_LISTENER = {
+  address: {
+    about: '"host:port" to accept clients on one address only (instead of port)',
+    check: (at: Place, value: unknown) => listenAddress(at, value),
+  },
+  maxConnections: {
+    about: "clients served at once on this listener; absent: only the process's limit",
+    check: int(1, 1_000_000),
+  },
+} satisfies Fields;
+
+/**
+ * The default for maxConnections: what the descriptor limit allows. Each client
+ * costs two descriptors (its socket and its backend's); some are kept for the
+ * listeners, the status endpoint, probes and the files a reload reads.
+ */
+function defaultMaxConnections(): number {
+  const SPARE = 64;
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
+    if (soft > SPARE + 2) return Math.min(100_000, Math.floor((soft - SPARE) / 2));
+  } catch {
+    // Not Linux: no /proc. Fall through to a limit that fits the usual 1024.
+  }
+  return 480;
+}
+//< 4.3
 
 /** The top level of the configuration: every setting but its listeners and pools. */
 export const TOP_SETTINGS = {
@@ -82,17 +133,6 @@ export const LISTENER = {
 } satisfies Fields;
 
 // --- What the proxy gets ---------------------------------------------------------
-
-export interface BackendConfig extends Address {
-  /** "host:port" as written. */
-  id: string;
-  weight: number;
-}
-
-export type PoolConfig = Values<typeof POOL_SETTINGS> & {
-  name: string;
-  backends: BackendConfig[];
-};
 
 /** A file's `address` is read into `host` and `port`. */ //> 4.3
 export type ListenerConfig = Omit<Values<typeof LISTENER>, 'address'> & {
@@ -135,8 +175,6 @@ export function configFromAddresses(listenPort: number, addresses: string[]): Co
       },
     },
   };
-  checkUniqueBackends(config.pools.default.backends, backendAt); //> 4.3
-  checkNoLoop(top, config); //> 4.3
   return config;
 }
 

@@ -200,3 +200,21 @@ export function show(value: unknown): string {
   }
   return printable(shown.length > 40 ? `${shown.slice(0, 37)}...` : shown);
 }
+
+//> 4.3
+/**
+ * Where to listen: "host:port", "[ipv6]:port", or (with a default host) a port
+ * alone, as a number or as digits. Port 0: any free one.
+ */
+export function listenAddress(at: Place, value: unknown, defaultHost?: string): Address {
+  if (defaultHost !== undefined) {
+    if (typeof value === 'number') return { host: defaultHost, port: port(0)(at, value) };
+    if (typeof value === 'string' && /^\d+$/.test(value)) {
+      return { host: defaultHost, port: port(0)(at, Number(value)) };
+    }
+  }
+  const parsed = typeof value === 'string' ? hostAndPort(value) : undefined;
+  if (!parsed || parsed.port > 65535) at.fail(`expected "host:port", got ${show(value)}`);
+  return parsed;
+}
+//< 4.3

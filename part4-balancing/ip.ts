@@ -9,7 +9,7 @@
  * What it leaves out: zone ids (`fe80::1%eth0`), which mean nothing to another host.
  */
 import net from 'node:net';
-import { canonicalIPv6 } from './vhosts/ip-bytes.ts'; //> 4.4
+import { canonicalIPv6 } from './ip-bytes.ts'; //> 4.4
 
 /**
  * "host:port", an IPv6 address in brackets ("[::1]:8080") so that its colons
@@ -78,4 +78,23 @@ export function canonicalHost(name: string): string | undefined {
 export function isHostName(name: string): boolean {
   if (name.length === 0 || name.length > 253) return false;
   return name.split('.').every((label) => /^[A-Za-z0-9_-]{1,63}$/.test(label));
+}
+
+/**
+ * The client's end of its connection, as its socket shows it (nothing, once
+ * the socket has closed).
+ //> 4.5
+ * And ours: a PROXY header passes both on to a backend, and a listener behind
+ * another balancer takes both from one.
+ //< 4.5
+ */
+export interface ConnectionAddresses {
+  /** The client: socket.remoteAddress and remotePort. */
+  sourceAddress?: string;
+  sourcePort?: number;
+  //> 4.5
+  /** Where it connected to, us: socket.localAddress and localPort. */
+  destinationAddress?: string;
+  destinationPort?: number;
+  //< 4.5
 }

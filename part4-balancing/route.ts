@@ -41,6 +41,7 @@
 import net from 'node:net';
 import type { ListenerConfig } from './config.ts';
 import type { FleetRoutes } from './fleet/fleet.ts'; //> 4.7
+import type { ConnectionAddresses } from './ip.ts';
 import { type EventCounts, printable } from './log.ts';
 import type { Pool } from './pools/pool.ts';
 import { ProxyHeaderReader } from './proxy-protocol/proxy-protocol.ts'; //> 4.5
@@ -105,25 +106,6 @@ export interface Route {
    //< 4.5
    */
   first: Buffer;
-}
-
-/**
- * The client's end of its connection, as its socket shows it (nothing, once
- * the socket has closed).
- //> 4.5
- * And ours: a PROXY header passes both on to a backend, and a listener behind
- * another balancer takes both from one.
- //< 4.5
- */
-export interface ConnectionAddresses {
-  /** The client: socket.remoteAddress and remotePort. */
-  sourceAddress?: string;
-  sourcePort?: number;
-  //> 4.5
-  /** Where it connected to, us: socket.localAddress and localPort. */
-  destinationAddress?: string;
-  destinationPort?: number;
-  //< 4.5
 }
 
 /**

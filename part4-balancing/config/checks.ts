@@ -7,9 +7,20 @@
  * looked up while the configuration is read.
  */
 import { networkInterfaces } from 'node:os';
-import type { BackendConfig, Config } from '../config.ts';
-import { type Place, show } from '../fields.ts';
+import type { Config } from '../config.ts';
+import type { BackendConfig } from '../pools/fields.ts';
+import { Place, show } from '../fields.ts';
 import { canonicalHost } from '../ip.ts';
+
+/**
+ * The quick start's checks, the file's own (cli.ts calls them): its backends
+ * as the command line numbers them ("backend 2"), then the loop.
+ */
+export function checkQuickStart(config: Config): void {
+  const top = new Place(config.source, '');
+  checkUniqueBackends(config.pools.default.backends, (i) => top.at(`backend ${i + 1}`));
+  checkNoLoop(top, config);
+}
 
 /**
  * Refuses a backend the pool already has, however it is spelled: [::1] and

@@ -11,16 +11,10 @@
  * What it leaves out: reading the file (load.ts), includes and environment
  * variables.
  */
-import {
-  type Config,
-  LISTENER,
-  type ListenerConfig,
-  type PoolConfig,
-  TOP_SETTINGS,
-} from '../config.ts';
+import { type Config, LISTENER, type ListenerConfig, TOP_SETTINGS } from '../config.ts';
 import { type Fields, list, object, Place, readObject, show } from '../fields.ts';
 import { canonicalHost } from '../ip.ts';
-import { BACKEND, POOL_SETTINGS } from '../pools/fields.ts';
+import { BACKEND, POOL_SETTINGS, type PoolConfig } from '../pools/fields.ts';
 import { checkProxyListener } from '../proxy-protocol/fields.ts'; //> 4.5
 import { STATUS_PORT, useStatusPort } from '../status/fields.ts'; //> 4.6
 import { checkVhostsListener } from '../vhosts/fields.ts'; //> 4.4

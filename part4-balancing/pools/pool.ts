@@ -16,7 +16,7 @@
  * 504 or a close, see relay.ts), and a queue for when every backend is busy.
  */
 import net from 'node:net';
-import type { BackendConfig, PoolConfig } from '../config.ts';
+import type { BackendConfig, PoolConfig } from './fields.ts';
 import { Health, type ProbeSettings, startProbes } from '../health/health.ts'; //> 4.2
 import { describe } from '../log.ts';
 import { createStrategy, type Peer, type Strategy } from './strategies/index.ts';

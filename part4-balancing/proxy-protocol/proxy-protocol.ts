@@ -41,10 +41,8 @@
  * connection's own stand.
  */
 import type net from 'node:net';
-import type { ConnectionAddresses } from '../route.ts';
-import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../vhosts/ip-bytes.ts';
-
-export type { ConnectionAddresses };
+import type { ConnectionAddresses } from '../ip.ts';
+import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../ip-bytes.ts';
 
 /** Both ends of the client's connection, as a Node socket reports them. */
 export interface Endpoint {

@@ -3,8 +3,7 @@
  * or a port alone on 127.0.0.1), also `--status-port`; or, in a file, its
  * older spelling statusPort, a port alone. Neither: no status endpoint.
  */
-import { listenAddress } from '../config/fields.ts';
-import { type Address, type Fields, type Place, port } from '../fields.ts';
+import { type Address, type Fields, listenAddress, type Place, port } from '../fields.ts';
 
 export const STATUS_TOP = {
   statusListen: {

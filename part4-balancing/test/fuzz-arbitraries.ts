@@ -23,9 +23,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import fc from 'fast-check';
-import { canonicalHost, isHostName } from '../ip.ts';
+import { type ConnectionAddresses, canonicalHost, isHostName } from '../ip.ts';
+import { formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../ip-bytes.ts';
 import {
-  type ConnectionAddresses,
   DEFAULT_MAX_V2_BYTES,
   encodeProxyV1,
   encodeProxyV2,
@@ -44,7 +44,6 @@ import {
   HttpHeadReader,
   type HttpHeadResult,
 } from '../vhosts/http-head.ts';
-import { formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../vhosts/ip-bytes.ts';
 import {
   clientHello,
   httpHead,

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import t from 'tap';
 import { canonicalHost, isHostName } from '../ip.ts';
-import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../vhosts/ip-bytes.ts';
+import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../ip-bytes.ts';
 
 t.test('IPv4: dotted decimal in, the same text out', async (t) => {
   for (const text of ['0.0.0.0', '127.0.0.1', '255.255.255.255', '192.0.2.10']) {

@@ -10,7 +10,7 @@
  * the text of an address is ip-bytes.ts's, tested on its own (ip.unit.test.ts).
  * (A version 1 line needs no builder: the tests write it out.)
  */
-import { formatIPv4, formatIPv6 } from '../vhosts/ip-bytes.ts';
+import { formatIPv4, formatIPv6 } from '../ip-bytes.ts';
 
 function u16(value: number): Buffer {
   return Buffer.from([value >> 8, value & 0xff]);

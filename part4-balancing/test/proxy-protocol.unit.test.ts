@@ -19,8 +19,9 @@ import {
   V2ProxyProtocol,
 } from 'proxy-protocol-js';
 import t from 'tap';
+import type { ConnectionAddresses } from '../ip.ts';
+import { parseIPv6 } from '../ip-bytes.ts';
 import {
-  type ConnectionAddresses,
   connectionAddresses,
   encodeProxyV1,
   encodeProxyV2,
@@ -28,7 +29,6 @@ import {
   type ProxyHeaderResult,
   readProxyHeader,
 } from '../proxy-protocol/proxy-protocol.ts';
-import { parseIPv6 } from '../vhosts/ip-bytes.ts';
 import { proxyV2, tlv, V2_SIGNATURE } from './messages.ts';
 
 const IPV4: ConnectionAddresses = {

@@ -33,7 +33,7 @@
  * (xn--...), regular expressions, and wildcards anywhere but in front.
  */
 import { canonicalHost, splitHostPort } from '../ip.ts';
-import { parseIPv4 } from './ip-bytes.ts';
+import { parseIPv4 } from '../ip-bytes.ts';
 
 export class HostTable {
   /** Keys as written ("www.example.org", "*.example.org"): canonical already. */

@@ -64,7 +64,7 @@ export interface Chapter {
   /** The folder of part4-balancing/ that the chapter adds. */
   folder: string;
   /** The files at the top of part4-balancing/ that the chapter adds besides the core's. */
-  examples: string[];
+  files: string[];
   /** The chapter itself, relative to part4-balancing/. */
   file: string;
   /** Its title, as its heading gives it. */
@@ -76,7 +76,7 @@ export const CHAPTERS: readonly Chapter[] = [
     n: 1,
     step: '4.1',
     folder: 'pools',
-    examples: [],
+    files: [],
     file: 'chapters/1-pools-and-strategies.md',
     title: 'pools and strategies',
   },
@@ -84,7 +84,7 @@ export const CHAPTERS: readonly Chapter[] = [
     n: 2,
     step: '4.2',
     folder: 'health',
-    examples: [],
+    files: [],
     file: 'chapters/2-health-and-retry.md',
     title: 'health and retry',
   },
@@ -92,7 +92,7 @@ export const CHAPTERS: readonly Chapter[] = [
     n: 3,
     step: '4.3',
     folder: 'config',
-    examples: ['example.config.json'],
+    files: ['example.config.json'],
     file: 'chapters/3-configuration-and-operations.md',
     title: 'configuration, reload and graceful stop',
   },
@@ -100,7 +100,7 @@ export const CHAPTERS: readonly Chapter[] = [
     n: 4,
     step: '4.4',
     folder: 'vhosts',
-    examples: ['vhosts.config.json'],
+    files: ['vhosts.config.json', 'ip-bytes.ts'],
     file: 'chapters/4-virtual-hosts.md',
     title: 'virtual hosts',
   },
@@ -108,7 +108,7 @@ export const CHAPTERS: readonly Chapter[] = [
     n: 5,
     step: '4.5',
     folder: 'proxy-protocol',
-    examples: ['proxy.config.json'],
+    files: ['proxy.config.json'],
     file: 'chapters/5-the-proxy-protocol.md',
     title: 'the PROXY protocol',
   },
@@ -116,7 +116,7 @@ export const CHAPTERS: readonly Chapter[] = [
     n: 6,
     step: '4.6',
     folder: 'status',
-    examples: [],
+    files: [],
     file: 'chapters/6-status.md',
     title: 'the status endpoint',
   },
@@ -124,7 +124,7 @@ export const CHAPTERS: readonly Chapter[] = [
     n: 7,
     step: '4.7',
     folder: 'fleet',
-    examples: [],
+    files: [],
     file: 'chapters/7-the-fleet.md',
     title: 'the fleet',
   },
@@ -164,7 +164,7 @@ export function isTestFile(file: string): boolean {
 export function chapterOf(file: string): number | undefined {
   if (/\.(md|png)$/.test(file) || isTestFile(file)) return undefined;
   const [top, ...below] = file.split('/');
-  if (below.length === 0) return CHAPTERS.find((c) => c.examples.includes(file))?.n ?? 1;
+  if (below.length === 0) return CHAPTERS.find((c) => c.files.includes(file))?.n ?? 1;
   const chapter = CHAPTERS.find((c) => c.folder === top);
   if (!chapter) {
     throw new Error(

@@ -1,9 +1,11 @@
 /**
  * IP addresses as bytes, for the PROXY protocol, whose version 2 carries them
- * as 4 or 16 raw bytes (proxy-protocol.ts); and an IPv6 address in its one
- * text form, so that `[::1]` and `[0:0::1]` are one host wherever hosts are
- * compared (canonicalIPv6, which ip.ts's canonicalHost uses from this chapter
- * on, and with it the configuration and the host table).
+ * as 4 or 16 raw bytes (proxy-protocol/proxy-protocol.ts); and an IPv6
+ * address in its one text form, so that `[::1]` and `[0:0::1]` are one host
+ * wherever hosts are compared (canonicalIPv6, which ip.ts's canonicalHost uses
+ * from chapter 4 on, and with it the configuration and the host table).
+ * Chapter 4's file, at the top of the folder rather than in vhosts/ because
+ * the core's ip.ts takes from it (see CHAPTERS in shared/lib/steps.ts).
  *
  * Node can tell whether a string is an address (net.isIP) but has no public
  * inet_pton/inet_ntop, so here they are, strict on the way in: dotted decimal
