@@ -6,11 +6,11 @@
  //> 4.3
  *     ├─ over a connection limit ─▶ closed, counted
  //< 4.3
- *     └─▶ which pool: the listener's, or by Host / SNI    route.ts
- *           └─▶ the pool connects to a backend   pool.ts (strategy, retry), health.ts
- *                 ├─ one accepted ─▶ PROXY header, the bytes read so far, then
- *                 │                  relay until both sides are done   relay.ts (part 3's)
- *                 └─ none did ────▶ HTTP: 502 Bad Gateway; anything else: a clean close
+ *     └─▶ which pool: the listener's (by Host or SNI: chapter 4)   route.ts
+ *           └─▶ the pool connects to a backend (retrying: chapter 2)   pool.ts
+ *                 ├─ one accepted ─▶ the bytes read so far, then relay until
+ *                 │                  both sides are done   relay.ts (part 3's)
+ *                 └─ none did ────▶ a clean close (an HTTP client: 502, chapter 2)
  *
  * The rule for closing: every accepted client has one owner, own() below, and
  * it is the one that closes the client for good. Whichever way serving ends
@@ -267,7 +267,7 @@ function noAnswer(
 }
 //< 4.2
 
-/** The client as the log names it: its address, from a PROXY header when one was read. */
+/** The client as the log names it: its address (from chapter 5, a PROXY header's). */
 function who(route: Route): string {
   return `${printable(route.addresses.sourceAddress ?? '?')}:${route.addresses.sourcePort}`;
 }

@@ -1,6 +1,8 @@
 /**
  * A pool: the backends behind one name, the strategy that picks among them,
- * and the retry loop that turns "pick a backend" into "a connected socket".
+ * and the connect that turns "pick a backend" into "a connected socket".
+ //> 4.2
+ * The connect is a retry loop:
  *
  *   pick among the available backends not tried yet (the strategy decides)
  *     └─▶ connect ── accepted ──▶ done: hand the pair to the relay
@@ -10,10 +12,14 @@
  *
  * Retrying is safe because the client's bytes are still waiting in the kernel
  * (the listener pauses clients on accept): no backend has seen a byte.
+ //< 4.2
  *
- * What it leaves out: retrying after a backend accepted (the request may have
- * had effects: a backend that took it and never answered costs that client a
- * 504 or a close, see relay.ts), and a queue for when every backend is busy.
+ * What it leaves out: a queue for when every backend is busy.
+ //> 4.2
+ * Nor does it retry after a backend accepted (the request may have had
+ * effects: a backend that took it and never answered costs that client a 504
+ * or a close, see relay.ts).
+ //< 4.2
  */
 import net from 'node:net';
 import type { BackendConfig, PoolConfig } from './fields.ts';
@@ -149,11 +155,14 @@ export class Pool {
     return this.strategy.pick(candidates, clientIp) as Backend | undefined;
   }
 
+  //> 4.2
+
   /** Stops the probes; `keep` lists backends that live on in a reloaded pool. */
   close(keep: ReadonlySet<Backend> = new Set()): void {
-    this.stopProbes(); //> 4.2
-    for (const backend of this.backends) if (!keep.has(backend)) backend.health.stop(); //> 4.2
+    this.stopProbes();
+    for (const backend of this.backends) if (!keep.has(backend)) backend.health.stop();
   }
+  //< 4.2
 }
 
 //> 4.2
