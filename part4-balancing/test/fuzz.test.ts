@@ -6,8 +6,9 @@
 import t from 'tap';
 import { runProgram } from '../../shared/test/harness.ts';
 import { PARSER_PROPERTIES } from './fuzz-arbitraries.ts';
+import { PART } from './support.ts';
 
-const FUZZ = 'part4-balancing/test/fuzz.ts';
+const FUZZ = `${PART}/test/fuzz.ts`;
 
 t.test('--runs N: one line per parser with its count and seed, exit 0', async (t) => {
   const run = await runProgram(FUZZ, ['--runs', '25']);

@@ -11,7 +11,9 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
+import { ROOT } from '../../shared/lib/programs.ts';
 import {
   type Backend,
   httpGet,
@@ -29,7 +31,12 @@ import type { BackendStatus, Snapshot } from '../status/snapshot.ts';
 /** The ports of a balancer's startup lines, as the harness reads them. */
 export { listenerPorts };
 
-export const PART = 'part4-balancing';
+/**
+ * The folder of the proxy these tests start, from the repository's root: the
+ * one this file is in, 'part4-balancing' itself, or a step's copy of it
+ * ('.steps/4.N/part4-balancing', as `npm run test:steps` renders it).
+ */
+export const PART = path.relative(ROOT, path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 
 export interface Named {
   name: string;

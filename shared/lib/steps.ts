@@ -30,9 +30,10 @@
  * type-checks as the real folder does: `npm run step`, `npm run
  * typecheck:steps` and `npm run diff -- 4.N` are built on this file.
  *
- * What it leaves out: the tests (a step is the code of a chapter; part 4's
- * tests test the last step), and the prose (the chapters, README.md and the
- * picture it shows).
+ * What it leaves out: the tests (a step is the code of a chapter), unless
+ * asked for: `npm run test:steps` renders each step with the test files of
+ * its chapter and the earlier ones (TEST_CHAPTERS, below) and runs them on
+ * it. And the prose (the chapters, README.md and the picture it shows).
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -152,6 +153,67 @@ export function isTestFile(file: string): boolean {
   return (
     file.split('/')[0] === 'test' || /(\.test|-support|^fuzz.*)\.ts$/.test(path.basename(file))
   );
+}
+
+/**
+ * The chapter of each file of part4-balancing/test/: the first step whose code
+ * it tests whole, so that step 4.N, rendered with its tests, runs the files of
+ * chapters 1 to N. Decided by what a file imports (`../health/` is chapter 2's,
+ * `../status/` 6's ...) and by what it asks of the command line and the
+ * configuration (`--config` is 3's; `statusPort`, which nearly every
+ * integration test sets through support.ts's onePool, is 6's), then checked by
+ * running each file on its step. A file that needs a later chapter for a few
+ * of its tests is that chapter's.
+ *
+ * The helpers (support.ts, messages.ts, the fuzzer's files) have the first
+ * step they load in, so that they are in every step whose tests use them.
+ * null: never copied (steps.test.ts tests every step from the source).
+ */
+export const TEST_CHAPTERS: Readonly<Record<string, number | null>> = {
+  // helpers
+  'support.ts': 1,
+  'reference-router.ts': 1,
+  'messages.ts': 4,
+  'fuzz-arbitraries.ts': 5,
+  'fuzz.ts': 5,
+  // unit tests
+  'strategies.unit.test.ts': 1,
+  'log.unit.test.ts': 1,
+  'config.unit.test.ts': 7,
+  'hosts.unit.test.ts': 4,
+  'http-head.unit.test.ts': 4,
+  'client-hello.unit.test.ts': 4,
+  'ip.unit.test.ts': 4,
+  'proxy-protocol.unit.test.ts': 5,
+  'properties.unit.test.ts': 5,
+  'route-table.unit.test.ts': 7,
+  // tests that start the proxy
+  'matrix.test.ts': 2,
+  'cli.test.ts': 6,
+  'relay.test.ts': 3,
+  'balancing.test.ts': 6,
+  'health.test.ts': 6,
+  'faults.test.ts': 6,
+  'ops.test.ts': 6,
+  'hardening.test.ts': 6,
+  'vhosts.test.ts': 6,
+  'fuzz.test.ts': 5,
+  'status.test.ts': 6,
+  'status-page.test.ts': 7,
+  'early-close.test.ts': 7,
+  'chaos.test.ts': 7,
+  'fleet.test.ts': 7,
+  'redis-routes.test.ts': 7,
+  'workers.test.ts': 7,
+  'steps.test.ts': null,
+};
+
+/** The test files step n runs, relative to part4-balancing/test/: chapters 1 to n's, helpers out. */
+export function stepTests(n: number): string[] {
+  return Object.entries(TEST_CHAPTERS)
+    .filter(([file, chapter]) => chapter !== null && chapter <= n && file.endsWith('.test.ts'))
+    .map(([file]) => file)
+    .sort();
 }
 
 /**
@@ -298,19 +360,33 @@ export interface StepFile extends Kept {
   file: string;
 }
 
+/** What a step is rendered with besides its code. */
+export interface StepOptions {
+  /** The files of test/ whose chapter (TEST_CHAPTERS) is the step's or earlier. */
+  tests?: boolean;
+}
+
+/** The chapter of a file no step holds: a test/ file's, when the tests are asked for. */
+function testChapter(file: string, { tests = false }: StepOptions): number {
+  const [top, name, ...below] = file.split('/');
+  if (!tests || top !== 'test' || below.length > 0) return Number.POSITIVE_INFINITY;
+  return TEST_CHAPTERS[name] ?? Number.POSITIVE_INFINITY;
+}
+
 /**
  * The files of step n and their text, sorted by path: every file of
- * part4-balancing/ whose chapter is n or earlier. All of them are text (code,
- * and the example configurations); a marker mistake anywhere throws.
+ * part4-balancing/ whose chapter is n or earlier (and, with `tests`, the test
+ * files of those chapters). All of them are text (code, tests, and the
+ * example configurations); a marker mistake anywhere throws.
  */
-export function stepFiles(n: number): StepFile[] {
+export function stepFiles(n: number, options: StepOptions = {}): StepFile[] {
   const source = path.join(ROOT, PART);
   return readdirSync(source, { recursive: true, encoding: 'utf8' })
     .filter(
       (file) => !file.split('/').some((part) => part.startsWith('.') || part === 'node_modules'),
     )
     .filter((file) => statSync(path.join(source, file)).isFile())
-    .filter((file) => (chapterOf(file) ?? Number.POSITIVE_INFINITY) <= n)
+    .filter((file) => (chapterOf(file) ?? testChapter(file, options)) <= n)
     .sort()
     .map((file) => ({
       file,
@@ -323,12 +399,13 @@ const LINKED = ['shared', 'node_modules', 'package.json'];
 
 /**
  * Writes step n to `<into>/4.N/part4-balancing/` (into: .steps/ unless a test
- * says otherwise) and returns its files. A file is written only when its text
+ * says otherwise) and returns its files; with `tests`, its test files too, in
+ * test/ (rendered without, a step's test/ goes). A file is written only when its text
  * changed, so that tsc's incremental build sees what did not; a file that no
  * longer belongs is removed. A marker mistake throws before anything is written.
  */
-export function renderStep(n: number, into = STEPS_DIR): StepFile[] {
-  const files = stepFiles(n);
+export function renderStep(n: number, into = STEPS_DIR, options: StepOptions = {}): StepFile[] {
+  const files = stepFiles(n, options);
   const dir = stepDir(n, into);
   const code = path.join(dir, PART);
   for (const { file, text } of files) writeIfChanged(path.join(code, file), text, into);

@@ -28,6 +28,8 @@ import {
   stepDir,
   stepFiles,
   stepNumber,
+  stepTests,
+  TEST_CHAPTERS,
 } from './steps.ts';
 
 /** The text of `lines` (a file of the core unless named) as step n keeps it. */
@@ -318,5 +320,52 @@ t.test(
       'an unchanged file is left alone',
     );
     t.same(readdirSync(into).sort(), ['4.2'], 'nothing left aside');
+  },
+);
+
+t.test(
+  'TEST_CHAPTERS: every file of part4-balancing/test/ has a chapter, and no other',
+  async (t) => {
+    const testDir = path.join(ROOT, PART, 'test');
+    const files = readdirSync(testDir).filter((file) =>
+      statSync(path.join(testDir, file)).isFile(),
+    );
+    t.same(Object.keys(TEST_CHAPTERS).sort(), files.sort(), 'the files of test/, each once');
+    for (const [file, chapter] of Object.entries(TEST_CHAPTERS)) {
+      if (chapter !== null && stepNumber(`4.${chapter}`) === undefined) {
+        t.fail(`${file}: no chapter 4.${chapter}`);
+      }
+      // A file's helpers in test/ are in its step: their chapter is its own or earlier.
+      const text = readFileSync(path.join(testDir, file), 'utf8');
+      for (const [, helper] of text.matchAll(/from '\.\/([^']+)'/g)) {
+        const own = chapter ?? Number.POSITIVE_INFINITY;
+        if (!((TEST_CHAPTERS[helper] ?? Number.POSITIVE_INFINITY) <= own)) {
+          t.fail(`${file} (4.${chapter}) imports ./${helper} (4.${TEST_CHAPTERS[helper]})`);
+        }
+      }
+    }
+    t.same(stepTests(1), ['log.unit.test.ts', 'strategies.unit.test.ts'], "step 4.1's tests");
+    t.notOk(stepTests(LAST).includes('steps.test.ts'), 'steps.test.ts is in no step');
+  },
+);
+
+t.test(
+  'renderStep with tests: the test files of its chapters, which go when rendered without',
+  async (t) => {
+    const into = mkdtempSync(path.join(os.tmpdir(), 'rsp-steps-'));
+    t.teardown(() => rmSync(into, { recursive: true, force: true }));
+    const test = path.join(stepDir(2, into), PART, 'test');
+    renderStep(2, into, { tests: true });
+    const expected = Object.entries(TEST_CHAPTERS)
+      .filter(([, chapter]) => chapter !== null && chapter <= 2)
+      .map(([file]) => file);
+    t.same(readdirSync(test).sort(), expected.sort());
+    t.equal(
+      readFileSync(path.join(test, 'support.ts'), 'utf8'),
+      readFileSync(path.join(ROOT, PART, 'test', 'support.ts'), 'utf8'),
+      'copied as they are',
+    );
+    renderStep(2, into);
+    t.notOk(readdirSync(path.join(stepDir(2, into), PART)).includes('test'), 'no test/ without');
   },
 );
