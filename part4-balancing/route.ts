@@ -51,7 +51,12 @@ import { ClientHelloReader } from './vhosts/client-hello.ts'; //> 4.4
 import { HostTable, hostFromHeader } from './vhosts/hosts.ts'; //> 4.4
 import { HttpHeadReader } from './vhosts/http-head.ts'; //> 4.4
 
-/** What a listener routes with; a reload replaces it, a client keeps the one it was accepted with. */
+/**
+ * What a listener routes with: its configuration and the pools.
+ //> 4.3
+ * A reload replaces it; a client keeps the one it was accepted with.
+ //< 4.3
+ */
 export interface Routing {
   config: ListenerConfig;
   pools: ReadonlyMap<string, Pool>;

@@ -21,7 +21,12 @@ import type { Routing } from './route.ts';
 /** One listening socket and what its clients get. */
 export interface Listener {
   config: ListenerConfig;
-  /** Its pools and host table of the moment: a reload replaces them; clients accepted keep theirs. */
+  /**
+   * Its routing of the moment (route.ts).
+   //> 4.3
+   * A reload replaces them; clients accepted keep theirs.
+   //< 4.3
+   */
   routing: Routing;
   server: net.Server;
   /** The real port (the kernel's pick when the configuration says 0). */
