@@ -54,7 +54,7 @@ import { VHOSTS_LISTENER } from './vhosts/fields.ts'; //> 4.4
 // process's, a listener's, one client address's), how long a graceful stop
 // waits, and a listener on one address rather than on every one.
 
-export const CONFIG_TOP = {
+const CONFIG_TOP = {
   maxConnections: {
     about: 'clients served at once by the process; more are closed at accept',
     default: defaultMaxConnections(),
@@ -72,7 +72,7 @@ export const CONFIG_TOP = {
   },
 } satisfies Fields;
 
-export const CONFIG_LISTENER = {
+const CONFIG_LISTENER = {
   address: {
     about: '"host:port" to accept clients on one address only (instead of port)',
     check: (at: Place, value: unknown) => listenAddress(at, value),

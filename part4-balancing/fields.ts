@@ -178,7 +178,7 @@ export function hostPort(at: Place, value: unknown): Address & { id: string } {
  * "host:port" or "[ipv6]:port" into its parts, the host as written, as every
  * address is read (ip.ts readHostPort); here the port is required.
  */
-export function hostAndPort(text: string): Address | undefined {
+function hostAndPort(text: string): Address | undefined {
   const read = readHostPort(text);
   return read?.port === undefined ? undefined : { host: read.host, port: read.port };
 }

@@ -126,7 +126,7 @@ export async function routeClient(
   routing: Routing,
   events: EventCounts,
 ): Promise<Route | undefined> {
-  const config = routing.config;
+  const config = routing.config; //> 4.4
   const deadline = Date.now() + config.headTimeoutMs; //> 4.4
   let addresses: ConnectionAddresses = {
     sourceAddress: clientIp(client),

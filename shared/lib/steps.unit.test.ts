@@ -20,6 +20,7 @@ import { ROOT } from './programs.ts';
 import {
   CHAPTERS,
   chapterOf,
+  formatForReading,
   isTestFile,
   keepLines,
   LAST,
@@ -48,8 +49,17 @@ t.test('seven chapters, steps 4.1 to 4.7, each with its folder and its chapter f
       statSync(path.join(ROOT, PART, chapter.folder)).isDirectory(),
       `${chapter.folder}/ exists`,
     );
-    const heading = readFileSync(path.join(ROOT, PART, chapter.file), 'utf8').split('\n')[0];
-    t.equal(heading, `# Part 4, chapter ${chapter.n}: ${chapter.title}`, `${chapter.file}'s title`);
+    const text = readFileSync(path.join(ROOT, PART, chapter.file), 'utf8');
+    t.equal(
+      text.split('\n')[0],
+      `# Part 4, chapter ${chapter.n}: ${chapter.title}`,
+      `${chapter.file}'s title`,
+    );
+    // The chapter opens with its two commands, before its first section.
+    const opening = text.slice(0, text.indexOf('\n## '));
+    for (const command of [`npm run diff -- ${chapter.step}`, `npm run step -- ${chapter.step} `]) {
+      t.ok(opening.includes(command), `${chapter.file} opens with \`${command.trim()}\``);
+    }
   }
   for (const name of ['4.0', '4.8', '4', '5', '4.01', ''])
     t.equal(stepNumber(name), undefined, name);
@@ -367,5 +377,57 @@ t.test(
     );
     renderStep(2, into);
     t.notOk(readdirSync(path.join(stepDir(2, into), PART)).includes('test'), 'no test/ without');
+  },
+);
+
+t.test('formatForReading: a step reads as if written so, indentation and all', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'steps-format-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Chapter 1's connect as step 4.1 keeps it: the loop around it is chapter 2's.
+  const file = path.join(dir, 'pool.ts');
+  writeFileSync(file, 'function connect() {\n  const tried = 0;\n    return tried;\n}\n');
+  formatForReading(dir);
+  t.equal(
+    readFileSync(file, 'utf8'),
+    'function connect() {\n  const tried = 0;\n  return tried;\n}\n',
+  );
+});
+
+t.test(
+  "part 4's layout: imports between the core's files and the chapters' folders never go round",
+  async (t) => {
+    // A room is a chapter's folder, or a file of the core; an import from one room
+    // to another is an edge. A circle would mean no order to read (or build) them in.
+    const part = path.join(ROOT, PART);
+    const roomOf = (file: string) => (file.includes('/') ? `${file.split('/')[0]}/` : file);
+    const edges = new Map<string, Set<string>>();
+    for (const file of readdirSync(part, { recursive: true, encoding: 'utf8' })) {
+      if (!/\.(ts|js)$/.test(file) || isTestFile(file)) continue;
+      for (const [, target] of readFileSync(path.join(part, file), 'utf8').matchAll(
+        /^import [^;]*?from '(\.[^']+)'/gm,
+      )) {
+        const to = roomOf(path.relative(part, path.join(part, path.dirname(file), target)));
+        if (to !== roomOf(file))
+          edges.set(roomOf(file), (edges.get(roomOf(file)) ?? new Set()).add(to));
+      }
+    }
+    t.ok(edges.get('serve.ts')?.has('route.ts'), 'the imports were read');
+    /** The first circle found from `room`, as the rooms on it, or undefined. */
+    const done = new Set<string>();
+    const circleFrom = (room: string, trail: string[]): string[] | undefined => {
+      if (trail.includes(room)) return [...trail.slice(trail.indexOf(room)), room];
+      if (done.has(room)) return undefined;
+      for (const next of edges.get(room) ?? []) {
+        const circle = circleFrom(next, [...trail, room]);
+        if (circle) return circle;
+      }
+      done.add(room);
+      return undefined;
+    };
+    for (const room of edges.keys()) {
+      const circle = circleFrom(room, []);
+      t.notOk(circle, circle ? `a circle: ${circle.join(' -> ')}` : `none from ${room}`);
+      if (circle) break;
+    }
   },
 );

@@ -55,6 +55,9 @@ t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4
   );
 });
 
+/** The most lines a chapter of part 4 may add to the code before it (tests and prose left out). */
+const MAX_CHAPTER_LINES = 1500;
+
 t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.7', async (t) => {
   const steps = [1, 2, 3, 4, 5, 6, 7];
   const runs = await Promise.all(steps.map((n) => diff(`4.${n}`, '--stat')));
@@ -67,6 +70,12 @@ t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.7'
     t.match(run.stdout, /^ \d+ files? changed/m, `diff 4.${n}: a summary`);
     t.notMatch(run.stdout, /\.md\b|\.png\b/, `diff 4.${n}: no prose, no picture`);
     t.notMatch(run.stdout, /\.test\.ts|-support\.ts|fuzz|\/test\//, `diff 4.${n}: no tests`);
+    // One chapter, one idea: a chapter that needs more is two chapters.
+    const added = Number(/(\d+) insertions?\(\+\)/.exec(run.stdout)?.[1]);
+    t.ok(
+      added <= MAX_CHAPTER_LINES,
+      `diff 4.${n}: adds ${added} lines, at most ${MAX_CHAPTER_LINES}`,
+    );
   }
   t.match(
     runs[0].stdout,
