@@ -1,6 +1,6 @@
 import t from 'tap';
 import { runProgram } from '../lib/programs.ts';
-import { parseBenchArgs } from './bench.ts';
+import { parseBenchArgs, savedName } from './bench.ts';
 import { parsePipeArgs } from './pipe-proxy.ts';
 import { parseSoakArgs } from './soak.ts';
 
@@ -93,6 +93,7 @@ t.test('parseBenchArgs: bad values name the option', async (t) => {
   t.throws(() => parseBenchArgs(['--duration', '1.5']), /--duration must be an integer/);
   t.throws(() => parseBenchArgs(['--rounds=-1']), /--rounds must be an integer/);
   t.throws(() => parseBenchArgs(['--json=']), /--json needs a file name/);
+  t.throws(() => parseBenchArgs(['--json', 'a.json', '--save']), /--json and --save: choose one/);
   t.throws(() => parseBenchArgs(['--rate', '0']), /--rate must be an integer from 1/);
   t.throws(() => parseBenchArgs(['--rate', '2k']), /--rate must be an integer/);
   t.throws(() => parseBenchArgs(['--rate']), /argument missing/);
@@ -145,4 +146,12 @@ t.test('bench, soak and pipe CLIs: a bad option is one line, the usage, exit 2',
     t.match(stderr, /^(bench|soak|pipe-proxy)\.ts: .+\nusage: /, 'one line, then the usage');
     t.notMatch(stderr, /\n\s+at /, 'no stack trace');
   }
+});
+
+t.test('--save: the run is named after its mode, rate and backend', async (t) => {
+  t.equal(parseBenchArgs(['--save']).save, true);
+  t.equal(parseBenchArgs([]).save, undefined);
+  t.equal(savedName(parseBenchArgs([])), 'bench-keepalive');
+  t.equal(savedName(parseBenchArgs(['--mode', 'close', '--rate', '200'])), 'bench-close-rate-200');
+  t.equal(savedName(parseBenchArgs(['--backend', 'nginx'])), 'bench-keepalive-nginx-backend');
 });

@@ -173,14 +173,14 @@ export const thousands = (value: number) =>
 export const mib = (kib: number | undefined) =>
   kib === undefined ? '-' : `${(kib / 1024).toFixed(1)} MiB`;
 
-interface Column {
+export interface Column {
   title: string;
   cell(summary: TargetSummary): string;
 }
 
 const isBaseline = (summary: TargetSummary) => summary.baseline === summary.name;
 
-const COLUMN = {
+export const COLUMN = {
   target: { title: 'target', cell: (s) => (s.note ? `${s.name} *` : s.name) },
   rps: { title: 'req/s', cell: (s) => thousands(s.rps) },
   mean: { title: 'mean ms', cell: (s) => fixed(s.latency.mean, 2) },

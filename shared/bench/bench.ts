@@ -9,6 +9,7 @@
  *   npm run bench -- --targets pipe,part4,part4-http,part4-tcp-tls,part4-tls
  *   npm run bench -- --rate 2000
  *   npm run bench -- --targets pipe,part3 --try mine=../my-part3/proxy.ts
+ *   npm run bench -- --mode close --save
  *
  * It starts everything itself on free ports: one backend (and the mock backend
  * speaking TLS when a TLS row is chosen), then each target in front of it.
@@ -32,6 +33,10 @@
  * target's capacity: the latency a proxy adds when it is not the bottleneck,
  * on the mean and on the p99.
  *
+ * `--save` writes the report to `shared/results/`, named after the mode, the
+ * rate and the backend (`bench-close.json`, `bench-keepalive-rate-2000.json`),
+ * where `npm run docs` renders the chapters' tables and figures from it.
+ *
  * What it leaves out: asserting anything. Speed depends on the machine; the
  * tests check that the bench runs and reports sensible fields, never how fast.
  */
@@ -42,6 +47,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
+import { ROOT } from '../lib/programs.ts';
 import { load, type Mode, modeOption, watchRss } from './bench-load.ts';
 import {
   compareWithDirect,
@@ -66,7 +72,7 @@ import {
 
 export const USAGE = `usage: bench.ts [--connections N] [--duration S] [--rounds N] [--rate N]
                 [--targets ${TARGETS.map((target) => target.name).join(',')}]
-                [--mode keepalive|close] [--backend mock|nginx] [--json FILE]
+                [--mode keepalive|close] [--backend mock|nginx] [--json FILE] [--save]
                 [--try NAME=FILE ...]`;
 
 export interface BenchOptions {
@@ -84,8 +90,25 @@ export interface BenchOptions {
   /** Requests per second, evenly spaced; undefined: as fast as each target answers. */
   rate?: number;
   json?: string;
+  /** Write the report to shared/results/ under the name savedName() gives it. */
+  save?: boolean;
   /** Proxies of the reader's (--try NAME=FILE), each a row after the others; FILE is absolute. */
   tries?: { name: string; file: string }[];
+}
+
+/** Where --save writes: the results the chapters' figures are rendered from. */
+export const RESULTS = path.join(ROOT, 'shared', 'results');
+
+/** The name --save gives a run: its mode, its rate and its backend (bench-keepalive, bench-close-rate-200). */
+export function savedName(options: Pick<BenchOptions, 'mode' | 'rate' | 'backend'>): string {
+  return [
+    'bench',
+    options.mode,
+    options.rate === undefined ? '' : `rate-${options.rate}`,
+    options.backend === 'mock' ? '' : `${options.backend}-backend`,
+  ]
+    .filter(Boolean)
+    .join('-');
 }
 
 /** Parses the command line; throws an Error with a one-line message when it is wrong. */
@@ -101,6 +124,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       backend: { type: 'string', default: 'mock' },
       rate: { type: 'string' },
       json: { type: 'string' },
+      save: { type: 'boolean', default: false },
       try: { type: 'string', multiple: true },
     },
     allowPositionals: false,
@@ -116,6 +140,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     throw new Error(`--backend must be mock or nginx, got "${values.backend}"`);
   }
   if (values.json === '') throw new Error('--json needs a file name');
+  if (values.json !== undefined && values.save) throw new Error('--json and --save: choose one');
   const baselines = new Set(['direct']);
   for (const target of TARGETS) if (asked.includes(target.name)) baselines.add(baselineOf(target));
   const tries = (values.try ?? []).map((text) => parseTry(text, known));
@@ -132,6 +157,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     rate:
       values.rate === undefined ? undefined : integerOption('--rate', values.rate, 1, 1_000_000),
     json: values.json,
+    ...(values.save ? { save: true } : {}),
     ...(tries.length > 0 ? { tries } : {}),
   };
 }
@@ -378,9 +404,10 @@ async function main(): Promise<void> {
   try {
     const report = await runBench(options);
     console.log(formatReport(report));
-    if (options.json) {
-      await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
-      console.log(`\nWrote ${options.json}.`);
+    const file = options.save ? path.join(RESULTS, `${savedName(options)}.json`) : options.json;
+    if (file) {
+      await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(`\nWrote ${path.relative(process.cwd(), file)}.`);
     }
   } catch (err) {
     exitWith('bench.ts', err, 1);

@@ -1,0 +1,88 @@
+/**
+ * The chapters' rendered regions are what `npm run docs` renders: a measured
+ * figure, a table or a sample that differs from its results file or its code
+ * fails here, with the file and line to look at.
+ */
+import t from 'tap';
+import { firstDifference, renderAll, renderFile } from './docs.ts';
+import { findRegions, renderRegions } from './regions.ts';
+
+t.test('regions: a block and an inline region are found with their lines', async (t) => {
+  const text = [
+    'intro',
+    '<!-- render: bench-table bench-close rows=direct,part3 -->',
+    'old table',
+    '<!-- /render -->',
+    'part 3 made <!-- render: figure bench-close part3 rps -->1<!-- /render --> requests/s.',
+  ].join('\n');
+  t.same(
+    findRegions(text).map(({ name, args, line, text, block }) => ({
+      name,
+      args,
+      line,
+      text,
+      block,
+    })),
+    [
+      {
+        name: 'bench-table',
+        args: ['bench-close', 'rows=direct,part3'],
+        line: 2,
+        text: 'old table',
+        block: true,
+      },
+      { name: 'figure', args: ['bench-close', 'part3', 'rps'], line: 5, text: '1', block: false },
+    ],
+  );
+  const rendered = renderRegions(text, (region) => (region.block ? 'a\nb' : '2,752'));
+  t.equal(
+    rendered,
+    [
+      'intro',
+      '<!-- render: bench-table bench-close rows=direct,part3 -->',
+      'a',
+      'b',
+      '<!-- /render -->',
+      'part 3 made <!-- render: figure bench-close part3 rps -->2,752<!-- /render --> requests/s.',
+    ].join('\n'),
+  );
+  t.equal(
+    renderRegions(rendered, (region) => (region.block ? 'a\nb' : '2,752')),
+    rendered,
+    'rendering twice changes nothing',
+  );
+  t.throws(
+    () => findRegions('a\n<!-- render: figure x y z -->\nb'),
+    /line 2: a render comment without its/,
+  );
+  t.throws(
+    () => renderRegions('x <!-- render: f -->1<!-- /render -->', () => 'two\nlines'),
+    /line 1: f renders lines/,
+  );
+  t.equal(firstDifference('a\nb\nc', 'a\nb\nd'), 3);
+});
+
+t.test('a region that cannot render keeps its text and names the line', async (t) => {
+  const out = renderFile('README.md', 'x\n<!-- render: no-such-thing -->\nold\n<!-- /render -->\n');
+  t.equal(out.after, out.before);
+  t.match(out.errors[0], /^README\.md:2: no-such-thing: no such renderer/);
+  const missing = renderFile(
+    'README.md',
+    '<!-- render: figure bench-nothing part3 rps -->1<!-- /render -->',
+  );
+  t.match(missing.errors[0], /no results file shared\/results\/bench-nothing\.json/);
+});
+
+t.test('every rendered region in the Markdown is what npm run docs renders', async (t) => {
+  const all = renderAll();
+  t.ok(all.length > 10, `read ${all.length} Markdown files`);
+  for (const each of all) {
+    for (const error of each.errors) t.fail(error);
+    if (each.after !== each.before) {
+      t.fail(
+        `${each.file}:${firstDifference(each.before, each.after)}: differs from what it renders; ` +
+          'npm run docs rewrites it (a results file or the code changed, or the text was edited by hand)',
+      );
+    }
+  }
+});

@@ -1,0 +1,124 @@
+/**
+ * Figures from the results files: what `npm run bench -- --save` (and the
+ * other measuring commands) wrote to `shared/results/`, rendered into the
+ * chapters' tables and sentences. One run, every chapter agrees: a chapter
+ * never types a measured figure, it names the run and the row.
+ *
+ *   <!-- render: bench-table bench-close rows=direct,part3,nginx -->   the table, under the run it came from
+ *   <!-- render: bench-run bench-close -->                             the run alone: command, date, machine
+ *   <!-- render: figure bench-close part3 rps -->                      one cell: rps, mean, p50, p99, added, share, rss
+ *   <!-- render: ratio bench-close part3 pipe -->                      median of the rounds' ratios of requests/s
+ *   <!-- render: rounds bench-keepalive direct rps -->                 each round's value, in round order
+ *
+ * What it leaves out: running anything. A missing results file or row is an
+ * error that names it; `npm run bench -- --save` writes the file again.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { BenchReport } from '../bench/bench.ts';
+import {
+  COLUMN,
+  formatTable,
+  median,
+  type TargetSummary,
+  thousands,
+} from '../bench/bench-stats.ts';
+import { ROOT } from '../lib/programs.ts';
+
+export const RESULTS_DIR = 'shared/results';
+
+/** The results file NAME (without .json), parsed; its path in the error when it is missing. */
+export function readResults<T = BenchReport>(name: string): T {
+  const file = path.join(RESULTS_DIR, `${name}.json`);
+  let text: string;
+  try {
+    text = readFileSync(path.join(ROOT, file), 'utf8');
+  } catch {
+    throw new Error(`no results file ${file}: run the command that saves it`);
+  }
+  return JSON.parse(text) as T;
+}
+
+/** A link from the Markdown file `from` to a results file, as Markdown. */
+export function resultsLink(from: string, name: string): string {
+  const file = path.join(RESULTS_DIR, `${name}.json`);
+  return `[\`${file}\`](${path.relative(path.dirname(from), file)})`;
+}
+
+/** When and where a run was measured, in one sentence: the command, the date and time, the machine. */
+export function describeRun(
+  report: Pick<BenchReport, 'date' | 'command' | 'machine'>,
+  from: string,
+  name: string,
+): string {
+  const { machine } = report;
+  const when = `${report.date.slice(0, 10)} at ${report.date.slice(11, 16)} UTC`;
+  return (
+    `Measured by \`${report.command}\` on ${when}: ${machine.cpus} × ${machine.cpuModel}, ` +
+    `${machine.platform}, Node ${machine.node}; ${resultsLink(from, name)}.`
+  );
+}
+
+/** One row of a saved run, or an error naming the rows it has. */
+function row(report: BenchReport, name: string, target: string): TargetSummary {
+  const summary = report.summaries.find((each) => each.name === target);
+  if (!summary) {
+    const known = report.summaries.map((each) => each.name).join(', ');
+    throw new Error(`${name} has no row ${target} (it has ${known})`);
+  }
+  return summary;
+}
+
+/** The `rows=a,b,c` argument, if given. */
+function rowsArgument(args: string[]): string[] | undefined {
+  const given = args.find((arg) => arg.startsWith('rows='));
+  return given?.slice('rows='.length).split(',');
+}
+
+const CELLS: Record<string, keyof typeof COLUMN> = {
+  rps: 'rps',
+  mean: 'mean',
+  p50: 'p50',
+  p99: 'p99',
+  added: 'added',
+  'added-p99': 'addedP99',
+  share: 'share',
+  rss: 'rss',
+  errors: 'errors',
+  served: 'served',
+};
+
+/** The renderers of this file, by name: each takes the region's arguments and the Markdown file's path. */
+export const RESULT_RENDERERS: Record<string, (args: string[], from: string) => string> = {
+  'bench-run': ([name], from) => describeRun(readResults(name), from, name),
+  'bench-table': ([name, ...rest], from) => {
+    const report = readResults(name);
+    const rows = rowsArgument(rest);
+    const summaries = rows ? rows.map((target) => row(report, name, target)) : report.summaries;
+    const paced = report.options.rate !== undefined;
+    return [describeRun(report, from, name), '', formatTable(summaries, paced)].join('\n');
+  },
+  figure: ([name, target, field]) => {
+    const cell = CELLS[field];
+    if (!cell)
+      throw new Error(`figure: no field ${field} (fields: ${Object.keys(CELLS).join(', ')})`);
+    return COLUMN[cell].cell(row(readResults(name), name, target)).trim();
+  },
+  ratio: ([name, a, b]) => roundRatio(readResults(name), a, b).toFixed(2),
+  rounds: ([name, target, field]) => {
+    if (field !== 'rps') throw new Error(`rounds: only rps, got ${field}`);
+    const runs = readResults(name).runs[target];
+    if (!runs) throw new Error(`${name} has no runs of ${target}`);
+    return runs.map((run) => thousands(run.rps)).join(', ');
+  },
+};
+
+/** The median over the rounds of a's requests/s divided by b's in the same round. */
+export function roundRatio(report: BenchReport, a: string, b: string): number {
+  const [ra, rb] = [a, b].map((target) => {
+    const runs = report.runs[target];
+    if (!runs) throw new Error(`no runs of ${target}`);
+    return runs;
+  });
+  return median(ra.map((run, i) => run.rps / rb[i].rps));
+}
