@@ -2,8 +2,8 @@
  * Fleet mode's routes as a table in this process: plain data, built from the
  * route keys in Redis and read by every client's lookup. It holds no
  * connection and sends no command: redis-link.ts reads the keys and hands
- * each one over. The keys are those of the Go proxy (and of hipache before
- * it), so the tools that wrote them still work:
+ * each one over. The key format, `hostnames:NAME:backends`, is the Go
+ * proxy's; `*.` names and ports in members are this part's own:
  *
  *   SADD hostnames:www.example.org:backends 10.0.0.1 10.0.0.2:8080
  *   SADD hostnames:*.example.org:backends 10.0.0.3     any name under example.org

@@ -193,7 +193,14 @@ export const consoleReporter: Reporter = {
 export interface BenchReport {
   date: string;
   command: string;
-  machine: { cpus: number; cpuModel: string; node: string; platform: string };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    platform: string;
+    /** The one-minute load average as the run started: how busy the machine already was. */
+    loadAverage?: number;
+  };
   options: BenchOptions;
   /** One line per target that did not run, with the reason. */
   skipped: string[];
@@ -209,6 +216,7 @@ export function describeMachine(): BenchReport['machine'] {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
     node: process.version,
     platform: `${os.type()} ${os.release()}`,
+    loadAverage: Math.round(os.loadavg()[0] * 100) / 100,
   };
 }
 

@@ -9,6 +9,7 @@
  *   <!-- render: figure bench-close part3 rps -->                      one cell: rps, mean, p50, p99, added, share, rss
  *   <!-- render: ratio bench-close part3 pipe -->                      median of the rounds' ratios of requests/s
  *   <!-- render: rounds bench-keepalive direct rps -->                 each round's value, in round order
+ *   <!-- render: ratio-table bench-keepalive bench-close part3/pipe -->  those ratios, a column per run
  *
  * What it leaves out: running anything. A missing results file or row is an
  * error that names it; `npm run bench -- --save` writes the file again.
@@ -24,6 +25,7 @@ import {
   thousands,
 } from '../bench/bench-stats.ts';
 import { ROOT } from '../lib/programs.ts';
+import { markdownTable } from '../lib/table.ts';
 
 export const RESULTS_DIR = 'shared/results';
 
@@ -53,9 +55,11 @@ export function describeRun(
 ): string {
   const { machine } = report;
   const when = `${report.date.slice(0, 10)} at ${report.date.slice(11, 16)} UTC`;
+  const load =
+    machine.loadAverage === undefined ? '' : `, load average ${machine.loadAverage} as it started`;
   return (
     `Measured by \`${report.command}\` on ${when}: ${machine.cpus} × ${machine.cpuModel}, ` +
-    `${machine.platform}, Node ${machine.node}; ${resultsLink(from, name)}.`
+    `${machine.platform}, Node ${machine.node}${load}; ${resultsLink(from, name)}.`
   );
 }
 
@@ -105,6 +109,15 @@ export const RESULT_RENDERERS: Record<string, (args: string[], from: string) => 
     return COLUMN[cell].cell(row(readResults(name), name, target)).trim();
   },
   ratio: ([name, a, b]) => roundRatio(readResults(name), a, b).toFixed(2),
+  'ratio-table': (args) => {
+    const names = args.filter((arg) => !arg.includes('/'));
+    const pairs = args.filter((arg) => arg.includes('/')).map((arg) => arg.split('/'));
+    const reports = names.map((name) => readResults(name));
+    return markdownTable(
+      ['ratio of requests/s', ...reports.map(describeLoad)],
+      pairs.map(([a, b]) => [`${a} / ${b}`, ...reports.map((r) => roundRatio(r, a, b).toFixed(2))]),
+    );
+  },
   rounds: ([name, target, field]) => {
     if (field !== 'rps') throw new Error(`rounds: only rps, got ${field}`);
     const runs = readResults(name).runs[target];
@@ -112,6 +125,14 @@ export const RESULT_RENDERERS: Record<string, (args: string[], from: string) => 
     return runs.map((run) => thousands(run.rps)).join(', ');
   },
 };
+
+/** A run's load in a few words, for a column's title. */
+function describeLoad(report: BenchReport): string {
+  const mode = report.options.mode === 'close' ? 'new connection per request' : 'keep-alive';
+  return report.options.rate === undefined
+    ? mode
+    : `${mode}, ${thousands(report.options.rate)} requests/s`;
+}
 
 /** The median over the rounds of a's requests/s divided by b's in the same round. */
 export function roundRatio(report: BenchReport, a: string, b: string): number {
