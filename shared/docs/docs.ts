@@ -93,7 +93,8 @@ function main(): void {
     }
   }
   const regions = all.length;
-  if (!check && changed.length === 0) console.log(`All ${regions} Markdown files are up to date.`);
+  if (!check && changed.length === 0 && errors.length === 0)
+    console.log(`All ${regions} Markdown files are up to date.`);
   if (errors.length > 0 || (check && changed.length > 0)) process.exitCode = 1;
 }
 

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { firstDifference, renderAll, renderFile } from './docs.ts';
 import { findRegions, renderRegions } from './regions.ts';
+import { RESULT_RENDERERS, readResults, resultsLink } from './results.ts';
 
 t.test('regions: a block and an inline region are found with their lines', async (t) => {
   const text = [
@@ -85,4 +86,58 @@ t.test('every rendered region in the Markdown is what npm run docs renders', asy
       );
     }
   }
+});
+
+t.test('the benchmark renderers read the saved run, and name what is missing', async (t) => {
+  const run = readResults('bench-close');
+  const direct = run.summaries.find((each) => each.name === 'direct');
+  if (!direct) throw new Error('bench-close has no direct row');
+  const render = (spec: string) =>
+    RESULT_RENDERERS[spec.split(' ')[0]](spec.split(' ').slice(1), 'README.md');
+  t.equal(render('figure bench-close direct rps'), Math.round(direct.rps).toLocaleString('en-US'));
+  t.equal(render('figure bench-close direct mean'), direct.latency.mean.toFixed(2));
+  const table = render('bench-table bench-close rows=direct,part3');
+  t.match(
+    table,
+    /^Measured by `npm run bench -- --mode close --save` on \d{4}-\d\d-\d\d at \d\d:\d\d UTC: /,
+  );
+  t.match(table, /\[`shared\/results\/bench-close\.json`\]\(shared\/results\/bench-close\.json\)/);
+  t.same(
+    table
+      .split('\n')
+      .filter((line) => /^\| \w/.test(line))
+      .map((line) => line.split('|')[1].trim()),
+    ['target', 'direct', 'part3'],
+    'the rows asked for, in that order',
+  );
+  const rps = (name: string) => run.runs[name].map((each) => each.rps);
+  const ratios = rps('part3')
+    .map((value, i) => value / rps('pipe')[i])
+    .sort((a, b) => a - b);
+  t.equal(render('ratio bench-close part3 pipe'), ratios[Math.floor(ratios.length / 2)].toFixed(2));
+  t.match(
+    render('ratio-table bench-close part3/pipe'),
+    /\| ratio of requests\/s \| new connection per request \|\n.*\n\| part3 \/ pipe +\| \d\.\d\d/,
+  );
+  t.equal(
+    render('rounds bench-close direct p50'),
+    run.runs.direct.map((each) => each.latency.p50.toFixed(2)).join(', '),
+  );
+  t.match(
+    render('results-index'),
+    /\| \[`shared\/results\/bench-close\.json`\]\(shared\/results\/bench-close\.json\) +\| `npm run bench -- --mode close --save` +\|/,
+  );
+  t.throws(
+    () => render('figure bench-close squid rps'),
+    /bench-close has no row squid \(it has direct, /,
+  );
+  t.throws(
+    () => render('figure bench-close direct speed'),
+    /figure: no field speed \(fields: rps, /,
+  );
+  t.throws(() => render('rounds bench-close direct speed'), /rounds: no field speed/);
+  t.equal(
+    resultsLink('part4-balancing/chapters/7-the-fleet.md', 'bench-close'),
+    '[`shared/results/bench-close.json`](../../shared/results/bench-close.json)',
+  );
 });

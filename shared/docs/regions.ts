@@ -24,8 +24,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-const REGION = /<!-- render: ([^>]*?) -->([\s\S]*?)<!-- \/render -->/g;
-const OPEN = /<!-- render:/g;
+// A renderer's name starts with a letter, so prose can write `<!-- render: ... -->` about regions.
+const REGION = /<!-- render: ([a-z][^>]*?) -->([\s\S]*?)<!-- \/render -->/g;
+const OPEN = /<!-- render: [a-z]/g;
 
 export interface Region {
   /** The renderer's name and its arguments, as written. */
@@ -58,7 +59,7 @@ export function findRegions(markdown: string): Region[] {
   if (opened !== regions.length) {
     const closedAt = new Set(regions.map((region) => region.line));
     const lines = markdown.split('\n');
-    const line = lines.findIndex((l, i) => l.includes('<!-- render:') && !closedAt.has(i + 1));
+    const line = lines.findIndex((l, i) => /<!-- render: [a-z]/.test(l) && !closedAt.has(i + 1));
     throw new Error(`line ${line + 1}: a render comment without its <!-- /render -->`);
   }
   return regions;

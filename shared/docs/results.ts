@@ -8,19 +8,21 @@
  *   <!-- render: bench-run bench-close -->                             the run alone: command, date, machine
  *   <!-- render: figure bench-close part3 rps -->                      one cell: rps, mean, p50, p99, added, share, rss
  *   <!-- render: ratio bench-close part3 pipe -->                      median of the rounds' ratios of requests/s
- *   <!-- render: rounds bench-keepalive direct rps -->                 each round's value, in round order
+ *   <!-- render: rounds bench-keepalive direct rps -->                 each round's rps, mean, p50 or p99, in round order
+ *   <!-- render: results-index -->                                     every results file, what wrote it, when
  *   <!-- render: ratio-table bench-keepalive bench-close part3/pipe -->  those ratios, a column per run
  *
  * What it leaves out: running anything. A missing results file or row is an
  * error that names it; `npm run bench -- --save` writes the file again.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BenchReport } from '../bench/bench.ts';
 import {
   COLUMN,
   formatTable,
   median,
+  type RunResult,
   type TargetSummary,
   thousands,
 } from '../bench/bench-stats.ts';
@@ -92,6 +94,14 @@ const CELLS: Record<string, keyof typeof COLUMN> = {
   served: 'served',
 };
 
+/** What `rounds` can list of each round: requests/s, or a latency in ms. */
+const ROUND_FIELDS: Record<string, (run: RunResult) => string> = {
+  rps: (run) => thousands(run.rps),
+  mean: (run) => run.latency.mean.toFixed(2),
+  p50: (run) => run.latency.p50.toFixed(2),
+  p99: (run) => run.latency.p99.toFixed(2),
+};
+
 /** The renderers of this file, by name: each takes the region's arguments and the Markdown file's path. */
 export const RESULT_RENDERERS: Record<string, (args: string[], from: string) => string> = {
   'bench-run': ([name], from) => describeRun(readResults(name), from, name),
@@ -118,11 +128,32 @@ export const RESULT_RENDERERS: Record<string, (args: string[], from: string) => 
       pairs.map(([a, b]) => [`${a} / ${b}`, ...reports.map((r) => roundRatio(r, a, b).toFixed(2))]),
     );
   },
+  'results-index': (_args, from) => {
+    const names = readdirSync(path.join(ROOT, RESULTS_DIR))
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => file.slice(0, -'.json'.length))
+      .sort();
+    return markdownTable(
+      ['file', 'written by', 'on'],
+      names.map((name) => {
+        const { command, date } = readResults<{ command?: string; date?: string }>(name);
+        return [
+          resultsLink(from, name),
+          command ? `\`${command}\`` : '-',
+          date?.slice(0, 10) ?? '-',
+        ];
+      }),
+    );
+  },
   rounds: ([name, target, field]) => {
-    if (field !== 'rps') throw new Error(`rounds: only rps, got ${field}`);
+    const pick = ROUND_FIELDS[field];
+    if (!pick)
+      throw new Error(
+        `rounds: no field ${field} (fields: ${Object.keys(ROUND_FIELDS).join(', ')})`,
+      );
     const runs = readResults(name).runs[target];
     if (!runs) throw new Error(`${name} has no runs of ${target}`);
-    return runs.map((run) => thousands(run.rps)).join(', ');
+    return runs.map(pick).join(', ');
   },
 };
 
