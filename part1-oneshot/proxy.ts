@@ -15,7 +15,7 @@ import { on, once } from 'node:events';
 import net from 'node:net';
 import { finished } from 'node:stream/promises';
 
-const USAGE = 'usage: proxy.ts [listen-port] [backend-host] [backend-port]';
+export const USAGE = 'usage: proxy.ts [listen-port] [backend-host] [backend-port]';
 // How long to wait for the backend to accept, so an unreachable host cannot hang us.
 const CONNECT_TIMEOUT_MS = 5000;
 
@@ -137,7 +137,7 @@ async function listen(port: number): Promise<net.Server> {
   return server;
 }
 
-function parseCommandLine(args: string[]): Options {
+export function parseCommandLine(args: string[]): Options {
   if (args.includes('-h') || args.includes('--help')) {
     console.log(USAGE);
     process.exit(0);
@@ -171,11 +171,12 @@ function describe(err: unknown): string {
   return e.code ?? e.message ?? String(err);
 }
 
-function log(message: string): void {
+export function log(message: string): void {
   const two = (n: number) => String(n).padStart(2, '0');
   const d = new Date();
   const stamp = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
   console.log(`[${stamp}] ${message}`);
 }
 
-await main();
+// Started as a program (not imported): run.
+if (import.meta.filename === process.argv[1]) await main();

@@ -24,7 +24,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 
-const USAGE = 'usage: proxy.ts [--idle-timeout MS] [listen-port] [backend-host] [backend-port]';
+export const USAGE =
+  'usage: proxy.ts [--idle-timeout MS] [listen-port] [backend-host] [backend-port]';
 // How long to wait for the backend to accept, so an unreachable host cannot hang a client.
 const CONNECT_TIMEOUT_MS = 5000;
 // A minute (nginx's stream proxy_timeout defaults to ten): long enough for a slow
@@ -177,7 +178,7 @@ async function listen(port: number): Promise<net.Server> {
   return server;
 }
 
-function parseCommandLine(args: string[]): Options {
+export function parseCommandLine(args: string[]): Options {
   let parsed: ReturnType<typeof parseOptions>;
   try {
     parsed = parseOptions(args);
@@ -235,11 +236,12 @@ function describe(err: unknown): string {
   return e.code ?? e.message ?? String(err);
 }
 
-function log(message: string): void {
+export function log(message: string): void {
   const two = (n: number) => String(n).padStart(2, '0');
   const d = new Date();
   const stamp = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
   console.log(`[${stamp}] ${message}`);
 }
 
-await main();
+// Started as a program (not imported): run.
+if (import.meta.filename === process.argv[1]) await main();
