@@ -39,6 +39,8 @@ import { PAGE_HEADERS, page, prefersHtml } from './status-page.ts';
 export const MAX_CONNECTIONS = 16;
 /** A status request must be complete within this long (an answer takes a millisecond). */
 export const REQUEST_TIMEOUT_MS = 2000;
+/** What it answers: the JSON at both (a browser asking for / gets the page instead). */
+export const PATHS = ['/', '/status.json'];
 
 /** What the snapshot is made of; the proxy keeps it current. */
 export interface StatusSource {
@@ -61,8 +63,23 @@ export interface StatusSource {
   redis?: () => RedisLink;
 }
 
-/** The status JSON, made from the running objects on each request (snapshot.ts says what each field is). */
-export function snapshot(status: StatusSource): Snapshot {
+/** The process a snapshot speaks for: its pid, and how long it has run. */
+export interface ProcessClock {
+  pid: number;
+  uptimeMs: () => number;
+}
+
+const THIS_PROCESS: ProcessClock = {
+  pid: process.pid,
+  // Monotonic, unlike the wall clock: the page divides by it to get rates.
+  uptimeMs: () => Math.round(process.uptime() * 1000),
+};
+
+/**
+ * The status JSON, made from the running objects on each request (snapshot.ts
+ * says what each field is). A sample in the chapters passes a fixed `clock`.
+ */
+export function snapshot(status: StatusSource, clock = THIS_PROCESS): Snapshot {
   const pools: Record<string, PoolStatus> = {};
   const totals: Totals = {
     activeConnections: 0,
@@ -97,10 +114,9 @@ export function snapshot(status: StatusSource): Snapshot {
   }
   return {
     config: status.source,
-    pid: process.pid,
+    pid: clock.pid,
     startedAt: status.startedAt.toISOString(),
-    // Monotonic, unlike the wall clock: the page divides by it to get rates.
-    uptimeMs: Math.round(process.uptime() * 1000),
+    uptimeMs: clock.uptimeMs(),
     ...(status.reloadedAt ? { reloadedAt: status.reloadedAt.toISOString() } : {}),
     listeners: status.listeners(),
     limits: status.limits(),
@@ -132,10 +148,10 @@ export async function startStatusServer(
     },
     async (request, response) => {
       const path = (request.url ?? '').split('?')[0];
-      if (path !== '/' && path !== '/status.json') {
+      if (!PATHS.includes(path)) {
         response
           .writeHead(404, { 'content-type': 'text/plain' })
-          .end('Only / and /status.json are here.\n');
+          .end(`Only ${PATHS.join(' and ')} are here.\n`);
         return;
       }
       if (request.method !== 'GET' && request.method !== 'HEAD') {
