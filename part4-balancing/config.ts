@@ -89,14 +89,20 @@ const CONFIG_LISTENER = {
  * listeners, the status endpoint, probes and the files a reload reads.
  */
 function defaultMaxConnections(): number {
-  const SPARE = 64;
+  let soft = Number.NaN;
   try {
     const limits = readFileSync('/proc/self/limits', 'utf8');
-    const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
-    if (soft > SPARE + 2) return Math.min(100_000, Math.floor((soft - SPARE) / 2));
+    soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
   } catch {
-    // Not Linux: no /proc. Fall through to a limit that fits the usual 1024.
+    // Not Linux: no /proc. maxConnectionsFor() falls back to a limit that fits the usual 1024.
   }
+  return maxConnectionsFor(soft);
+}
+
+/** maxConnections for a soft limit of `openFiles` descriptors; unknown (NaN) or too few: 480. */
+export function maxConnectionsFor(openFiles: number): number {
+  const SPARE = 64;
+  if (openFiles > SPARE + 2) return Math.min(100_000, Math.floor((openFiles - SPARE) / 2));
   return 480;
 }
 //< 4.3

@@ -53,7 +53,7 @@ export function httpErrorResponse(status: ProxyStatus, body = `${REASONS[status]
   );
 }
 
-const BAD_GATEWAY = httpErrorResponse(502, 'No backend is available.\n');
+export const BAD_GATEWAY = httpErrorResponse(502, 'No backend is available.\n');
 export const GATEWAY_TIMEOUT = httpErrorResponse(504, 'The backend did not answer in time.\n');
 
 /** A method token and a space: the start of an HTTP request line. */

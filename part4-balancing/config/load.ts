@@ -44,7 +44,11 @@ export async function loadConfigFile(file: string): Promise<Config> {
     const reason = (err as Error).message.replace(/, \w+( '.*')?$/, '');
     throw new ConfigError(`${file}: cannot open: ${reason}`);
   }
-  const text = bytes.toString('utf8');
+  return configFromText(bytes.toString('utf8'), file);
+}
+
+/** A configuration file's text, parsed and checked. Throws ConfigError naming `file`. */
+export function configFromText(text: string, file: string): Config {
   let json: unknown;
   try {
     json = JSON.parse(text);

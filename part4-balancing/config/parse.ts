@@ -21,7 +21,7 @@ import { checkVhostsListener } from '../vhosts/fields.ts'; //> 4.4
 import { checkNoLoop, checkUniqueBackends } from './checks.ts';
 
 /** The file's top level: its listeners and pools, and every setting. */
-const TOP = {
+export const TOP = {
   listen: {
     about: 'the listening sockets: a port or address, a protocol, and how clients find their pool',
     required: true,
@@ -37,7 +37,7 @@ const TOP = {
 } satisfies Fields;
 
 /** A pool of the file: its backends, and every setting (pools/fields.ts). */
-const POOL = {
+export const POOL = {
   backends: {
     about: 'the backends, at least one',
     required: true,

@@ -44,7 +44,7 @@ function routeSource(at: Place, value: unknown): RouteSourceConfig {
   return { ...link, pool: readObject(at.at('pool'), pool ?? {}, POOL_SETTINGS) };
 }
 
-const ROUTE_SOURCE = {
+export const ROUTE_SOURCE = {
   redis: {
     about: 'redis://[user:password@]host:port[/db]',
     required: true,

@@ -30,7 +30,7 @@ export const HEALTH_POOL = {
   },
 } satisfies Fields;
 
-const HEALTH_CHECK = {
+export const HEALTH_CHECK = {
   intervalMs: {
     about: 'time between two probes of a backend (each probe costs it a connection)',
     default: 2000,
