@@ -110,16 +110,28 @@ async function main(): Promise<void> {
   console.log(
     `\nPart 4's reader (client-hello.ts): ${read.state === 'done' ? `SNI "${read.sni}", hello ${read.helloLength} bytes, forwarded unchanged` : JSON.stringify(read)}.`,
   );
-  const addresses = {
-    sourceAddress: '203.0.113.7',
-    sourcePort: 56324,
-    destinationAddress: '192.0.2.1',
-    destinationPort: 443,
-  };
-  console.log('\nWhat part 4 sends a backend first, with "proxyProtocol": "v1":\n');
-  console.log(`  ${JSON.stringify(encodeProxyV1(addresses).toString())}`);
-  console.log('\nand with "v2" (binary; the routed name in the AUTHORITY TLV, type 0x02):\n');
-  console.log(hexDump(encodeProxyV2(addresses, name), 256));
+  console.log(`\n${proxyHeaders(name)}`);
+}
+
+/** The client the PROXY headers speak for: 203.0.113.7:56324 (a documentation address), to port 443. */
+const CLIENT = {
+  sourceAddress: '203.0.113.7',
+  sourcePort: 56324,
+  destinationAddress: '192.0.2.1',
+  destinationPort: 443,
+};
+
+/** What part 4 sends a backend first for a client routed by `name`, in v1 and in v2. */
+export function proxyHeaders(name: string): string {
+  return [
+    'What part 4 sends a backend first, with "proxyProtocol": "v1":',
+    '',
+    `  ${JSON.stringify(encodeProxyV1(CLIENT).toString())}`,
+    '',
+    'and with "v2" (binary; the routed name in the AUTHORITY TLV, type 0x02):',
+    '',
+    hexDump(encodeProxyV2(CLIENT, name), 256),
+  ].join('\n');
 }
 
 if (isMain(import.meta.url)) await main();

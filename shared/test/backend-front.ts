@@ -82,7 +82,7 @@ function headerLength(bytes: Buffer): number | 'more' | 'bad' {
   return bytes.length > V1_MAX ? 'bad' : 'more';
 }
 
-function parseHeader(header: Buffer): Told {
+export function parseHeader(header: Buffer): Told {
   if (header[0] === 0x50) {
     // A health check's "no client here"; proxy-protocol-js does not read this form.
     if (header.toString('latin1') === 'PROXY UNKNOWN\r\n')

@@ -125,7 +125,7 @@ const bodyCache = new Map<string, Buffer>();
 const toldBy = new WeakMap<net.Socket, Told>();
 
 /** The lines the backend adds after its greeting when it was told something. */
-function toldLines(told: Told): string {
+export function toldLines(told: Told): string {
   let lines = '';
   if (told.client !== undefined) lines += `Client address: ${told.client}\n`;
   if (told.authority !== undefined) lines += `Routed for: ${told.authority}\n`;
