@@ -220,6 +220,7 @@ t.test('answer: what a client gets back, from the code that decides it', async (
     '      2 Hello from backend C',
   ]);
   t.same(inside(render.answer(['bad-heads'], 'x.md')), [
+    'HTTP/1.1 414 URI Too Long',
     'HTTP/1.1 400 Bad Request',
     'HTTP/1.1 431 Request Header Fields Too Large',
     'HTTP/1.1 400 Bad Request',

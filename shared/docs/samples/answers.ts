@@ -74,9 +74,10 @@ export const ANSWERS: Record<string, () => string> = {
         words('part4-balancing/route.ts', 'No site is served here for ')('example.com'),
       ),
     ),
-  /** The first line of the answer to each of chapter 4's bad heads, the last one never finished. */
+  /** The first line of the answer to each of chapter 4's bad heads (its `send` lines), the last one never finished. */
   'bad-heads': () => {
     const heads = [
+      `GET /${'a'.repeat(9000)} HTTP/1.1\r\nHost: www.example.org\r\n\r\n`,
       'GET / HTTP/1.1\r\n\r\n',
       `GET / HTTP/1.1\r\nHost: www.example.org\r\nX: ${'a'.repeat(17000)}\r\n\r\n`,
       'GET / HTTP/1.1\r\nHost: www.example.org\r\nHost: x\r\n\r\n',
