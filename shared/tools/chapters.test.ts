@@ -18,10 +18,22 @@
  * function it comes from, or quote a diagram from a block comment. An empty
  * line of the quote matches a line that is only that prefix.
  *
+ * A line `// ...` (a note may follow: `// ... (the rest of the function)`) is
+ * an elision: it stands for one or more lines of the file left out, at any
+ * indentation. A quote of code that stops part-way through (a bracket it opens
+ * and never closes, a bracket it closes and never opened) must show it: an
+ * elision after the line that opens it, or before the line that closes it.
+ * Any other trimming (comments left out, a line changed) is no quote: it
+ * carries `<!-- sketch -->` instead (see prose.unit.test.ts).
+ *
+ * A quote never shows commented-out code as if it ran. A quote is code when
+ * its block is tagged as code (```ts, ```json, ...) or a line of it ends a
+ * statement (`;`), and code matches only behind indentation, never behind a
+ * comment leader: `foo();` does not match `// foo();`. A diagram or a
+ * sentence quoted from a comment is text: an untagged block.
+ *
  * Every chapter (each Markdown file in a part folder: its README.md, and part
- * 4's sub-chapters) is read, whoever wrote it. A quote trimmed on purpose
- * (comments left out, lines elided) carries no marker, and the chapter says it
- * is trimmed.
+ * 4's sub-chapters) is read, whoever wrote it.
  *
  * The chapters' exercises promise a ready test that fails until the exercise is
  * done: each is run here against the parts as they are, with the skip lifted
@@ -29,7 +41,7 @@
  * script itself, the others straight from their file).
  *
  * What it leaves out: blocks that are not quotes (commands, output, C from the
- * blog series), and whether an exercise's test passes once it is done (that
+ * blog series: prose.unit.test.ts sees that each is marked as what it is), and whether an exercise's test passes once it is done (that
  * needs the reader's code).
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -40,9 +52,13 @@ import { PART, withoutMarkers } from '../lib/steps.ts';
 import { exerciseFile } from './exercise.ts';
 
 const MARKER = /^<!--\s*verbatim:\s*(\S+)\s*-->\s*$/;
-const FENCE = /^(`{3,}|~{3,})/;
+const FENCE = /^(`{3,}|~{3,})\s*(\S*)/;
 /** What may stand in front of every quoted line in the file: indentation, or a comment leader. */
 const PREFIX = /^[\s*/#]*$/;
+/** A line of a quote that stands for one or more lines of the file left out. */
+const ELISION = /^\s*\/\/ \.\.\.(?: .*)?$/;
+/** The fence tags of code; any other block (untagged, `text`) is text. */
+const CODE_TAGS = new Set(['ts', 'typescript', 'js', 'javascript', 'json', 'jsonc']);
 
 interface Quote {
   /** The file named by the marker, relative to the chapter's part folder. */
@@ -51,6 +67,8 @@ interface Quote {
   line: number;
   /** The block's lines, without the fences; undefined when no block follows the marker. */
   lines?: string[];
+  /** Whether the block is tagged as code (```ts) rather than text (```). */
+  tagged?: boolean;
 }
 
 /** The marked quotes of one chapter. */
@@ -65,30 +83,131 @@ function findQuotes(markdown: string): Quote[] {
     const fence = lines[i + 1]?.match(FENCE);
     if (!fence) continue;
     const end = lines.findIndex((l, j) => j > i + 1 && l.startsWith(fence[1]));
-    if (end > 0) quote.lines = lines.slice(i + 2, end);
+    if (end < 0) continue;
+    quote.lines = lines.slice(i + 2, end);
+    quote.tagged = CODE_TAGS.has(fence[2]);
   }
   return quotes;
 }
 
-/** Whether `quoted` appears in `source` as consecutive lines, each behind the same prefix. */
-function appearsIn(quoted: string[], source: string): boolean {
+/** Whether a quote is code: tagged as code, or a line of it ends a statement. */
+function isCode(quoted: string[], tagged: boolean): boolean {
+  return tagged || quoted.some((l) => !ELISION.test(l) && /;\s*$/.test(l));
+}
+
+/**
+ * Whether `quoted` appears in `source`: its runs of lines between elisions
+ * each as consecutive lines, in order, a line or more apart (and a line or
+ * more from either end of the file where the quote begins or ends with an
+ * elision), every line behind the same prefix. Code (see isCode) matches
+ * behind indentation only, never behind a comment leader.
+ */
+function appearsIn(quoted: string[], source: string, code = false): boolean {
   const lines = source.split('\n');
-  const first = quoted.findIndex((l) => l !== '');
+  const runs: string[][] = [[]];
+  for (const q of quoted) {
+    if (!ELISION.test(q)) runs[runs.length - 1].push(q);
+    else if (runs[runs.length - 1].length > 0 || runs.length === 1) runs.push([]);
+  }
+  const before = runs[0].length === 0;
+  if (before) runs.shift();
+  const after = runs.length > 1 && runs[runs.length - 1].length === 0;
+  if (after) runs.pop();
+  if (runs.length === 0) return false;
+  const first = runs[0].findIndex((l) => l !== '');
   if (first < 0) return false;
-  for (let at = first; at < lines.length; at++) {
-    const line = lines[at];
-    if (!line.endsWith(quoted[first])) continue;
-    const prefix = line.slice(0, line.length - quoted[first].length);
-    if (!PREFIX.test(prefix)) continue;
-    const start = at - first;
-    if (start < 0 || start + quoted.length > lines.length) continue;
-    const matches = quoted.every((q, k) => {
+  const runAt = (run: string[], start: number, prefix: string) =>
+    start + run.length <= lines.length &&
+    run.every((q, k) => {
       const l = lines[start + k];
       return q === '' ? l.trimEnd() === prefix.trimEnd() : l === prefix + q;
     });
-    if (matches) return true;
+  for (let at = first; at < lines.length; at++) {
+    const line = lines[at];
+    if (!line.endsWith(runs[0][first])) continue;
+    const prefix = line.slice(0, line.length - runs[0][first].length);
+    if (!PREFIX.test(prefix) || (code && prefix.trim() !== '')) continue;
+    const start = at - first;
+    if (start < (before ? 1 : 0) || !runAt(runs[0], start, prefix)) continue;
+    // Each later run at the first place it fits: the earliest leaves the most room.
+    let next = start + runs[0].length;
+    const rest = runs.slice(1).every((run) => {
+      let s = next + 1;
+      while (s < lines.length && !runAt(run, s, prefix)) s++;
+      next = s + run.length;
+      return s < lines.length;
+    });
+    if (rest && (!after || next < lines.length)) return true;
   }
   return false;
+}
+
+/**
+ * Where a quote of code stops or starts part-way through a bracket without
+ * an elision to show it, as messages naming the quote's line (1-based): a
+ * bracket opened and never closed needs an elision after the line that opens
+ * it, one closed and never opened, an elision before the line that closes it.
+ * Strings, comments and regular expressions are skipped.
+ */
+function missingElisions(quoted: string[]): string[] {
+  const elisions = quoted.flatMap((l, i) => (ELISION.test(l) ? [i] : []));
+  const open: number[] = [];
+  const problems: string[] = [];
+  /** What the scan is inside of, across lines: nothing, a block comment, a template string. */
+  let inside: 'code' | 'comment' | 'template' = 'code';
+  for (const [i, line] of quoted.entries()) {
+    let c = 0;
+    while (c < line.length) {
+      if (inside === 'comment') {
+        const close = line.indexOf('*/', c);
+        if (close < 0) break;
+        inside = 'code';
+        c = close + 2;
+        continue;
+      }
+      if (inside === 'template') {
+        const close = line.slice(c).search(/(?<!\\)`/);
+        if (close < 0) break;
+        inside = 'code';
+        c += close + 1;
+        continue;
+      }
+      const ch = line[c];
+      if (line.startsWith('//', c)) break;
+      if (line.startsWith('/*', c)) {
+        inside = 'comment';
+        c += 2;
+      } else if (ch === '`') {
+        inside = 'template';
+        c++;
+      } else if (
+        ch === "'" ||
+        ch === '"' ||
+        (ch === '/' && /(^|[(,=:[!&|?{};]|return)\s*$/.test(line.slice(0, c)))
+      ) {
+        // A string, or a regular expression where an expression may start: to its unescaped end.
+        const end = line
+          .slice(c + 1)
+          .search(ch === '/' ? /(?<!\\)\/(?![^[]*\])/ : new RegExp(`(?<!\\\\)${ch}`));
+        c = end < 0 ? line.length : c + 1 + end + 1;
+      } else {
+        if ('{(['.includes(ch)) open.push(i);
+        else if ('})]'.includes(ch) && open.pop() === undefined && !elisions.some((e) => e < i)) {
+          problems.push(
+            `line ${i + 1} closes a bracket the quote never opened, with no // ... before it`,
+          );
+        }
+        c++;
+      }
+    }
+  }
+  const last = open.at(-1);
+  if (last !== undefined && !elisions.some((e) => e > last)) {
+    problems.push(
+      `line ${last + 1} opens a bracket the quote never closes, with no // ... after it`,
+    );
+  }
+  return problems;
 }
 
 /** Every Markdown file below the part folders, as paths from the root (part4-balancing/chapters/6-status.md). */
@@ -120,7 +239,7 @@ t.test('the marker finder reads a marked block and ignores the rest', async (t) 
     'no block here',
   ].join('\n');
   t.same(findQuotes(chapter), [
-    { file: 'proxy.ts', line: 4, lines: ['marked();', '', 'too();'] },
+    { file: 'proxy.ts', line: 4, lines: ['marked();', '', 'too();'], tagged: true },
     { file: 'other.ts', line: 10 },
   ]);
 });
@@ -154,6 +273,62 @@ t.test(
   },
 );
 
+t.test('an elision stands for one or more lines left out, and for nothing else', async (t) => {
+  const source = ['function f() {', '  a();', '  b();', '  c();', '}', 'g();'].join('\n');
+  t.ok(appearsIn(['function f() {', '  a();', '  // ...', '}'], source), 'lines in between');
+  t.ok(appearsIn(['function f() {', '  // ... (the rest)'], source), 'the rest, with a note');
+  t.ok(appearsIn(['// ...', '  c();', '}'], source), 'the beginning');
+  t.ok(appearsIn(['  a();', '  // ...', '  c();'], source), 'at the indentation of the code');
+  t.notOk(appearsIn(['  a();', '  // ...', '  b();'], source), 'not for no line at all');
+  t.notOk(appearsIn(['// ...', 'function f() {'], source), 'not before the first line');
+  t.notOk(appearsIn(['g();', '// ...'], source), 'not after the last line');
+  t.notOk(appearsIn(['  c();', '  // ...', '  a();'], source), 'not out of order');
+  t.notOk(appearsIn(['function f() {', '  // ..', '}'], source), 'two dots are a changed line');
+  t.notOk(appearsIn(['f({', '  ...(a ? b : c),', '});'], 'f({\n  x,\n});'), 'a spread is code');
+});
+
+t.test('a quote of code never matches commented-out code', async (t) => {
+  const source = ['// foo();', '//   client --> proxy', '/**', ' * bar();', ' */', 'baz();'].join(
+    '\n',
+  );
+  t.notOk(appearsIn(['foo();'], source, true), '`foo();` does not match `// foo();`');
+  t.notOk(appearsIn(['bar();'], source, true), 'nor one in a block comment');
+  t.ok(appearsIn(['baz();'], source, true), 'code matches code');
+  t.ok(appearsIn(['// foo();'], source, true), 'a quote that shows the comment is honest');
+  t.ok(appearsIn(['  client --> proxy'], source), 'text (a diagram) matches behind a leader');
+  t.ok(isCode(['foo();'], false), 'a line ending a statement is code, tagged or not');
+  t.ok(isCode(['client --> proxy'], true), 'a block tagged as code is code');
+  t.notOk(isCode(['client --> proxy', '// ...'], false), 'an untagged diagram is text');
+});
+
+t.test('a quote of code that stops part-way says so with an elision', async (t) => {
+  t.same(missingElisions(['function f() {', '  a();', '}']), [], 'a whole function');
+  t.same(missingElisions(['  a();', '  b();']), [], 'lines from inside one');
+  t.same(missingElisions(['function f() {', '  a();', '  // ...']), [], 'the rest elided');
+  t.same(missingElisions(['// ...', '  a();', '}']), [], 'the beginning elided');
+  t.same(missingElisions(['function f() {', '  a();']), [
+    'line 1 opens a bracket the quote never closes, with no // ... after it',
+  ]);
+  t.same(missingElisions(['  a();', '}']), [
+    'line 2 closes a bracket the quote never opened, with no // ... before it',
+  ]);
+  t.same(
+    missingElisions(['f(() => {', '  // ...', '});', 'g({', '  a,']),
+    ['line 4 opens a bracket the quote never closes, with no // ... after it'],
+    'an elision earlier in the quote does not explain a later cut',
+  );
+  t.same(
+    missingElisions([
+      "const a = '{'; // (",
+      '/* ) */ const b = `c }`;',
+      'const re = /[(]/;',
+      'const d = e / f;',
+    ]),
+    [],
+    'brackets in strings, comments and regular expressions do not count',
+  );
+});
+
 t.test('every marked quote in the chapters appears verbatim in its file', async (t) => {
   t.ok(chapters.length >= 4, `found the chapters: ${chapters.join(', ')}`);
   t.ok(
@@ -177,7 +352,11 @@ t.test('every marked quote in the chapters appears verbatim in its file', async 
       }
       // Part 4's chapters show its code as the last step has it: no chapter markers.
       const shown = dir === PART ? withoutMarkers(source, quote.file) : source;
-      t.ok(appearsIn(quote.lines, shown), where);
+      const code = isCode(quote.lines, quote.tagged ?? false);
+      t.ok(appearsIn(quote.lines, shown, code), where);
+      if (code) {
+        for (const problem of missingElisions(quote.lines)) t.fail(`${where}: ${problem}`);
+      }
     }
   }
 });
