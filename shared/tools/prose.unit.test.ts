@@ -75,9 +75,10 @@ import { ROOT } from '../lib/programs.ts';
 /** Names the prose may give that are neither in our code nor Node's, by why. */
 const NOT_OURS: { why: string; names: string[] }[] = [
   {
-    why: 'C: the calls, constants and types of the blog series, and what strace shows',
+    why: 'C: the calls, constants and types of the blog series and of Linux, and what strace shows',
     names: [
       ...['accept', 'epoll_create1', 'setsockopt', 'getsockopt', 'getpeername', 'getsockname'],
+      ...['sendfile', 'splice', 'TCP_CORK', 'SO_REUSEPORT'],
       ...[
         'recvfrom',
         'ioctl',
@@ -102,7 +103,7 @@ const NOT_OURS: { why: string; names: string[] }[] = [
   },
   {
     why: "the kernel's TCP as ss, sysctl and /proc show it",
-    names: ['TIME_WAIT', 'Recv-Q', 'tcp_retries2', 'TcpExtListenOverflows'],
+    names: ['TIME_WAIT', 'Recv-Q', 'tcp_retries2', 'TcpExtListenOverflows', 'net.core.somaxconn'],
   },
   {
     why: "nginx's directives and source, and HAProxy's, that part 4 is compared with",
@@ -785,6 +786,16 @@ t.test('a block is accounted for by its marker, its tag, or a render region', as
     readProse(['```', '`not a span`', '```', 'a `span`', '<!-- `nor this` -->'].join('\n')).spans,
     [{ line: 4, text: 'span', paragraph: 'a `span`', external: false }],
     'code spans are read from the prose alone',
+  );
+  const link =
+    '[`least_conn`](https://nginx.org/en/docs/stream/ngx_stream_upstream_module.html#least_conn)';
+  t.same(
+    readProse(`${link} and [\`pool.ts\`](pools/pool.ts)`).spans.map((s) => [s.text, s.external]),
+    [
+      ['least_conn', true],
+      ['pool.ts', false],
+    ],
+    "a span in a link to a URL names the link's page, not ours; one in a link to a file is ours",
   );
 });
 
