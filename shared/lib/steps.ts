@@ -146,12 +146,14 @@ export function stepDir(n: number, into = STEPS_DIR): string {
 
 /**
  * Tests and what only tests use: a test/ folder, `*.test.ts` (each part's
- * exercise.test.ts too), helpers named `*-support.ts`, and the fuzzer's
+ * exercise.test.ts too, and the solution its test is checked against,
+ * exercise.solution.patch), helpers named `*-support.ts`, and the fuzzer's
  * files. `file` is relative to a part's folder.
  */
 export function isTestFile(file: string): boolean {
   return (
-    file.split('/')[0] === 'test' || /(\.test|-support|^fuzz.*)\.ts$/.test(path.basename(file))
+    file.split('/')[0] === 'test' ||
+    /(\.test|-support|^fuzz.*)\.ts$|^exercise\.solution\.patch$/.test(path.basename(file))
   );
 }
 

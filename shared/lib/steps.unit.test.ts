@@ -83,6 +83,7 @@ t.test(
       'test/support.ts',
       'test/fuzz.ts',
       'exercise.test.ts',
+      'exercise.solution.patch',
     ]) {
       t.equal(chapterOf(file), undefined, `${file}: in no step`);
     }
@@ -97,6 +98,7 @@ t.test('isTestFile: tests, their helpers and the fuzzer, in any part', async (t)
     'test/support.ts',
     'proxy.test.ts',
     'exercise.test.ts',
+    'exercise.solution.patch',
     'bench-support.ts',
     'fuzz-arbitraries.ts',
   ]) {

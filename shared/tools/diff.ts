@@ -24,7 +24,8 @@
  * What it leaves out: the chapters (every Markdown file: each README.md, and
  * part 4's chapters/), prose is read, not diffed; the tests (`*.test.ts`,
  * `*-support.ts`, the fuzzer, part 4's test/) unless --tests is given; and each part's
- * exercise.test.ts, which tests the reader's work, not the part.
+ * exercise.test.ts and exercise.solution.patch, which are about the reader's
+ * work, not the part.
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -47,7 +48,7 @@ const USAGE = [
   'usage: diff.ts N [--tests] [git diff options]     (N from 2 to 4: part N-1 -> part N)',
   `       diff.ts 4.N [git diff options]             (N from 1 to ${CHAPTERS.length}: part 4, chapter N)`,
 ].join('\n');
-const SKIPPED = new Set(['exercise.test.ts', 'node_modules', '.tap']);
+const SKIPPED = new Set(['exercise.test.ts', 'exercise.solution.patch', 'node_modules', '.tap']);
 /**
  * How alike two files must be to count as one moved or copied (git's default is
  * 50%). Part 4's relay.ts keeps about 40% of part 3's proxy.ts: the relay half

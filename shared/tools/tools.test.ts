@@ -43,7 +43,11 @@ t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4
     t.ok(run.stdout.includes(`--- a/${before}/proxy.ts`), `diff ${n}: from ${before}/proxy.ts`);
     t.ok(run.stdout.includes(`+++ b/${after}/proxy.ts`), `diff ${n}: to ${after}/proxy.ts`);
     t.notMatch(run.stdout, /^diff --git .*\.md$/m, `diff ${n}: the chapters are left out`);
-    t.notMatch(run.stdout, /exercise\.test\.ts/, `diff ${n}: the exercise tests are left out`);
+    t.notMatch(
+      run.stdout,
+      /exercise\.(test\.ts|solution\.patch)/,
+      `diff ${n}: the exercise tests and solutions are left out`,
+    );
     t.notMatch(run.stdout, /\.test\.ts|test-support|\/test\//, `diff ${n}: the tests are left out`);
   }
   const bad = await diff('5');
