@@ -61,13 +61,14 @@ export interface StartOptions {
  *
  * Its output comes back through pipes unless `options` says otherwise
  * (npm run step passes its terminal on, and starts the proxy in a process
- * group of its own).
+ * group of its own), and it starts in the root unless `options.cwd` names
+ * another directory (a copy of the repository, where `script` is then found).
  */
 export function spawnScript(
   script: string,
   args: string[],
   env?: NodeJS.ProcessEnv,
-  options: Pick<SpawnOptions, 'stdio' | 'detached'> = {},
+  options: Pick<SpawnOptions, 'stdio' | 'detached' | 'cwd'> = {},
 ): ChildProcess {
   const nodeOptions = (env?.NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? '')
     .replace(/\S*\/@tapjs\/\S*/g, '')
@@ -198,14 +199,18 @@ export interface Finished {
   stderr: string;
 }
 
-/** Runs a program that should exit by itself (for example on bad arguments). */
+/**
+ * Runs a program that should exit by itself (for example on bad arguments),
+ * from the root, or from `cwd` (a copy of the repository).
+ */
 export async function runProgram(
   script: string,
   args: string[],
   timeoutMs = 15_000,
   env?: NodeJS.ProcessEnv,
+  cwd?: string,
 ): Promise<Finished> {
-  const child = spawnScript(script, args, env);
+  const child = spawnScript(script, args, env, cwd ? { cwd } : {});
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk) => {

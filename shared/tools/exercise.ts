@@ -8,6 +8,11 @@
  * alone without it, it skips). It fails until you have done the exercise
  * in that part's code.
  *
+ * Done, an exercise changes code that `npm test` checks as the chapter has it:
+ * the chapter's quotes of it, and the check that the exercise still fails. The
+ * tests that trip over that say so, naming the files changed since the last
+ * commit (changedFiles()), and how to see the suite green around them (STASH).
+ *
  * What it leaves out: the exercises without a test (their chapter says how to
  * see the result).
  */
@@ -19,7 +24,27 @@ import { ROOT } from '../lib/programs.ts';
 import { partFolder } from './diff.ts';
 
 const SCRIPT = 'exercise.ts';
+/** How to run `npm test` on the chapters' code while an exercise is done in the working tree. */
+export const STASH = '`git stash -u` to see the suite green, `git stash pop` to get your work back';
 const USAGE = 'usage: exercise.ts N     (N from 1 to 4: the exercise test of part N)';
+
+/**
+ * The files below `paths` (from the root) that differ from the last commit, new
+ * ones included, as paths from the root; none when git cannot tell (a copy
+ * outside a clone).
+ */
+export function changedFiles(...paths: string[]): string[] {
+  const run = spawnSync('git', ['status', '--porcelain', '--untracked-files=all', '--', ...paths], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (run.status !== 0) return [];
+  // "XY path", or "XY old -> new" for a rename.
+  return run.stdout
+    .split('\n')
+    .filter((line) => line.length > 3)
+    .map((line) => line.slice(3).split(' -> ').at(-1) as string);
+}
 
 /** Part N's ready test, as a path from the repository's root, if it has one. */
 export function exerciseFile(n: number): string | undefined {
@@ -46,6 +71,11 @@ function main(): void {
     env: { ...process.env, EXERCISE: args[0] },
   });
   if (run.error) exitWith(SCRIPT, `cannot run tap: ${run.error.message}`, 1);
+  if (run.status === 0) {
+    console.log(
+      `\nExercise ${args[0]} is done. npm test now fails where it checks the code you changed as the chapter has it; ${STASH}.`,
+    );
+  }
   process.exit(run.status ?? 1);
 }
 
