@@ -38,18 +38,22 @@
  * The chapters' exercises promise a ready test that fails until the exercise is
  * done: each is run here against the parts as they are, with the skip lifted
  * as `npm run exercise -- N` lifts it, and must fail (the first through the
- * script itself, the others straight from their file).
+ * script itself, the others straight from their file). A reader who has done
+ * one sees it pass here, and the chapter's quotes of the code they changed no
+ * longer match: those failures say so, name the files changed since the last
+ * commit, and how to see the suite green (exercise.ts's STASH).
  *
  * What it leaves out: blocks that are not quotes (commands, output, C from the
- * blog series: prose.unit.test.ts sees that each is marked as what it is), and whether an exercise's test passes once it is done (that
- * needs the reader's code).
+ * blog series: prose.unit.test.ts sees that each is marked as what it is), and
+ * whether an exercise's test passes once it is done
+ * (exercise-solutions.test.ts applies a reference solution and checks that).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { ROOT, runProgram } from '../lib/programs.ts';
 import { PART, withoutMarkers } from '../lib/steps.ts';
-import { exerciseFile } from './exercise.ts';
+import { changedFiles, exerciseFile, STASH } from './exercise.ts';
 
 const MARKER = /^<!--\s*verbatim:\s*(\S+)\s*-->\s*$/;
 const FENCE = /^(`{3,}|~{3,})\s*(\S*)/;
@@ -353,7 +357,11 @@ t.test('every marked quote in the chapters appears verbatim in its file', async 
       // Part 4's chapters show its code as the last step has it: no chapter markers.
       const shown = dir === PART ? withoutMarkers(source, quote.file) : source;
       const code = isCode(quote.lines, quote.tagged ?? false);
-      t.ok(appearsIn(quote.lines, shown, code), where);
+      if (appearsIn(quote.lines, shown, code)) t.pass(where);
+      else {
+        const yours = changedFiles(path.join(dir, quote.file)).length > 0;
+        t.fail(yours ? `${where}, which you have changed (an exercise?): ${STASH}` : where);
+      }
       if (code) {
         for (const problem of missingElisions(quote.lines)) t.fail(`${where}: ${problem}`);
       }
@@ -391,9 +399,18 @@ t.test('npm run exercise -- N: each ready test runs, and fails on the part as it
     'the script names the file',
   );
   for (const [i, run] of runs.entries()) {
-    t.not(run.code, 0, `exercise ${i + 1}: a non-zero exit`);
-    t.match(run.stdout, why[i], `exercise ${i + 1}: fails for the right reason`);
-    t.notMatch(run.stdout, /# SKIP/i, `exercise ${i + 1}: not skipped`);
+    const n = i + 1;
+    if (run.code === 0) {
+      // Done in the working tree: one line that says so, rather than three that do not.
+      const folder = path.dirname(exerciseFile(n) ?? '');
+      const changed = changedFiles(folder).join(', ') || `${folder}/`;
+      t.fail(
+        `exercise ${n} is done (you changed ${changed}): this check that it still fails now fails, and so does any quote in the chapter of the lines you changed; ${STASH}`,
+      );
+      continue;
+    }
+    t.match(run.stdout, why[i], `exercise ${n}: fails for the right reason`);
+    t.notMatch(run.stdout, /# SKIP/i, `exercise ${n}: not skipped`);
   }
   t.equal(bad.code, 2, 'N out of range: exit 2');
   t.match(
