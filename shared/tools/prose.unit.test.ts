@@ -134,7 +134,14 @@ const NOT_OURS: { why: string; names: string[] }[] = [
   },
   {
     why: 'what an exercise asks the reader to write',
-    names: ['pools/strategies/random.ts', 'createRandom', '--shutdown-timeout'],
+    names: [
+      ...['pools/strategies/random.ts', 'createRandom', '--shutdown-timeout'],
+      'rsp_backend_connections_total',
+    ],
+  },
+  {
+    why: 'TLS: the protocol names a client offers in ALPN',
+    names: ['h2', 'http/1.1'],
   },
   {
     why: 'files the reader writes, in an example',
