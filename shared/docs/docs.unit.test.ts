@@ -3,7 +3,10 @@
  * figure, a table or a sample that differs from its results file or its code
  * fails here, with the file and line to look at.
  */
+import { readdirSync } from 'node:fs';
 import t from 'tap';
+import { ROOT } from '../lib/programs.ts';
+import { yourChanges } from '../tools/exercise.ts';
 import { firstDifference, renderAll, renderFile } from './docs.ts';
 import { findRegions, renderRegions } from './regions.ts';
 import { RESULT_RENDERERS, readResults, resultsLink } from './results.ts';
@@ -74,6 +77,9 @@ t.test('a region that cannot render keeps its text and names the line', async (t
   t.match(missing.errors[0], /no results file shared\/results\/bench-nothing\.json/);
 });
 
+/** The part folders, whose code the chapters render. */
+const PARTS = readdirSync(ROOT).filter((name) => /^part\d-/.test(name));
+
 t.test('every rendered region in the Markdown is what npm run docs renders', async (t) => {
   const all = renderAll();
   t.ok(all.length > 10, `read ${all.length} Markdown files`);
@@ -82,7 +88,10 @@ t.test('every rendered region in the Markdown is what npm run docs renders', asy
     if (each.after !== each.before) {
       t.fail(
         `${each.file}:${firstDifference(each.before, each.after)}: differs from what it renders; ` +
-          'npm run docs rewrites it (a results file or the code changed, or the text was edited by hand)',
+          'npm run docs rewrites it (a results file or the code changed, or the text was edited by hand)' +
+          // An exercise done in a part changes what its chapter renders: npm run docs would
+          // write the reader's code into the chapter.
+          yourChanges(...PARTS),
       );
     }
   }

@@ -53,7 +53,7 @@ import path from 'node:path';
 import t from 'tap';
 import { ROOT, runProgram } from '../lib/programs.ts';
 import { PART, withoutMarkers } from '../lib/steps.ts';
-import { changedFiles, exerciseFile, STASH } from './exercise.ts';
+import { changedFiles, exerciseFile, STASH, yourChanges } from './exercise.ts';
 
 const MARKER = /^<!--\s*verbatim:\s*(\S+)\s*-->\s*$/;
 const FENCE = /^(`{3,}|~{3,})\s*(\S*)/;
@@ -359,8 +359,7 @@ t.test('every marked quote in the chapters appears verbatim in its file', async 
       const code = isCode(quote.lines, quote.tagged ?? false);
       if (appearsIn(quote.lines, shown, code)) t.pass(where);
       else {
-        const yours = changedFiles(path.join(dir, quote.file)).length > 0;
-        t.fail(yours ? `${where}, which you have changed (an exercise?): ${STASH}` : where);
+        t.fail(where + yourChanges(path.join(dir, quote.file)));
       }
       if (code) {
         for (const problem of missingElisions(quote.lines)) t.fail(`${where}: ${problem}`);

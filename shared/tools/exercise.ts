@@ -46,6 +46,18 @@ export function changedFiles(...paths: string[]): string[] {
     .map((line) => line.slice(3).split(' -> ').at(-1) as string);
 }
 
+/**
+ * For the message of a failing check that a reader's work can trip:
+ * `; you have changed FILES since the last commit: an exercise? STASH` when
+ * code below `paths` differs from the last commit, else nothing. The
+ * chapters (Markdown) do not count.
+ */
+export function yourChanges(...paths: string[]): string {
+  const code = changedFiles(...paths).filter((file) => !file.endsWith('.md'));
+  if (code.length === 0) return '';
+  return `; you have changed ${code.join(', ')} since the last commit: an exercise? ${STASH}`;
+}
+
 /** Part N's ready test, as a path from the repository's root, if it has one. */
 export function exerciseFile(n: number): string | undefined {
   const folder = partFolder(n);
