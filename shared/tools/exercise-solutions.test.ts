@@ -78,7 +78,10 @@ function copyFor(t: Test, folder: string): string {
   return dir;
 }
 
-/** Applies `patch` (from the root) inside `dir`; the error's first line when it does not apply. */
+/**
+ * Applies `patch` (from the root) inside `dir`: the error's first line when it
+ * does not apply; a throw when git cannot run.
+ */
 function applyPatch(patch: string, dir: string): string | undefined {
   // The copy is no repository: git must not find one above it (nor be pointed at one).
   const env: NodeJS.ProcessEnv = { ...process.env, GIT_CEILING_DIRECTORIES: path.dirname(dir) };
@@ -88,7 +91,7 @@ function applyPatch(patch: string, dir: string): string | undefined {
     env,
     encoding: 'utf8',
   });
-  if (run.error) return run.error.message;
+  if (run.error) throw new Error(`cannot run git apply: ${run.error.message}`);
   return run.status === 0 ? undefined : run.stderr.trim().split('\n')[0] || `exit ${run.status}`;
 }
 
