@@ -42,12 +42,11 @@
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
-import { ROOT } from '../lib/programs.ts';
+import { describeMachine, type Machine, npmCommand, writeResults } from '../lib/results.ts';
 import { load, type Mode, modeOption, watchRss } from './bench-load.ts';
 import {
   compareWithDirect,
@@ -95,9 +94,6 @@ export interface BenchOptions {
   /** Proxies of the reader's (--try NAME=FILE), each a row after the others; FILE is absolute. */
   tries?: { name: string; file: string }[];
 }
-
-/** Where --save writes: the results the chapters' figures are rendered from. */
-export const RESULTS = path.join(ROOT, 'shared', 'results');
 
 /** The name --save gives a run: its mode, its rate and its backend (bench-keepalive, bench-close-rate-200). */
 export function savedName(options: Pick<BenchOptions, 'mode' | 'rate' | 'backend'>): string {
@@ -193,31 +189,13 @@ export const consoleReporter: Reporter = {
 export interface BenchReport {
   date: string;
   command: string;
-  machine: {
-    cpus: number;
-    cpuModel: string;
-    node: string;
-    platform: string;
-    /** The one-minute load average as the run started: how busy the machine already was. */
-    loadAverage?: number;
-  };
+  machine: Machine;
   options: BenchOptions;
   /** One line per target that did not run, with the reason. */
   skipped: string[];
   summaries: TargetSummary[];
   /** Every run, per target, in round order. */
   runs: Record<string, RunResult[]>;
-}
-
-export function describeMachine(): BenchReport['machine'] {
-  const cpus = os.cpus();
-  return {
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-    node: process.version,
-    platform: `${os.type()} ${os.release()}`,
-    loadAverage: Math.round(os.loadavg()[0] * 100) / 100,
-  };
 }
 
 /** One run in a line; at a fixed rate, idle connections are no sign of trouble and go unmentioned. */
@@ -246,7 +224,7 @@ export async function runBench(
     const { runs, peaks } = await runRounds(started, options, reporter);
     return {
       date: new Date().toISOString(),
-      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      command: npmCommand('bench'),
       machine: describeMachine(),
       options,
       skipped,
@@ -412,10 +390,10 @@ async function main(): Promise<void> {
   try {
     const report = await runBench(options);
     console.log(formatReport(report));
-    const file = options.save ? path.join(RESULTS, `${savedName(options)}.json`) : options.json;
-    if (file) {
-      await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-      console.log(`\nWrote ${path.relative(process.cwd(), file)}.`);
+    if (options.save) console.log(`\nWrote ${writeResults(savedName(options), report)}.`);
+    else if (options.json) {
+      await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(`\nWrote ${options.json}.`);
     }
   } catch (err) {
     exitWith('bench.ts', err, 1);

@@ -63,6 +63,10 @@ t.test('regions: a block and an inline region are found with their lines', async
     () => renderRegions('x <!-- render: f -->1<!-- /render -->', () => 'two\nlines'),
     /line 1: f renders lines/,
   );
+  t.throws(
+    () => renderRegions('a sentence\n<!-- render: f -->1<!-- /render --> goes on', () => '2'),
+    /line 2: f begins its line, where Markdown reads it as raw HTML/,
+  );
   t.equal(firstDifference('a\nb\nc', 'a\nb\nd'), 3);
 });
 
@@ -72,7 +76,7 @@ t.test('a region that cannot render keeps its text and names the line', async (t
   t.match(out.errors[0], /^README\.md:2: no-such-thing: no such renderer/);
   const missing = renderFile(
     'README.md',
-    '<!-- render: figure bench-nothing part3 rps -->1<!-- /render -->',
+    'it made <!-- render: figure bench-nothing part3 rps -->1<!-- /render -->',
   );
   t.match(missing.errors[0], /no results file shared\/results\/bench-nothing\.json/);
 });

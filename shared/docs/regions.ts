@@ -14,7 +14,9 @@
  *   part 3 made <!-- render: figure bench-close part3 rps -->2,752<!-- /render --> requests/s
  *
  * A block region (its comments on lines of their own) renders whole lines; an
- * inline region renders text without a line break. The first word after
+ * inline region renders text without a line break, and never begins a line:
+ * Markdown reads a line that begins with `<!--` as raw HTML, which would end
+ * the paragraph there and show the rest of the line unformatted. The first word after
  * `render:` names a renderer (`docs/renderers.ts` lists them), the rest are its
  * arguments, split on spaces.
  *
@@ -38,6 +40,8 @@ export interface Region {
   text: string;
   /** Whether the comments stand on lines of their own. */
   block: boolean;
+  /** Whether the opening comment is the first thing on its line. */
+  startsLine: boolean;
 }
 
 /** The regions of one Markdown text, in order. Throws on an opening comment without its close. */
@@ -47,12 +51,14 @@ export function findRegions(markdown: string): Region[] {
     const [name, ...args] = match[1].trim().split(/\s+/);
     const inner = match[2];
     const block = inner.startsWith('\n') && (inner.endsWith('\n') || inner === '\n');
+    const before = markdown.slice(markdown.lastIndexOf('\n', match.index) + 1, match.index);
     regions.push({
       name,
       args,
       line: markdown.slice(0, match.index).split('\n').length,
       text: block ? inner.slice(1, -1) : inner,
       block,
+      startsLine: before.trim() === '',
     });
   }
   const opened = [...markdown.matchAll(OPEN)].length;
@@ -79,6 +85,11 @@ export function renderRegions(markdown: string, render: (region: Region) => stri
     if (!region.block && text.includes('\n')) {
       throw new Error(
         `line ${region.line}: ${region.name} renders lines; give it lines of its own`,
+      );
+    }
+    if (!region.block && region.startsLine) {
+      throw new Error(
+        `line ${region.line}: ${region.name} begins its line, where Markdown reads it as raw HTML; put a word before it`,
       );
     }
     return region.block

@@ -27,6 +27,7 @@ import {
   thousands,
 } from '../bench/bench-stats.ts';
 import { ROOT } from '../lib/programs.ts';
+import type { Provenance } from '../lib/results.ts';
 import { markdownTable } from '../lib/table.ts';
 
 export const RESULTS_DIR = 'shared/results';
@@ -49,12 +50,12 @@ export function resultsLink(from: string, name: string): string {
   return `[\`${file}\`](${path.relative(path.dirname(from), file)})`;
 }
 
-/** When and where a run was measured, in one sentence: the command, the date and time, the machine. */
-export function describeRun(
-  report: Pick<BenchReport, 'date' | 'command' | 'machine'>,
-  from: string,
-  name: string,
-): string {
+/**
+ * When and where a run was measured, in one sentence: the command, the date
+ * and time, the machine (and its load average as the run began, when the
+ * results file has it).
+ */
+export function describeRun(report: Provenance, from: string, name: string): string {
   const { machine } = report;
   const when = `${report.date.slice(0, 10)} at ${report.date.slice(11, 16)} UTC`;
   const load =
