@@ -8,8 +8,9 @@
  *   npm run docs              rewrite the regions that changed
  *   npm run docs -- --check   exit 1 when one differs, naming each
  *
- * regions.ts says how a region is written; results.ts and samples.ts say what
- * each renderer takes.
+ * regions.ts says how a region is written; results.ts (the benchmark),
+ * measured.ts (the other measuring commands) and samples.ts say what each
+ * renderer takes.
  *
  * What it leaves out: measuring. A figure changes when its results file does
  * (`npm run bench -- --save` and the like); then this renders it everywhere.
@@ -18,6 +19,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exitWith, isMain } from '../lib/cli.ts';
 import { ROOT } from '../lib/programs.ts';
+import { MEASURED_RENDERERS } from './measured.ts';
 import { markdownFiles, type Region, readMarkdown, renderRegions } from './regions.ts';
 import { RESULT_RENDERERS } from './results.ts';
 import { SAMPLE_RENDERERS } from './samples.ts';
@@ -27,6 +29,7 @@ const USAGE = 'usage: docs.ts [--check]';
 
 export const RENDERERS: Record<string, (args: string[], from: string) => string> = {
   ...RESULT_RENDERERS,
+  ...MEASURED_RENDERERS,
   ...SAMPLE_RENDERERS,
 };
 

@@ -60,6 +60,8 @@ export interface Outcome {
   ok: boolean;
   /** One line: what happened. */
   result: string;
+  /** The counts in that line a chapter quotes, by name (saved with --save). */
+  figures?: Record<string, number>;
 }
 
 export type Scale = 'full' | 'quick';
@@ -200,6 +202,7 @@ export const ATTACKS: Attack[] = [
       return {
         ok,
         result: `${count} clients reset; ${added} log line${added === 1 ? '' : 's'}; a GET ${ok ? 'works' : 'FAILS'}`,
+        figures: { clients: count, logLines: added },
       };
     },
   },
@@ -286,6 +289,7 @@ export const ATTACKS: Attack[] = [
       return {
         ok,
         result: `${size / MiB} MiB to a slow reader: ${offset === size && exact ? 'byte-exact' : `${offset} bytes, ${exact ? 'exact' : 'CORRUPT'}`}; RSS grew ${grown.toFixed(1)} MiB at peak`,
+        figures: { sizeMiB: size / MiB, grewMiB: grown },
       };
     },
   },

@@ -10,7 +10,7 @@ import t from 'tap';
 import { Cleanup } from '../lib/cleanup.ts';
 import { kindName, LISTENER_KINDS } from '../test/early-close.ts';
 import { ATTACKS } from './attacks.ts';
-import { formatRows, parseTortureArgs, torture } from './torture.ts';
+import { formatRows, parseTortureArgs, savedName, torture } from './torture.ts';
 
 t.test('every quick attack leaves part 3 and part 4 standing', async (t) => {
   const cleanup = new Cleanup();
@@ -36,4 +36,14 @@ t.test('a bad command line is one line', async (t) => {
     message: /--part must be part3, part4 or fleet/,
   });
   t.throws(() => parseTortureArgs(['--attack', 'nope']), { message: /--attack must be one of/ });
+  t.throws(() => parseTortureArgs(['--save', '--part', 'part3']), {
+    message: /--save keeps a whole run/,
+  });
+});
+
+t.test('--save: the whole run, named after its scale', async (t) => {
+  t.equal(parseTortureArgs(['--quick', '--save']).save, true);
+  t.equal(parseTortureArgs(['--quick']).save, undefined);
+  t.equal(savedName(parseTortureArgs(['--quick'])), 'torture-quick');
+  t.equal(savedName(parseTortureArgs([])), 'torture');
 });

@@ -14,6 +14,11 @@
  *   npm run torture -- --quick           small counts, part 3 and part 4 (what npm test runs)
  *   npm run torture -- --part part4 --attack resets
  *   npm run torture -- --part fleet --attack 'early close'
+ *   npm run torture -- --quick --save    the table to shared/results/torture-quick.json
+ *
+ * `--save` writes the whole run's rows (no --part or --attack) to
+ * `shared/results/` (torture.json, or torture-quick.json), where `npm run
+ * docs` renders shared/torture/README.md's table from it.
  *
  * Everything goes to 127.0.0.1, in bounded counts, and stops by itself.
  *
@@ -27,13 +32,21 @@ import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, isMain, parseOrExit } from '../lib/cli.ts';
 import { type Program, startBackend, startPart } from '../lib/programs.ts';
+import { npmCommand, type Provenance, provenance, writeResults } from '../lib/results.ts';
 import { markdownTable } from '../lib/table.ts';
 import { kindName, LISTENER_KINDS } from '../test/early-close.ts';
 import { listenerPorts, openFds, rssKiB, serveBackend, waitFor } from '../test/harness.ts';
 import { redisClient, startRedis } from '../test/redis.ts';
-import { ATTACKS, type Attack, type Listener, type Scale, type Target } from './attacks.ts';
+import {
+  ATTACKS,
+  type Attack,
+  type Listener,
+  type Outcome,
+  type Scale,
+  type Target,
+} from './attacks.ts';
 
-const USAGE = 'usage: torture.ts [--quick] [--part part3|part4|fleet] [--attack NAME]';
+const USAGE = 'usage: torture.ts [--quick] [--part part3|part4|fleet] [--attack NAME] [--save]';
 const PARTS = { part3: 'part3-backpressure', part4: 'part4-balancing' } as const;
 /** What --part names: a part, or part 4 in fleet mode. */
 const TARGETS = ['part3', 'part4', 'fleet'] as const;
@@ -87,6 +100,18 @@ export interface TortureOptions {
   /** Which targets, in order (the quick run leaves fleet out unless named). */
   parts: TargetName[];
   attacks: string[];
+  /** Write the rows to shared/results/ under savedName(). */
+  save?: boolean;
+}
+
+/** The name --save gives a run: torture, or torture-quick. */
+export const savedName = (options: Pick<TortureOptions, 'quick'>) =>
+  options.quick ? 'torture-quick' : 'torture';
+
+/** What --save writes: the run's provenance, its scale and its rows. */
+export interface TortureReport extends Provenance {
+  quick: boolean;
+  rows: Row[];
 }
 
 export function parseTortureArgs(argv: string[]): TortureOptions {
@@ -96,6 +121,7 @@ export function parseTortureArgs(argv: string[]): TortureOptions {
       quick: { type: 'boolean', default: false },
       part: { type: 'string' },
       attack: { type: 'string' },
+      save: { type: 'boolean', default: false },
     },
   });
   const names = ATTACKS.map((attack) => attack.name);
@@ -106,10 +132,14 @@ export function parseTortureArgs(argv: string[]): TortureOptions {
   if (values.attack !== undefined && !names.includes(values.attack)) {
     throw new Error(`--attack must be one of ${names.join(', ')}; got "${values.attack}"`);
   }
+  if (values.save && (part !== undefined || values.attack !== undefined)) {
+    throw new Error('--save keeps a whole run: leave out --part and --attack');
+  }
   return {
     quick: values.quick,
     parts: part ? [part] : values.quick ? ['part3', 'part4'] : [...TARGETS],
     attacks: values.attack ? [values.attack] : names,
+    ...(values.save ? { save: true } : {}),
   };
 }
 
@@ -122,6 +152,8 @@ export interface Row {
   result: string;
   fds: [number, number];
   rssMiB: [number, number];
+  /** The attack's own counts (Outcome.figures), when it has any. */
+  figures?: Record<string, number>;
 }
 
 /**
@@ -252,7 +284,7 @@ async function attempt(
   const pid = target.proxy.pid;
   const fdsBefore = await openFds(pid);
   const rssBefore = await rssKiB(pid);
-  let outcome: { ok: boolean; result: string };
+  let outcome: Outcome;
   try {
     outcome = await attack.run(target, listener, scale);
   } catch (err) {
@@ -270,6 +302,7 @@ async function attempt(
     result: [outcome.result, ...after.problems].join('; '),
     fds: [fdsBefore, after.fds],
     rssMiB: [rssBefore / 1024, after.rssKiB / 1024],
+    ...(outcome.figures ? { figures: outcome.figures } : {}),
   };
 }
 
@@ -295,10 +328,15 @@ async function main(): Promise<void> {
   const cleanup = new Cleanup();
   const release = cleanup.onSignals();
   try {
+    const began = provenance(npmCommand('torture'));
     const rows = await torture(options, cleanup);
     console.log(formatRows(rows));
     const failed = rows.filter((row) => !row.ok).length;
     console.log(`\n${rows.length - failed} passed, ${failed} failed`);
+    if (options.save) {
+      const report: TortureReport = { ...began, quick: options.quick, rows };
+      console.log(`Wrote ${writeResults(savedName(options), report)}.`);
+    }
     if (failed > 0) process.exitCode = 1;
   } catch (err) {
     failWith('torture.ts', err);

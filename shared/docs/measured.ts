@@ -1,0 +1,19 @@
+/**
+ * Figures from the other measuring commands' results files: the torture, the
+ * soak, the demos, the profiler, the fuzzer, and the tests that measure as
+ * they check (each saves with SAVE_RESULTS=1). One module per command in
+ * measured/, each listing its renderers; the benchmark's are in results.ts.
+ *
+ *   <!-- render: run soak-part3 -->   any results file's run: command, date, machine
+ *
+ * What it leaves out: running anything, as results.ts does.
+ */
+
+import type { Provenance } from '../lib/results.ts';
+import { TORTURE_RENDERERS } from './measured/torture.ts';
+import { describeRun, readResults } from './results.ts';
+
+export const MEASURED_RENDERERS: Record<string, (args: string[], from: string) => string> = {
+  run: ([name], from) => describeRun(readResults<Provenance>(name), from, name),
+  ...TORTURE_RENDERERS,
+};

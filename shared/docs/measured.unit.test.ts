@@ -1,0 +1,64 @@
+/**
+ * The renderers of measured.ts, one test each: what they render from the
+ * committed results files (the figures themselves change with every run, so
+ * these check the shape and that each figure is the file's), and how they
+ * fail on a name the file does not have.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { ROOT } from '../lib/programs.ts';
+import { RENDERERS } from './docs.ts';
+
+const render = (spec: string, from = 'README.md') => {
+  const [name, ...args] = spec.split(' ');
+  const renderer = RENDERERS[name];
+  if (!renderer) throw new Error(`no renderer ${name}`);
+  return renderer(args, from);
+};
+// biome-ignore lint/suspicious/noExplicitAny: a results file, read as it is
+const results = (name: string): any =>
+  JSON.parse(readFileSync(path.join(ROOT, 'shared/results', `${name}.json`), 'utf8'));
+/** A block's first line names the run, with a link from the Markdown file to the results file. */
+const RUN_LINE =
+  /^Measured by `[^`]+` on \d{4}-\d\d-\d\d at \d\d:\d\d UTC: .+, Node v\d+[^;]*; \[`shared\/results\/[\w-]+\.json`\]\([^)]+\)\.$/;
+
+t.test('run: any results file names its command, date and machine', async (t) => {
+  const run = render('run torture-quick', 'shared/torture/README.md');
+  t.match(run, RUN_LINE);
+  t.match(
+    run,
+    /\(\.\.\/results\/torture-quick\.json\)/,
+    'the link is relative to the Markdown file',
+  );
+  t.match(run, /load average \d+\.\d/, 'and the load the run began under');
+});
+
+t.test("torture-table and torture-count: the saved rows, in the torture's own table", async (t) => {
+  const report = results('torture-quick');
+  const [run, blank, header, rule, ...rows] = render('torture-table torture-quick').split('\n');
+  t.match(run, RUN_LINE);
+  t.equal(blank, '');
+  t.match(
+    header,
+    /^\| attack +\| part +\| listener +\| verdict +\| result +\| fds +\| RSS MiB +\|$/,
+  );
+  t.match(rule, /^\| -+ \|/);
+  t.equal(rows.length, report.rows.length, 'a line per row');
+  const resets = report.rows.find(
+    (row: { attack: string; part: string }) =>
+      row.attack === 'resets' && row.part === 'part3-backpressure',
+  );
+  t.equal(
+    render('torture-count torture-quick resets part3-backpressure tcp logLines'),
+    String(resets.figures.logLines),
+  );
+  t.throws(
+    () => render('torture-count torture-quick early-close part3-backpressure tcp logLines'),
+    /early close: no count logLines \(it has none\)/,
+  );
+  t.throws(
+    () => render('torture-count torture-quick resets part9 tcp logLines'),
+    /has no row resets\/part9\/tcp \(it has garbage\/part3-backpressure\/tcp, /,
+  );
+});
