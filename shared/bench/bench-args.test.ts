@@ -2,7 +2,7 @@ import t from 'tap';
 import { runProgram } from '../lib/programs.ts';
 import { parseBenchArgs, savedName } from './bench.ts';
 import { parsePipeArgs } from './pipe-proxy.ts';
-import { parseSoakArgs } from './soak.ts';
+import { parseSoakArgs, savedName as soakName } from './soak.ts';
 
 t.test('parseBenchArgs: defaults', async (t) => {
   t.same(parseBenchArgs([]), {
@@ -154,4 +154,11 @@ t.test('--save: the run is named after its mode, rate and backend', async (t) =>
   t.equal(savedName(parseBenchArgs([])), 'bench-keepalive');
   t.equal(savedName(parseBenchArgs(['--mode', 'close', '--rate', '200'])), 'bench-close-rate-200');
   t.equal(savedName(parseBenchArgs(['--backend', 'nginx'])), 'bench-keepalive-nginx-backend');
+});
+
+t.test('bench:soak --save: the run is named after its part and count', async (t) => {
+  t.equal(parseSoakArgs(['--save']).save, true);
+  t.equal(soakName(parseSoakArgs([])), 'soak-part3');
+  t.equal(soakName(parseSoakArgs(['--requests', '100000'])), 'soak-part3-100000');
+  t.equal(soakName(parseSoakArgs(['--part', 'part2', '--connections', '50'])), 'soak-part2-c50');
 });

@@ -5,10 +5,14 @@
  *
  *   npm run bench:soak
  *   npm run bench:soak -- --part part2 --requests 100000 --connections 100
+ *   npm run bench:soak -- --save
  *
  * It reports the mean latency the part adds to direct, and the part's resident
  * memory at 10%, 50% and 100% of its run: a proxy that leaks shows a line that
- * keeps rising, a sound one stays flat after warming up.
+ * keeps rising, a sound one stays flat after warming up. `--save` writes the
+ * run to `shared/results/` (soak-part3.json; soak-part3-100000.json for
+ * --requests 100000), in the shape of the benchmark's own results files, with
+ * the memory readings beside it, for `npm run docs` to render.
  *
  * What it leaves out: rounds and medians (bench.ts does those); a soak is about
  * what changes over a long run, not about a precise per-request figure.
@@ -16,6 +20,7 @@
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { exitWith, failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
+import { npmCommand, type Provenance, provenance, writeResults } from '../lib/results.ts';
 import { closeLoad, treeRssKiB, watchRss } from './bench-load.ts';
 import {
   compareWithDirect,
@@ -23,16 +28,40 @@ import {
   mib,
   type RunResult,
   summariseRounds,
+  type TargetSummary,
   thousands,
 } from './bench-stats.ts';
 import { PARTS, startBenchBackend } from './bench-targets.ts';
 
-const USAGE = `usage: soak.ts [--part ${PARTS.map((part) => part.name).join('|')}] [--requests N] [--connections N]`;
+const USAGE = `usage: soak.ts [--part ${PARTS.map((part) => part.name).join('|')}] [--requests N] [--connections N] [--save]`;
 
 export interface SoakOptions {
   part: string;
   requests: number;
   connections: number;
+  /** Write the run to shared/results/ under savedName(). */
+  save?: boolean;
+}
+
+/** What --save writes: the bench's rows (direct, the part) and runs, and the memory readings. */
+export interface SoakReport extends Provenance {
+  options: SoakOptions;
+  summaries: TargetSummary[];
+  runs: Record<string, RunResult[]>;
+  /** The part's resident memory at each of CHECKPOINTS, in KiB. */
+  rssKiB: number[];
+}
+
+/** The name --save gives a run: soak-part3, with the count when it is not the default. */
+export function savedName(options: Pick<SoakOptions, 'part' | 'requests' | 'connections'>): string {
+  return [
+    'soak',
+    options.part,
+    options.requests === 1_000_000 ? '' : String(options.requests),
+    options.connections === 100 ? '' : `c${options.connections}`,
+  ]
+    .filter(Boolean)
+    .join('-');
 }
 
 /** Parses the command line; throws an Error with a one-line message when it is wrong. */
@@ -43,6 +72,7 @@ export function parseSoakArgs(argv: string[]): SoakOptions {
       part: { type: 'string', default: 'part3' },
       requests: { type: 'string', default: '1000000' },
       connections: { type: 'string', default: '100' },
+      save: { type: 'boolean', default: false },
     },
     allowPositionals: false,
   });
@@ -53,7 +83,12 @@ export function parseSoakArgs(argv: string[]): SoakOptions {
   const connections = integerOption('--connections', values.connections, 1, 10_000);
   const requests = integerOption('--requests', values.requests, 1, 100_000_000);
   if (requests < connections) throw new Error('--requests must be at least --connections');
-  return { part: values.part, requests, connections };
+  return {
+    part: values.part,
+    requests,
+    connections,
+    ...(values.save ? { save: true } : {}),
+  };
 }
 
 /** The share of the run at which the part's memory is read. */
@@ -91,6 +126,7 @@ async function main(): Promise<void> {
   const cleanup = new Cleanup();
   cleanup.onSignals();
   try {
+    const began = provenance(npmCommand('bench:soak'));
     const backend = await startBenchBackend(cleanup, 'mock');
     const proxy = await part.start(cleanup, backend.port);
     const pid = proxy.pid as number;
@@ -139,6 +175,16 @@ async function main(): Promise<void> {
       `${part.name} resident memory at ${points} ` +
         `(${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MiB from 10% to 100%; a leak keeps rising).`,
     );
+    if (options.save) {
+      const report: SoakReport = {
+        ...began,
+        options,
+        summaries: [directRow, partRow],
+        runs: { direct: [direct], [part.name]: [through] },
+        rssKiB: rss,
+      };
+      console.log(`Wrote ${writeResults(savedName(options), report)}.`);
+    }
   } catch (err) {
     failWith('soak.ts', err);
   } finally {

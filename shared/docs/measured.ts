@@ -10,10 +10,12 @@
  */
 
 import type { Provenance } from '../lib/results.ts';
+import { SOAK_RENDERERS } from './measured/soak.ts';
 import { TORTURE_RENDERERS } from './measured/torture.ts';
 import { describeRun, readResults } from './results.ts';
 
 export const MEASURED_RENDERERS: Record<string, (args: string[], from: string) => string> = {
   run: ([name], from) => describeRun(readResults<Provenance>(name), from, name),
   ...TORTURE_RENDERERS,
+  ...SOAK_RENDERERS,
 };

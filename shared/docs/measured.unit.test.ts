@@ -62,3 +62,13 @@ t.test("torture-table and torture-count: the saved rows, in the torture's own ta
     /has no row resets\/part9\/tcp \(it has garbage\/part3-backpressure\/tcp, /,
   );
 });
+
+t.test(
+  "soak-rss: the part's memory at a checkpoint; the rest renders as the bench does",
+  async (t) => {
+    const report = results('soak-part3');
+    t.equal(render('soak-rss soak-part3 50%'), (report.rssKiB[1] / 1024).toFixed(1));
+    t.throws(() => render('soak-rss soak-part3 75%'), /no checkpoint 75% \(10%, 50%, 100%\)/);
+    t.match(render('figure soak-part3 part3 added'), /^[+-]\d+\.\d\d$/);
+  },
+);
