@@ -3,6 +3,7 @@
  *
  *   npm run demo:backpressure [-- --seconds N]      (N per part, default 9)
  *   npm run demo:backpressure -- --until-mib 64     (part 2 until it has grown 64 MiB)
+ *   npm run demo:backpressure -- --save             (and the figures to shared/results/)
  *
  * It starts one mock backend, then each part in turn in front of it, and opens
  * the same scenario against each: four clients each ask for 48 MiB and read it
@@ -19,6 +20,10 @@
  * builds each 48 MiB body once), so a fixed time can end before part 2 has
  * grown at all; the growth itself is the event to wait for.
  *
+ * `--save` writes the samples to `shared/results/demo-backpressure.json`
+ * (with --until-mib M, demo-backpressure-until-M.json), from which `npm run
+ * docs` draws part 3's chart and renders its figures, with chartLines() below.
+ *
  * What it leaves out: asserting anything (the matrix's slow-readers row does),
  * and reading the answers to their end: each run stops after its time is up
  * (or, with --until-mib, part 2's once it has grown that much).
@@ -26,13 +31,14 @@
 import { parseArgs } from 'node:util';
 import asciichart from 'asciichart';
 import { Cleanup } from '../lib/cleanup.ts';
-import { failWith, integerOption, parseOrExit } from '../lib/cli.ts';
+import { failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { partArgs, startBackend, startPart } from '../lib/programs.ts';
+import { npmCommand, type Provenance, provenance, writeResults } from '../lib/results.ts';
 import { httpGet, rssKiB, slowReaders } from '../test/harness.ts';
 
 const SCRIPT = 'demo-backpressure.ts';
 const USAGE =
-  'usage: demo-backpressure.ts [--seconds N] [--until-mib M]      (N per part, 2 to 120; default 9)';
+  'usage: demo-backpressure.ts [--seconds N] [--until-mib M] [--save]      (N per part, 2 to 120; default 9)';
 const MiB = 1024 * 1024;
 const CLIENTS = 4;
 const SIZE = 48 * MiB;
@@ -45,7 +51,7 @@ const PARTS = [
   { name: 'part3', folder: 'part3-backpressure', color: asciichart.green },
 ];
 
-interface Run {
+export interface Run {
   name: string;
   /** RSS growth over the proxy's idle baseline, in MiB, one value per sample. */
   samples: number[];
@@ -54,21 +60,47 @@ interface Run {
   ms: number;
 }
 
-interface DemoOptions {
+export interface DemoOptions {
   seconds: number;
   /** End part 2's run once it has grown this many MiB. */
   untilMiB?: number;
+  /** Write the runs to shared/results/ under savedName(). */
+  save?: boolean;
 }
 
-function parseDemoArgs(argv: string[]): DemoOptions {
+/** What --save writes: the scenario, and each part's samples. */
+export interface BackpressureReport extends Provenance {
+  options: DemoOptions;
+  clients: number;
+  sizeMiB: number;
+  readEveryMs: number;
+  sampleMs: number;
+  runs: Run[];
+  /** The whole demo, backends and proxies started and stopped included. */
+  totalMs: number;
+}
+
+/** The name --save gives a run. */
+export function savedName(options: DemoOptions): string {
+  const until = options.untilMiB === undefined ? '' : `-until-${options.untilMiB}`;
+  const seconds = options.seconds === 9 ? '' : `-${options.seconds}s`;
+  return `demo-backpressure${until}${seconds}`;
+}
+
+export function parseDemoArgs(argv: string[]): DemoOptions {
   const { values } = parseArgs({
     args: argv,
-    options: { seconds: { type: 'string' }, 'until-mib': { type: 'string' } },
+    options: {
+      seconds: { type: 'string' },
+      'until-mib': { type: 'string' },
+      save: { type: 'boolean', default: false },
+    },
   });
   const until = values['until-mib'];
   return {
     seconds: integerOption('--seconds', values.seconds ?? '9', 2, 120),
     untilMiB: until === undefined ? undefined : integerOption('--until-mib', until, 1, 1024),
+    ...(values.save ? { save: true } : {}),
   };
 }
 
@@ -112,8 +144,76 @@ function signed(mib: number): string {
   return `${mib >= 0 ? '+' : ''}${mib.toFixed(1)}`;
 }
 
+/** A run's highest growth, in MiB. */
+export const peakOf = (run: Run) => Math.max(...run.samples);
+
+/**
+ * The chart and its legend, as the demo prints them: both curves on one
+ * chart, each named at the right of its last sample (and, on a terminal, in
+ * its colour), the time axis, then each part's peak.
+ */
+export function chartLines(
+  report: Omit<BackpressureReport, keyof Provenance>,
+  colour: boolean,
+): string[] {
+  const { runs, options } = report;
+  const height = 16;
+  const values = runs.flatMap((run) => run.samples);
+  const plot = asciichart
+    .plot(
+      runs.map((run) => run.samples),
+      {
+        height,
+        min: 0,
+        ...(colour ? { colors: PARTS.map((part) => part.color) } : {}),
+        format: (value) => value.toFixed(0).padStart(6),
+      },
+    )
+    .split('\n')
+    .map((line) => line.trimEnd());
+  // The row asciichart draws a value on: its arithmetic, for the labels.
+  const [min, max] = [Math.min(0, ...values), Math.max(...values)];
+  const ratio = max - min !== 0 ? height / (max - min) : 1;
+  const rows = Math.abs(Math.round(max * ratio) - Math.round(min * ratio));
+  const rowOf = (value: number) => rows - (Math.round(value * ratio) - Math.round(min * ratio));
+  for (const [i, run] of runs.entries()) {
+    const row = rowOf(run.samples[run.samples.length - 1]);
+    const name = colour ? `${PARTS[i].color}${run.name}${asciichart.reset}` : run.name;
+    plot[row] = `${plot[row]}  ${name}`;
+  }
+  const longest = Math.max(...runs.map((run) => run.samples.length));
+  const end =
+    options.untilMiB === undefined
+      ? options.seconds
+      : Math.max(...runs.map((run) => run.ms)) / 1000;
+  const lines = [
+    `proxy RSS growth over its idle baseline (MiB), one sample every ${report.sampleMs} ms`,
+    '',
+    ...plot,
+    `${' '.repeat(8)}0 s${' '.repeat(Math.max(0, longest - 8))}${end.toFixed(0)} s`,
+  ];
+  for (const [i, run] of runs.entries()) {
+    const name = colour ? `${PARTS[i].color}${run.name}${asciichart.reset}` : run.name;
+    lines.push(
+      `${name}: peak ${signed(peakOf(run))} MiB over a ${run.baseMiB.toFixed(1)} MiB baseline ` +
+        `(${report.clients * report.sizeMiB} MiB requested in all)`,
+    );
+  }
+  if (options.untilMiB !== undefined) {
+    const [first, second] = runs;
+    lines.push(
+      peakOf(first) >= options.untilMiB
+        ? `part2 passed +${options.untilMiB} MiB after ${(first.ms / 1000).toFixed(1)} s; part3 had ${(second.ms / 1000).toFixed(1)} s.`
+        : `part2 did not grow ${options.untilMiB} MiB within ${options.seconds} s.`,
+    );
+  }
+  return lines;
+}
+
 async function main(): Promise<void> {
-  const { seconds, untilMiB } = parseOrExit(SCRIPT, USAGE, parseDemoArgs);
+  const options = parseOrExit(SCRIPT, USAGE, parseDemoArgs);
+  const { seconds, untilMiB } = options;
+  const began = provenance(npmCommand('demo:backpressure'));
   const cleanup = new Cleanup();
   const stopOnSignals = cleanup.onSignals();
   try {
@@ -133,40 +233,19 @@ async function main(): Promise<void> {
       backend.port,
       untilMiB === undefined ? seconds * 1000 : Math.max(first.ms, MIN_PART3_MS),
     );
-    const runs = [first, second];
-
-    console.log(
-      `\nproxy RSS growth over its idle baseline (MiB), one sample every ${SAMPLE_MS} ms\n`,
-    );
-    console.log(
-      asciichart.plot(
-        runs.map((run) => run.samples),
-        {
-          height: 16,
-          min: 0,
-          colors: PARTS.map((part) => part.color),
-          format: (value) => value.toFixed(0).padStart(6),
-        },
-      ),
-    );
-    const longest = Math.max(...runs.map((run) => run.samples.length));
-    const end = untilMiB === undefined ? seconds : Math.max(...runs.map((run) => run.ms)) / 1000;
-    console.log(`${' '.repeat(8)}0 s${' '.repeat(Math.max(0, longest - 8))}${end.toFixed(0)} s`);
-    for (const [i, run] of runs.entries()) {
-      const peak = Math.max(...run.samples);
-      console.log(
-        `${PARTS[i].color}${run.name}${asciichart.reset}: peak ${signed(peak)} MiB ` +
-          `over a ${run.baseMiB.toFixed(1)} MiB baseline (${CLIENTS * (SIZE / MiB)} MiB requested in all)`,
-      );
-    }
-    if (untilMiB !== undefined) {
-      const reached = Math.max(...first.samples) >= untilMiB;
-      console.log(
-        reached
-          ? `part2 passed +${untilMiB} MiB after ${(first.ms / 1000).toFixed(1)} s; part3 had ${(second.ms / 1000).toFixed(1)} s.`
-          : `part2 did not grow ${untilMiB} MiB within ${seconds} s.`,
-      );
-    }
+    const report: BackpressureReport = {
+      ...began,
+      options,
+      clients: CLIENTS,
+      sizeMiB: SIZE / MiB,
+      readEveryMs: READ_EVERY_MS,
+      sampleMs: SAMPLE_MS,
+      runs: [first, second],
+      totalMs: Date.now() - Date.parse(began.date),
+    };
+    console.log('');
+    console.log(chartLines(report, true).join('\n'));
+    if (options.save) console.log(`Wrote ${writeResults(savedName(options), report)}.`);
   } catch (err) {
     failWith(SCRIPT, err);
   } finally {
@@ -175,4 +254,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (isMain(import.meta.url)) await main();

@@ -10,6 +10,8 @@
  */
 
 import type { Provenance } from '../lib/results.ts';
+import { BACKPRESSURE_RENDERERS } from './measured/backpressure.ts';
+import { SLOW_READERS_RENDERERS } from './measured/slow-readers.ts';
 import { SOAK_RENDERERS } from './measured/soak.ts';
 import { TORTURE_RENDERERS } from './measured/torture.ts';
 import { describeRun, readResults } from './results.ts';
@@ -18,4 +20,6 @@ export const MEASURED_RENDERERS: Record<string, (args: string[], from: string) =
   run: ([name], from) => describeRun(readResults<Provenance>(name), from, name),
   ...TORTURE_RENDERERS,
   ...SOAK_RENDERERS,
+  ...BACKPRESSURE_RENDERERS,
+  ...SLOW_READERS_RENDERERS,
 };

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { chartLines } from '../demos/demo-backpressure.ts';
 import { ROOT } from '../lib/programs.ts';
 import { RENDERERS } from './docs.ts';
 
@@ -72,3 +73,49 @@ t.test(
     t.match(render('figure soak-part3 part3 added'), /^[+-]\d+\.\d\d$/);
   },
 );
+
+t.test('backpressure-chart: both curves, named where they end, and the peaks', async (t) => {
+  const report = results('demo-backpressure');
+  const lines = render('backpressure-chart demo-backpressure').split('\n');
+  t.equal(lines[0], '```');
+  t.equal(lines.at(-1), '```');
+  t.match(lines[1], /^proxy RSS growth over its idle baseline \(MiB\), one sample every 250 ms$/);
+  t.equal(lines.filter((line) => / {2}part2$/.test(line)).length, 1, 'part2 named once');
+  t.equal(lines.filter((line) => / {2}part3$/.test(line)).length, 1, 'part3 named once');
+  t.notOk(
+    lines.some((line) => line.includes('\x1b')),
+    'no terminal colours',
+  );
+  t.ok(
+    lines.includes(
+      `part2: peak +${render('backpressure demo-backpressure part2 peak')} MiB over a ${report.runs[0].baseMiB.toFixed(1)} MiB baseline (192 MiB requested in all)`,
+    ),
+  );
+  t.equal(render('backpressure demo-backpressure all requested'), '192');
+  t.throws(() => render('backpressure demo-backpressure part9 peak'), /parts: part2, part3/);
+});
+
+t.test("chartLines: a label goes on the row of its curve's last sample", async (t) => {
+  const base = { clients: 1, sizeMiB: 1, readEveryMs: 100, sampleMs: 250, totalMs: 1000 };
+  const lines = chartLines(
+    {
+      ...base,
+      options: { seconds: 2 },
+      runs: [
+        { name: 'part2', samples: [0, 16, 16], baseMiB: 70, ms: 2000 },
+        { name: 'part3', samples: [0, 4, 8], baseMiB: 70, ms: 2000 },
+      ],
+    },
+    false,
+  );
+  const row = (label: string) => lines.find((line) => line.endsWith(`  ${label}`)) ?? '';
+  t.match(row('part2'), /^ +16 [┤┼]/, 'part2 ends at 16');
+  t.match(row('part3'), /^ +8 [┤┼]/, 'part3 ends at 8');
+});
+
+t.test('slow-readers: what the matrix row measured', async (t) => {
+  const report = results('slow-readers-part2');
+  t.equal(render('slow-readers slow-readers-part2 grew'), report.grewMiB.toFixed(1));
+  t.equal(render('slow-readers slow-readers-part2 in-flight'), '144');
+  t.throws(() => render('slow-readers slow-readers-part2 peak'), /no peak \(grew, /);
+});

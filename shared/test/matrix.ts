@@ -28,10 +28,14 @@
  * that is down or killed, a dead one, the --idle-timeout flag, and bad
  * arguments (command lines that must not start at all, run at once).
  *
+ * The slow-readers row saves how much the proxy grew, with SAVE_RESULTS=1, to
+ * shared/results/slow-readers-partN.json: parts 2 and 3 render it from there.
+ *
  * What it leaves out: what only one part has (part 4's pools, health checks and
  * configuration are tested in its own folder).
  */
 import t, { type Test } from 'tap';
+import { type Provenance, saveTestResults, testProvenance } from '../lib/results.ts';
 import { makeBody } from './backend.ts';
 import {
   freePort,
@@ -124,6 +128,17 @@ const FD_SLACK = 10;
 /** one-of-two-dead: requests in a row (enough for a rotation to land on the dead one). */
 const DEAD_ROW_REQUESTS = 6;
 
+/** What the slow-readers row saves: how much the proxy grew, and the test's threshold. */
+export interface SlowReadersGrowth {
+  part: string;
+  clients: number;
+  sizeMiB: number;
+  /** Held once the backend was done sending (a part that grows); the peak over the watch (one that does not). */
+  grewMiB: number;
+  /** More than this for a part that grows, less for one that does not. */
+  thresholdMiB: number;
+}
+
 export interface PartUnderTest {
   /** The part's folder, e.g. 'part1-oneshot'; its column in EXPECTED is the name before the dash. */
   part: string;
@@ -179,6 +194,18 @@ export function behaviourMatrix(subject: PartUnderTest): void {
     const backend = await serveBackend(t, { name: NAME });
     const noStackTrace = (tt: Tap, proxy: Program) =>
       tt.notMatch(proxy.output(), STACK_TRACE, 'the proxy printed no stack trace');
+    /** slow-readers, with SAVE_RESULTS=1: what the part's own folder grew by (a step's is not saved). */
+    const saveGrowth = (began: Provenance, grewMiB: number) => {
+      if (folder !== part) return;
+      const growth: SlowReadersGrowth = {
+        part,
+        clients: SLOW_READERS,
+        sizeMiB: SLOW_SIZE / MiB,
+        grewMiB,
+        thresholdMiB: expected('slow-readers') === 'grows' ? GROWN_MiB : BOUNDED_MiB,
+      };
+      saveTestResults(`slow-readers-${column}`, began, growth);
+    };
 
     // The shared proxy, killed when the matrix ends. Before its first client it
     // holds the descriptors it holds with no connection open (or a few more,
@@ -217,6 +244,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
         ? 'slow-readers: the proxy holds their responses in memory (known bug, asserted)'
         : 'slow-readers: the proxy memory stays bounded';
     row(slowReaderTest, async (t) => {
+      const began = testProvenance(`${part}/matrix.test.ts`);
       // quietShared() has had it serve a request: every module the relay uses
       // is loaded before the baseline.
       const proxy = await quietShared();
@@ -245,6 +273,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
           { timeoutMs: 15_000, intervalMs: 300, what: 'RSS to settle' },
         );
         t.ok(held > GROWN_MiB, `RSS grew by ${held.toFixed(1)} MiB (${inFlight} MiB in flight)`);
+        saveGrowth(began, held);
       } else {
         // Nothing signals "would have grown by now", so watch for a while: part 2
         // passes the bounded threshold in well under a second on the same machine.
@@ -258,6 +287,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
           peak < BOUNDED_MiB,
           `RSS grew by ${peak.toFixed(1)} MiB at most (< ${BOUNDED_MiB}; ${inFlight} MiB in flight)`,
         );
+        saveGrowth(began, peak);
       }
       // The stalled response is intact: once the reader reads, all of it arrives.
       const first = readers.find((r) => r.readableLength > 0) as (typeof readers)[number];
