@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { runProgram } from '../lib/programs.ts';
-import { flameGraph, parseProfileArgs, read } from './profile.ts';
+import { flameGraph, parseProfileArgs, read, savedName } from './profile.ts';
 
 t.test('npm run profile -- 3: a flame graph, a profile, and the top frames', async (t) => {
   const out = t.testdir({});
@@ -69,3 +69,10 @@ t.test(
     );
   },
 );
+
+t.test('--save: the reading is named after its part and mode', async (t) => {
+  t.equal(parseProfileArgs(['3', '--save']).save, true);
+  t.equal(parseProfileArgs(['3']).save, undefined);
+  t.equal(savedName(parseProfileArgs(['3'])), 'profile-part3-keepalive');
+  t.equal(savedName(parseProfileArgs(['4', '--mode', 'close'])), 'profile-part4-close');
+});

@@ -4,6 +4,7 @@
  *   npm run profile -- 3                 part 3, keep-alive load, 5 s
  *   npm run profile -- 4 --mode close    part 4, a new connection per request
  *   npm run profile -- 4 --seconds 10 --out /tmp/part4
+ *   npm run profile -- 3 --save          and its reading to shared/results/
  *
  * It starts the mock backend and part N under V8's sampling profiler
  * (through node:inspector: see profile-run.ts), drives it with the benchmark's
@@ -13,7 +14,10 @@
  * (our code, Node's streams and sockets, V8's garbage collector, the program
  * itself: mostly syscalls and libuv), and a flame graph written as an SVG file
  * that a browser opens. The .cpuprofile beside it opens in Chrome DevTools or
- * speedscope for a closer look.
+ * speedscope for a closer look. `--save` writes the reading (the rate, the
+ * time by kind, the top functions) to `shared/results/` as
+ * profile-partN-MODE.json, where `npm run docs` renders the figures of
+ * shared/bench/WHERE-THE-TIME-GOES.md from it.
  *
  * What it leaves out: native frames (libuv and the kernel show as "(program)";
  * `perf` sees inside them where it is allowed), and the load generator, which
@@ -25,11 +29,12 @@ import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { ROOT, startBackend, startProgram } from '../lib/programs.ts';
+import { npmCommand, type Provenance, provenance, writeResults } from '../lib/results.ts';
 import { load, type Mode, modeOption } from './bench-load.ts';
 
 const SCRIPT = 'profile.ts';
 const USAGE =
-  'usage: profile.ts N [--mode keepalive|close] [--seconds S] [--connections C] [--out DIR]   (N from 1 to 4)';
+  'usage: profile.ts N [--mode keepalive|close] [--seconds S] [--connections C] [--out DIR] [--save]   (N from 1 to 4)';
 
 export interface ProfileOptions {
   part: string;
@@ -37,7 +42,16 @@ export interface ProfileOptions {
   seconds: number;
   connections: number;
   out: string;
+  /** Write the reading to shared/results/ under savedName(). */
+  save?: boolean;
 }
+
+/** The name --save gives a reading: profile-part3-keepalive, profile-part4-close. */
+export const savedName = (options: Pick<ProfileOptions, 'part' | 'mode'>) =>
+  `profile-${options.part.split('-')[0]}-${options.mode}`;
+
+/** How many functions a saved reading keeps, by self time. */
+const SAVED_TOP = 60;
 
 export function parseProfileArgs(argv: string[]): ProfileOptions {
   const { values, positionals } = parseArgs({
@@ -48,6 +62,7 @@ export function parseProfileArgs(argv: string[]): ProfileOptions {
       seconds: { type: 'string', default: '5' },
       connections: { type: 'string', default: '50' },
       out: { type: 'string', default: path.join(ROOT, 'profile') },
+      save: { type: 'boolean', default: false },
     },
   });
   if (positionals.length !== 1) throw new Error('give one part number, from 1 to 4');
@@ -60,6 +75,7 @@ export function parseProfileArgs(argv: string[]): ProfileOptions {
     seconds: integerOption('--seconds', values.seconds, 1, 600),
     connections: integerOption('--connections', values.connections, 1, 10_000),
     out: path.resolve(values.out),
+    ...(values.save ? { save: true } : {}),
   };
 }
 
@@ -99,6 +115,12 @@ export interface Reading {
   totalMs: number;
   top: { name: string; where: string; selfMs: number }[];
   kinds: [string, number][];
+}
+
+/** What --save writes: the options, the rate the load reached, and the reading. */
+export interface ProfileReport extends Provenance, Reading {
+  options: Omit<ProfileOptions, 'out'>;
+  rps: number;
 }
 
 /** Self time per function and per kind, from a profile's hit counts. */
@@ -181,6 +203,7 @@ async function main(): Promise<void> {
   const cleanup = new Cleanup();
   const release = cleanup.onSignals();
   try {
+    const began = provenance(npmCommand('profile'));
     mkdirSync(options.out, { recursive: true });
     const backend = await startBackend(cleanup, { name: 'P' });
     const args =
@@ -224,6 +247,16 @@ async function main(): Promise<void> {
       );
     }
     console.log(`\nflame graph: ${svg}\nprofile:     ${file} (Chrome DevTools or speedscope)`);
+    if (options.save) {
+      const { out: _out, ...saved } = options;
+      const report: ProfileReport = {
+        ...began,
+        options: saved,
+        rps: result.rps,
+        ...read(profile, SAVED_TOP),
+      };
+      console.log(`Wrote ${writeResults(savedName(options), report)}.`);
+    }
   } catch (err) {
     failWith(SCRIPT, err);
   } finally {

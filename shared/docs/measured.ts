@@ -11,6 +11,8 @@
 
 import type { Provenance } from '../lib/results.ts';
 import { BACKPRESSURE_RENDERERS } from './measured/backpressure.ts';
+import { COST_RENDERERS } from './measured/cost.ts';
+import { PROFILE_RENDERERS } from './measured/profile.ts';
 import { SLOW_READERS_RENDERERS } from './measured/slow-readers.ts';
 import { SOAK_RENDERERS } from './measured/soak.ts';
 import { TORTURE_RENDERERS } from './measured/torture.ts';
@@ -21,5 +23,7 @@ export const MEASURED_RENDERERS: Record<string, (args: string[], from: string) =
   ...TORTURE_RENDERERS,
   ...SOAK_RENDERERS,
   ...BACKPRESSURE_RENDERERS,
+  ...PROFILE_RENDERERS,
+  ...COST_RENDERERS,
   ...SLOW_READERS_RENDERERS,
 };

@@ -7,9 +7,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { callsTable, cpuRatio, parseStraceSummary } from '../bench/cost.ts';
 import { chartLines } from '../demos/demo-backpressure.ts';
 import { ROOT } from '../lib/programs.ts';
 import { RENDERERS } from './docs.ts';
+import { kindKey } from './measured/profile.ts';
 
 const render = (spec: string, from = 'README.md') => {
   const [name, ...args] = spec.split(' ');
@@ -111,6 +113,93 @@ t.test("chartLines: a label goes on the row of its curve's last sample", async (
   const row = (label: string) => lines.find((line) => line.endsWith(`  ${label}`)) ?? '';
   t.match(row('part2'), /^ +16 [┤┼]/, 'part2 ends at 16');
   t.match(row('part3'), /^ +8 [┤┼]/, 'part3 ends at 8');
+});
+
+t.test("profile-kinds and profile: the time by kind, a kind's or a function's share", async (t) => {
+  const report = results('profile-part3-keepalive');
+  const [run, , header, , ...rows] = render('profile-kinds profile-part3-keepalive').split('\n');
+  t.match(run, RUN_LINE);
+  t.match(header, /^\| by kind +\| ms +\| % +\|$/);
+  t.equal(rows.length, report.kinds.length);
+  t.equal(kindKey('idle (waiting in epoll)'), 'idle');
+  t.equal(kindKey('Node sockets (net)'), 'node-sockets');
+  const ours = report.kinds.find(([label]: [string]) => label === 'our code');
+  t.equal(
+    render('profile profile-part3-keepalive kind our-code'),
+    ((ours[1] / report.totalMs) * 100).toFixed(1),
+  );
+  const close = results('profile-part4-close');
+  const native = close.top.find(
+    (f: { name: string; where: string }) => f.name === 'connect' && f.where === '',
+  );
+  t.equal(
+    render('profile profile-part4-close frame connect@'),
+    ((native.selfMs / close.totalMs) * 100).toFixed(1),
+    'connect@: the binding alone',
+  );
+  t.throws(
+    () => render('profile profile-part3-keepalive kind nothing'),
+    /no kind nothing \(it has idle, /,
+  );
+  t.throws(
+    () => render('profile profile-part3-keepalive frame noSuchFunction'),
+    /no function noSuchFunction among its top/,
+  );
+});
+
+t.test('cost-cpu, cost-calls and cost: CPU and system calls per request', async (t) => {
+  const [run, , header, , ...rows] = render('cost-cpu cost').split('\n');
+  t.match(run, RUN_LINE);
+  t.match(header, /^\| mode +\| per request +\| pipe +\| part3 +\| part4 +\| nginx +\|$/);
+  t.equal(rows.length, 4, 'user and system, in two modes');
+  const calls = render('cost-calls cost close').split('\n');
+  t.match(calls[2], /^\| call +\| pipe +\| part3 +\| part4 +\| nginx +\|$/);
+  t.match(calls.at(-1) as string, /^\| total +\|/);
+  t.match(render('cost cost cpu keepalive part3 user'), /^\d+\.\d$/);
+  t.match(render('cost cost ratio keepalive nginx part3 user'), /^\d+\.\d\d$/);
+  t.match(render('cost cost calls close part3 epoll_ctl'), /^\d+\.\d$/);
+  t.throws(() => render('cost cost nothing'), /no figure nothing \(cpu, /);
+});
+
+t.test("the cost arithmetic: strace's summary, ratios of rounds, the calls table", async (t) => {
+  const summary = [
+    '% time     seconds  usecs/call     calls    errors syscall',
+    '------ ----------- ----------- --------- --------- ----------------',
+    ' 60.00    0.000600           3       200           read',
+    ' 40.00    0.000400           2       200        10 epoll_ctl',
+    '------ ----------- ----------- --------- --------- ----------------',
+    '100.00    0.001000                   400        10 total',
+  ].join('\n');
+  t.same(parseStraceSummary(summary), { read: 200, epoll_ctl: 200 });
+  const cpu = {
+    keepalive: {
+      a: [1, 2, 3].map((userUs) => ({ requests: 1, userUs, systemUs: 1 })),
+      b: [2, 2, 6].map((userUs) => ({ requests: 1, userUs, systemUs: 1 })),
+    },
+  };
+  t.equal(cpuRatio({ cpu }, 'keepalive', 'a', 'b', 'user'), 0.5, 'the median of 0.5, 1 and 0.5');
+  const table = callsTable(
+    {
+      calls: {
+        close: {
+          a: { requests: 10, perRequest: { read: 4, close: 2, futex: 0.01 } },
+          b: { requests: 10, perRequest: { read: 3, close: 2 } },
+        },
+      },
+    },
+    'close',
+  ).split('\n');
+  t.same(
+    table.map((line) => line.replace(/ +/g, ' ')),
+    [
+      '| call | a | b |',
+      table[1].replace(/ +/g, ' '),
+      '| `read` | 4.00 | 3.00 |',
+      '| `close` | 2.00 | 2.00 |',
+      '| 1 others | 0.01 | 0.00 |',
+      '| total | 6.01 | 5.00 |',
+    ],
+  );
 });
 
 t.test('slow-readers: what the matrix row measured', async (t) => {
