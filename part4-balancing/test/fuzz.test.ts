@@ -33,6 +33,7 @@ t.test('bad options: exit 2, the problem on one line, then the usage', async (t)
     [['--runs', '0'], /--runs: expected a positive integer, got 0/],
     [['--only', 'nope'], /--only: no parser nope \(http-head, /],
     [['--bogus'], /Unknown option '--bogus'/],
+    [['--save', '--only', 'hosts'], /--save keeps every parser: leave out --only/],
   ] as const;
   const runs = await Promise.all(cases.map(([args]) => runProgram(FUZZ, [...args])));
   for (const [i, [args, problem]] of cases.entries()) {

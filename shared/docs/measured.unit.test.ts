@@ -202,6 +202,15 @@ t.test("the cost arithmetic: strace's summary, ratios of rounds, the calls table
   );
 });
 
+t.test("fuzz-lines: the fuzzer's lines, as it printed them", async (t) => {
+  const report = results('fuzz');
+  const lines = render('fuzz-lines fuzz').split('\n');
+  t.match(lines[0], RUN_LINE);
+  t.same(lines.slice(2, 3).concat(lines.slice(-1)), ['```', '```']);
+  t.equal(lines.length, 4 + report.lines.length, 'the run, a blank line, the fenced lines');
+  t.match(lines[3], /^http-head {7}\d+ cases, no failure \(seed -?\d+, \d+\.\d s\)$/);
+});
+
 t.test('slow-readers: what the matrix row measured', async (t) => {
   const report = results('slow-readers-part2');
   t.equal(render('slow-readers slow-readers-part2 grew'), report.grewMiB.toFixed(1));
