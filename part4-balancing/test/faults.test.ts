@@ -11,10 +11,12 @@
  * (connect 300 ms, first byte 700 ms, idle 1000 ms). The latency stays well
  * under the first-byte timeout, even on a loaded machine: a backend further
  * away than that would be given up on like a black hole. The table of what each
- * fault does is printed at the end: chapter 2 quotes it.
+ * fault does is printed at the end, and saved with SAVE_RESULTS=1 (to
+ * shared/results/faults.json): chapter 2 renders it from there.
  */
 import net from 'node:net';
 import t, { type Test } from 'tap';
+import { saveTestResults, testProvenance } from '../../shared/lib/results.ts';
 import { markdownTable } from '../../shared/lib/table.ts';
 import { type Fault, startFaultRelay } from '../../shared/test/fault-relay.ts';
 import {
@@ -36,6 +38,7 @@ import {
   whoAnswered,
 } from './support.ts';
 
+const began = testProvenance(import.meta.url);
 const CONNECT_MS = 300;
 const FIRST_BYTE_MS = 700;
 /**
@@ -289,6 +292,14 @@ for (const [i, c] of CASES.entries()) {
   });
 }
 
+/** What SAVE_RESULTS=1 saves: the table, and the proxy's descriptors and memory before and after. */
+export interface FaultTable {
+  header: string[];
+  rows: string[][];
+  fds: [number, number];
+  rssKiB: [number, number];
+}
+
 /** The client's view in a few words. */
 function clientSaw(seen: Seen): string {
   const ending = seen.how === 'reset' ? 'then a reset' : 'then a close';
@@ -314,19 +325,24 @@ t.test('after every fault: the descriptors are back where they started', async (
   t.ok(fds <= baseline.fds, `${fds} descriptors, ${baseline.fds} before`);
   // No memory left behind either: a few MiB of V8's heap at most, not a copy of what was relayed.
   t.ok(rss - baseline.rss < 32 * 1024, `resident memory ${rss} KiB, ${baseline.rss} KiB before`);
+  const table: FaultTable = {
+    header: ['fault', 'what the client sees', 'X marked down?', 'retried?', 'connections left'],
+    rows,
+    fds: [baseline.fds, fds],
+    rssKiB: [baseline.rss, rss],
+  };
   t.comment(
     [
       `What each fault does (faults.test.ts, ${new Date().toISOString().slice(0, 16)}Z;`,
       `connectTimeoutMs ${CONNECT_MS}, firstByteTimeoutMs ${FIRST_BYTE_MS}, idleTimeoutMs ${IDLE_MS},`,
       `maxFails 1; each client asks for ${SIZE / 1000} KB):`,
       '',
-      markdownTable(
-        ['fault', 'what the client sees', 'X marked down?', 'retried?', 'connections left'],
-        rows,
-      ),
+      markdownTable(table.header, table.rows),
       '',
       `The proxy's descriptors: ${baseline.fds} before, ${fds} after; ` +
         `resident memory ${Math.round(baseline.rss / 1024)} MiB before, ${Math.round(rss / 1024)} MiB after.`,
     ].join('\n'),
   );
+  const saved = saveTestResults('faults', began, table);
+  if (saved) t.comment(`Wrote ${saved}.`);
 });

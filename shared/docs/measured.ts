@@ -12,6 +12,7 @@
 import type { Provenance } from '../lib/results.ts';
 import { BACKPRESSURE_RENDERERS } from './measured/backpressure.ts';
 import { COST_RENDERERS } from './measured/cost.ts';
+import { FAULTS_RENDERERS } from './measured/faults.ts';
 import { FUZZ_RENDERERS } from './measured/fuzz.ts';
 import { PROFILE_RENDERERS } from './measured/profile.ts';
 import { SLOW_READERS_RENDERERS } from './measured/slow-readers.ts';
@@ -27,5 +28,6 @@ export const MEASURED_RENDERERS: Record<string, (args: string[], from: string) =
   ...PROFILE_RENDERERS,
   ...COST_RENDERERS,
   ...FUZZ_RENDERERS,
+  ...FAULTS_RENDERERS,
   ...SLOW_READERS_RENDERERS,
 };

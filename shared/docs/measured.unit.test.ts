@@ -211,6 +211,17 @@ t.test("fuzz-lines: the fuzzer's lines, as it printed them", async (t) => {
   t.match(lines[3], /^http-head {7}\d+ cases, no failure \(seed -?\d+, \d+\.\d s\)$/);
 });
 
+t.test("faults-table and faults: chapter 2's table, and the proxy around it", async (t) => {
+  const report = results('faults');
+  const [run, , header, , ...rows] = render('faults-table faults').split('\n');
+  t.match(run, /^Measured by `SAVE_RESULTS=1 npx tap part4-balancing\/test\/faults\.test\.ts` on /);
+  t.match(header, /^\| fault +\| what the client sees +\|/);
+  t.equal(rows.length, report.rows.length);
+  t.equal(render('faults faults fds-before'), String(report.fds[0]));
+  t.equal(render('faults faults rss-after'), (report.rssKiB[1] / 1024).toFixed(0));
+  t.throws(() => render('faults faults fds'), /no figure fds \(fds-before, /);
+});
+
 t.test('slow-readers: what the matrix row measured', async (t) => {
   const report = results('slow-readers-part2');
   t.equal(render('slow-readers slow-readers-part2 grew'), report.grewMiB.toFixed(1));
