@@ -11,11 +11,14 @@
  * test makes it go silent. The workers test has its own proxy, on database 1.
  * The order keeps each test's starting point: Redis down at start first, the
  * removed host before the wildcard and default keys exist, the outage last.
+ * With SAVE_RESULTS=1 the silent-link test saves the time from the heal to
+ * fresh routes to shared/results/fleet-heal.json (chapter 7 quotes it).
  */
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 import t from 'tap';
+import { saveTestResults, testProvenance } from '../../shared/lib/results.ts';
 import { startFaultRelay } from '../../shared/test/fault-relay.ts';
 import { parseResponse, readAll, serveBackend, waitFor } from '../../shared/test/harness.ts';
 import { type RedisServer, redisClient, redisServer } from '../../shared/test/redis.ts';
@@ -204,6 +207,7 @@ t.test(
 t.test(
   'the link to Redis goes silent: the last routes serve on, the status says so; healed: fresh routes within 15 s',
   async (t) => {
+    const began = testProvenance(import.meta.url);
     const db = await redisClient(t, redis);
     const key = 'hostnames:moved.example.org:backends';
     await db.sAdd(key, member(A));
@@ -264,6 +268,7 @@ t.test(
     );
     t.comment(`heal to fresh routes: ${(took / 1000).toFixed(1)} s`);
     t.ok(took < 15_000, `fresh routes ${(took / 1000).toFixed(1)} s after the heal`);
+    saveTestResults('fleet-heal', began, { healMs: took });
     t.same(await linkState(), { connected: true, state: 'up' }, 'the status says the link is up');
     t.equal(logged(/went silent/g).length, 1, 'one line when it went silent, none per PING');
     t.equal(logged(/is back/g).length, 1, 'one line when the routes were read again');

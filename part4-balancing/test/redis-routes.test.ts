@@ -10,9 +10,13 @@
  * other tests share, each in a database of its own (notifications come per
  * database), in an order that keeps each test's starting point: the first
  * test sees notifications as the server started, the outage comes last.
+ *
+ * With SAVE_RESULTS=1 the live test saves the delays it measured to
+ * shared/results/redis-routes.json, where chapter 7's figures come from.
  */
 import { EventEmitter } from 'node:events';
 import t, { type Test } from 'tap';
+import { saveTestResults, testProvenance } from '../../shared/lib/results.ts';
 import { startFaultRelay } from '../../shared/test/fault-relay.ts';
 import { freePort, waitFor } from '../../shared/test/harness.ts';
 import { type RedisServer, redisClient, startRedis } from '../../shared/test/redis.ts';
@@ -223,7 +227,15 @@ t.test(
   },
 );
 
+/** What the live test saves: the delay from each SADD to the changed table, sorted. */
+export interface RouteDelays {
+  delaysMs: number[];
+  medianMs: number;
+  maxMs: number;
+}
+
 t.test('live: SADD, SREM and DEL reach the table well within a second', async (t) => {
+  const began = testProvenance(import.meta.url);
   const redis = database(1);
   const client = await redisClient(t, redis);
   const key = 'hostnames:live.example.org:backends';
@@ -248,6 +260,8 @@ t.test('live: SADD, SREM and DEL reach the table well within a second', async (t
     `SADD to table change, 20 updates: median ${median.toFixed(1)} ms, max ${max.toFixed(1)} ms`,
   );
   t.ok(max < 1000, `every update within a second (max ${max.toFixed(1)} ms)`);
+  const saved: RouteDelays = { delaysMs: delays, medianMs: median, maxMs: max };
+  saveTestResults('redis-routes', began, saved);
   t.equal(ids('live.example.org')?.length, 21);
 
   const removed = untilChange(events, () => !has('10.0.1.1:80'));

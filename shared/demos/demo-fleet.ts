@@ -2,6 +2,7 @@
  * npm run demo:fleet: a fleet of two part 4 proxies following one Redis.
  *
  *   npm run demo:fleet [-- --duration SECONDS]      (default 24)
+ *   npm run demo:fleet -- --save                     (and how long each follow took, to shared/results/)
  *
  * It starts a redis-server of its own (on a free port, nothing saved), three
  * mock backends A, B and C, and two proxies in the Go proxy's shape
@@ -21,7 +22,9 @@
  * The table redraws a few times a second; the proxies' status pages (their
  * URLs on the second line) show the routes and whether Redis is connected.
  * It exits 1 if a proxy did not follow a change or stopped answering, or a
- * client saw an error.
+ * client saw an error. `--save` writes how long the proxies took to follow
+ * each change to shared/results/demo-fleet.json, where chapter 7's figure is
+ * rendered from.
  *
  * What it leaves out: TLS listeners and wildcard keys (the tests cover them),
  * and --workers (each proxy here is one process).
@@ -29,13 +32,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Cleanup } from '../lib/cleanup.ts';
-import { integerOption, parseOrExit } from '../lib/cli.ts';
+import { integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { type Program, startBackend, startPart } from '../lib/programs.ts';
+import { npmCommand, type Provenance, provenance, writeResults } from '../lib/results.ts';
 import { redisClient, startRedis } from '../test/redis.ts';
 import { type Counts, oneRequest, runDemo, SCREEN_MS, Screen, step } from './live.ts';
 
 const SCRIPT = 'demo-fleet.ts';
-const USAGE = 'usage: demo-fleet.ts [--duration SECONDS]      (2 to 600; default 24)';
+const USAGE = 'usage: demo-fleet.ts [--duration SECONDS] [--save]      (2 to 600; default 24)';
 const HOST = 'www.example.org';
 const KEY = `hostnames:${HOST}:backends`;
 const NAMES = ['A', 'B', 'C'] as const;
@@ -48,8 +52,18 @@ const FOLLOW_MS = 5000;
 /** The answers each proxy gives from the routes it knows while Redis is down. */
 const OUTAGE_ANSWERS = 20;
 
+/** What --save writes: how long after each change both proxies answered from its backend. */
+export interface FleetDemoReport extends Provenance {
+  durationS: number;
+  /** By what changed ('the change', 'the restart'), in ms; none when a proxy did not follow. */
+  followedMs: Record<string, number>;
+}
+
 async function main(scope: Cleanup): Promise<number> {
-  const durationMs = parseOrExit(SCRIPT, USAGE, parseDuration) * 1000;
+  const run = provenance(npmCommand('demo:fleet'));
+  const options = parseOrExit(SCRIPT, USAGE, parseDemoArgs);
+  const durationMs = options.duration * 1000;
+  const followedMs: Record<string, number> = {};
   const redis = await startRedis(scope);
   let db = await redisClient(scope, redis);
   const backends = new Map<string, Program>();
@@ -121,9 +135,10 @@ async function main(scope: Cleanup): Promise<number> {
   /** Waits until every proxy's answers come from `name` only; notes how long it took. */
   const follow = async (name: string, what: string) => {
     const began = Date.now();
-    if (await step(() => proxies.every((proxy) => proxy.last === name), 0, FOLLOW_MS))
-      note(`both proxies now send ${HOST} to ${name} (${Date.now() - began} ms after ${what})`);
-    else {
+    if (await step(() => proxies.every((proxy) => proxy.last === name), 0, FOLLOW_MS)) {
+      followedMs[what] = Date.now() - began;
+      note(`both proxies now send ${HOST} to ${name} (${followedMs[what]} ms after ${what})`);
+    } else {
       followed = false;
       note(`a proxy did not follow ${what} within ${FOLLOW_MS} ms`);
     }
@@ -173,12 +188,22 @@ async function main(scope: Cleanup): Promise<number> {
       ? '\nBoth proxies followed every change; no client saw an error.'
       : '\nSee the notes above: something did not hold.',
   );
+  if (options.save) {
+    const report: FleetDemoReport = { ...run, durationS: options.duration, followedMs };
+    console.log(`Wrote ${writeResults('demo-fleet', report)}.`);
+  }
   return ok ? 0 : 1;
 }
 
-function parseDuration(argv: string[]): number {
-  const { values } = parseArgs({ args: argv, options: { duration: { type: 'string' } } });
-  return integerOption('--duration', values.duration ?? '24', 2, 600);
+function parseDemoArgs(argv: string[]): { duration: number; save: boolean } {
+  const { values } = parseArgs({
+    args: argv,
+    options: { duration: { type: 'string' }, save: { type: 'boolean', default: false } },
+  });
+  return {
+    duration: integerOption('--duration', values.duration ?? '24', 2, 600),
+    save: values.save,
+  };
 }
 
-await runDemo(SCRIPT, main);
+if (isMain(import.meta.url)) await runDemo(SCRIPT, main);

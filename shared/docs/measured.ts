@@ -13,6 +13,7 @@ import type { Provenance } from '../lib/results.ts';
 import { BACKPRESSURE_RENDERERS } from './measured/backpressure.ts';
 import { COST_RENDERERS } from './measured/cost.ts';
 import { FAULTS_RENDERERS } from './measured/faults.ts';
+import { FLEET_RENDERERS } from './measured/fleet.ts';
 import { FUZZ_RENDERERS } from './measured/fuzz.ts';
 import { PROFILE_RENDERERS } from './measured/profile.ts';
 import { SLOW_READERS_RENDERERS } from './measured/slow-readers.ts';
@@ -30,4 +31,5 @@ export const MEASURED_RENDERERS: Record<string, (args: string[], from: string) =
   ...FUZZ_RENDERERS,
   ...FAULTS_RENDERERS,
   ...SLOW_READERS_RENDERERS,
+  ...FLEET_RENDERERS,
 };

@@ -228,3 +228,18 @@ t.test('slow-readers: what the matrix row measured', async (t) => {
   t.equal(render('slow-readers slow-readers-part2 in-flight'), '144');
   t.throws(() => render('slow-readers slow-readers-part2 peak'), /no peak \(grew, /);
 });
+
+t.test('route-delay, demo-fleet and fleet-heal: how fast Redis reaches part 4', async (t) => {
+  const delays = results('redis-routes');
+  t.equal(render('route-delay redis-routes median'), delays.medianMs.toFixed(1));
+  t.equal(render('route-delay redis-routes updates'), '20');
+  t.equal(
+    render('demo-fleet demo-fleet the-change'),
+    String(results('demo-fleet').followedMs['the change']),
+  );
+  t.throws(
+    () => render('demo-fleet demo-fleet the-end'),
+    /no change the-end followed \(the-change, /,
+  );
+  t.equal(render('fleet-heal fleet-heal'), (results('fleet-heal').healMs / 1000).toFixed(1));
+});
