@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { runProgram } from '../../shared/test/harness.ts';
-import { type ChaosReport, parseChaosArgs } from '../../shared/torture/chaos.ts';
+import { type ChaosReport, parseChaosArgs, savedName } from '../../shared/torture/chaos.ts';
 
 t.test('chaos soak: nothing truncated, wrong or unexplained, descriptors back', async (t) => {
   const json = path.join(t.testdir(), 'chaos.json');
@@ -38,8 +38,18 @@ t.test('chaos soak: nothing truncated, wrong or unexplained, descriptors back', 
 t.test('a bad command line is one line', async (t) => {
   t.throws(() => parseChaosArgs(['--seconds', '1']), { message: /--seconds/ });
   t.throws(() => parseChaosArgs(['--rate', 'lots']), { message: /--rate/ });
+  t.throws(() => parseChaosArgs(['--save', '--json', 'x.json']), {
+    message: /--json and --save: choose one/,
+  });
   const run = await runProgram('shared/torture/chaos.ts', ['--seconds', 'x']);
   t.equal(run.code, 2, 'exit 2');
   t.match(run.stderr, /^chaos\.ts: --seconds/m, 'one line naming the option');
   t.notMatch(run.stderr, /\n\s+at /, 'no stack trace');
+});
+
+t.test('--save: the run is named after what differs from the defaults', async (t) => {
+  t.equal(parseChaosArgs(['--save']).save, true);
+  t.equal(savedName(parseChaosArgs([])), 'chaos');
+  t.equal(savedName(parseChaosArgs(['--seconds', '20'])), 'chaos-20s');
+  t.equal(savedName(parseChaosArgs(['--seconds', '20', '--rate', '60'])), 'chaos-20s-rate-60');
 });

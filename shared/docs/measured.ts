@@ -11,6 +11,7 @@
 
 import type { Provenance } from '../lib/results.ts';
 import { BACKPRESSURE_RENDERERS } from './measured/backpressure.ts';
+import { CHAOS_RENDERERS } from './measured/chaos.ts';
 import { COST_RENDERERS } from './measured/cost.ts';
 import { FAULTS_RENDERERS } from './measured/faults.ts';
 import { FLEET_RENDERERS } from './measured/fleet.ts';
@@ -32,4 +33,5 @@ export const MEASURED_RENDERERS: Record<string, (args: string[], from: string) =
   ...FAULTS_RENDERERS,
   ...SLOW_READERS_RENDERERS,
   ...FLEET_RENDERERS,
+  ...CHAOS_RENDERERS,
 };

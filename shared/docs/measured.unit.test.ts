@@ -243,3 +243,14 @@ t.test('route-delay, demo-fleet and fleet-heal: how fast Redis reaches part 4', 
   );
   t.equal(render('fleet-heal fleet-heal'), (results('fleet-heal').healMs / 1000).toFixed(1));
 });
+
+t.test("chaos-table and chaos: the soak's table and its counts", async (t) => {
+  const report = results('chaos');
+  const [run, , header, , ...rows] = render('chaos-table chaos').split('\n');
+  t.match(run, RUN_LINE);
+  t.match(header, /^\| listener +\| connections +\| requests +\| ok +\|/);
+  t.equal(rows.length, report.streams.length);
+  t.equal(render('chaos chaos kills'), String(report.kills));
+  t.equal(render('chaos chaos grew'), (report.rssMiB[1] - report.rssMiB[0]).toFixed(1));
+  t.throws(() => render('chaos chaos nothing'), /no figure nothing \(seconds, /);
+});

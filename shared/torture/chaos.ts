@@ -10,6 +10,7 @@
  *
  *   npm run soak:chaos                      five minutes
  *   npm run soak:chaos -- --seconds 20      the length npm test runs
+ *   npm run soak:chaos -- --save            and the report to shared/results/chaos.json
  *
  * Every response is a mock backend's body, whose bytes the client knows from
  * the backend's name and the size it asked for. Each request ends one way:
@@ -41,6 +42,9 @@
  * can reach it.
  *
  * Everything goes to 127.0.0.1, at a bounded rate, and stops by itself.
+ * `--save` writes the report to `shared/results/` (chaos.json, or
+ * chaos-20s.json for --seconds 20, and so on), where `npm run docs` renders
+ * part 4's table from it.
  *
  * What it leaves out: faults on the path to a backend that is up (the fault
  * table of chapter 2 covers those one at a time), and the status port.
@@ -56,6 +60,7 @@ import { parseArgs } from 'node:util';
 import { Cleanup, type Teardown } from '../lib/cleanup.ts';
 import { failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { type Program, startPart } from '../lib/programs.ts';
+import { npmCommand, type Provenance, provenance, writeResults } from '../lib/results.ts';
 import { markdownTable } from '../lib/table.ts';
 import { makeBody } from '../test/backend.ts';
 import { startFaultRelay } from '../test/fault-relay.ts';
@@ -71,7 +76,7 @@ import {
 import { redisClient, startRedis } from '../test/redis.ts';
 import { aftermath } from './torture.ts';
 
-const USAGE = 'usage: chaos.ts [--seconds N] [--rate REQ_PER_S] [--seed N] [--json FILE]';
+const USAGE = 'usage: chaos.ts [--seconds N] [--rate REQ_PER_S] [--seed N] [--json FILE] [--save]';
 const NAMES = ['A', 'B', 'C'] as const;
 /** Body sizes the clients ask for: a line, a page, a few segments, many. */
 const SIZES = [100, 4096, 65_536, 300_000];
@@ -102,8 +107,27 @@ export interface ChaosOptions {
   /** Requests per second, over all clients. */
   rate: number;
   seed: number;
-  /** Where to write the report as JSON too (for a test, or a results file). */
+  /** Where to write the report as JSON too (for a test). */
   json?: string;
+  /** Write the report to shared/results/ under savedName(). */
+  save?: boolean;
+}
+
+/** The name --save gives a run: chaos, with what differs from the defaults (chaos-20s-rate-60). */
+export function savedName(options: Pick<ChaosOptions, 'seconds' | 'rate' | 'seed'>): string {
+  return [
+    'chaos',
+    options.seconds === 300 ? '' : `${options.seconds}s`,
+    options.rate === 300 ? '' : `rate-${options.rate}`,
+    options.seed === 1 ? '' : `seed-${options.seed}`,
+  ]
+    .filter(Boolean)
+    .join('-');
+}
+
+/** What --save writes: the report, with its run and options. */
+export interface SavedChaos extends Provenance, ChaosReport {
+  options: Omit<ChaosOptions, 'json' | 'save'>;
 }
 
 export function parseChaosArgs(argv: string[]): ChaosOptions {
@@ -114,14 +138,17 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
       rate: { type: 'string', default: '300' },
       seed: { type: 'string', default: '1' },
       json: { type: 'string' },
+      save: { type: 'boolean', default: false },
     },
     allowPositionals: false,
   });
+  if (values.json !== undefined && values.save) throw new Error('--json and --save: choose one');
   return {
     seconds: integerOption('--seconds', values.seconds, 5, 24 * 3600),
     rate: integerOption('--rate', values.rate, 6, 10_000),
     seed: integerOption('--seed', values.seed, 0, 2 ** 31),
     json: values.json,
+    ...(values.save ? { save: true } : {}),
   };
 }
 
@@ -723,7 +750,8 @@ function seeded(seed: number): () => number {
 
 // --- The report ------------------------------------------------------------------
 
-export function formatReport(report: ChaosReport): string {
+/** The table of the report: a row per stream, its requests counted by how each ended. */
+export function chaosTable(report: Pick<ChaosReport, 'streams'>): string {
   const header = ['listener', 'connections', 'requests', ...CAUSES, 'resent', 'longest gap'];
   const rows = report.streams.map((stream) => {
     const total = CAUSES.reduce((sum, cause) => sum + stream.counts[cause], 0);
@@ -736,13 +764,17 @@ export function formatReport(report: ChaosReport): string {
       `${(stream.longestGapMs / 1000).toFixed(1)} s`,
     ];
   });
+  return markdownTable(header, rows);
+}
+
+export function formatReport(report: ChaosReport): string {
   const examples = report.streams.flatMap((stream) =>
     stream.examples.map(
       (text) => `  ${stream.listener}, ${stream.keepAlive ? 'keep-alive' : 'new'}: ${text}`,
     ),
   );
   return [
-    markdownTable(header, rows),
+    chaosTable(report),
     '',
     `${report.seconds} s; ${report.kills} backend kills, ${report.reloads} reloads, ${report.redisOutages} Redis outages (silent or stopped).`,
     `Longest time with no backend up: ${(report.longestNoBackendMs / 1000).toFixed(1)} s.`,
@@ -759,9 +791,15 @@ async function main(): Promise<void> {
   const release = cleanup.onSignals();
   try {
     console.error(`Soaking part 4 for ${options.seconds} s at ${options.rate} requests/s...`);
+    const began = provenance(npmCommand('soak:chaos'));
     const report = await chaos(options, cleanup);
     console.log(formatReport(report));
     if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
+    if (options.save) {
+      const { seconds, rate, seed } = options;
+      const saved: SavedChaos = { ...began, options: { seconds, rate, seed }, ...report };
+      console.log(`Wrote ${writeResults(savedName(options), saved)}.`);
+    }
     if (!passed(report)) process.exitCode = 1;
   } catch (err) {
     failWith('chaos.ts', err);
