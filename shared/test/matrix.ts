@@ -128,17 +128,6 @@ const FD_SLACK = 10;
 /** one-of-two-dead: requests in a row (enough for a rotation to land on the dead one). */
 const DEAD_ROW_REQUESTS = 6;
 
-/** What the slow-readers row saves: how much the proxy grew, and the test's threshold. */
-export interface SlowReadersGrowth {
-  part: string;
-  clients: number;
-  sizeMiB: number;
-  /** Held once the backend was done sending (a part that grows); the peak over the watch (one that does not). */
-  grewMiB: number;
-  /** More than this for a part that grows, less for one that does not. */
-  thresholdMiB: number;
-}
-
 export interface PartUnderTest {
   /** The part's folder, e.g. 'part1-oneshot'; its column in EXPECTED is the name before the dash. */
   part: string;
@@ -197,7 +186,8 @@ export function behaviourMatrix(subject: PartUnderTest): void {
     /** slow-readers, with SAVE_RESULTS=1: what the part's own folder grew by (a step's is not saved). */
     const saveGrowth = (began: Provenance, grewMiB: number) => {
       if (folder !== part) return;
-      const growth: SlowReadersGrowth = {
+      // shared/docs/measured/slow-readers.ts renders it (SlowReadersGrowth).
+      const growth = {
         part,
         clients: SLOW_READERS,
         sizeMiB: SLOW_SIZE / MiB,

@@ -5,8 +5,18 @@
  *
  *   <!-- render: slow-readers slow-readers-part2 grew -->   MiB (in-flight, threshold, clients, size)
  */
-import type { SlowReadersGrowth } from '../../test/matrix.ts';
 import { readResults } from '../results.ts';
+
+/** What the slow-readers row saves: how much the proxy grew, and the test's threshold. */
+export interface SlowReadersGrowth {
+  part: string;
+  clients: number;
+  sizeMiB: number;
+  /** Held once the backend was done sending (a part that grows); the peak over the watch (one that does not). */
+  grewMiB: number;
+  /** More than this for a part that grows, less for one that does not. */
+  thresholdMiB: number;
+}
 
 const FIGURES: Record<string, (report: SlowReadersGrowth) => string> = {
   grew: (report) => report.grewMiB.toFixed(1),
