@@ -6,6 +6,7 @@
  *   proxy.ts [listen-port] host:port [host:port ...]     quick start: round robin over these
  *   proxy.ts --config FILE                               everything else //> 4.3
  *   proxy.ts --redis URL [--http PORT] [--https PORT]    fleet mode: routes from Redis //> 4.7
+ *   proxy.ts [listen-port] host:port ... --router FILE   quick start, a module routes each client //> 4.8
  *
  * An option that overrides a field of the configuration is checked by that
  * field's own check (config.ts), so `--idle-timeout` accepts what
@@ -19,6 +20,7 @@ import { type Config, configFromAddresses, type Overrides, overrideFromText } fr
 import { checkQuickStart } from './config/checks.ts'; //> 4.3
 import { parseConfig } from './config/parse.ts'; //> 4.7
 import { Place } from './fields.ts'; //> 4.7
+import { LISTENER } from './config.ts'; //> 4.8
 
 export const USAGE = [
   'usage: proxy.ts [listen-port] host:port [host:port ...]',
@@ -28,6 +30,7 @@ export const USAGE = [
   '           --max-connections N', //> 4.3
   '           --status-port [HOST:]PORT', //> 4.6
   '           --workers N|auto', //> 4.7
+  '           --router FILE  (quick start: a module routes each client)', //> 4.8
 ].join('\n');
 
 /** What the command line says. */
@@ -69,6 +72,7 @@ function parseCommandLine(argv: string[]): CommandLine {
       http: { type: 'string' },
       https: { type: 'string' },
       //< 4.7
+      router: { type: 'string' }, //> 4.8
       help: { type: 'boolean', short: 'h' },
       verbose: { type: 'boolean' },
       ...Object.fromEntries(Object.keys(OVERRIDES).map((name) => [name, { type: 'string' }])),
@@ -87,6 +91,11 @@ function parseCommandLine(argv: string[]): CommandLine {
       Object.assign(overrides, overrideFromText(`--${option}`, field, text));
   }
   if (values.verbose) Object.assign(overrides, overrideFromText('--verbose', 'verbose', true));
+  //> 4.8
+  if (values.router !== undefined && (values.config !== undefined || values.redis !== undefined)) {
+    throw new Error('--router goes with the quick start (in a file: a listener\'s "router")');
+  }
+  //< 4.8
   //> 4.7
   if (typeof values.redis === 'string') {
     if (values.config !== undefined || positionals.length > 0) {
@@ -118,6 +127,12 @@ function parseCommandLine(argv: string[]): CommandLine {
   if (positionals.length === 0) throw new Error('no backend given (host:port)');
   const quickStart = configFromAddresses(listenPort, positionals);
   checkQuickStart(quickStart); //> 4.3
+  //> 4.8
+  if (typeof values.router === 'string') {
+    const at = new Place('command line', '--router');
+    quickStart.listeners[0].router = LISTENER.router.check(at, values.router);
+  }
+  //< 4.8
   return { quickStart, overrides };
 }
 

@@ -44,6 +44,7 @@ import { listenAddress } from './fields.ts'; //> 4.3
 import { FLEET_TOP } from './fleet/fields.ts'; //> 4.7
 import { BACKEND, POOL_SETTINGS, type PoolConfig } from './pools/fields.ts';
 import { PROXY_LISTENER } from './proxy-protocol/fields.ts'; //> 4.5
+import { ROUTER_LISTENER } from './router/fields.ts'; //> 4.8
 import { STATUS_TOP } from './status/fields.ts'; //> 4.6
 import { VHOSTS_LISTENER } from './vhosts/fields.ts'; //> 4.4
 
@@ -136,6 +137,7 @@ export const LISTENER = {
   ...CONFIG_LISTENER, //> 4.3
   ...VHOSTS_LISTENER, //> 4.4
   ...PROXY_LISTENER, //> 4.5
+  ...ROUTER_LISTENER, //> 4.8
 } satisfies Fields;
 
 // --- What the proxy gets ---------------------------------------------------------

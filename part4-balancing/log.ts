@@ -68,6 +68,14 @@ export class EventCounts {
     this.timer ??= setTimeout(() => this.flush(), SUMMARY_MS).unref();
   }
 
+  //> 4.8
+  /** One event of `kind`, logged whatever the count: the first from its source (a router's thread). */
+  countAndLog(kind: string, detail: string): void {
+    this.total[kind] = (this.total[kind] ?? 0) + 1;
+    log(detail);
+  }
+
+  //< 4.8
   /** Logs one line per kind counted since the last summary. */
   flush(): void {
     this.timer = undefined;

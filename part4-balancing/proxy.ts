@@ -23,6 +23,7 @@
  *   proxy-protocol/  chapter 5: the client's address, to backends and from a balancer //> 4.5
  *   status/        chapter 6: the status endpoint (JSON) and page //> 4.6
  *   fleet/         chapter 7: routes from Redis, and --workers N //> 4.7
+ *   router/        chapter 8: a module of yours decides each client's route //> 4.8
  *
  * A folder's fields.ts holds the configuration's fields that its chapter adds.
  *
@@ -45,6 +46,7 @@ import { describe } from './log.ts'; //> 4.6
 import { log } from './log.ts';
 import { Pool } from './pools/pool.ts';
 import { routingFor } from './route.ts';
+import { startRouters } from './router/router.ts'; //> 4.8
 import { listen } from './serve.ts';
 import { listenerName } from './serve.ts'; //> 4.3
 import { portOf } from './serve.ts'; //> 4.6
@@ -115,6 +117,11 @@ async function loadConfig(commandLine: CommandLine): Promise<Config> {
 //< 4.3
  */
 async function apply(next: Config): Promise<void> {
+  //> 4.8
+  // Every router loads before anything changes: one that fails refuses it all.
+  const replaced = running.listeners.flatMap((l) => l.routing.router ?? []);
+  const routers = await startRouters(next.listeners, next.source, replaced, running.events);
+  //< 4.8
   await followRouteSource(next); //> 4.7
   const nextPools = new Map<string, Pool>();
   for (const poolConfig of Object.values(next.pools)) {
@@ -124,6 +131,7 @@ async function apply(next: Config): Promise<void> {
   const routingOf = (listenerConfig: ListenerConfig) => {
     const routing = routingFor(listenerConfig, nextPools);
     routing.fleet = running.fleet; //> 4.7
+    routing.router = routers.get(listenerConfig); //> 4.8
     return routing;
   };
 
@@ -152,6 +160,7 @@ async function apply(next: Config): Promise<void> {
     const runningBackends = new Set([...running.pools.values()].flatMap((pool) => pool.backends));
     for (const pool of nextPools.values()) pool.close(runningBackends);
     //< 4.3
+    for (const router of routers.values()) router.retire(); //> 4.8
     throw err;
   }
   //> 4.3
@@ -175,6 +184,10 @@ async function apply(next: Config): Promise<void> {
   running.listeners = opened;
   running.listeners.unshift(...kept.map(([listener]) => listener)); //> 4.3
   running.config = next;
+  //> 4.8
+  // The routers replaced end once their clients have answers.
+  for (const router of replaced) router.retire();
+  //< 4.8
 }
 //> 4.7
 
@@ -310,6 +323,7 @@ function localStatus(): StatusSource {
           ? {}
           : { maxConnections: l.config.maxConnections }),
         open: l.open,
+        ...(l.routing.router ? { router: l.routing.router.status() } : {}), //> 4.8
       })),
     pools: () => [...running.pools.values()],
     // The same count as events.noBackend: every refusal is counted there.

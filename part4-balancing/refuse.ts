@@ -15,6 +15,10 @@
  * route.ts answers a request head it will not route (400, 404, 408, 414,
  * 431), and closes what it cannot read (a PROXY header, a ClientHello).
  //< 4.4
+ //> 4.8
+ * A router (router/ask.ts) answers what it rejects with, and a 500 when it
+ * fails; a tcp or tls client gets a close.
+ //< 4.8
  *
  * What it leaves out: a queue (a client no backend accepts is turned away at
  * once, not kept until one does).
@@ -23,12 +27,19 @@
  * request was not read to its end, so the connection cannot carry another).
  //< 4.2
  */
+import { STATUS_CODES } from 'node:http'; //> 4.8
 import type net from 'node:net';
 import type { EventCounts } from './log.ts';
 import { printable } from './log.ts'; //> 4.4
 //> 4.2
 
 const REASONS = {
+  //> 4.8
+  // Any 4xx or 5xx: a router's rejection, or its failure (500), in Node's words.
+  ...(Object.fromEntries(
+    Object.entries(STATUS_CODES).filter(([status]) => Number(status) >= 400),
+  ) as Record<number, string>),
+  //< 4.8
   //> 4.4
   400: 'Bad Request',
   404: 'Not Found',
@@ -107,6 +118,14 @@ export async function answer(
   return undefined;
 }
 //< 4.4
+
+//> 4.8
+
+/** Any status from 400 to 599 (REASONS has them all from chapter 8 on): a router's answer. */
+export function statusResponse(status: number, body?: string): Buffer {
+  return httpErrorResponse(status as ProxyStatus, body);
+}
+//< 4.8
 
 /** Closes a client that gets no answer, counted as `kind`. */
 export async function closeCounted(

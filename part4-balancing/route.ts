@@ -26,6 +26,14 @@
  * default) until a backend accepts, so a failed connect can still be retried
  * on another backend, as with a plain TCP listener.
  *
+ //< 4.4
+ //> 4.8
+ * A listener's router (router/), when it has one, is asked between the
+ * reading and the host table: it may name a pool or a backend, reject the
+ * client, or leave it to the host table and the listener's pool.
+ *
+ //< 4.8
+ //> 4.4
  * Routing happens once, on the first request: a keep-alive connection stays
  * with the pool its first request chose, whatever Host later requests name
  * (as in the Go proxy, nginx's ssl_preread and HAProxy in tcp mode).
@@ -45,6 +53,8 @@ import type { ConnectionAddresses } from './ip.ts';
 import { type EventCounts, printable } from './log.ts';
 import type { Pool } from './pools/pool.ts';
 import { ProxyHeaderReader } from './proxy-protocol/proxy-protocol.ts'; //> 4.5
+import { askRouter } from './router/ask.ts'; //> 4.8
+import type { RouterThread } from './router/router.ts'; //> 4.8
 import { closeCounted } from './refuse.ts';
 import { answer } from './refuse.ts'; //> 4.4
 import { ClientHelloReader } from './vhosts/client-hello.ts'; //> 4.4
@@ -68,6 +78,8 @@ export interface Routing {
   trusted?: net.BlockList; //> 4.5
   /** Fleet mode: the routes from Redis, for a listener with neither hosts nor a pool. */
   fleet?: FleetRoutes; //> 4.7
+  /** Its router module, in its thread (router/): asked first, once the client is read. */
+  router?: RouterThread; //> 4.8
 }
 
 /** The routing of a listener's configuration over a set of pools. */
@@ -197,6 +209,16 @@ export async function routeClient(
     first = read.bytes;
   }
   //< 4.4
+  //> 4.8
+
+  // A router decides first; what it leaves undecided goes on as below.
+  if (routing.router) {
+    const read = { addresses, name, first };
+    const routed = await askRouter(routing.router, routing, client, read, events, who());
+    if (routed === 'done') return undefined;
+    if (routed !== 'fall-through') return { pool: routed.pool, name, addresses, first };
+  }
+  //< 4.8
 
   const pool = choosePool(routing, name);
   if (pool === undefined) {

@@ -64,6 +64,12 @@ export class RunningState {
     //< 4.4
     noRoute: 'clients whose name no route serves (404 or a close)',
     badProxy: 'connections closed: no valid PROXY header from a trusted address', //> 4.4
+    //> 4.8
+    routerError: 'clients answered 500 or closed: their router failed or decided amiss',
+    routerTimeout: 'clients answered 500 or closed: their router did not decide in time',
+    routerReject: 'clients their router rejected',
+    routerRestart: 'router threads stopped and started again (stuck, or they died)',
+    //< 4.8
   });
   //> 4.3
   /** Set by SIGTERM: no new clients, and the process exits when the last one is done. */

@@ -127,6 +127,10 @@ function checkRoute(at: Place, listener: ListenerConfig, config: Config): void {
     return;
   }
   if (listener.hosts !== undefined) return; //> 4.4
+  //> 4.8
+  // Or where its router sends them (a client it places nowhere finds no route).
+  if (listener.router !== undefined) return;
+  //< 4.8
   //> 4.7
   // In fleet mode an http or tls listener with neither takes its routes from Redis.
   if (config.routeSource !== undefined && listener.protocol !== 'tcp') return;

@@ -26,6 +26,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Address } from '../fields.ts';
 import { log } from '../log.ts';
 import type { BackendStatus, PoolStatus, Snapshot, Totals } from '../status/snapshot.ts';
+import type { RouterStatus } from '../status/snapshot.ts'; //> 4.8
 import { startStatusServer } from '../status/status.ts';
 import type { RedisLink } from './redis-link.ts';
 
@@ -154,6 +155,11 @@ export function addUp(reports: Snapshot[]): Snapshot {
     listeners: first.listeners.map((listener, i) => ({
       ...listener,
       open: sum((report) => report.listeners[i]?.open ?? 0),
+      //> 4.8
+      ...(listener.router
+        ? { router: addRouters(reports.map((report) => report.listeners[i]?.router)) }
+        : {}),
+      //< 4.8
     })),
     limits: { ...first.limits, open: sum((report) => report.limits.open) },
     pools: addPools(reports),
@@ -204,6 +210,29 @@ function addBackend(a: BackendStatus, b: BackendStatus): BackendStatus {
     failures: a.failures + b.failures,
   };
 }
+
+//> 4.8
+
+/**
+ * A listener's router as every worker runs it, one thread each: the counts
+ * added up, the mean weighed by calls, and the busiest thread's share.
+ */
+function addRouters(routers: (RouterStatus | undefined)[]): RouterStatus {
+  const all = routers.filter((router) => router !== undefined);
+  const total = (count: (router: RouterStatus) => number) =>
+    all.reduce((sum, router) => sum + count(router), 0);
+  const calls = total((router) => router.calls);
+  return {
+    file: all[0].file,
+    calls,
+    errors: total((router) => router.errors),
+    timeouts: total((router) => router.timeouts),
+    restarts: total((router) => router.restarts),
+    meanMs: calls === 0 ? 0 : Number((total((r) => r.meanMs * r.calls) / calls).toFixed(3)),
+    busyShare: Math.max(...all.map((router) => router.busyShare)),
+  };
+}
+//< 4.8
 
 /**
  * Every worker has a link to Redis of its own: the group shows the worst,

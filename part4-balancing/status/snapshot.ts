@@ -74,7 +74,33 @@ export interface ListenerStatus {
   maxConnections?: number;
   /** Its clients right now, from accept (being routed or refused included). */
   open: number;
+  /** Its router module, if it has one (chapter 8). */
+  router?: RouterStatus; //> 4.8
 }
+//> 4.8
+
+/**
+ * A listener's router: its module, and what asking it has cost. The counters
+ * start with the process and go on across reloads while the listener keeps
+ * its port and its router file; busyShare starts again with each thread.
+ */
+export interface RouterStatus {
+  /** The module, as the log names it: from the current folder when it is below it. */
+  file: string;
+  /** Clients it was asked about. */
+  calls: number;
+  /** Calls that failed: a throw, a decision malformed or naming no pool (a 500 or a close). */
+  errors: number;
+  /** Calls with no decision within routerTimeoutMs, its thread stuck included. */
+  timeouts: number;
+  /** Times its thread was stopped and started again: stuck, or it died. */
+  restarts: number;
+  /** The mean time from asking to the answer, in ms: what each of its clients waited. */
+  meanMs: number;
+  /** The share of its thread's time spent running code since it loaded its module (0 to 1). */
+  busyShare: number;
+}
+//< 4.8
 
 /** The process's limits of clients. */
 export interface Limits {

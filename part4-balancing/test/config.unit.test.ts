@@ -76,6 +76,7 @@ t.test('defaults fill in everything left out', async (t) => {
         maxHeadBytes: 16_384,
         maxHelloBytes: 16_384,
         acceptProxyProtocol: false,
+        routerTimeoutMs: 1000,
       },
     ],
     idleTimeoutMs: 60_000,
@@ -206,7 +207,7 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     (json) => {
       json.listen[0].host = 'example.com';
     },
-    'test.json: listen[0].host: unknown key (expected port, pool, address, maxConnections, protocol, hosts, headTimeoutMs, maxRequestLineBytes, maxHeadBytes, maxHelloBytes, acceptProxyProtocol, trustedProxies)',
+    'test.json: listen[0].host: unknown key (expected port, pool, address, maxConnections, protocol, hosts, headTimeoutMs, maxRequestLineBytes, maxHeadBytes, maxHelloBytes, acceptProxyProtocol, trustedProxies, router, routerTimeoutMs)',
   ],
   [
     'two listeners on one port',
@@ -362,6 +363,13 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     'test.json: pools.web.healthCheck.path: expected a path like "/health", got "/a b"',
   ],
   [
+    'a router that is not a module',
+    (json) => {
+      json.listen[0].router = './route.py';
+    },
+    'test.json: listen[0].router: expected a .ts, .js or .mjs file, got "./route.py"',
+  ],
+  [
     'unknown health check key',
     (json) => {
       json.pools.web.healthCheck = { interval: 5 };
@@ -369,6 +377,16 @@ const BROKEN: [string, (json: Json) => unknown, string][] = [
     'test.json: pools.web.healthCheck.interval: unknown key (expected intervalMs, timeoutMs, path)',
   ],
 ];
+
+t.test("a router's path is read from the configuration file's folder", async (t) => {
+  const json = minimal();
+  json.listen[0].router = './routers/by-path.ts';
+  const [listener] = parseConfig(json, 'conf/test.json').listeners;
+  t.equal(listener.router, path.resolve('conf/routers/by-path.ts'));
+  t.equal(listener.routerTimeoutMs, 1000, 'a second to decide, by default');
+  const quick = configFromAddresses(8000, ['127.0.0.1:8881']).listeners[0];
+  t.equal(quick.router, undefined, 'none in the quick start unless --router names one');
+});
 
 t.test('a bad field: one line naming the file and the field', async (t) => {
   for (const [what, breakIt, expected] of BROKEN) {

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import t from 'tap';
 import { ROOT, runProgram } from '../../shared/lib/programs.ts';
-import { CHAPTERS, PART, renderStep, stepDir } from '../../shared/lib/steps.ts';
+import { CHAPTERS, LAST, PART, renderStep, stepDir } from '../../shared/lib/steps.ts';
 import { BASIC_ROWS, behaviourMatrix } from '../../shared/test/matrix.ts';
 
 t.test('npm run typecheck:steps: every step builds', async (t) => {
@@ -21,7 +21,8 @@ t.test('npm run typecheck:steps: every step builds', async (t) => {
 });
 
 // Written before the matrices start: a step's proxy runs from its own folder.
-for (const chapter of CHAPTERS) {
+// The last step is part4-balancing/ itself, whose matrix is matrix.test.ts's.
+for (const chapter of CHAPTERS.filter((c) => c.n < LAST)) {
   renderStep(chapter.n);
   behaviourMatrix({
     part: PART,

@@ -205,7 +205,7 @@ export function readHttpHead(bytes: Buffer, options?: HttpHeadOptions): HttpHead
  * like /[ \t]+$/ takes quadratic time on a long run of spaces followed by a
  * letter, and String.trim() would also remove a latin1 no-break space.
  */
-function trimSpaces(value: string): string {
+export function trimSpaces(value: string): string {
   const space = (c: string) => c === ' ' || c === '\t';
   let start = 0;
   let end = value.length;

@@ -1,5 +1,5 @@
 /**
- * Part 4's steps: part4-balancing/ as it stands at the end of each of its seven
+ * Part 4's steps: part4-balancing/ as it stands at the end of each of its eight
  * chapters, generated from the one source tree (as Crafting Interpreters
  * builds every chapter's code from its one source), never committed.
  *
@@ -7,7 +7,8 @@
  *
  *   proxy.ts, serve.ts, route.ts ...   the core, at the top: chapter 1
  *   pools/  health/  config/           chapters 1, 2, 3   (one folder a chapter:
- *   vhosts/ status/  fleet/            chapters 4, 5, 6    CHAPTERS, below)
+ *   vhosts/ proxy-protocol/ status/    chapters 4, 5, 6    CHAPTERS, below)
+ *   fleet/  router/                    chapters 7, 8
  *
  * and where a later chapter adds lines to an earlier chapter's file, markers
  * in the source say which lines:
@@ -60,7 +61,7 @@ export const STEPS_DIR = path.join(ROOT, '.steps');
 export interface Chapter {
   /** Its number in part 4, and the number of the step that ends it. */
   n: number;
-  /** The step's name, on the command line and on disk: '4.1' to '4.7'. */
+  /** The step's name, on the command line and on disk: '4.1' to '4.8'. */
   step: string;
   /** The folder of part4-balancing/ that the chapter adds. */
   folder: string;
@@ -129,6 +130,14 @@ export const CHAPTERS: readonly Chapter[] = [
     file: 'chapters/7-the-fleet.md',
     title: 'the fleet',
   },
+  {
+    n: 8,
+    step: '4.8',
+    folder: 'router',
+    files: ['router.config.json'],
+    file: 'chapters/8-routing-in-code.md',
+    title: 'routing in code',
+  },
 ];
 
 /** The last step: part4-balancing/ whole, its markers left out. */
@@ -181,7 +190,7 @@ export const TEST_CHAPTERS: Readonly<Record<string, number | null>> = {
   // unit tests
   'strategies.unit.test.ts': 1,
   'log.unit.test.ts': 1,
-  'config.unit.test.ts': 7,
+  'config.unit.test.ts': 8,
   'hosts.unit.test.ts': 4,
   'http-head.unit.test.ts': 4,
   'client-hello.unit.test.ts': 4,
@@ -207,6 +216,7 @@ export const TEST_CHAPTERS: Readonly<Record<string, number | null>> = {
   'fleet.test.ts': 7,
   'redis-routes.test.ts': 7,
   'workers.test.ts': 7,
+  'router.test.ts': 8,
   'steps.test.ts': null,
 };
 

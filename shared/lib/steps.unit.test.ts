@@ -37,12 +37,12 @@ import {
 const kept = (lines: string[], n: number, file = 'core.ts') =>
   keepLines(lines.join('\n'), n, file).text.split('\n');
 
-t.test('seven chapters, steps 4.1 to 4.7, each with its folder and its chapter file', async (t) => {
+t.test('eight chapters, steps 4.1 to 4.8, each with its folder and its chapter file', async (t) => {
   t.same(
     CHAPTERS.map((c) => c.step),
-    ['4.1', '4.2', '4.3', '4.4', '4.5', '4.6', '4.7'],
+    ['4.1', '4.2', '4.3', '4.4', '4.5', '4.6', '4.7', '4.8'],
   );
-  t.equal(LAST, 7);
+  t.equal(LAST, 8);
   for (const chapter of CHAPTERS) {
     t.equal(stepNumber(chapter.step), chapter.n, `${chapter.step} is step ${chapter.n}`);
     t.ok(
@@ -61,7 +61,7 @@ t.test('seven chapters, steps 4.1 to 4.7, each with its folder and its chapter f
       t.ok(opening.includes(command), `${chapter.file} opens with \`${command.trim()}\``);
     }
   }
-  for (const name of ['4.0', '4.8', '4', '5', '4.01', ''])
+  for (const name of ['4.0', '4.9', '4', '5', '4.01', ''])
     t.equal(stepNumber(name), undefined, name);
 });
 
@@ -185,13 +185,13 @@ t.test('every mistake in the markers: one line, FILE:LINE: what is wrong', async
   const cases: [what: string, lines: string[], message: string][] = [
     [
       'a chapter that does not exist',
-      ['a(); //> 4.8'],
-      '1: there is no chapter 4.8 (part 4 has 4.1 to 4.7)',
+      ['a(); //> 4.9'],
+      '1: there is no chapter 4.9 (part 4 has 4.1 to 4.8)',
     ],
     [
       'a block of no chapter',
       ['//> 4.0', '//< 4.0'],
-      '1: there is no chapter 4.0 (part 4 has 4.1 to 4.7)',
+      '1: there is no chapter 4.0 (part 4 has 4.1 to 4.8)',
     ],
     [
       '//< ending a line of code',

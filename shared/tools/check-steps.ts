@@ -6,7 +6,7 @@
  * Every step is rendered to .steps/ (shared/lib/steps.ts), and one tsc checks
  * them all: .steps/tsconfig.json, written here, takes the repository's
  * options and includes each step's part4-balancing/. One program reads and
- * checks Node's types once for all seven: on two cores tsc took 5 s from
+ * checks Node's types once for all eight: on two cores tsc took 5 s from
  * nothing, where `tsc -b` over a project a step took 12, and 3 to 4 s after
  * an edit to route.ts (which every step holds), where tsc -b took 5. It is
  * incremental: .steps/steps.tsbuildinfo remembers what was checked, and a
@@ -32,7 +32,7 @@ import { ROOT } from '../lib/programs.ts';
 import { CHAPTERS, PART, renderStep, STEPS_DIR, type StepFile } from '../lib/steps.ts';
 
 const SCRIPT = 'check-steps.ts';
-const USAGE = 'usage: check-steps.ts     (type-checks every step of part 4: 4.1 to 4.7)';
+const USAGE = `usage: check-steps.ts     (type-checks every step of part 4: 4.1 to 4.${CHAPTERS.length})`;
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /** tsc's `--pretty false` error line in a step's file: `.steps/4.N/part4-balancing/FILE(LINE,COL): ...` */

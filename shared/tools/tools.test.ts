@@ -56,7 +56,7 @@ t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4
   t.equal(bad.code, 2, 'N out of range: exit 2');
   t.match(
     bad.stderr,
-    /^diff\.ts: N must be 2, 3 or 4, or 4\.1 to 4\.7 \(a step of part 4\), got "5"\nusage:/,
+    /^diff\.ts: N must be 2, 3 or 4, or 4\.1 to 4\.8 \(a step of part 4\), got "5"\nusage:/,
     'one line and the usage',
   );
 });
@@ -64,10 +64,10 @@ t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4
 /** The most lines a chapter of part 4 may add to the code before it (tests and prose left out). */
 const MAX_CHAPTER_LINES = 1500;
 
-t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.7', async (t) => {
+t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.8', async (t) => {
   // The reader's exercises in parts 3 and 4 change what the diffs show.
   const yours = yourChanges(PARTS[2], PART);
-  const steps = [1, 2, 3, 4, 5, 6, 7];
+  const steps = [1, 2, 3, 4, 5, 6, 7, 8];
   const runs = await Promise.all(steps.map((n) => diff(`4.${n}`, '--stat')));
   for (const [i, run] of runs.entries()) {
     const n = steps[i];
@@ -92,9 +92,9 @@ t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.7'
   t.match(runs[2].stdout, /=> step-4\.3\/config\/parse\.ts /, '4.3 adds config/');
   t.notMatch(runs[2].stdout, /vhosts/, "4.3 has nothing of chapter 4's");
 
-  const [bad, tests] = await Promise.all([diff('4.9'), diff('4.2', '--tests')]);
+  const [bad, tests] = await Promise.all([diff('4.10'), diff('4.2', '--tests')]);
   t.equal(bad.code, 2, 'a step out of range: exit 2');
-  t.match(bad.stderr, /^diff\.ts: N must be .* got "4\.9"\nusage:/, 'one line and the usage');
+  t.match(bad.stderr, /^diff\.ts: N must be .* got "4\.10"\nusage:/, 'one line and the usage');
   t.equal(tests.code, 2, '--tests with a step: exit 2');
   t.equal(tests.stderr, "diff.ts: --tests: steps have no tests (diff -- 4 --tests has part 4's)\n");
 });
@@ -134,7 +134,7 @@ t.test(
     t.equal(badStep.code, 2, 'a bad step: exit 2');
     t.match(
       badStep.stderr,
-      /^step\.ts: the step must be 4\.1 to 4\.7, got "5"\nusage: step\.ts 4\.N/,
+      /^step\.ts: the step must be 4\.1 to 4\.8, got "5"\nusage: step\.ts 4\.N/,
     );
     t.equal(badArgument.code, 2, "a bad argument: part 4's exit code");
     t.match(
