@@ -2,6 +2,7 @@ import t from 'tap';
 import { runProgram } from '../lib/programs.ts';
 import { parseBenchArgs, savedName } from './bench.ts';
 import { parsePipeArgs } from './pipe-proxy.ts';
+import { parseRouterCostArgs } from './router-cost.ts';
 import { parseSoakArgs, savedName as soakName } from './soak.ts';
 
 t.test('parseBenchArgs: defaults', async (t) => {
@@ -17,6 +18,7 @@ t.test('parseBenchArgs: defaults', async (t) => {
       'part3',
       'part4',
       'part4-http',
+      'part4-router',
       'nginx',
       'haproxy',
       'part4-w2',
@@ -161,4 +163,17 @@ t.test('bench:soak --save: the run is named after its part and count', async (t)
   t.equal(soakName(parseSoakArgs([])), 'soak-part3');
   t.equal(soakName(parseSoakArgs(['--requests', '100000'])), 'soak-part3-100000');
   t.equal(soakName(parseSoakArgs(['--part', 'part2', '--connections', '50'])), 'soak-part2-c50');
+});
+
+t.test('bench:router: its options, and a mistake in one line', async (t) => {
+  t.same(parseRouterCostArgs([]), { calls: 20_000, reloads: 1000, rounds: 3, duration: 5 });
+  t.same(parseRouterCostArgs(['--reloads', '100', '--save']), {
+    calls: 20_000,
+    reloads: 100,
+    rounds: 3,
+    duration: 5,
+    save: true,
+  });
+  t.throws(() => parseRouterCostArgs(['--reloads', '5']), /--reloads must be an integer from 10/);
+  t.throws(() => parseRouterCostArgs(['--save', '--json', 'x.json']), /choose one/);
 });

@@ -10,7 +10,9 @@
  * - part 4's routing: an http listener that routes by Host, and a tls listener
  *   that routes by SNI, beside the rows that do the same without reading a
  *   byte. TLS rows stand in front of the mock backend speaking TLS and are
- *   compared with their own baseline, direct-tls, not with direct.
+ *   compared with their own baseline, direct-tls, not with direct. And the
+ *   http listener with a router module that picks the pool by path (chapter
+ *   8), beside the one without.
  * - the peers a reader would otherwise deploy, when they are installed: nginx's
  *   stream proxy (one worker) and HAProxy in tcp mode (one thread), started from
  *   generated config files in a temporary directory.
@@ -161,6 +163,38 @@ export const PART4_HTTP = part4Routing('part4-http', 'http', {
   lesson:
     "part 4 with an http listener: it reads the first request's head and routes its Host through the host table before connecting.",
 });
+
+/** A router of the smallest kind: the pool by the path's first segment. */
+export const BENCH_ROUTER = `export default (request) =>
+  request.http.path.startsWith('/api/') ? { pool: 'api' } : { pool: 'bench' };
+`;
+
+/**
+ * part4-http with a router module (chapter 8) that picks the pool by path,
+ * in a thread of its own: read beside part4-http, what asking a router costs.
+ */
+export const PART4_ROUTER: Target = part(
+  'part4-router',
+  'part4-balancing',
+  {
+    over: 'part4-http',
+    lesson:
+      'part4-http with a router module that picks the pool by path: one question to its thread and one answer per connection.',
+  },
+  async (cleanup, backendPort) => {
+    const dir = await tempDir(cleanup, 'part4-router');
+    await writeFile(path.join(dir, 'router.mjs'), BENCH_ROUTER);
+    const backends = [{ address: `127.0.0.1:${backendPort}` }];
+    const config = {
+      listen: [
+        { port: 0, protocol: 'http', router: './router.mjs', hosts: { [ROUTED_NAME]: 'bench' } },
+      ],
+      pools: { bench: { backends }, api: { backends } },
+    };
+    await writeFile(path.join(dir, 'bench.config.json'), JSON.stringify(config));
+    return ['--config', path.join(dir, 'bench.config.json')];
+  },
+);
 
 /**
  * A proxy of the reader's, `--try NAME=FILE`: started as the parts are, with
@@ -453,6 +487,7 @@ export const TARGETS: Target[] = [
   PIPE,
   ...PARTS,
   PART4_HTTP,
+  PART4_ROUTER,
   ...PEERS,
   ...TWO_WORKERS,
   ...TLS_ROWS,

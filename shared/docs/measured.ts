@@ -1,7 +1,7 @@
 /**
  * Figures from the other measuring commands' results files: the torture, the
- * soak, the demos, the profiler, the fuzzer, and the tests that measure as
- * they check (each saves with SAVE_RESULTS=1). One module per command in
+ * soak, the demos, the profiler, the fuzzer, the router's costs, and the
+ * tests that measure as they check (each saves with SAVE_RESULTS=1). One module per command in
  * measured/, each listing its renderers; the benchmark's are in results.ts.
  *
  *   <!-- render: run soak-part3 -->   any results file's run: command, date, machine
@@ -17,6 +17,7 @@ import { FAULTS_RENDERERS } from './measured/faults.ts';
 import { FLEET_RENDERERS } from './measured/fleet.ts';
 import { FUZZ_RENDERERS } from './measured/fuzz.ts';
 import { PROFILE_RENDERERS } from './measured/profile.ts';
+import { ROUTER_RENDERERS } from './measured/router.ts';
 import { SLOW_READERS_RENDERERS } from './measured/slow-readers.ts';
 import { SOAK_RENDERERS } from './measured/soak.ts';
 import { TORTURE_RENDERERS } from './measured/torture.ts';
@@ -34,4 +35,5 @@ export const MEASURED_RENDERERS: Record<string, (args: string[], from: string) =
   ...SLOW_READERS_RENDERERS,
   ...FLEET_RENDERERS,
   ...CHAOS_RENDERERS,
+  ...ROUTER_RENDERERS,
 };
