@@ -46,7 +46,13 @@ import { waitFor } from '../test/harness.ts';
 import { inTurn } from './bench.ts';
 import { descendants, load, type Mode, modeOption } from './bench-load.ts';
 import { median } from './bench-stats.ts';
-import { type Running, startBenchBackend, TARGETS, type Target } from './bench-targets.ts';
+import {
+  ROUTED_NAME,
+  type Running,
+  startBenchBackend,
+  TARGETS,
+  type Target,
+} from './bench-targets.ts';
 
 const SCRIPT = 'cost.ts';
 const DEFAULT_TARGETS = ['pipe', 'part3', 'part4', 'nginx'];
@@ -236,22 +242,22 @@ export async function measureCost(
     }
     started.push({ target, running: await target.start(cleanup, backend.port) });
   }
+  // Every request names the benchmark's host, which the routing rows route (part4-http's host
+  // table has no default: a request without it would be a 404 that never reaches a backend).
+  const loadOf = (mode: Mode, port: number, seconds: number) =>
+    load(mode, { port, connections: options.connections, seconds, name: ROUTED_NAME });
   const cpu: CostReport['cpu'] = {};
   for (const mode of options.modes) {
     const runs: Record<string, CpuRun[]> = {};
     // A second of load first: the first requests of a fresh proxy pay for compiling its code.
     for (const { running } of started) {
-      await load(mode, { port: running.port, connections: options.connections, seconds: 1 });
+      await loadOf(mode, running.port, 1);
     }
     for (let round = 1; round <= options.rounds; round++) {
       for (const { target, running } of inTurn(started, round - 1)) {
         const pids = await processesOf(target, running);
         const before = await cpuSeconds(pids, ticks);
-        const run = await load(mode, {
-          port: running.port,
-          connections: options.connections,
-          seconds: options.seconds,
-        });
+        const run = await loadOf(mode, running.port, options.seconds);
         const after = await cpuSeconds(pids, ticks);
         const perRequest = (i: 0 | 1) => ((after[i] - before[i]) / run.requests) * 1e6;
         const each = { requests: run.requests, userUs: perRequest(0), systemUs: perRequest(1) };
@@ -272,7 +278,7 @@ export async function measureCost(
     for (const { target, running } of started) {
       try {
         const { result, counts } = await traced(await tracedOf(target, running), () =>
-          load(mode, { port: running.port, connections: options.connections, seconds: 4 }),
+          loadOf(mode, running.port, 4),
         );
         const perRequest = Object.fromEntries(
           Object.entries(counts).map(([call, count]) => [call, count / result.requests]),
