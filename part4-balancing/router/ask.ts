@@ -112,8 +112,7 @@ function poolOf(address: string): Pool {
 export function routeRequest(routing: Asking, client: net.Socket, read: Read): RouteRequest {
   const { config } = routing;
   const request: RouteRequest = {
-    // Port 0 in the configuration: the one the system chose, which the socket knows.
-    listener: { port: config.port || (client.localPort ?? 0), protocol: config.protocol },
+    listener: { port: listenerPort(routing, client), protocol: config.protocol },
     client: { address: read.addresses.sourceAddress ?? '', port: read.addresses.sourcePort ?? 0 },
   };
   // The name as the host table compares it (an SNI comes as sent; a Host is so already).
@@ -122,6 +121,24 @@ export function routeRequest(routing: Asking, client: net.Socket, read: Read): R
   const head = config.protocol === 'http' ? readHttpHead(read.first, config) : undefined;
   if (head?.state === 'done') request.http = httpOf(head);
   return request;
+}
+
+/** The ports the system chose for listeners configured on port 0, by their routing. */
+const chosenPorts = new WeakMap<Asking, number>();
+
+/**
+ * The listener's real port. Configured as 0, the system chose it, and the
+ * socket knows it: asked of the first client only (each ask is a
+ * getsockname() system call), then remembered for the listener's routing.
+ */
+function listenerPort(routing: Asking, client: net.Socket): number {
+  if (routing.config.port !== 0) return routing.config.port;
+  let port = chosenPorts.get(routing);
+  if (port === undefined) {
+    port = client.localPort ?? 0;
+    chosenPorts.set(routing, port);
+  }
+  return port;
 }
 
 /**
