@@ -114,6 +114,10 @@ const NOT_OURS: { why: string; names: string[] }[] = [
     ],
   },
   {
+    why: "OpenResty's Lua directives, which chapter 8's routers stand in for",
+    names: ['balancer_by_lua'],
+  },
+  {
     why: "Node's internals and libuv's, as a profile or a trace names them",
     names: [
       ...['onStreamRead', 'createWriteWrap', 'readableAddChunkPushByteMode', 'maybeReadMore'],

@@ -33,6 +33,7 @@ import { hostKeyProblem } from '../../../part4-balancing/vhosts/hosts.ts';
 import { readHttpHead } from '../../../part4-balancing/vhosts/http-head.ts';
 import { capture, fenced, loggedAt } from './capture.ts';
 import { backendsOf, exampleConfig, REFUSED } from './fixtures.ts';
+import { ROUTER_LOGS } from './routers.ts';
 import { words } from './source-text.ts';
 
 const PROXY = 'part4-balancing/proxy.ts';
@@ -214,6 +215,7 @@ export const LOGS: Record<string, () => string[]> = {
     const closed = words('part4-balancing/route.ts', 'Closed ${who()}: ${printable(why)}.');
     return logged('2026-11-27 08:38:13', closed('127.0.0.1:49926', read.reason));
   },
+  ...ROUTER_LOGS,
 };
 
 /** Messages in a sentence, by name: one line each, shown as inline code. */
