@@ -435,3 +435,21 @@ t.test('at start, a broken router is one line naming the file and where, and exi
     'one line: where the router was named, then the file and where in it; no stack trace',
   );
 });
+
+t.test('--router outside the quick start, or naming no file: one line each', async (t) => {
+  const [withConfig, missing] = await Promise.all([
+    runProgram(`${PART}/proxy.ts`, ['--config', 'x.json', '--router', 'r.ts']),
+    runProgram(`${PART}/proxy.ts`, ['0', W.address, '--router', '/nonexistent/router.ts']),
+  ]);
+  t.equal(withConfig.code, 2, 'with --config: exit 2');
+  t.match(
+    withConfig.stderr,
+    /^proxy\.ts: --router goes with the quick start \(in a file: a listener's "router"\)\nusage: /,
+    'with --config: the line says where a router goes instead, then the usage',
+  );
+  t.equal(missing.code, 1, 'no such file: exit 1');
+  t.equal(
+    missing.stderr,
+    'proxy.ts: command line: --router: /nonexistent/router.ts: no such file\n',
+  );
+});
