@@ -51,6 +51,7 @@ import { listen } from './serve.ts';
 import { listenerName } from './serve.ts'; //> 4.3
 import { portOf } from './serve.ts'; //> 4.6
 import { type Listener, RunningState } from './state.ts';
+import { localMetrics, watchStatus } from './status/metrics.ts'; //> 4.6
 import { type StatusSource, snapshot, startStatusServer } from './status/status.ts'; //> 4.6
 
 /** Everything that changes while the balancer runs (state.ts). */
@@ -83,6 +84,8 @@ async function main(commandLine: CommandLine): Promise<void> {
     // The primary serves the status and passes signals on; Ctrl-C reaches the
     // whole process group, and the primary's SIGTERM is the one that counts.
     answerStatusRequests(() => snapshot(localStatus()));
+    // Its metrics too: prom-client answers the primary's requests for them itself.
+    if (running.config.statusListen !== undefined) watchStatus(() => snapshot(localStatus()));
     process.on('SIGINT', () => {});
     return;
   }
@@ -292,7 +295,8 @@ function exitAfterShutdown(how: string): void {
 /** The status endpoint, on a port of its own (status.ts). */
 async function serveStatus(where: Address): Promise<void> {
   try {
-    const server = await startStatusServer(where, () => snapshot(localStatus()));
+    watchStatus(() => snapshot(localStatus()));
+    const server = await startStatusServer(where, () => snapshot(localStatus()), localMetrics);
     log(`Status on port ${portOf(server)} (${where.host}).`);
   } catch (err) {
     fail(`cannot serve the status on ${joinHostPort(where.host, where.port)}: ${describe(err)}`, 1);

@@ -40,6 +40,8 @@ import { relay } from './relay.ts';
 import { clientIp, type Route, type Routing, routeClient } from './route.ts';
 import type { Listener, RunningState } from './state.ts';
 import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol/proxy-protocol.ts'; //> 4.5
+import { accepted, backendBytes, backendFailures } from './status/metrics.ts'; //> 4.6
+import { firstByteSeconds, listenerLabel } from './status/metrics.ts'; //> 4.6
 
 /**
  * socket() + bind() + listen() for one listener. `onFinished` runs each time a
@@ -58,6 +60,11 @@ export async function listen(
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
   const listener: Listener = { config: listenerConfig, routing, server, port: 0, open: 0 };
   server.on('connection', (client) => void own(running, listener, client, onFinished));
+  //> 4.6
+  server.on('connection', () =>
+    accepted.inc({ listener: listenerLabel(listenerConfig.host ?? '*', listener.port) }),
+  );
+  //< 4.6
   const where = listenerName(listenerConfig);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`cannot listen on ${where}: ${describe(err)}`)));
@@ -221,6 +228,18 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
     // routed: a paused socket with nothing left unread emits 'end' all the same,
     // and the relay below would wait for it in vain. Its FIN goes on now, after its bytes.
     if (client.readableEnded) backend.end();
+    //> 4.6
+    const labels = { pool: pool.name, backend: connection.backend.id };
+    const connected = performance.now();
+    // The relay's own 'data' listener comes next, in this same turn: no byte is missed.
+    backend.once('data', () =>
+      firstByteSeconds.observe(labels, (performance.now() - connected) / 1000),
+    );
+    backend.once('close', () => {
+      backendBytes.inc({ ...labels, direction: 'sent' }, backend.bytesWritten);
+      backendBytes.inc({ ...labels, direction: 'received' }, backend.bytesRead);
+    });
+    //< 4.6
     await relay(client, backend, {
       idleTimeoutMs: running.config.idleTimeoutMs,
       events: running.events,
@@ -257,6 +276,7 @@ function noAnswer(
 ): void {
   const why = `no answer within ${route.pool.config.firstByteTimeoutMs} ms`;
   connection.backend.answerMissing(why);
+  backendFailures.inc({ pool: route.pool.name, backend: connection.backend.id, kind: 'noAnswer' }); //> 4.6
   const http = looksLikeHttp(sent);
   events.count(
     'noAnswer',

@@ -42,6 +42,7 @@ import {
   RouteTable,
 } from './route-table.ts';
 import type { RedisLink } from '../status/snapshot.ts';
+import { redisResyncs } from '../status/metrics.ts';
 
 export type { RedisLink };
 
@@ -415,6 +416,7 @@ export class RedisRoutes {
 
   /** Everything read again into a new table, which then replaces the old one. */
   private async resync(): Promise<void> {
+    redisResyncs.inc();
     await this.ensureNotifications();
     const fresh = new RouteTable();
     const scan = { MATCH: this.keys.pattern, TYPE: 'set', COUNT: BATCH };

@@ -27,6 +27,7 @@ import type { Address } from '../fields.ts';
 import { log } from '../log.ts';
 import type { BackendStatus, PoolStatus, Snapshot, Totals } from '../status/snapshot.ts';
 import type { RouterStatus } from '../status/snapshot.ts'; //> 4.8
+import { everyWorkersMetrics } from '../status/metrics.ts';
 import { startStatusServer } from '../status/status.ts';
 import type { RedisLink } from './redis-link.ts';
 
@@ -93,7 +94,11 @@ export async function runPrimary(count: number, statusListen: Address | undefine
   for (let i = 0; i < count; i++) fork();
 
   if (statusListen !== undefined) {
-    const server = await startStatusServer(statusListen, () => everyWorkersStatus());
+    const server = await startStatusServer(
+      statusListen,
+      () => everyWorkersStatus(),
+      everyWorkersMetrics(),
+    );
     const { port } = server.address() as { port: number };
     log(`Status on port ${port} (${statusListen.host}), every worker's figures.`);
   }

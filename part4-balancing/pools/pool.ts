@@ -25,6 +25,7 @@ import net from 'node:net';
 import type { BackendConfig, PoolConfig } from './fields.ts';
 import { Health, type ProbeSettings, startProbes } from '../health/health.ts'; //> 4.2
 import { describe } from '../log.ts';
+import { backendFailures, connectSeconds } from '../status/metrics.ts'; //> 4.6
 import { createStrategy, type Peer, type Strategy } from './strategies/index.ts';
 
 /** One backend of a pool: where it is, its counters, its health. A strategy sees it as a Peer. */
@@ -115,8 +116,11 @@ export class Pool {
       if (!backend) return undefined;
       tried.add(backend);
       backend.activeConnections++;
+      const labels = { pool: this.name, backend: backend.id }; //> 4.6
+      const started = performance.now(); //> 4.6
       try {
         const socket = await connectTo(backend.host, backend.port, this.config.connectTimeoutMs);
+        connectSeconds.observe(labels, (performance.now() - started) / 1000); //> 4.6
         backend.health.connectSucceeded(); //> 4.2
         backend.totalConnections++;
         socket.once('close', () => backend.activeConnections--);
@@ -130,6 +134,8 @@ export class Pool {
         if (isLocalShortage(err)) throw err;
         //< 4.2
         backend.failures++;
+        // By error code (ECONNREFUSED, ...): a short list, whatever the client does.
+        backendFailures.inc({ ...labels, kind: (err as NodeJS.ErrnoException).code ?? 'timeout' }); //> 4.6
         failures.push(`connect to backend ${backend.id}: ${describe(err)}`);
         backend.health.connectFailed(describe(err)); //> 4.2
       }

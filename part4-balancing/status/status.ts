@@ -3,7 +3,8 @@
  * the balancer is doing: the process, its listeners, its pools and, per
  * backend, the weight, the health, active and total connections, and failed
  * connects. Programs get JSON (also at /status.json); a browser, which asks
- * for HTML first, gets the live page of status-page.ts.
+ * for HTML first, gets the live page of status-page.ts. A Prometheus gets
+ * the same figures and a few more at /metrics (metrics.ts).
  *
  *   curl -s localhost:8081 | jq .
  *
@@ -17,7 +18,7 @@
  * hundred slow clients on it cannot starve the balanced ports.
  *
  * What it leaves out: authentication (bind it to an address only operators
- * reach), history (it is a snapshot; a metrics system polls it), and changing
+ * reach), history (it is a snapshot; a Prometheus scraping /metrics keeps it), and changing
  * anything.
  */
 import http from 'node:http';
@@ -33,14 +34,15 @@ import type {
   Snapshot,
   Totals,
 } from './snapshot.ts';
+import type { Exposition } from './metrics.ts';
 import { PAGE_HEADERS, page, prefersHtml } from './status-page.ts';
 
 /** Status clients served at once; more are closed at accept. */
 export const MAX_CONNECTIONS = 16;
 /** A status request must be complete within this long (an answer takes a millisecond). */
 export const REQUEST_TIMEOUT_MS = 2000;
-/** What it answers: the JSON at both (a browser asking for / gets the page instead). */
-export const PATHS = ['/', '/status.json'];
+/** What it answers: the JSON at both (a browser asking for / gets the page instead), and the metrics. */
+export const PATHS = ['/', '/status.json', '/metrics'];
 
 /** What the snapshot is made of; the proxy keeps it current. */
 export interface StatusSource {
@@ -138,6 +140,7 @@ function routesOf(status: StatusSource): Pick<Snapshot, 'routes'> {
 export async function startStatusServer(
   where: Address,
   report: () => Snapshot | Promise<Snapshot>,
+  metrics: () => Promise<Exposition>,
 ): Promise<http.Server> {
   const server = http.createServer(
     {
@@ -157,6 +160,17 @@ export async function startStatusServer(
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         response.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' });
         response.end('Only GET and HEAD.\n');
+        return;
+      }
+      if (path === '/metrics') {
+        // Prometheus' text format (metrics.ts); HEAD gets the headers alone.
+        const { contentType, body } = await metrics();
+        response.writeHead(200, {
+          'content-type': contentType,
+          'content-length': Buffer.byteLength(body),
+          'cache-control': 'no-store',
+        });
+        response.end(body);
         return;
       }
       const now = await report();

@@ -1,0 +1,320 @@
+/**
+ * `GET /metrics` on the status port: the status in Prometheus' text format,
+ * made by prom-client, for a Prometheus to scrape every few seconds and keep
+ * as history (the status JSON is a snapshot; this is what graphs are made of).
+ *
+ *   curl -s localhost:8081/metrics
+ *
+ * Two kinds of figures. Most are counters the proxy keeps already for its
+ * status JSON: they are read from the same snapshot at each scrape (collect()
+ * below), never counted twice. The rest exist only here and are counted as
+ * they happen: clients accepted per listener, the bytes each way and the
+ * failures by kind per backend, and the two histograms, the time a backend
+ * took to accept and the time it took to send its first byte back.
+ *
+ * Names follow Prometheus' rules: counters end in _total, times are in
+ * seconds, sizes in bytes, and no label takes a value from a client (an
+ * address would make a new series per client): listeners, pools, backends
+ * and reasons come from the configuration or from a fixed list.
+ *
+ * With --workers each worker keeps its own figures, and the primary's
+ * /metrics asks every worker for them and adds them up (prom-client's
+ * AggregatorRegistry, over the cluster's IPC channel, as workers.ts does for
+ * the JSON). Only the link to Redis carries a worker label: each worker has
+ * its own link, and a sum of "up" says nothing.
+ *
+ * What it leaves out: the configuration's settings (the JSON has them), and
+ * figures per client.
+ */
+import cluster from 'node:cluster';
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  register,
+} from 'prom-client';
+import type { Snapshot } from './snapshot.ts';
+
+const PREFIX = 'rsp_';
+
+/** The events of the log (state.ts) that refuse a client, and so are refusals here. */
+export const REFUSALS = [
+  'processLimit',
+  'listenerLimit',
+  'clientLimit',
+  'noRoute',
+  'badHead',
+  'badHello',
+  'badProxy',
+  'noBackend',
+  'noAnswer',
+  'routerError', //> 4.8
+  'routerTimeout', //> 4.8
+  'routerReject', //> 4.8
+];
+
+/** prom-client's defaults that break the naming rules (nodejs_active_handles is there too). */
+const NOT_COUNTERS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** Where a connect or a first byte is likely to land: a loopback connect takes 0.1 ms. */
+const TIME_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+// Counted as they happen: nothing else keeps them.
+
+export const accepted = new Counter({
+  name: `${PREFIX}clients_accepted_total`,
+  help: 'Clients accepted by each listener, refused ones included',
+  labelNames: ['listener'],
+});
+
+export const backendFailures = new Counter({
+  name: `${PREFIX}backend_failures_total`,
+  help: 'Failed connects by error code (timeout: no answer in connectTimeoutMs), and noAnswer: no first byte in time',
+  labelNames: ['pool', 'backend', 'kind'],
+});
+
+export const backendBytes = new Counter({
+  name: `${PREFIX}backend_bytes_total`,
+  help: 'Bytes relayed per backend, counted when its connection closes: sent to it, or received from it',
+  labelNames: ['pool', 'backend', 'direction'],
+});
+
+export const connectSeconds = new Histogram({
+  name: `${PREFIX}backend_connect_seconds`,
+  help: 'Time for a backend to accept a connect that succeeded',
+  labelNames: ['pool', 'backend'],
+  buckets: TIME_BUCKETS,
+});
+
+export const firstByteSeconds = new Histogram({
+  name: `${PREFIX}backend_first_byte_seconds`,
+  help: 'Time from the connect to the first byte the backend sent back',
+  labelNames: ['pool', 'backend'],
+  buckets: TIME_BUCKETS,
+});
+//> 4.7
+
+export const redisResyncs = new Counter({
+  name: `${PREFIX}redis_resyncs_total`,
+  help: 'Fleet mode: times every route was read again from Redis (at start, and after each reconnect)',
+});
+//< 4.7
+
+/** The listener label: its address as the status JSON gives it. */
+export function listenerLabel(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * The figures read from the status snapshot at each scrape, and the process's
+ * (prom-client's defaults: CPU, memory, descriptors, event loop lag). Called
+ * once, by the process that serves /metrics or, with --workers, by each worker.
+ */
+export function watchStatus(report: () => Snapshot): void {
+  collectDefaultMetrics();
+  // Gauges whose names end in _total: Prometheus' checker (promtool) rejects them.
+  for (const name of NOT_COUNTERS) register.removeSingleMetric(name);
+  // A worker answers the primary's requests for its figures once this exists.
+  if (cluster.isWorker) new AggregatorRegistry(); //> 4.7
+  // One snapshot per scrape: every collect() below runs within the same turn.
+  let current: Snapshot | undefined;
+  const now = (): Snapshot => {
+    if (!current) {
+      current = report();
+      setImmediate(() => {
+        current = undefined;
+      });
+    }
+    return current;
+  };
+  const backends = function* () {
+    for (const [pool, { backends }] of Object.entries(now().pools)) {
+      for (const backend of backends) yield { labels: { pool, backend: backend.id }, backend };
+    }
+  };
+
+  new Gauge({
+    name: `${PREFIX}clients_open`,
+    help: 'Clients open now on each listener, from accept',
+    labelNames: ['listener'],
+    collect() {
+      this.reset();
+      for (const l of now().listeners)
+        this.set({ listener: listenerLabel(l.host, l.port) }, l.open);
+    },
+  });
+  new Counter({
+    name: `${PREFIX}clients_refused_total`,
+    help: 'Clients refused or answered by the proxy itself, by reason (the log names them)',
+    labelNames: ['reason'],
+    collect() {
+      this.reset();
+      const events = now().events;
+      for (const reason of REFUSALS) if (reason in events) this.inc({ reason }, events[reason]);
+    },
+  });
+  new Counter({
+    name: `${PREFIX}events_total`,
+    help: 'Other per-connection events the log counts: resets, idle closes, shortages',
+    labelNames: ['event'],
+    collect() {
+      this.reset();
+      for (const [event, n] of Object.entries(now().events)) {
+        if (!REFUSALS.includes(event)) this.inc({ event }, n);
+      }
+    },
+  });
+  new Counter({
+    name: `${PREFIX}backend_connections_total`,
+    help: 'Clients each backend got since start',
+    labelNames: ['pool', 'backend'],
+    collect() {
+      this.reset();
+      for (const { labels, backend } of backends()) this.inc(labels, backend.totalConnections);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}backend_active_connections`,
+    help: 'Connections being set up or relayed now, per backend',
+    labelNames: ['pool', 'backend'],
+    collect() {
+      this.reset();
+      for (const { labels, backend } of backends()) this.set(labels, backend.activeConnections);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}backend_state`,
+    help: 'Per backend, 1 for its state now: up, down (failed a health check) or retrying (failed connects; tried again soon); with --workers, how many workers see it so',
+    labelNames: ['pool', 'backend', 'state'],
+    collect() {
+      this.reset();
+      for (const { labels, backend } of backends()) {
+        const state =
+          backend.health === 'up' ? 'up' : backend.retryInMs === undefined ? 'down' : 'retrying';
+        for (const s of ['up', 'down', 'retrying'])
+          this.set({ ...labels, state: s }, +(s === state));
+      }
+    },
+  });
+  new Counter({
+    name: `${PREFIX}health_checks_total`,
+    help: 'Active health checks per backend, by result',
+    labelNames: ['pool', 'backend', 'result'],
+    collect() {
+      this.reset();
+      for (const { labels, backend } of backends()) {
+        if (!backend.probes) continue;
+        this.inc({ ...labels, result: 'passed' }, backend.probes.passed);
+        this.inc({ ...labels, result: 'failed' }, backend.probes.failed);
+      }
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}routes`,
+    help: 'Names routed to pools, by where the route came from (file or redis); with --workers, the most any worker has',
+    labelNames: ['source'],
+    aggregator: 'max',
+    collect() {
+      this.reset();
+      const counts: Record<string, number> = { file: 0 };
+      if (now().redis) counts.redis = 0;
+      for (const route of now().routes ?? [])
+        counts[route.source] = (counts[route.source] ?? 0) + 1;
+      for (const [source, n] of Object.entries(counts)) this.set({ source }, n);
+    },
+  });
+  //> 4.7
+  // Per worker: each has its own link, and a sum of states would mean nothing.
+  const worker = cluster.isWorker ? { worker: String(cluster.worker?.id) } : {};
+  new Gauge({
+    name: `${PREFIX}redis_link_state`,
+    help: 'Fleet mode: 1 for the state of the link to Redis now: up, silent (a PING went unanswered) or down',
+    labelNames: cluster.isWorker ? ['state', 'worker'] : ['state'],
+    collect() {
+      this.reset();
+      const link = now().redis;
+      if (!link) return;
+      for (const state of ['up', 'silent', 'down']) {
+        this.set({ state, ...worker }, +(link.state === state));
+      }
+    },
+  });
+  //< 4.7
+  //> 4.8
+  const routers = function* () {
+    for (const l of now().listeners) {
+      if (l.router) yield { labels: { listener: listenerLabel(l.host, l.port) }, router: l.router };
+    }
+  };
+  const routerCounter = (
+    name: string,
+    help: string,
+    figure: 'calls' | 'errors' | 'timeouts' | 'restarts',
+  ) =>
+    new Counter({
+      name: `${PREFIX}router_${name}_total`,
+      help,
+      labelNames: ['listener'],
+      collect() {
+        this.reset();
+        for (const { labels, router } of routers()) this.inc(labels, router[figure]);
+      },
+    });
+  routerCounter('calls', 'Clients each listener asked its router about', 'calls');
+  routerCounter(
+    'errors',
+    'Router calls that failed: a throw, or a decision malformed or naming no pool',
+    'errors',
+  );
+  routerCounter('timeouts', 'Router calls with no decision within routerTimeoutMs', 'timeouts');
+  routerCounter('restarts', 'Times a router thread was stopped and started again', 'restarts');
+  new Counter({
+    name: `${PREFIX}router_wait_seconds_total`,
+    help: 'Time clients waited for their router to decide, added up (divided by calls: the mean)',
+    labelNames: ['listener'],
+    collect() {
+      this.reset();
+      for (const { labels, router } of routers())
+        this.inc(labels, (router.meanMs * router.calls) / 1000);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}router_busy_ratio`,
+    help: "Share of its router thread's time spent running code (0 to 1); with --workers, the workers' mean",
+    labelNames: ['listener'],
+    aggregator: 'average',
+    collect() {
+      this.reset();
+      for (const { labels, router } of routers()) this.set(labels, router.busyShare);
+    },
+  });
+  //< 4.8
+}
+
+/** What /metrics answers, and its content type. */
+export interface Exposition {
+  contentType: string;
+  body: string;
+}
+
+/** This process's figures. */
+export async function localMetrics(): Promise<Exposition> {
+  return { contentType: register.contentType, body: await register.metrics() };
+}
+//> 4.7
+
+/** With --workers, in the primary: every worker's figures, added up. */
+export function everyWorkersMetrics(): () => Promise<Exposition> {
+  const aggregator = new AggregatorRegistry();
+  return async () => ({
+    contentType: aggregator.contentType,
+    body: await aggregator.clusterMetrics(),
+  });
+}
+//< 4.7
