@@ -134,8 +134,10 @@ export class Pool {
         if (isLocalShortage(err)) throw err;
         //< 4.2
         backend.failures++;
+        //> 4.6
         // By error code (ECONNREFUSED, ...): a short list, whatever the client does.
-        backendFailures.inc({ ...labels, kind: (err as NodeJS.ErrnoException).code ?? 'timeout' }); //> 4.6
+        backendFailures.inc({ ...labels, kind: (err as NodeJS.ErrnoException).code ?? 'timeout' });
+        //< 4.6
         failures.push(`connect to backend ${backend.id}: ${describe(err)}`);
         backend.health.connectFailed(describe(err)); //> 4.2
       }

@@ -37,8 +37,6 @@ import {
 } from 'prom-client';
 import type { Snapshot } from './snapshot.ts';
 
-const PREFIX = 'rsp_';
-
 /** The events of the log (state.ts) that refuse a client, and so are refusals here. */
 export const REFUSALS = [
   'processLimit',
@@ -68,32 +66,32 @@ const TIME_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 // Counted as they happen: nothing else keeps them.
 
 export const accepted = new Counter({
-  name: `${PREFIX}clients_accepted_total`,
+  name: 'rsp_clients_accepted_total',
   help: 'Clients accepted by each listener, refused ones included',
   labelNames: ['listener'],
 });
 
 export const backendFailures = new Counter({
-  name: `${PREFIX}backend_failures_total`,
+  name: 'rsp_backend_failures_total',
   help: 'Failed connects by error code (timeout: no answer in connectTimeoutMs), and noAnswer: no first byte in time',
   labelNames: ['pool', 'backend', 'kind'],
 });
 
 export const backendBytes = new Counter({
-  name: `${PREFIX}backend_bytes_total`,
+  name: 'rsp_backend_bytes_total',
   help: 'Bytes relayed per backend, counted when its connection closes: sent to it, or received from it',
   labelNames: ['pool', 'backend', 'direction'],
 });
 
 export const connectSeconds = new Histogram({
-  name: `${PREFIX}backend_connect_seconds`,
+  name: 'rsp_backend_connect_seconds',
   help: 'Time for a backend to accept a connect that succeeded',
   labelNames: ['pool', 'backend'],
   buckets: TIME_BUCKETS,
 });
 
 export const firstByteSeconds = new Histogram({
-  name: `${PREFIX}backend_first_byte_seconds`,
+  name: 'rsp_backend_first_byte_seconds',
   help: 'Time from the connect to the first byte the backend sent back',
   labelNames: ['pool', 'backend'],
   buckets: TIME_BUCKETS,
@@ -101,7 +99,7 @@ export const firstByteSeconds = new Histogram({
 //> 4.7
 
 export const redisResyncs = new Counter({
-  name: `${PREFIX}redis_resyncs_total`,
+  name: 'rsp_redis_resyncs_total',
   help: 'Fleet mode: times every route was read again from Redis (at start, and after each reconnect)',
 });
 //< 4.7
@@ -140,7 +138,7 @@ export function watchStatus(report: () => Snapshot): void {
   };
 
   new Gauge({
-    name: `${PREFIX}clients_open`,
+    name: 'rsp_clients_open',
     help: 'Clients open now on each listener, from accept',
     labelNames: ['listener'],
     collect() {
@@ -150,7 +148,7 @@ export function watchStatus(report: () => Snapshot): void {
     },
   });
   new Counter({
-    name: `${PREFIX}clients_refused_total`,
+    name: 'rsp_clients_refused_total',
     help: 'Clients refused or answered by the proxy itself, by reason (the log names them)',
     labelNames: ['reason'],
     collect() {
@@ -160,7 +158,7 @@ export function watchStatus(report: () => Snapshot): void {
     },
   });
   new Counter({
-    name: `${PREFIX}events_total`,
+    name: 'rsp_events_total',
     help: 'Other per-connection events the log counts: resets, idle closes, shortages',
     labelNames: ['event'],
     collect() {
@@ -171,7 +169,7 @@ export function watchStatus(report: () => Snapshot): void {
     },
   });
   new Counter({
-    name: `${PREFIX}backend_connections_total`,
+    name: 'rsp_backend_connections_total',
     help: 'Clients each backend got since start',
     labelNames: ['pool', 'backend'],
     collect() {
@@ -180,7 +178,7 @@ export function watchStatus(report: () => Snapshot): void {
     },
   });
   new Gauge({
-    name: `${PREFIX}backend_active_connections`,
+    name: 'rsp_backend_active_connections',
     help: 'Connections being set up or relayed now, per backend',
     labelNames: ['pool', 'backend'],
     collect() {
@@ -189,7 +187,7 @@ export function watchStatus(report: () => Snapshot): void {
     },
   });
   new Gauge({
-    name: `${PREFIX}backend_state`,
+    name: 'rsp_backend_state',
     help: 'Per backend, 1 for its state now: up, down (failed a health check) or retrying (failed connects; tried again soon); with --workers, how many workers see it so',
     labelNames: ['pool', 'backend', 'state'],
     collect() {
@@ -203,7 +201,7 @@ export function watchStatus(report: () => Snapshot): void {
     },
   });
   new Counter({
-    name: `${PREFIX}health_checks_total`,
+    name: 'rsp_health_checks_total',
     help: 'Active health checks per backend, by result',
     labelNames: ['pool', 'backend', 'result'],
     collect() {
@@ -216,7 +214,7 @@ export function watchStatus(report: () => Snapshot): void {
     },
   });
   new Gauge({
-    name: `${PREFIX}routes`,
+    name: 'rsp_routes',
     help: 'Names routed to pools, by where the route came from (file or redis); with --workers, the most any worker has',
     labelNames: ['source'],
     aggregator: 'max',
@@ -233,7 +231,7 @@ export function watchStatus(report: () => Snapshot): void {
   // Per worker: each has its own link, and a sum of states would mean nothing.
   const worker = cluster.isWorker ? { worker: String(cluster.worker?.id) } : {};
   new Gauge({
-    name: `${PREFIX}redis_link_state`,
+    name: 'rsp_redis_link_state',
     help: 'Fleet mode: 1 for the state of the link to Redis now: up, silent (a PING went unanswered) or down',
     labelNames: cluster.isWorker ? ['state', 'worker'] : ['state'],
     collect() {
@@ -258,7 +256,7 @@ export function watchStatus(report: () => Snapshot): void {
     figure: 'calls' | 'errors' | 'timeouts' | 'restarts',
   ) =>
     new Counter({
-      name: `${PREFIX}router_${name}_total`,
+      name,
       help,
       labelNames: ['listener'],
       collect() {
@@ -266,16 +264,24 @@ export function watchStatus(report: () => Snapshot): void {
         for (const { labels, router } of routers()) this.inc(labels, router[figure]);
       },
     });
-  routerCounter('calls', 'Clients each listener asked its router about', 'calls');
+  routerCounter('rsp_router_calls_total', 'Clients each listener asked its router about', 'calls');
   routerCounter(
-    'errors',
+    'rsp_router_errors_total',
     'Router calls that failed: a throw, or a decision malformed or naming no pool',
     'errors',
   );
-  routerCounter('timeouts', 'Router calls with no decision within routerTimeoutMs', 'timeouts');
-  routerCounter('restarts', 'Times a router thread was stopped and started again', 'restarts');
+  routerCounter(
+    'rsp_router_timeouts_total',
+    'Router calls with no decision within routerTimeoutMs',
+    'timeouts',
+  );
+  routerCounter(
+    'rsp_router_restarts_total',
+    'Times a router thread was stopped and started again',
+    'restarts',
+  );
   new Counter({
-    name: `${PREFIX}router_wait_seconds_total`,
+    name: 'rsp_router_wait_seconds_total',
     help: 'Time clients waited for their router to decide, added up (divided by calls: the mean)',
     labelNames: ['listener'],
     collect() {
@@ -285,7 +291,7 @@ export function watchStatus(report: () => Snapshot): void {
     },
   });
   new Gauge({
-    name: `${PREFIX}router_busy_ratio`,
+    name: 'rsp_router_busy_ratio',
     help: "Share of its router thread's time spent running code (0 to 1); with --workers, the workers' mean",
     labelNames: ['listener'],
     aggregator: 'average',

@@ -171,7 +171,7 @@ t.test('status-json: snapshot() of the example, with every field it always sends
 });
 
 t.test('status-paths: the paths the status endpoint answers, inline', async (t) => {
-  t.equal(render['status-paths']([], 'x.md'), '`/` and `/status.json`');
+  t.equal(render['status-paths']([], 'x.md'), '`/`, `/status.json` and `/metrics`');
 });
 
 t.test('log: each sample is lines of the log, at the sample time', async (t) => {
