@@ -216,6 +216,7 @@ export const TEST_CHAPTERS: Readonly<Record<string, number | null>> = {
   'fleet.test.ts': 7,
   'redis-routes.test.ts': 7,
   'workers.test.ts': 7,
+  'metrics.test.ts': 7,
   'router.test.ts': 8,
   'steps.test.ts': null,
 };
