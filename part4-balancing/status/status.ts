@@ -164,7 +164,14 @@ export async function startStatusServer(
       }
       if (path === '/metrics') {
         // Prometheus' text format (metrics.ts); HEAD gets the headers alone.
-        const { contentType, body } = await metrics();
+        // With --workers it fails when a worker does not answer in time: a 503
+        // for that scrape, which Prometheus records as the target down.
+        const answer = await metrics().catch((err: Error) => err);
+        if (answer instanceof Error) {
+          response.writeHead(503, { 'content-type': 'text/plain' }).end(`${answer.message}\n`);
+          return;
+        }
+        const { contentType, body } = answer;
         response.writeHead(200, {
           'content-type': contentType,
           'content-length': Buffer.byteLength(body),

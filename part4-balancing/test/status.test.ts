@@ -1,5 +1,5 @@
 /**
- * The status endpoint: after known traffic, the JSON says what happened.
+ * The status endpoint: after known traffic, the JSON and the metrics say what happened.
  */
 import t from 'tap';
 import { freePort, httpGet } from '../../shared/test/harness.ts';
@@ -71,6 +71,27 @@ t.test('status after six requests over two live backends and a dead one', async 
     { activeConnections: 1, totalConnections: 7, failures: 1, noBackend: 0 },
     'totals',
   );
+
+  // The same figures at /metrics, for Prometheus (metrics.ts).
+  const metrics = (await httpGet(statusPort as number, '/metrics')).body.toString();
+  const line = (name: string, labels: string) =>
+    Number(
+      metrics
+        .split('\n')
+        .find((l) => l.startsWith(`${name}{${labels}} `))
+        ?.split(' ')[1],
+    );
+  const web = (address: string) => `pool="web",backend="${address}"`;
+  t.equal(line('rsp_backend_connections_total', web(A.address)), a.totalConnections, '/metrics: A');
+  t.equal(line('rsp_backend_connections_total', web(B.address)), b.totalConnections, 'B');
+  t.equal(
+    line('rsp_backend_failures_total', `${web(dead)},kind="ECONNREFUSED"`),
+    1,
+    'the dead one',
+  );
+  t.equal(line('rsp_backend_state', `${web(dead)},state="retrying"`), 1, 'retrying');
+  t.equal(line('rsp_clients_open', `listener="*:${proxy.port}"`), 1, 'the slow one open');
+  t.equal(line('rsp_clients_accepted_total', `listener="*:${proxy.port}"`), 7, 'seven accepted');
 
   const notFound = await httpGet(statusPort as number, '/elsewhere');
   t.equal(notFound.status, 404, 'only GET / is there');
