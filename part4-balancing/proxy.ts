@@ -22,6 +22,7 @@
  *   vhosts/        chapter 4: a pool by Host or by SNI //> 4.4
  *   proxy-protocol/  chapter 5: the client's address, to backends and from a balancer //> 4.5
  *   status/        chapter 6: the status endpoint (JSON), page and metrics //> 4.6
+ *                  (meters.ts: what the metrics count as it happens) //> 4.6
  *   fleet/         chapter 7: routes from Redis, and --workers N //> 4.7
  *   router/        chapter 8: a module of yours decides each client's route //> 4.8
  *

@@ -40,8 +40,8 @@ import { relay } from './relay.ts';
 import { clientIp, type Route, type Routing, routeClient } from './route.ts';
 import type { Listener, RunningState } from './state.ts';
 import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol/proxy-protocol.ts'; //> 4.5
-import { accepted, backendBytes, backendFailures } from './status/metrics.ts'; //> 4.6
-import { firstByteSeconds, listenerLabel } from './status/metrics.ts'; //> 4.6
+import { accepted, backendBytes, backendFailures } from './meters.ts'; //> 4.6
+import { firstByteSeconds, listenerLabel } from './meters.ts'; //> 4.6
 
 /**
  * socket() + bind() + listen() for one listener. `onFinished` runs each time a

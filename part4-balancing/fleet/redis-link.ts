@@ -42,7 +42,7 @@ import {
   RouteTable,
 } from './route-table.ts';
 import type { RedisLink } from '../status/snapshot.ts';
-import { redisResyncs } from '../status/metrics.ts';
+import { redisResyncs } from '../meters.ts';
 
 export type { RedisLink };
 

@@ -25,7 +25,7 @@ import net from 'node:net';
 import type { BackendConfig, PoolConfig } from './fields.ts';
 import { Health, type ProbeSettings, startProbes } from '../health/health.ts'; //> 4.2
 import { describe } from '../log.ts';
-import { backendFailures, connectSeconds } from '../status/metrics.ts'; //> 4.6
+import { backendFailures, connectSeconds } from '../meters.ts'; //> 4.6
 import { createStrategy, type Peer, type Strategy } from './strategies/index.ts';
 
 /** One backend of a pool: where it is, its counters, its health. A strategy sees it as a Peer. */

@@ -27,14 +27,8 @@
  * figures per client.
  */
 import cluster from 'node:cluster';
-import {
-  AggregatorRegistry,
-  Counter,
-  collectDefaultMetrics,
-  Gauge,
-  Histogram,
-  register,
-} from 'prom-client';
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, register } from 'prom-client';
+import { listenerLabel } from '../meters.ts';
 import type { Snapshot } from './snapshot.ts';
 
 /** The events of the log (state.ts) that refuse a client, and so are refusals here. */
@@ -59,55 +53,6 @@ const NOT_COUNTERS = [
   'nodejs_active_requests_total',
   'nodejs_active_resources_total',
 ];
-
-/** Where a connect or a first byte is likely to land: a loopback connect takes 0.1 ms. */
-const TIME_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-
-// Counted as they happen: nothing else keeps them.
-
-export const accepted = new Counter({
-  name: 'rsp_clients_accepted_total',
-  help: 'Clients accepted by each listener, refused ones included',
-  labelNames: ['listener'],
-});
-
-export const backendFailures = new Counter({
-  name: 'rsp_backend_failures_total',
-  help: 'Failed connects by error code (timeout: no answer in connectTimeoutMs), and noAnswer: no first byte in time',
-  labelNames: ['pool', 'backend', 'kind'],
-});
-
-export const backendBytes = new Counter({
-  name: 'rsp_backend_bytes_total',
-  help: 'Bytes relayed per backend, counted when its connection closes: sent to it, or received from it',
-  labelNames: ['pool', 'backend', 'direction'],
-});
-
-export const connectSeconds = new Histogram({
-  name: 'rsp_backend_connect_seconds',
-  help: 'Time for a backend to accept a connect that succeeded',
-  labelNames: ['pool', 'backend'],
-  buckets: TIME_BUCKETS,
-});
-
-export const firstByteSeconds = new Histogram({
-  name: 'rsp_backend_first_byte_seconds',
-  help: 'Time from the connect to the first byte the backend sent back',
-  labelNames: ['pool', 'backend'],
-  buckets: TIME_BUCKETS,
-});
-//> 4.7
-
-export const redisResyncs = new Counter({
-  name: 'rsp_redis_resyncs_total',
-  help: 'Fleet mode: times every route was read again from Redis (at start, and after each reconnect)',
-});
-//< 4.7
-
-/** The listener label: its address as the status JSON gives it. */
-export function listenerLabel(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 /**
  * The figures read from the status snapshot at each scrape, and the process's

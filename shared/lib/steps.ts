@@ -118,7 +118,7 @@ export const CHAPTERS: readonly Chapter[] = [
     n: 6,
     step: '4.6',
     folder: 'status',
-    files: [],
+    files: ['meters.ts'],
     file: 'chapters/6-status.md',
     title: 'the status endpoint',
   },
