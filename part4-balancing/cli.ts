@@ -6,6 +6,7 @@
  *   proxy.ts [listen-port] host:port [host:port ...]     quick start: round robin over these
  *   proxy.ts --config FILE                               everything else //> 4.3
  *   proxy.ts --redis URL [--http PORT] [--https PORT]    fleet mode: routes from Redis //> 4.7
+ *   proxy.ts --redis-sentinel HOST:PORT[,...] --redis-master NAME [--http PORT] ...   through Sentinel //> 4.9
  *   proxy.ts [listen-port] host:port ... --router FILE   quick start, a module routes each client //> 4.8
  *
  * An option that overrides a field of the configuration is checked by that
@@ -26,6 +27,7 @@ export const USAGE = [
   'usage: proxy.ts [listen-port] host:port [host:port ...]',
   '       proxy.ts --config FILE', //> 4.3
   '       proxy.ts --redis redis://HOST:PORT [--http PORT] [--https PORT]', //> 4.7
+  '       proxy.ts --redis-sentinel HOST:PORT[,HOST:PORT...] --redis-master NAME [--http PORT] [--https PORT]', //> 4.9
   '  options: --idle-timeout MS  --verbose',
   '           --max-connections N', //> 4.3
   '           --status-port [HOST:]PORT', //> 4.6
@@ -72,6 +74,8 @@ function parseCommandLine(argv: string[]): CommandLine {
       http: { type: 'string' },
       https: { type: 'string' },
       //< 4.7
+      'redis-sentinel': { type: 'string' }, //> 4.9
+      'redis-master': { type: 'string' }, //> 4.9
       router: { type: 'string' }, //> 4.8
       help: { type: 'boolean', short: 'h' },
       verbose: { type: 'boolean' },
@@ -97,20 +101,37 @@ function parseCommandLine(argv: string[]): CommandLine {
   }
   //< 4.8
   //> 4.7
+  const port = (option: 'http' | 'https') => {
+    const text = values[option];
+    if (typeof text !== 'string') return undefined;
+    if (!/^\d+$/.test(text) || Number(text) > 65535) {
+      throw new Error(`--${option} must be a port from 0 to 65535, got "${text}"`);
+    }
+    return Number(text);
+  };
+  //> 4.9
+  const sentinel = values['redis-sentinel'];
+  const master = values['redis-master'];
+  if (sentinel !== undefined || master !== undefined) {
+    if (typeof sentinel !== 'string' || typeof master !== 'string')
+      throw new Error('--redis-sentinel and --redis-master go together');
+    if (values.redis !== undefined || values.router !== undefined)
+      throw new Error('--redis-sentinel takes no --redis or --router');
+    if (values.config !== undefined || positionals.length > 0)
+      throw new Error('--redis-sentinel takes no --config, listen port or backends');
+    const ports = { http: port('http'), https: port('https') };
+    return { quickStart: fleetConfig({ sentinel, master }, ports, '--redis-sentinel'), overrides };
+  }
+  //< 4.9
   if (typeof values.redis === 'string') {
     if (values.config !== undefined || positionals.length > 0) {
       throw new Error('--redis takes no --config, listen port or backends');
     }
-    const port = (option: 'http' | 'https') => {
-      const text = values[option];
-      if (typeof text !== 'string') return undefined;
-      if (!/^\d+$/.test(text) || Number(text) > 65535) {
-        throw new Error(`--${option} must be a port from 0 to 65535, got "${text}"`);
-      }
-      return Number(text);
-    };
     return {
-      quickStart: fleetConfig(values.redis, { http: port('http'), https: port('https') }),
+      quickStart: fleetConfig(
+        { redis: values.redis },
+        { http: port('http'), https: port('https') },
+      ),
       overrides,
     };
   }
@@ -142,15 +163,19 @@ function parseCommandLine(argv: string[]): CommandLine {
  * --https PORT`, an http and a tls listener (either may be left out) routed
  * from Redis, every other setting at its default.
  */
-function fleetConfig(redis: string, ports: { http?: number; https?: number }): Config {
+function fleetConfig(
+  routeSource: Record<string, string>,
+  ports: { http?: number; https?: number },
+  option = '--redis',
+): Config {
   const listen = [
     ...(ports.http === undefined ? [] : [{ port: ports.http, protocol: 'http' }]),
     ...(ports.https === undefined ? [] : [{ port: ports.https, protocol: 'tls' }]),
   ];
   if (listen.length === 0) {
-    new Place('command line', '--redis').fail('needs --http PORT or --https PORT');
+    new Place('command line', option).fail('needs --http PORT or --https PORT');
   }
-  return parseConfig({ listen, pools: {}, routeSource: { redis } }, 'command line');
+  return parseConfig({ listen, pools: {}, routeSource }, 'command line');
 }
 //< 4.7
 

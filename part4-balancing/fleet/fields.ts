@@ -19,6 +19,7 @@ import {
   type Values,
 } from '../fields.ts';
 import { POOL_SETTINGS } from '../pools/fields.ts';
+import { sentinelSource } from '../sentinel/fields.ts'; //> 4.9
 
 export const FLEET_TOP = {
   routeSource: {
@@ -37,9 +38,14 @@ export const FLEET_TOP = {
 /** routeSource: the link to Redis, and every setting of the fleet's pools but name and backends. */
 export type RouteSourceConfig = Omit<Values<typeof ROUTE_SOURCE>, 'pool'> & {
   pool: Values<typeof POOL_SETTINGS>;
+  sentinel?: string; //> 4.9
+  master?: string; //> 4.9
 };
 
 function routeSource(at: Place, value: unknown): RouteSourceConfig {
+  //> 4.9
+  if (object(at, value).sentinel !== undefined) return sentinelSource(at, value);
+  //< 4.9
   const { pool, ...link } = readObject(at, value, ROUTE_SOURCE);
   return { ...link, pool: readObject(at.at('pool'), pool ?? {}, POOL_SETTINGS) };
 }

@@ -39,6 +39,11 @@ export class FleetRoutes {
       prefix: source.keyPrefix,
       pingIntervalMs: source.pingIntervalMs,
       pingTimeoutMs: source.pingTimeoutMs,
+      //> 4.9
+      ...(source.sentinel !== undefined && source.master !== undefined
+        ? { sentinel: { sentinels: source.sentinel, master: source.master } }
+        : {}),
+      //< 4.9
       onChange: (route) => {
         this.retire(route);
         onChange(route);

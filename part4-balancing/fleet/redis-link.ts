@@ -26,7 +26,7 @@
  *   down, silent ─ read in full, both connections up ─▶ up ("is back")
  *   any ─ stop() ─▶ stopped
  *
- * What it leaves out: Redis Cluster and Sentinel; a route key overwritten by
+ * What it leaves out: Redis Cluster (and Sentinel, chapter 9's); a route key overwritten by
  * a string command (SET: the '$' class, not asked for) is noticed at the next
  * full read.
  */
@@ -43,6 +43,7 @@ import {
 } from './route-table.ts';
 import type { RedisLink } from '../status/snapshot.ts';
 import { redisResyncs } from '../meters.ts';
+import { type PrimaryWatch, type SentinelOptions, watchPrimary } from '../sentinel/sentinel.ts'; //> 4.9
 
 export type { RedisLink };
 
@@ -66,6 +67,8 @@ export interface RedisRoutesOptions {
   pingTimeoutMs?: number;
   /** Called with a route's name each time its backends change, appear or go. */
   onChange?: (route: string) => void;
+  /** The primary named by a Sentinel set: `url` then gives only the user, password and database. */
+  sentinel?: SentinelOptions; //> 4.9
 }
 
 const NOTIFY_FLAGS = 'Kgsxe';
@@ -165,9 +168,9 @@ export class RedisRoutes {
   private state: LinkState = { name: 'idle' };
   /** Made by start(), and again each time the link goes silent. */
   private connections!: Connections;
-  private readonly clientOptions: ReturnType<typeof clientOptions>;
+  private clientOptions: ReturnType<typeof clientOptions>;
   /** The URL without its credentials, for log lines. */
-  private readonly where: string;
+  private where: string;
   private readonly channelPrefix: string;
   private readonly pollMs: number;
   private readonly retryMaxMs: number;
@@ -188,6 +191,11 @@ export class RedisRoutes {
   private retryTimer: NodeJS.Timeout | undefined;
   /** The last refusal logged, so a retry does not repeat it. */
   private loggedError = '';
+  //> 4.9
+  /** The Sentinel set that names the primary, and the primary it named last. */
+  private readonly sentinel: PrimaryWatch | undefined;
+  private primary: string | undefined;
+  //< 4.9
 
   constructor(options: RedisRoutesOptions) {
     const url = parseRedisUrl(options.url);
@@ -204,6 +212,12 @@ export class RedisRoutes {
     this.pingTimeoutMs = options.pingTimeoutMs ?? 2000;
     this.onChange = options.onChange ?? (() => {});
     this.clientOptions = clientOptions(options.url, this.retryMaxMs);
+    //> 4.9
+    if (options.sentinel) {
+      this.sentinel = watchPrimary(options.sentinel);
+      this.where = this.sentinel.where;
+    }
+    //< 4.9
   }
 
   /**
@@ -217,6 +231,15 @@ export class RedisRoutes {
     const settled = new Promise<void>((resolve) => {
       this.settleStart = resolve;
     });
+    //> 4.9
+    if (this.sentinel) {
+      this.sentinel.start(
+        (host, port) => this.follow(host, port),
+        (err) => this.on({ type: 'lost', err }),
+      );
+      return settled;
+    }
+    //< 4.9
     this.connect();
     return settled;
   }
@@ -234,9 +257,10 @@ export class RedisRoutes {
   /** Up, silent (and since how long), or down. */
   link(): RedisLink {
     const { state } = this;
-    if (state.name === 'up') return { connected: true, state: 'up' };
-    if (state.name !== 'silent') return { connected: false, state: 'down' };
-    return { connected: false, state: 'silent', silentForMs: Date.now() - state.since };
+    const primary = this.primary === undefined ? {} : { primary: this.primary }; //> 4.9
+    if (state.name === 'up') return { connected: true, state: 'up', ...primary };
+    if (state.name !== 'silent') return { connected: false, state: 'down', ...primary };
+    return { connected: false, state: 'silent', silentForMs: Date.now() - state.since, ...primary };
   }
 
   snapshot(): RoutesSnapshot {
@@ -258,7 +282,8 @@ export class RedisRoutes {
     this.on({ type: 'stop' });
     clearInterval(this.pollTimer);
     clearTimeout(this.retryTimer);
-    if (started) this.disconnect();
+    this.sentinel?.stop(); //> 4.9
+    if (started && this.connections) this.disconnect();
     this.settleStart();
     await this.work;
   }
@@ -277,6 +302,31 @@ export class RedisRoutes {
     log(`Redis at ${this.where} ${what}: ${keeping}, retrying.`);
     this.settleStart();
   }
+
+  //> 4.9
+  /**
+   * Sentinel named the primary: the first time, the link connects to it; after
+   * a promotion, both connections are dropped and made to the new one (the old
+   * primary, if it comes back, is a replica), which reads every route again.
+   * One line says the primary moved; the outage lines say the rest.
+   */
+  private follow(host: string, port: number): void {
+    if (this.state.name === 'stopped') return;
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    if (address === this.primary) return;
+    const url = new URL(this.clientOptions.url);
+    url.host = address;
+    const moved = this.primary;
+    this.primary = address;
+    this.clientOptions = clientOptions(url.toString(), this.retryMaxMs);
+    this.where = `redis://${address} (primary of ${this.sentinel?.where})`;
+    if (moved !== undefined) {
+      log(`Sentinel moved the primary from ${moved} to ${address}: following it.`);
+      this.disconnect();
+    }
+    this.connect();
+  }
+  //< 4.9
 
   // --- Connections ---------------------------------------------------------------
 
@@ -338,6 +388,7 @@ export class RedisRoutes {
   private onLost(err: Error): void {
     if (this.state.name === 'stopped') return;
     // An error that cost no connection (a failed command) is its caller's to handle.
+    if (!this.connections) return; //> 4.9
     const { data, subscriber } = this.connections;
     if (data.isReady && subscriber.isReady) return;
     this.on({ type: 'lost', err });
@@ -395,7 +446,7 @@ export class RedisRoutes {
     if (this.state.name === 'stopped') return;
     // A lost connection: its reconnect brings a full read, which covers this.
     this.dirty.clear();
-    if (!this.connections.data.isReady) return;
+    if (!this.connections?.data.isReady) return;
     // Redis answered with a refusal (a permission, say): try again later.
     this.refused(err);
     clearTimeout(this.retryTimer);

@@ -26,6 +26,8 @@ export interface RedisLink {
   connected: boolean;
   state: 'up' | 'silent' | 'down';
   silentForMs?: number;
+  /** Through Sentinel: the primary followed now, HOST:PORT. */
+  primary?: string; //> 4.9
 }
 
 /** The whole answer: one process, or with `--workers` the primary's sum of every worker's. */
