@@ -117,8 +117,14 @@ export interface Fleet {
  * once every worker (one without --workers) has printed its two startup lines,
  * and the status line when `args` has --status-port.
  */
-export async function startFleet(t: Test, redisUrl: string, args: string[] = []): Promise<Fleet> {
-  const fleetArgs = ['--redis', redisUrl, '--http', '0', '--https', '0'];
+export async function startFleet(
+  t: Test,
+  redis: string | string[],
+  args: string[] = [],
+): Promise<Fleet> {
+  // A URL, or the options that name the Redis (--redis-sentinel ... --redis-master ...).
+  const source = typeof redis === 'string' ? ['--redis', redis] : redis;
+  const fleetArgs = [...source, '--http', '0', '--https', '0'];
   const proxy = await startPart(t, PART, [...fleetArgs, ...args]);
   const workers = args.includes('--workers') ? Number(args[args.indexOf('--workers') + 1]) : 1;
   const [http, https] = await listenerPorts(proxy, 2 * workers);

@@ -1,5 +1,5 @@
 /**
- * Part 4's steps: part4-balancing/ as it stands at the end of each of its eight
+ * Part 4's steps: part4-balancing/ as it stands at the end of each of its nine
  * chapters, generated from the one source tree (as Crafting Interpreters
  * builds every chapter's code from its one source), never committed.
  *
@@ -8,7 +8,7 @@
  *   proxy.ts, serve.ts, route.ts ...   the core, at the top: chapter 1
  *   pools/  health/  config/           chapters 1, 2, 3   (one folder a chapter:
  *   vhosts/ proxy-protocol/ status/    chapters 4, 5, 6    CHAPTERS, below)
- *   fleet/  router/                    chapters 7, 8
+ *   fleet/  router/  sentinel/         chapters 7, 8, 9
  *
  * and where a later chapter adds lines to an earlier chapter's file, markers
  * in the source say which lines:
@@ -61,7 +61,7 @@ export const STEPS_DIR = path.join(ROOT, '.steps');
 export interface Chapter {
   /** Its number in part 4, and the number of the step that ends it. */
   n: number;
-  /** The step's name, on the command line and on disk: '4.1' to '4.8'. */
+  /** The step's name, on the command line and on disk: '4.1' to '4.9'. */
   step: string;
   /** The folder of part4-balancing/ that the chapter adds. */
   folder: string;
@@ -137,6 +137,14 @@ export const CHAPTERS: readonly Chapter[] = [
     files: ['router.config.json'],
     file: 'chapters/8-routing-in-code.md',
     title: 'routing in code',
+  },
+  {
+    n: 9,
+    step: '4.9',
+    folder: 'sentinel',
+    files: [],
+    file: 'chapters/9-sentinel.md',
+    title: 'sentinel',
   },
 ];
 
@@ -218,6 +226,7 @@ export const TEST_CHAPTERS: Readonly<Record<string, number | null>> = {
   'workers.test.ts': 7,
   'metrics.test.ts': 7,
   'router.test.ts': 8,
+  'sentinel.test.ts': 9,
   'steps.test.ts': null,
 };
 
