@@ -72,10 +72,20 @@ t.test('a malformed Sentinel list: one line and exit code 2', async (t) => {
 t.test(
   'the primary killed under traffic: Sentinel promotes the replica and the fleet follows',
   async (t) => {
-    const primary = await startRedis(t);
+    // No wait before the full sync (Redis 7 waits 5 s for more replicas by default).
+    const primary = await startRedis(t, ['--repl-diskless-sync-delay', '0']);
     const replica = await startRedis(t, ['--replicaof', '127.0.0.1', String(primary.port)]);
     const db = await redisClient(t, primary);
     await db.sAdd('hostnames:www.example.org:backends', member(A));
+    // The Sentinels learn of the replica from the primary: it must be in sync first.
+    const onReplica = await redisClient(t, replica);
+    await waitFor(
+      async () => (await onReplica.info('replication')).includes('master_link_status:up'),
+      {
+        what: 'the replica in sync',
+        intervalMs: 100,
+      },
+    );
     const sentinels = await startSentinels(t, primary.port, MASTER);
     const fleet = await startFleet(
       t,

@@ -242,6 +242,10 @@ t.test('route-delay, demo-fleet and fleet-heal: how fast Redis reaches part 4', 
     /no change the-end followed \(the-change, /,
   );
   t.equal(render('fleet-heal fleet-heal'), (results('fleet-heal').healMs / 1000).toFixed(1));
+  const failover = results('sentinel-failover');
+  t.equal(render('failover sentinel-failover follow'), (failover.followMs / 1000).toFixed(1));
+  t.equal(render('failover sentinel-failover change'), String(failover.changeMs));
+  t.throws(() => render('failover sentinel-failover later'), /no later \(follow, up, change\)/);
 });
 
 t.test("chaos-table and chaos: the soak's table and its counts", async (t) => {

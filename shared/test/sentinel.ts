@@ -78,11 +78,10 @@ export async function startSentinels(
   await waitFor(
     async () => {
       for (const port of ports) {
-        // A flat list of names and values (RESP2, node-redis's default).
-        const reply = await ask(port, 'SENTINEL', 'MASTER', master);
-        if (!Array.isArray(reply)) return false;
-        const info = reply.map(String);
-        const field = (name: string) => Number(info[info.indexOf(name) + 1]);
+        // node-redis turns the reply's names and values into an object.
+        const info = (await ask(port, 'SENTINEL', 'MASTER', master)) as unknown;
+        if (typeof info !== 'object' || info === null) return false;
+        const field = (name: string) => Number((info as Record<string, unknown>)[name] ?? 0);
         if (field('num-other-sentinels') < count - 1 || field('num-slaves') < 1) return false;
       }
       return true;
