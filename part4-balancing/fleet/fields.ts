@@ -19,7 +19,7 @@ import {
   type Values,
 } from '../fields.ts';
 import { POOL_SETTINGS } from '../pools/fields.ts';
-import { sentinelSource } from '../sentinel/fields.ts'; //> 4.9
+import { SENTINEL_SOURCE } from '../sentinel/fields.ts'; //> 4.9
 
 export const FLEET_TOP = {
   routeSource: {
@@ -44,7 +44,14 @@ export type RouteSourceConfig = Omit<Values<typeof ROUTE_SOURCE>, 'pool'> & {
 
 function routeSource(at: Place, value: unknown): RouteSourceConfig {
   //> 4.9
-  if (object(at, value).sentinel !== undefined) return sentinelSource(at, value);
+  if (object(at, value).sentinel !== undefined) {
+    // Through Sentinel: redis is optional (its user, password and database
+    // still count; its host is the one Sentinel names), master is not.
+    const redis = { ...ROUTE_SOURCE.redis, required: undefined, default: 'redis://primary' };
+    const fields = { ...ROUTE_SOURCE, redis, ...SENTINEL_SOURCE };
+    const { pool, ...link } = readObject(at, value, fields);
+    return { ...link, pool: readObject(at.at('pool'), pool ?? {}, POOL_SETTINGS) };
+  }
   //< 4.9
   const { pool, ...link } = readObject(at, value, ROUTE_SOURCE);
   return { ...link, pool: readObject(at.at('pool'), pool ?? {}, POOL_SETTINGS) };

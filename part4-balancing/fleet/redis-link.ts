@@ -256,11 +256,16 @@ export class RedisRoutes {
 
   /** Up, silent (and since how long), or down. */
   link(): RedisLink {
+    const link = this.linkState();
+    if (this.primary !== undefined) link.primary = this.primary; //> 4.9
+    return link;
+  }
+
+  private linkState(): RedisLink {
     const { state } = this;
-    const primary = this.primary === undefined ? {} : { primary: this.primary }; //> 4.9
-    if (state.name === 'up') return { connected: true, state: 'up', ...primary };
-    if (state.name !== 'silent') return { connected: false, state: 'down', ...primary };
-    return { connected: false, state: 'silent', silentForMs: Date.now() - state.since, ...primary };
+    if (state.name === 'up') return { connected: true, state: 'up' };
+    if (state.name !== 'silent') return { connected: false, state: 'down' };
+    return { connected: false, state: 'silent', silentForMs: Date.now() - state.since };
   }
 
   snapshot(): RoutesSnapshot {

@@ -4,19 +4,19 @@
  * reading of a HOST:PORT list, which the command line (--redis-sentinel) and
  * the configuration share.
  *
- * What it leaves out: passwords for Sentinel, TLS, and a database other than 0.
+ * What it leaves out: passwords and TLS for the Sentinels.
  */
-import { type Place, readObject, show, text } from '../fields.ts';
-import { ROUTE_SOURCE, type RouteSourceConfig } from '../fleet/fields.ts';
-import { POOL_SETTINGS } from '../pools/fields.ts';
+import { type Place, show, text } from '../fields.ts';
 
 export interface SentinelNode {
   host: string;
   port: number;
 }
 
+/** Both required once either is given: routeSource reads them only with `sentinel` (fleet/fields.ts). */
 export const SENTINEL_SOURCE = {
   sentinel: {
+    required: true as const,
     about: 'HOST:PORT[,HOST:PORT...]: a Sentinel set that names the primary (instead of redis)',
     check: (at: Place, value: unknown) => {
       const list = text(at, value);
@@ -26,6 +26,7 @@ export const SENTINEL_SOURCE = {
     },
   },
   master: {
+    required: true as const,
     about: 'the name the Sentinel set knows the primary by (with sentinel)',
     check: (at: Place, value: unknown) => {
       const name = text(at, value);
@@ -45,20 +46,4 @@ export function parseSentinels(list: string): SentinelNode[] | undefined {
     nodes.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
   }
   return nodes;
-}
-
-/**
- * routeSource with a Sentinel set: every field of fleet mode's, with `redis`
- * no longer required (its user, password and database still count; its host
- * is the one Sentinel names) and `master` required with `sentinel`.
- */
-export function sentinelSource(at: Place, value: unknown): RouteSourceConfig {
-  const fields = {
-    ...ROUTE_SOURCE,
-    redis: { ...ROUTE_SOURCE.redis, required: undefined, default: 'redis://primary' },
-    sentinel: { ...SENTINEL_SOURCE.sentinel, required: true as const },
-    master: { ...SENTINEL_SOURCE.master, required: true as const },
-  };
-  const { pool, ...link } = readObject(at, value, fields);
-  return { ...link, pool: readObject(at.at('pool'), pool ?? {}, POOL_SETTINGS) };
 }

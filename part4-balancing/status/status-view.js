@@ -189,8 +189,17 @@ function eventsSection(s) {
 // Virtual hosts and the Redis fleet add `routes` to the JSON, --workers adds
 // `workers`; a configuration without them leaves these sections out.
 
-/** @param {RedisLink} redis */
+/**
+ * @param {RedisLink} redis
+ * @returns {string}
+ */
 function linkText(redis) {
+  //> 4.9
+  // Through Sentinel: which server the fleet follows now.
+  const { primary, ...link } = redis;
+  if (primary !== undefined)
+    return `${linkText(link)}; the primary is ${primary}, as Sentinel names it`;
+  //< 4.9
   if (redis.state === 'up') return 'connected, routes live';
   const how =
     redis.state === 'silent'

@@ -37,12 +37,12 @@ import {
 const kept = (lines: string[], n: number, file = 'core.ts') =>
   keepLines(lines.join('\n'), n, file).text.split('\n');
 
-t.test('eight chapters, steps 4.1 to 4.8, each with its folder and its chapter file', async (t) => {
+t.test('nine chapters, steps 4.1 to 4.9, each with its folder and its chapter file', async (t) => {
   t.same(
     CHAPTERS.map((c) => c.step),
-    ['4.1', '4.2', '4.3', '4.4', '4.5', '4.6', '4.7', '4.8'],
+    ['4.1', '4.2', '4.3', '4.4', '4.5', '4.6', '4.7', '4.8', '4.9'],
   );
-  t.equal(LAST, 8);
+  t.equal(LAST, 9);
   for (const chapter of CHAPTERS) {
     t.equal(stepNumber(chapter.step), chapter.n, `${chapter.step} is step ${chapter.n}`);
     t.ok(
@@ -61,7 +61,7 @@ t.test('eight chapters, steps 4.1 to 4.8, each with its folder and its chapter f
       t.ok(opening.includes(command), `${chapter.file} opens with \`${command.trim()}\``);
     }
   }
-  for (const name of ['4.0', '4.9', '4', '5', '4.01', ''])
+  for (const name of ['4.0', '4.10', '4', '5', '4.01', ''])
     t.equal(stepNumber(name), undefined, name);
 });
 
@@ -185,13 +185,13 @@ t.test('every mistake in the markers: one line, FILE:LINE: what is wrong', async
   const cases: [what: string, lines: string[], message: string][] = [
     [
       'a chapter that does not exist',
-      ['a(); //> 4.9'],
-      '1: there is no chapter 4.9 (part 4 has 4.1 to 4.8)',
+      ['a(); //> 4.10'],
+      '1: there is no chapter 4.10 (part 4 has 4.1 to 4.9)',
     ],
     [
       'a block of no chapter',
       ['//> 4.0', '//< 4.0'],
-      '1: there is no chapter 4.0 (part 4 has 4.1 to 4.8)',
+      '1: there is no chapter 4.0 (part 4 has 4.1 to 4.9)',
     ],
     [
       '//< ending a line of code',

@@ -16,10 +16,10 @@
  * with only its changes, instead of 100-odd new lines. Any option after N other
  * than --tests goes to git as it is.
  *
- * A step (step-4.1 to step-4.8) is part 4's code as it stands at the end of
+ * A step (step-4.1 to step-4.9) is part 4's code as it stands at the end of
  * one of its chapters, rendered from part4-balancing/ by shared/lib/steps.ts
  * and formatted as the source is (a line keeps no indentation of a block that
- * only a later chapter opens); step-4.8 is all of it. Steps hold no tests, so --tests goes with parts only.
+ * only a later chapter opens); step-4.9 is all of it. Steps hold no tests, so --tests goes with parts only.
  *
  * What it leaves out: the chapters (every Markdown file: each README.md, and
  * part 4's chapters/), prose is read, not diffed; the tests (`*.test.ts`,

@@ -10,7 +10,7 @@
  * started as every program here is (`node --import tsx/esm`), on this
  * terminal. The signals a proxy listens for are passed on to it (SIGHUP
  * reloads, SIGTERM and SIGINT stop it gracefully), and its exit code is ours.
- * Step 4.8 is the whole of part 4: it runs as `npm run part4` does.
+ * Step 4.9 is the whole of part 4: it runs as `npm run part4` does.
  *
  * Passed on once: the proxy runs in a process group of its own. Ctrl-C sends
  * SIGINT to every process of the terminal's foreground group; were the proxy

@@ -5,7 +5,7 @@
  * and tap runs them from the repository's root, one step after another. The
  * copied tests import their code by relative paths ('../pools/pool.ts') and
  * start the proxy of their own folder (support.ts's PART), so they test the
- * step's code. Step 4.8 is part4-balancing/ itself, which `npm test` tests.
+ * step's code. Step 4.9 is part4-balancing/ itself, which `npm test` tests.
  *
  * A line per step: the files run, passed or failed with tap's counts, the
  * time; under a failed one, its failed files. tap's whole output for step 4.N

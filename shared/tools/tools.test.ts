@@ -56,7 +56,7 @@ t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4
   t.equal(bad.code, 2, 'N out of range: exit 2');
   t.match(
     bad.stderr,
-    /^diff\.ts: N must be 2, 3 or 4, or 4\.1 to 4\.8 \(a step of part 4\), got "5"\nusage:/,
+    /^diff\.ts: N must be 2, 3 or 4, or 4\.1 to 4\.9 \(a step of part 4\), got "5"\nusage:/,
     'one line and the usage',
   );
 });
@@ -64,7 +64,7 @@ t.test('npm run diff -- N: part N-1 against part N, code only, for N from 2 to 4
 /** The most lines a chapter of part 4 may add to the code before it (tests and prose left out). */
 const MAX_CHAPTER_LINES = 1500;
 
-t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.8', async (t) => {
+t.test('npm run diff -- 4.N: part 4 chapter by chapter, from part 3 to step 4.9', async (t) => {
   // The reader's exercises in parts 3 and 4 change what the diffs show.
   const yours = yourChanges(PARTS[2], PART);
   const steps = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -134,7 +134,7 @@ t.test(
     t.equal(badStep.code, 2, 'a bad step: exit 2');
     t.match(
       badStep.stderr,
-      /^step\.ts: the step must be 4\.1 to 4\.8, got "5"\nusage: step\.ts 4\.N/,
+      /^step\.ts: the step must be 4\.1 to 4\.9, got "5"\nusage: step\.ts 4\.N/,
     );
     t.equal(badArgument.code, 2, "a bad argument: part 4's exit code");
     t.match(
