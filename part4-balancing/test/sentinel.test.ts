@@ -10,7 +10,10 @@
  * proxy following the new primary, a change there to the change served) to
  * shared/results/sentinel-failover.json (chapter 9 quotes them).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import t from 'tap';
 import { runProgram } from '../../shared/lib/programs.ts';
@@ -72,9 +75,21 @@ t.test('a malformed Sentinel list: one line and exit code 2', async (t) => {
 t.test(
   'the primary killed under traffic: Sentinel promotes the replica and the fleet follows',
   async (t) => {
+    // Each in a folder of its own: a replica writes what it syncs to dump.rdb,
+    // which any redis-server started in the shared temporary folder would load.
+    const dir = () => {
+      const made = mkdtempSync(path.join(tmpdir(), 'redis-'));
+      t.teardown(() => rmSync(made, { recursive: true, force: true }));
+      return ['--dir', made];
+    };
     // No wait before the full sync (Redis 7 waits 5 s for more replicas by default).
-    const primary = await startRedis(t, ['--repl-diskless-sync-delay', '0']);
-    const replica = await startRedis(t, ['--replicaof', '127.0.0.1', String(primary.port)]);
+    const primary = await startRedis(t, [...dir(), '--repl-diskless-sync-delay', '0']);
+    const replica = await startRedis(t, [
+      ...dir(),
+      '--replicaof',
+      '127.0.0.1',
+      String(primary.port),
+    ]);
     const db = await redisClient(t, primary);
     await db.sAdd('hostnames:www.example.org:backends', member(A));
     // The Sentinels learn of the replica from the primary: it must be in sync first.
