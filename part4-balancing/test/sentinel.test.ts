@@ -27,6 +27,7 @@ import {
 } from '../../shared/test/harness.ts';
 import { redisClient, startRedis } from '../../shared/test/redis.ts';
 import { startSentinels } from '../../shared/test/sentinel.ts';
+import { parseConfig } from '../config/parse.ts';
 import { PART, startFleet, status } from './support.ts';
 
 const MASTER = 'routes';
@@ -56,6 +57,34 @@ t.test('the Sentinel set unreachable at start: the proxy starts and serves nothi
   t.equal(fleet.proxy.output().match(/unreachable/g)?.length, 1, 'one line, none per retry');
   t.match(fleet.proxy.output(), `Sentinel ${list} (master "${MASTER}")`, 'it names the set');
   t.notMatch(fleet.proxy.output(), /\n\s+at /, 'no stack trace');
+});
+
+t.test('routeSource through Sentinel: read and checked', async (t) => {
+  const fleetConfig = (routeSource: Record<string, unknown>) =>
+    parseConfig(
+      { listen: [{ port: 8080, protocol: 'http' }], pools: {}, routeSource },
+      'test.json',
+    );
+  const { routeSource } = fleetConfig({ sentinel: '10.0.0.1:26379,[::1]:26380', master: 'routes' });
+  t.equal(routeSource?.sentinel, '10.0.0.1:26379,[::1]:26380');
+  t.equal(routeSource?.master, 'routes');
+  t.equal(routeSource?.redis, 'redis://primary', 'redis is optional: Sentinel names the host');
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['no master', { sentinel: '10.0.0.1:26379' }, 'routeSource.master: missing'],
+    [
+      'a port out of range',
+      { sentinel: '10.0.0.1:26379,10.0.0.2:70000', master: 'routes' },
+      'routeSource.sentinel: expected HOST:PORT[,HOST:PORT...], got "10.0.0.1:26379,10.0.0.2:70000"',
+    ],
+    [
+      'a master name with a space',
+      { sentinel: '10.0.0.1:26379', master: 'my routes' },
+      'routeSource.master: expected a master name, got "my routes"',
+    ],
+  ];
+  for (const [what, source, expected] of cases) {
+    t.throws(() => fleetConfig(source), { message: `test.json: ${expected}` }, what);
+  }
 });
 
 t.test('a malformed Sentinel list: one line and exit code 2', async (t) => {
@@ -108,6 +137,20 @@ t.test(
       ['--status-port', '0'],
     );
     const statusPort = fleet.statusPort as number;
+    // A name the Sentinels do not know: a state in one line, as for a Redis down.
+    const unknown = await startFleet(t, [
+      '--redis-sentinel',
+      sentinels.list,
+      '--redis-master',
+      'nope',
+    ]);
+    await unknown.proxy.waitForOutput(/No such master with that name/);
+    t.equal(
+      await who(unknown.http, 'www.example.org'),
+      '(No site is served here for www.example.org.)',
+    );
+    t.notMatch(unknown.proxy.output(), /\n\s+at /, 'no stack trace');
+    await unknown.proxy.kill();
     await waitFor(async () => (await who(fleet.http, 'www.example.org')) === 'A', {
       what: 'the route from the primary',
     });
