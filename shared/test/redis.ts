@@ -24,6 +24,8 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** What it printed, for a failure message. */
   output(): string;
+  /** The running process's pid (undefined while stopped), for a check that it is gone. */
+  pid(): number | undefined;
 }
 
 /** A redis-server on a free port, not started yet (for a Redis that comes up late). */
@@ -88,7 +90,14 @@ export async function redisServer(t: Teardown, extraArgs: string[] = []): Promis
     );
   };
 
-  return { port, url: `redis://127.0.0.1:${port}`, start, stop, output: () => text };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    start,
+    stop,
+    output: () => text,
+    pid: () => child?.pid,
+  };
 }
 
 /** A redis-server started on a free port (another on a port someone took since). */

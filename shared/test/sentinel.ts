@@ -18,6 +18,8 @@ import { freePort, waitFor } from './harness.ts';
 
 export interface SentinelSet {
   ports: number[];
+  /** Their processes, for a check that they are gone. */
+  pids: number[];
   /** HOST:PORT,HOST:PORT,... as --redis-sentinel takes it. */
   list: string;
   /** Asks a Sentinel where the primary of `master` is (HOST:PORT), or undefined. */
@@ -94,6 +96,7 @@ export async function startSentinels(
   );
   return {
     ports,
+    pids: children.map((child) => child.pid as number),
     list: ports.map((port) => `127.0.0.1:${port}`).join(','),
     primary: async () => {
       const reply = (await ask(ports[0], 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', master)) as
