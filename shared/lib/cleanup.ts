@@ -33,9 +33,17 @@ export class Cleanup implements Teardown {
    * and exits 130, so no nginx or temporary directory outlives an interrupted run.
    */
   onSignals(): () => void {
-    const stop = () => void this.run().then(() => process.exit(130));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // Ctrl-C reaches npm, tsx and the program at once, and npm and tsx pass it
+    // on again: a second SIGINT must not cut the clean-up short (Node's
+    // default would end the process there).
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      void this.run().then(() => process.exit(130));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     return () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
