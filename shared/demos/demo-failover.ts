@@ -14,16 +14,19 @@
  * sends a steady stream of requests for www.example.org, counting the
  * answers per backend:
  *
- *   0     www.example.org is A and B on the primary: the proxy shares it
- *   1/4   the primary is stopped: Sentinel promotes the replica, the proxy
- *         follows it, and serves from the routes it knows meanwhile
- *         (as soon as it has followed) the route becomes C on the new primary
+ *   0     www.example.org is A and B on the primary: the proxy shares it,
+ *         and Prometheus has scraped both
+ *   1/4   the primary is killed (SIGKILL): Sentinel promotes the replica, the
+ *         proxy follows it, and serves from the routes it knows meanwhile;
+ *         once it has followed, the route becomes C on the new primary
+ *   end   (once Prometheus has scraped C too) the counts Prometheus has
+ *         per backend; with --hold, traffic goes on until Ctrl-C
  *
  * Each step waits for what it shows (both backends answering, Sentinel's
- * promotion, the proxy on the new primary, C answering), so a slow machine
- * stretches the run instead of skipping the story. It exits 1 if a step did
- * not happen or a client saw an error, and stops everything it started at
- * the end or on Ctrl-C.
+ * promotion, the proxy on the new primary, C answering, Prometheus'
+ * scrapes), so a slow machine stretches the run instead of skipping the
+ * story. It exits 1 if a step did not happen or a client saw an error, and
+ * stops everything it started at the end or on Ctrl-C.
  *
  * What it leaves out: --workers, a second proxy (demo:fleet has two), and
  * Prometheus' alerting; the Sentinels' timeouts are chapter 9's small ones.
@@ -199,8 +202,9 @@ async function main(scope: Cleanup): Promise<number> {
 
   const killedAt = Date.now();
   const since = () => `${Date.now() - killedAt} ms after the kill`;
+  process.kill(primary.pid() as number, 'SIGKILL');
   await primary.stop();
-  note(`the primary ${primaryAddress} is stopped; part 4 serves from the routes it knows.`);
+  note(`the primary ${primaryAddress} is killed; part 4 serves from the routes it knows.`);
   if (await within(async () => (await sentinels.primary()) === replicaAddress))
     note(`Sentinel promoted the replica ${replicaAddress} (${since()})`);
   else failed(`Sentinel did not promote the replica within ${STEP_MS} ms`);
