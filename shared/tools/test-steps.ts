@@ -1,6 +1,6 @@
 /**
  * npm run test:steps: runs each step of part 4 against its own tests. Step
- * 4.N (4.1 to 4.7) is rendered to .steps/4.N/part4-balancing/ with the test
+ * 4.N (4.1 to 4.8) is rendered to .steps/4.N/part4-balancing/ with the test
  * files of chapters 1 to N in its test/ (TEST_CHAPTERS in shared/lib/steps.ts),
  * and tap runs them from the repository's root, one step after another. The
  * copied tests import their code by relative paths ('../pools/pool.ts') and
@@ -11,7 +11,7 @@
  * time; under a failed one, its failed files. tap's whole output for step 4.N
  * is kept in .steps/4.N/tests.tap. Exit 1 when a step failed.
  *
- *   npm run test:steps            # 4.1 to 4.7
+ *   npm run test:steps            # 4.1 to 4.8
  *   npm run test:steps -- 4.2 4.3 # those two
  */
 import { spawnSync } from 'node:child_process';
