@@ -41,7 +41,7 @@ import { clientIp, type Route, type Routing, routeClient } from './route.ts';
 import type { Listener, RunningState } from './state.ts';
 import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol/proxy-protocol.ts'; //> 4.5
 import { accepted, backendBytes, backendFailures } from './meters.ts'; //> 4.6
-import { firstByteSeconds, listenerLabel } from './meters.ts'; //> 4.6
+import { listenerLabel, observeFirstByte } from './meters.ts'; //> 4.6
 
 /**
  * socket() + bind() + listen() for one listener. `onFinished` runs each time a
@@ -232,9 +232,7 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
     const labels = { pool: pool.name, backend: connection.backend.id };
     const connected = performance.now();
     // The relay's own 'data' listener comes next, in this same turn: no byte is missed.
-    backend.once('data', () =>
-      firstByteSeconds.observe(labels, (performance.now() - connected) / 1000),
-    );
+    backend.once('data', () => observeFirstByte(labels, performance.now() - connected));
     backend.once('close', () => {
       backendBytes.inc({ ...labels, direction: 'sent' }, backend.bytesWritten);
       backendBytes.inc({ ...labels, direction: 'received' }, backend.bytesRead);

@@ -213,6 +213,16 @@ function addBackend(a: BackendStatus, b: BackendStatus): BackendStatus {
     activeConnections: a.activeConnections + b.activeConnections,
     totalConnections: a.totalConnections + b.totalConnections,
     failures: a.failures + b.failures,
+    ...addTimings(a.timings, b.timings),
+  };
+}
+
+/** Two workers' timings of one backend: the counts added. */
+function addTimings(a: BackendStatus['timings'], b: BackendStatus['timings']) {
+  if (!a || !b) return a || b ? { timings: a ?? b } : {};
+  const add = (x: number[], y: number[]) => x.map((n, i) => n + (y[i] ?? 0));
+  return {
+    timings: { connect: add(a.connect, b.connect), firstByte: add(a.firstByte, b.firstByte) },
   };
 }
 

@@ -25,7 +25,7 @@ import net from 'node:net';
 import type { BackendConfig, PoolConfig } from './fields.ts';
 import { Health, type ProbeSettings, startProbes } from '../health/health.ts'; //> 4.2
 import { describe } from '../log.ts';
-import { backendFailures, connectSeconds } from '../meters.ts'; //> 4.6
+import { backendFailures, observeConnect } from '../meters.ts'; //> 4.6
 import { createStrategy, type Peer, type Strategy } from './strategies/index.ts';
 
 /** One backend of a pool: where it is, its counters, its health. A strategy sees it as a Peer. */
@@ -120,7 +120,7 @@ export class Pool {
       const started = performance.now(); //> 4.6
       try {
         const socket = await connectTo(backend.host, backend.port, this.config.connectTimeoutMs);
-        connectSeconds.observe(labels, (performance.now() - started) / 1000); //> 4.6
+        observeConnect(labels, performance.now() - started); //> 4.6
         backend.health.connectSucceeded(); //> 4.2
         backend.totalConnections++;
         socket.once('close', () => backend.activeConnections--);

@@ -52,6 +52,8 @@ export interface Snapshot {
   totals: Totals;
   /** Every counted event since start, by kind (state.ts names them: reset, idle, noBackend, ...). */
   events: Record<string, number>;
+  /** The upper bounds, in ms, of the counts in each backend's `timings`. */
+  timingBoundsMs?: number[];
   /** Names routed to pools: present when a listener routes by name, or in fleet mode. */
   routes?: RouteStatus[];
   /** Fleet mode: the link to Redis, up, silent or down (with --workers, the worst of any worker's). */
@@ -146,6 +148,8 @@ export interface BackendStatus {
   failures: number;
   /** With a health check: probes since start. */
   probes?: { passed: number; failed: number };
+  /** Connects that succeeded, and first bytes back, counted per bound of `timingBoundsMs` (the last count: longer); absent before the first. */
+  timings?: { connect: number[]; firstByte: number[] };
 }
 
 /** The sums over every pool's backends. */

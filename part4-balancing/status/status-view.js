@@ -60,7 +60,7 @@ ${eventsSection(status)}
 </div>
 ${listenersSection(status)}
 ${routesSection(status.routes, status.redis)}
-${Object.entries(status.pools).map(([name, pool]) => poolSection(name, pool, recent))}
+${Object.entries(status.pools).map(([name, pool]) => poolSection(name, pool, recent, status.timingBoundsMs ?? []))}
 ${workersSection(status.workers)}`.text;
 }
 
@@ -99,8 +99,9 @@ function listenersSection(s) {
  * @param {string} name
  * @param {PoolStatus} pool
  * @param {Map<string, Recent>} recent
+ * @param {number[]} bounds the upper bounds, in ms, of a backend's timing counts
  */
-function poolSection(name, pool, recent) {
+function poolSection(name, pool, recent, bounds) {
   const ratesOf = (/** @type {BackendStatus} */ b) =>
     recent.get(backendKey(name, b.id))?.rates ?? [];
   // One scale for the pool, so the lines compare: weights 3:2:1 look 3:2:1.
@@ -111,6 +112,8 @@ function poolSection(name, pool, recent) {
       <td class="id">${b.id}</td><td class="state">${words}</td>
       <td class="n">${b.weight}</td><td class="n">${b.activeConnections}</td>
       <td class="n total">${b.totalConnections}</td><td class="n">${b.failures}</td>
+      <td class="n">${percentiles(b.timings?.connect, bounds)}</td>
+      <td class="n">${percentiles(b.timings?.firstByte, bounds)}</td>
       <td>${sparkline(ratesOf(b), peak)}</td>
     </tr>`;
   });
@@ -120,7 +123,9 @@ function poolSection(name, pool, recent) {
   <table>
     <thead><tr>
       <th>backend</th><th>state</th><th class="n">weight</th><th class="n">active</th>
-      <th class="n">total</th><th class="n">failures</th><th>requests/s, last minute</th>
+      <th class="n">total</th><th class="n">failures</th>
+      <th class="n">connect ms, p50 / p99</th><th class="n">first byte ms, p50 / p99</th>
+      <th>requests/s, last minute</th>
     </tr></thead>
     <tbody>${rows}</tbody>
   </table>
@@ -140,6 +145,26 @@ function stateOf(b) {
     return ['passive-down', `down: failed connects; tried again in ${seconds(b.retryInMs)}`];
   }
   return ['up', 'up'];
+}
+
+/**
+ * The median and the 99th percentile of counted times, each as the bound of
+ * the count it falls in ("≤ 1" ms; "> 5000" past the last bound).
+ * @param {number[] | undefined} counts
+ * @param {number[]} bounds
+ */
+function percentiles(counts, bounds) {
+  const total = (counts ?? []).reduce((a, b) => a + b, 0);
+  if (!counts || total === 0) return '-';
+  const at = (/** @type {number} */ q) => {
+    let seen = 0;
+    for (const [i, n] of counts.entries()) {
+      seen += n;
+      if (seen >= q * total) return i < bounds.length ? `≤ ${bounds[i]}` : `> ${bounds.at(-1)}`;
+    }
+    return '-';
+  };
+  return `${at(0.5)} / ${at(0.99)}`;
 }
 
 /**

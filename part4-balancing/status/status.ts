@@ -34,6 +34,7 @@ import type {
   Snapshot,
   Totals,
 } from './snapshot.ts';
+import { TIMING_BOUNDS_MS, timingsOf } from '../meters.ts';
 import type { Exposition } from './metrics.ts';
 import { PAGE_HEADERS, page, prefersHtml } from './status-page.ts';
 
@@ -110,6 +111,7 @@ export function snapshot(status: StatusSource, clock = THIS_PROCESS): Snapshot {
           totalConnections: backend.totalConnections,
           failures: backend.failures,
           ...(check ? { probes: { ...backend.health.probes } } : {}),
+          ...timingsField(pool.name, backend.id),
         };
       }),
     };
@@ -125,10 +127,19 @@ export function snapshot(status: StatusSource, clock = THIS_PROCESS): Snapshot {
     pools,
     totals,
     events: status.events(),
+    timingBoundsMs: TIMING_BOUNDS_MS,
     // Only where names are routed: a plain tcp configuration has no routes table.
     ...routesOf(status),
     ...(status.redis ? { redis: status.redis() } : {}),
   };
+}
+
+/** A backend's timings, copied, once it has some. */
+function timingsField(pool: string, backend: string): Pick<BackendStatus, 'timings'> {
+  const timings = timingsOf(pool, backend);
+  return timings
+    ? { timings: { connect: [...timings.connect], firstByte: [...timings.firstByte] } }
+    : {};
 }
 
 function routesOf(status: StatusSource): Pick<Snapshot, 'routes'> {

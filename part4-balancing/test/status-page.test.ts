@@ -183,7 +183,15 @@ t.test('the view: every state, routes and workers when present, all escaped', as
         strategy: 'round-robin',
         healthCheck: 'GET /',
         backends: [
-          { ...backend, id: 'a:1', health: 'up' },
+          {
+            ...backend,
+            id: 'a:1',
+            health: 'up',
+            timings: {
+              connect: [1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+              firstByte: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3],
+            },
+          },
           { ...backend, id: 'b:1', down: 'x', retryInMs: 4210 },
           { ...backend, id: 'c:1', down: 'x', probeFailure: '<u>HTTP 503</u>' },
         ],
@@ -191,8 +199,19 @@ t.test('the view: every state, routes and workers when present, all escaped', as
     },
     totals: { activeConnections: 0, totalConnections: 9, failures: 3, noBackend: 0 },
     events: { reset: 2 },
+    timingBoundsMs: [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
   };
   const plain = view(status, { note: 'now' });
+  t.match(
+    plain,
+    /data-backend="a:1"[\s\S]*?<td class="n">≤ 1 \/ ≤ 5<\/td>\s*<td class="n">&gt; 5000 \/ &gt; 5000<\/td>/,
+    'connect and first byte: p50 and p99, as the bound of their count',
+  );
+  t.match(
+    plain,
+    /data-backend="b:1"[\s\S]*?<td class="n">-<\/td>\s*<td class="n">-<\/td>/,
+    'none counted: -',
+  );
   t.match(plain, /data-backend="a:1" data-state="up"/, 'up');
   t.match(plain, /data-state="passive-down">[\s\S]*?tried again in 4\.2 s/, 'passive: the wait');
   t.match(

@@ -72,6 +72,19 @@ t.test('status after six requests over two live backends and a dead one', async 
     'totals',
   );
 
+  // Each connect and first byte timed, counted per bound (meters.ts), for the page's percentiles.
+  const counted = (counts: number[] = []) => counts.reduce((x, y) => x + y, 0);
+  t.equal(report.timingBoundsMs?.length, 13, 'the bounds of the timings, in ms');
+  t.equal(a.timings?.connect.length, 14, 'a count per bound, and one for longer');
+  t.equal(counted(a.timings?.connect), a.totalConnections, "A's connects, each timed");
+  t.equal(counted(b.timings?.connect), b.totalConnections, "B's too");
+  t.equal(
+    counted(a.timings?.firstByte) + counted(b.timings?.firstByte),
+    6,
+    'a first byte timed for each answered request',
+  );
+  t.equal(d.timings, undefined, 'none for a backend that never accepted');
+
   // The same figures at /metrics, for Prometheus (metrics.ts).
   const metrics = (await httpGet(statusPort as number, '/metrics')).body.toString();
   const line = (name: string, labels: string) =>
