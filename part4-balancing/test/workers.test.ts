@@ -150,4 +150,20 @@ t.test('the workers added up: counters per backend, down if any sees it down', a
     { pid: 12, activeConnections: 2, totalConnections: 7 },
   ]);
   t.same(reports, before, "no worker's report was changed");
+
+  // Timings: counts added per bound; a worker without any adds nothing.
+  const timed = (connect: number[], firstByte: number[]): BackendStatus => ({
+    ...backend('b:1', 1),
+    timings: { connect, firstByte },
+  });
+  const both = addUp([
+    worker(11, timed([1, 0, 2], [0, 1, 0]), {}),
+    worker(12, timed([0, 3, 1], [1, 1, 1]), {}),
+    worker(13, backend('b:1', 0), {}),
+  ]);
+  t.same(
+    both.pools.web.backends[1].timings,
+    { connect: [1, 3, 3], firstByte: [1, 2, 1] },
+    "each backend's timings, added up over the workers",
+  );
 });
