@@ -20,9 +20,15 @@ import tls from 'node:tls';
 import t from 'tap';
 import { saveTestResults, testProvenance } from '../../shared/lib/results.ts';
 import { startFaultRelay } from '../../shared/test/fault-relay.ts';
-import { parseResponse, readAll, serveBackend, waitFor } from '../../shared/test/harness.ts';
+import {
+  httpGet,
+  parseResponse,
+  readAll,
+  serveBackend,
+  waitFor,
+} from '../../shared/test/harness.ts';
 import { type RedisServer, redisClient, redisServer } from '../../shared/test/redis.ts';
-import { startFleet, status, whenOpen } from './support.ts';
+import { startFleet, status, whenOpen, whoServesHost } from './support.ts';
 
 const [A, B, S] = await Promise.all([
   serveBackend(t, { name: 'A' }),
@@ -30,17 +36,6 @@ const [A, B, S] = await Promise.all([
   serveBackend(t, { name: 'S', tls: true }),
 ]);
 const member = (program: { port: number }) => `127.0.0.1:${program.port}`;
-
-/** Which backend answers a GET with this Host ('' when the proxy answers 404 or closes). */
-async function who(port: number, host: string): Promise<string> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.on('error', () => {});
-  socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
-  const received = await readAll(socket, 5000);
-  if (received.data.length === 0) return '';
-  const body = parseResponse(received.data).body.toString();
-  return body.match(/^Hello from backend (\S+)/)?.[1] ?? `(${body.trim()})`;
-}
 
 /** A fleet proxy on `url` as these tests start it: with its status port, and --verbose. */
 async function startVerboseFleet(url: string, extra: string[] = []) {
@@ -66,7 +61,7 @@ function steadyTraffic(host: string, expected: string) {
   let done = false;
   const loop = (async () => {
     while (!done) {
-      if ((await who(http, host)) === expected) counts.answered++;
+      if ((await whoServesHost(http, host)) === expected) counts.answered++;
       else counts.failed++;
       await delay(10);
     }
@@ -87,12 +82,15 @@ function steadyTraffic(host: string, expected: string) {
 }
 
 t.test('Redis down at start: the proxy serves 404 until the routes arrive', async (t) => {
-  t.equal(await who(http, 'www.example.org'), '(No site is served here for www.example.org.)');
+  t.equal(
+    await whoServesHost(http, 'www.example.org'),
+    '(No site is served here for www.example.org.)',
+  );
   t.notMatch(proxy.output(), /\n\s+at /, 'no stack trace');
   await redis.start();
   const db = await redisClient(t, redis);
   await db.sAdd('hostnames:www.example.org:backends', member(A));
-  await waitFor(async () => (await who(http, 'www.example.org')) === 'A', {
+  await waitFor(async () => (await whoServesHost(http, 'www.example.org')) === 'A', {
     what: 'the routes once Redis is up',
   });
   t.pass('routes arrived once Redis came up');
@@ -115,7 +113,11 @@ t.test('two workers: each keeps its own table, and an update reaches every one',
   const seen = await inWorkers();
   t.equal(seen.length, 2, `workers ${seen.map((w) => w.pid).join(' and ')} both have 2 routes`);
   for (let i = 0; i < 6; i++) {
-    t.equal(await who(http, 'new.example.net'), 'B', `client ${i + 1}, whichever worker: B`);
+    t.equal(
+      await whoServesHost(http, 'new.example.net'),
+      'B',
+      `client ${i + 1}, whichever worker: B`,
+    );
   }
 });
 
@@ -123,7 +125,9 @@ t.test('a host removed from Redis: no new clients, its open connections finish',
   const db = await redisClient(t, redis);
   await db.sAdd('hostnames:gone.example.org:backends', member(A));
   // A request the backend answers after 1.5 s, open while the route goes.
-  await waitFor(async () => (await who(http, 'gone.example.org')) === 'A', { what: 'the route' });
+  await waitFor(async () => (await whoServesHost(http, 'gone.example.org')) === 'A', {
+    what: 'the route',
+  });
   // The route goes only once the slow request has been routed and relayed:
   // nothing else open first, then exactly that one connection to a backend.
   await whenOpen(fleet.statusPort, 0);
@@ -133,11 +137,11 @@ t.test('a host removed from Redis: no new clients, its open connections finish',
   const answer = readAll(slow, 10_000);
   await whenOpen(fleet.statusPort, 1);
   await db.del('hostnames:gone.example.org:backends');
-  await waitFor(async () => (await who(http, 'gone.example.org')) !== 'A', {
+  await waitFor(async () => (await whoServesHost(http, 'gone.example.org')) !== 'A', {
     what: 'new clients refused',
   });
   t.equal(
-    await who(http, 'gone.example.org'),
+    await whoServesHost(http, 'gone.example.org'),
     '(No site is served here for gone.example.org.)',
     'a new client gets 404',
   );
@@ -163,9 +167,9 @@ t.test(
       { what: 'the four routes in the table' },
     );
 
-    t.equal(await who(http, 'www.example.org'), 'A', 'exact key');
-    t.equal(await who(http, 'shop.example.org'), 'B', 'wildcard key');
-    t.equal(await who(http, 'other.net'), 'A', 'the httpDefault key');
+    t.equal(await whoServesHost(http, 'www.example.org'), 'A', 'exact key');
+    t.equal(await whoServesHost(http, 'shop.example.org'), 'B', 'wildcard key');
+    t.equal(await whoServesHost(http, 'other.net'), 'A', 'the httpDefault key');
     const secure = tls.connect({
       host: '127.0.0.1',
       port: https,
@@ -180,13 +184,13 @@ t.test(
     // A live change: SADD to a new host, then SREM of the exact key's only member.
     const began = performance.now();
     await db.sAdd('hostnames:new.example.net:backends', member(B));
-    await waitFor(async () => (await who(http, 'new.example.net')) === 'B', {
+    await waitFor(async () => (await whoServesHost(http, 'new.example.net')) === 'B', {
       what: 'the new route',
     });
     const delay = performance.now() - began;
     t.ok(delay < 1000, `an SADD reached new clients in ${delay.toFixed(0)} ms`);
     await db.sRem('hostnames:www.example.org:backends', member(A));
-    await waitFor(async () => (await who(http, 'www.example.org')) === 'B', {
+    await waitFor(async () => (await whoServesHost(http, 'www.example.org')) === 'B', {
       what: 'www to fall back on *.example.org',
     });
     t.pass('an SREM emptied the exact key: its clients go to the wildcard');
@@ -196,6 +200,9 @@ t.test(
       routes: { host: string; pool: string; source: string }[];
     };
     t.equal(report.redis.connected, true, 'the status says Redis is connected');
+    const metrics = (await httpGet(statusPort, '/metrics')).body.toString();
+    t.match(metrics, /^rsp_redis_link_state\{state="up"\} 1$/m, '/metrics: the link is up');
+    t.match(metrics, /^rsp_redis_resyncs_total [1-9]\d*$/m, '/metrics: the routes were read');
     t.same(
       report.routes.find((route) => route.host === 'new.example.net'),
       { host: 'new.example.net', pool: member(B), source: 'redis' },
@@ -211,7 +218,7 @@ t.test(
     const db = await redisClient(t, redis);
     const key = 'hostnames:moved.example.org:backends';
     await db.sAdd(key, member(A));
-    await waitFor(async () => (await who(http, 'moved.example.org')) === 'A', {
+    await waitFor(async () => (await whoServesHost(http, 'moved.example.org')) === 'A', {
       what: 'moved on A',
     });
     const mark = proxy.output().length;
@@ -254,7 +261,7 @@ t.test(
     const answers = new Set<string>();
     await waitFor(
       async () => {
-        const answer = await who(http, 'moved.example.org');
+        const answer = await whoServesHost(http, 'moved.example.org');
         answers.add(answer);
         return answer === 'B';
       },
@@ -280,7 +287,9 @@ t.test(
   async (t) => {
     const db = await redisClient(t, redis);
     await db.sAdd('hostnames:www.example.org:backends', member(A));
-    await waitFor(async () => (await who(http, 'www.example.org')) === 'A', { what: 'www on A' });
+    await waitFor(async () => (await whoServesHost(http, 'www.example.org')) === 'A', {
+      what: 'www on A',
+    });
     // From here on, the log of this test alone.
     const mark = proxy.output().length;
     const logged = () => proxy.output().slice(mark);
@@ -301,7 +310,7 @@ t.test(
     await waitFor(async () => /is back/.test(logged()), { what: 'Redis back in the log' });
     // A restarted Redis is empty: the route comes back when it is written again.
     await again.sAdd('hostnames:www.example.org:backends', member(B));
-    await waitFor(async () => (await who(http, 'www.example.org')) === 'B', {
+    await waitFor(async () => (await whoServesHost(http, 'www.example.org')) === 'B', {
       what: 'the change made after the restart',
     });
     t.pass('the change made after the restart arrived');

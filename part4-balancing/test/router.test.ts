@@ -18,6 +18,7 @@ import t from 'tap';
 import { runProgram, startPart } from '../../shared/lib/programs.ts';
 import {
   freePort,
+  httpGet,
   listenerPorts,
   parseResponse,
   readAll,
@@ -308,6 +309,16 @@ t.test('the status: calls, failures, time', async (t) => {
   });
   t.ok(router && router.meanMs > 0 && router.meanMs < 1000, `mean ${router?.meanMs} ms a call`);
   t.ok(router && router.busyShare >= 0 && router.busyShare <= 1, `busy ${router?.busyShare}`);
+  // The same calls at /metrics, per listener (status/metrics.ts).
+  const metrics = (await httpGet(statusPort, '/metrics')).body.toString();
+  const calls = metrics
+    .split('\n')
+    .filter((line) => line.startsWith('rsp_router_calls_total{listener='))
+    .map((line) => Number(line.split(' ')[1]));
+  t.ok(
+    calls.some((n) => n >= (router?.calls ?? Number.POSITIVE_INFINITY)),
+    `/metrics counts the router's calls too (${calls.join(', ')})`,
+  );
 });
 
 t.test('examples: a canary of a tenth of the clients, stable by address', async (t) => {

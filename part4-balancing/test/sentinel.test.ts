@@ -11,45 +11,27 @@
  * shared/results/sentinel-failover.json (chapter 9 quotes them).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import t from 'tap';
 import { runProgram } from '../../shared/lib/programs.ts';
 import { saveTestResults, testProvenance } from '../../shared/lib/results.ts';
-import {
-  freePort,
-  parseResponse,
-  readAll,
-  serveBackend,
-  waitFor,
-} from '../../shared/test/harness.ts';
+import { freePort, serveBackend, waitFor } from '../../shared/test/harness.ts';
 import { redisClient, startRedis } from '../../shared/test/redis.ts';
 import { startSentinels } from '../../shared/test/sentinel.ts';
 import { parseConfig } from '../config/parse.ts';
-import { PART, startFleet, status } from './support.ts';
+import { PART, startFleet, status, whoServesHost } from './support.ts';
 
 const MASTER = 'routes';
 const [A, B] = await Promise.all([serveBackend(t, { name: 'A' }), serveBackend(t, { name: 'B' })]);
 const member = (program: { port: number }) => `127.0.0.1:${program.port}`;
 
-/** Which backend answers a GET with this Host ('' when the proxy closes, the body when it refuses). */
-async function who(port: number, host: string): Promise<string> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.on('error', () => {});
-  socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
-  const received = await readAll(socket, 5000);
-  if (received.data.length === 0) return '';
-  const body = parseResponse(received.data).body.toString();
-  return body.match(/^Hello from backend (\S+)/)?.[1] ?? `(${body.trim()})`;
-}
-
 t.test('the Sentinel set unreachable at start: the proxy starts and serves nothing', async (t) => {
   const list = `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`;
   const fleet = await startFleet(t, ['--redis-sentinel', list, '--redis-master', MASTER]);
   t.equal(
-    await who(fleet.http, 'www.example.org'),
+    await whoServesHost(fleet.http, 'www.example.org'),
     '(No site is served here for www.example.org.)',
   );
   await waitFor(() => /unreachable/.test(fleet.proxy.output()), { what: 'the outage line' });
@@ -146,12 +128,12 @@ t.test(
     ]);
     await unknown.proxy.waitForOutput(/No such master with that name/);
     t.equal(
-      await who(unknown.http, 'www.example.org'),
+      await whoServesHost(unknown.http, 'www.example.org'),
       '(No site is served here for www.example.org.)',
     );
     t.notMatch(unknown.proxy.output(), /\n\s+at /, 'no stack trace');
     await unknown.proxy.kill();
-    await waitFor(async () => (await who(fleet.http, 'www.example.org')) === 'A', {
+    await waitFor(async () => (await whoServesHost(fleet.http, 'www.example.org')) === 'A', {
       what: 'the route from the primary',
     });
     t.equal((await status(statusPort)).redis?.primary, `127.0.0.1:${primary.port}`);
@@ -161,7 +143,7 @@ t.test(
     let done = false;
     const traffic = (async () => {
       while (!done) {
-        if ((await who(fleet.http, 'www.example.org')) === 'A') counts.answered++;
+        if ((await whoServesHost(fleet.http, 'www.example.org')) === 'A') counts.answered++;
         else counts.failed++;
         await delay(20);
       }
@@ -187,7 +169,7 @@ t.test(
     const newPrimary = await redisClient(t, replica);
     const changedAt = Date.now();
     await newPrimary.sAdd('hostnames:new.example.org:backends', member(B));
-    await waitFor(async () => (await who(fleet.http, 'new.example.org')) === 'B', {
+    await waitFor(async () => (await whoServesHost(fleet.http, 'new.example.org')) === 'B', {
       what: 'the change made on the new primary',
       intervalMs: 20,
     });

@@ -254,6 +254,11 @@ t.test('the view: every state, routes and workers when present, all escaped', as
     'Redis: silent for 6 s (no answer to PING), serving the last routes it gave',
     'a silent link says for how long',
   );
+  t.match(
+    fleet({ connected: true, state: 'up', primary: '127.0.0.1:6380' }),
+    'Redis: connected, routes live; the primary is 127.0.0.1:6380, as Sentinel names it',
+    'through Sentinel: which primary the fleet follows',
+  );
 });
 
 // --- In Chromium --------------------------------------------------------------------

@@ -146,6 +146,17 @@ export async function whoAnswered(
   return match[1];
 }
 
+/** Which backend answers a GET with this Host ('' when the proxy closes, "(body)" when it answers itself). */
+export async function whoServesHost(port: number, host: string): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  const received = await readAll(socket, 5000);
+  if (received.data.length === 0) return '';
+  const body = parseResponse(received.data).body.toString();
+  return body.match(/^Hello from backend (\S+)/)?.[1] ?? `(${body.trim()})`;
+}
+
 /** One raw request from a chosen local address (127.0.0.0/8 is all loopback on Linux). */
 async function request(port: number, pathname: string, localAddress: string) {
   const socket = net.connect({ port, host: '127.0.0.1', localAddress });
