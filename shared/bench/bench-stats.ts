@@ -173,7 +173,7 @@ export const thousands = (value: number) =>
 export const mib = (kib: number | undefined) =>
   kib === undefined ? '-' : `${(kib / 1024).toFixed(1)} MiB`;
 
-export interface Column {
+interface Column {
   title: string;
   cell(summary: TargetSummary): string;
 }
