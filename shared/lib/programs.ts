@@ -12,7 +12,9 @@
  *
  * Every program is started as `node --import tsx/esm FILE ARGS`, one process, so
  * the pid we measure is the proxy itself, not a wrapper, and without what tap
- * adds to the environment of its own processes (see spawnScript).
+ * adds to the environment of its own processes (see spawnScript). A program
+ * in JavaScript (`.js`, `.mjs`: part 4 as `npm run build` compiles it) is
+ * started as `node FILE ARGS`, without tsx, as it would run in production.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -49,7 +51,8 @@ export interface StartOptions {
 
 /**
  * Spawns `node --import tsx/esm <script> <args>` from the repository root, with
- * the environment a reader's shell would give it.
+ * the environment a reader's shell would give it; `node <script> <args>` when
+ * the script is JavaScript (runsWithoutTsx).
  *
  * Under tap, every child process would also load tap's process recorder: tap
  * puts it in NODE_OPTIONS and puts it back into every spawn's environment.
@@ -73,7 +76,8 @@ export function spawnScript(
   const nodeOptions = (env?.NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? '')
     .replace(/\S*\/@tapjs\/\S*/g, '')
     .trim();
-  const node = [process.execPath, '--import', 'tsx/esm', script, ...args];
+  const loader = runsWithoutTsx(script) ? [] : ['--import', 'tsx/esm'];
+  const node = [process.execPath, ...loader, script, ...args];
   return spawn('/usr/bin/env', [`NODE_OPTIONS=${nodeOptions}`, ...node], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -81,6 +85,9 @@ export function spawnScript(
     ...options,
   });
 }
+
+/** True for a script in JavaScript, which node runs as it is: tsx would only cost it memory. */
+export const runsWithoutTsx = (script: string) => /\.m?js$/.test(script);
 
 /** Starts a long-running program and waits until it says it is listening. */
 export async function startProgram(
