@@ -159,6 +159,7 @@ export class RouterThread {
 
   /** Starts the thread; resolves with why it could not load the module, or undefined once it has. */
   private spawn(): Promise<string | undefined> {
+    // Beside this file; in a build, beside proxy.js (shared/tools/build.ts copies it there).
     const worker = new Worker(new URL('./thread.js', import.meta.url), {
       workerData: { file: this.file },
       // Not the proxy's own flags: its --import of tsx would load in vain (thread.js says why).

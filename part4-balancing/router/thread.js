@@ -12,6 +12,8 @@
  * thread does not inherit the loader that runs the proxy's .ts files (tsx),
  * so this file registers it for a router written in TypeScript, and only then
  * (a .js or .mjs router does without it, and without the memory it takes).
+ * Part 4 built ahead of time (`npm run build`) has this file beside its
+ * proxy.js, as it is, and a TypeScript router only where tsx is installed.
  *
  * Errors leave here as a line of text and a place: `TypeError: ...` at
  * line 12, column 5 of the first file of the reader's in the stack (for a
@@ -61,10 +63,7 @@ if (typeof loaded === 'function') {
 
 /** The module's default export, or an Error saying what it has instead. */
 async function load(/** @type {string} */ file) {
-  if (file.endsWith('.ts')) {
-    const { register } = await import('tsx/esm/api');
-    register();
-  }
+  if (file.endsWith('.ts')) (await importTsx()).register();
   const module = await import(pathToFileURL(file).href);
   // A CommonJS module (a .js file outside a "type": "module" package) is its
   // module.exports; compiled from `export default`, that holds the function.
@@ -75,6 +74,24 @@ async function load(/** @type {string} */ file) {
     throw new NotARouter(`its default export is a ${typeof route}, not a function`);
   }
   return /** @type {Router} */ (route);
+}
+
+/**
+ * tsx's API, looked for from this file's folder. Under tsx it is there; a
+ * proxy built ahead (`npm run build`) finds it only where tsx is installed
+ * above the build, and otherwise says so in a line.
+ */
+async function importTsx() {
+  try {
+    return await import('tsx/esm/api');
+  } catch (err) {
+    const e = /** @type {NodeJS.ErrnoException} */ (err);
+    if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new NotARouter(
+      'a router in TypeScript needs tsx, which is not installed where the proxy runs: ' +
+        'compile the router to JavaScript (.mjs), or install tsx',
+    );
+  }
 }
 
 /** Sends an answer; a decision that cannot be copied (a function in it, say) is a failure. */

@@ -26,7 +26,10 @@ import { readFileSync } from 'node:fs';
 import type { Snapshot } from './snapshot.ts';
 import { view } from './status-view.js';
 
-/** The view's source, sent to the browser as it is (comments and all: view-source shows them). */
+/**
+ * The view's source, sent to the browser as it is (comments and all: view-source
+ * shows them). Read beside this file; in a build, beside proxy.js (shared/tools/build.ts).
+ */
 const VIEW_SOURCE = readFileSync(new URL('./status-view.js', import.meta.url), 'utf8');
 
 const SCRIPT = `${VIEW_SOURCE}
