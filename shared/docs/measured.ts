@@ -1,8 +1,9 @@
 /**
  * Figures from the other measuring commands' results files: the torture, the
- * soak, the demos, the profiler, the fuzzer, the router's costs, and the
- * tests that measure as they check (each saves with SAVE_RESULTS=1). One module per command in
- * measured/, each listing its renderers; the benchmark's are in results.ts.
+ * soak, the demos, the profiler, the fuzzer, the router's costs, part 4's
+ * start and memory at rest, and the tests that measure as they check (each
+ * saves with SAVE_RESULTS=1). One module per command in measured/, each
+ * listing its renderers; the benchmark's are in results.ts.
  *
  *   <!-- render: run soak-part3 -->   any results file's run: command, date, machine
  *
@@ -20,6 +21,7 @@ import { PROFILE_RENDERERS } from './measured/profile.ts';
 import { ROUTER_RENDERERS } from './measured/router.ts';
 import { SLOW_READERS_RENDERERS } from './measured/slow-readers.ts';
 import { SOAK_RENDERERS } from './measured/soak.ts';
+import { START_RENDERERS } from './measured/start.ts';
 import { TORTURE_RENDERERS } from './measured/torture.ts';
 import { describeRun, readResults } from './results.ts';
 
@@ -36,4 +38,5 @@ export const MEASURED_RENDERERS: Record<string, (args: string[], from: string) =
   ...FLEET_RENDERERS,
   ...CHAOS_RENDERERS,
   ...ROUTER_RENDERERS,
+  ...START_RENDERERS,
 };

@@ -258,3 +258,25 @@ t.test("chaos-table and chaos: the soak's table and its counts", async (t) => {
   t.equal(render('chaos chaos grew'), (report.rssMiB[1] - report.rssMiB[0]).toFixed(1));
   t.throws(() => render('chaos chaos nothing'), /no figure nothing \(seconds, /);
 });
+
+t.test('start-table and start: the start and the memory at rest, as medians', async (t) => {
+  const report = results('start');
+  const [run, , header, , ...rows] = render('start-table start').split('\n');
+  t.match(run, RUN_LINE);
+  t.match(header, /^\| target +\| command +\| processes +\| start, ms +\|/);
+  t.same(
+    rows.map((row) => row.split('|')[1].trim()),
+    ['pipe', 'part4', 'part4-built', 'part4-w2', 'part4-built-w2'],
+  );
+  const rss = report.runs['part4-built'].map((each: { rssKiB: number }) => each.rssKiB);
+  const sorted = [...rss].sort((a, b) => a - b);
+  t.equal(
+    render('start start part4-built rss'),
+    (sorted[(sorted.length - 1) / 2] / 1024).toFixed(1),
+    'the median of an odd number of rounds, in MiB',
+  );
+  t.match(render('start start less part4 part4-built tree-rss'), /^\d+\.\d$/);
+  t.equal(render('start start rounds'), String(report.options.rounds));
+  t.throws(() => render('start start part4 nothing'), /no field nothing \(ms, /);
+  t.throws(() => render('start start nobody rss'), /no runs of nobody/);
+});
