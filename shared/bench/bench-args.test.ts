@@ -4,6 +4,7 @@ import { parseBenchArgs, savedName } from './bench.ts';
 import { parsePipeArgs } from './pipe-proxy.ts';
 import { parseRouterCostArgs } from './router-cost.ts';
 import { parseSoakArgs, savedName as soakName } from './soak.ts';
+import { parseStartArgs } from './start.ts';
 
 t.test('parseBenchArgs: defaults', async (t) => {
   t.same(parseBenchArgs([]), {
@@ -17,6 +18,7 @@ t.test('parseBenchArgs: defaults', async (t) => {
       'part2',
       'part3',
       'part4',
+      'part4-built',
       'part4-http',
       'part4-router',
       'nginx',
@@ -131,24 +133,32 @@ t.test('parsePipeArgs: the command line of parts 1 to 3', async (t) => {
   t.throws(() => parsePipeArgs(['0', 'a', '1', 'b']), /at most three arguments/);
 });
 
-t.test('bench, soak and pipe CLIs: a bad option is one line, the usage, exit 2', async (t) => {
-  const cases = [
-    ['shared/bench/bench.ts', ['--mode', 'fast']],
-    ['shared/bench/soak.ts', ['--requests', 'x']],
-    ['shared/bench/pipe-proxy.ts', ['0', '127.0.0.1', '70000']],
-  ] as const;
-  // At once: each only waits for its program to exit (a long deadline, as they start together).
-  const runs = await Promise.all(
-    cases.map(([script, args]) => runProgram(script, [...args], 60_000)),
-  );
-  for (const [i, { code, stdout, stderr }] of runs.entries()) {
-    const [script] = cases[i];
-    t.equal(code, 2, `${script} exits 2`);
-    t.equal(stdout, '', 'nothing on stdout');
-    t.match(stderr, /^(bench|soak|pipe-proxy)\.ts: .+\nusage: /, 'one line, then the usage');
-    t.notMatch(stderr, /\n\s+at /, 'no stack trace');
-  }
-});
+t.test(
+  'bench, soak, pipe and start CLIs: a bad option is one line, the usage, exit 2',
+  async (t) => {
+    const cases = [
+      ['shared/bench/bench.ts', ['--mode', 'fast']],
+      ['shared/bench/soak.ts', ['--requests', 'x']],
+      ['shared/bench/pipe-proxy.ts', ['0', '127.0.0.1', '70000']],
+      ['shared/bench/start.ts', ['--rounds', 'all']],
+    ] as const;
+    // At once: each only waits for its program to exit (a long deadline, as they start together).
+    const runs = await Promise.all(
+      cases.map(([script, args]) => runProgram(script, [...args], 60_000)),
+    );
+    for (const [i, { code, stdout, stderr }] of runs.entries()) {
+      const [script] = cases[i];
+      t.equal(code, 2, `${script} exits 2`);
+      t.equal(stdout, '', 'nothing on stdout');
+      t.match(
+        stderr,
+        /^(bench|soak|pipe-proxy|start)\.ts: .+\nusage: /,
+        'one line, then the usage',
+      );
+      t.notMatch(stderr, /\n\s+at /, 'no stack trace');
+    }
+  },
+);
 
 t.test('--save: the run is named after its mode, rate and backend', async (t) => {
   t.equal(parseBenchArgs(['--save']).save, true);
@@ -176,4 +186,16 @@ t.test('bench:router: its options, and a mistake in one line', async (t) => {
   });
   t.throws(() => parseRouterCostArgs(['--reloads', '5']), /--reloads must be an integer from 10/);
   t.throws(() => parseRouterCostArgs(['--save', '--json', 'x.json']), /choose one/);
+});
+
+t.test('bench:start: its options, and a mistake in one line', async (t) => {
+  t.same(parseStartArgs([]), { rounds: 3, settleMs: 1000 });
+  t.same(parseStartArgs(['--rounds', '5', '--settle', '0', '--save']), {
+    rounds: 5,
+    settleMs: 0,
+    save: true,
+  });
+  t.throws(() => parseStartArgs(['--rounds', '0']), /--rounds must be an integer from 1/);
+  t.throws(() => parseStartArgs(['--settle', 'soon']), /--settle must be an integer/);
+  t.throws(() => parseStartArgs(['part4']), /positional/);
 });

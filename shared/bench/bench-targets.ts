@@ -7,6 +7,8 @@
  *   read against: what Node costs before any feature.
  * - the parts: each joins with one line in PARTS, and only once its proxy.ts
  *   exists, so the bench grows with the tutorial.
+ * - part 4 built ahead of time (`npm run build`), under plain node: the same
+ *   code as the part4 row, without tsx.
  * - part 4's routing: an http listener that routes by Host, and a tls listener
  *   that routes by SNI, beside the rows that do the same without reading a
  *   byte. TLS rows stand in front of the mock backend speaking TLS and are
@@ -62,7 +64,10 @@ export interface Target {
   readme?: string;
   /** Stands in front of the TLS backend, and is compared with direct-tls. */
   tls?: boolean;
-  /** The row this one is, plus one feature (part4-http: part4 plus routing by Host). */
+  /**
+   * The row this one is, plus one feature (part4-http: part4 plus routing by
+   * Host), or with one thing changed (part4-built: part4 without tsx).
+   */
   over?: string;
   /** Why it cannot run here, or undefined when it can. */
   missing(): string | undefined;
@@ -138,6 +143,29 @@ export const PARTS: Target[] = [
       'the load balancer (pools, health checks, retries) in front of one backend: what those features cost per request.',
   }),
 ];
+
+/**
+ * Part 4 as it runs for real: compiled by `npm run build` (shared/tools/build.ts),
+ * afresh for each run into a temporary folder, so that it is never an old
+ * build, and started with node alone, on the part4 row's command line.
+ */
+export const PART4_BUILT: Target = {
+  name: 'part4-built',
+  kind: 'part',
+  readme: 'part4-balancing/README.md',
+  over: 'part4',
+  lesson:
+    'part4 compiled ahead of time (npm run build) and run by node alone: the same code without tsx, which costs memory, not speed.',
+  missing: () => undefined,
+  start: async (cleanup, backendPort) => {
+    // Imported here: only this row needs esbuild.
+    const { buildPart4 } = await import('../tools/build.ts');
+    const built = await buildPart4(await tempDir(cleanup, 'part4-built'));
+    const args = partArgs('part4-balancing', [backendPort]);
+    const program = await startProgram(cleanup, built.entry, args);
+    return { port: program.port, pid: program.pid };
+  },
+};
 
 /** The smallest Node proxy: the floor under every part. */
 export const PIPE: Target = {
@@ -470,7 +498,8 @@ export const TWO_WORKERS: Target[] = [
     'part4-balancing',
     {
       over: 'part4',
-      lesson: 'part 4 with --workers 2: a primary and two workers on the same port (node:cluster).',
+      lesson:
+        "part 4 with --workers 2: a primary and two workers on the same port (node:cluster). Under tsx, as part4 is, so that the second worker is the one difference; each of its three processes carries tsx's memory, which part 4 built ahead does without (npm run bench:start weighs both).",
     },
     async (_cleanup, backendPort) => [
       ...partArgs('part4-balancing', [backendPort]),
@@ -486,6 +515,7 @@ export const TARGETS: Target[] = [
   DIRECT,
   PIPE,
   ...PARTS,
+  PART4_BUILT,
   PART4_HTTP,
   PART4_ROUTER,
   ...PEERS,

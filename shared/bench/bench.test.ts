@@ -1,13 +1,15 @@
 /**
  * The benchmark end to end: one round of one second against direct, pipe,
  * part 1 and part 4 routing by Host, through the real command line, and a look
- * at the JSON it writes. Speed is never asserted, only that every figure is
- * there and makes sense, so the two tests run at once.
+ * at the JSON it writes; and the part4-built row started on its own. Speed
+ * is never asserted, only that every figure is there and makes sense, so the
+ * tests run two at once.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { runProgram } from '../lib/programs.ts';
+import { httpGet, serveBackend } from '../test/harness.ts';
 import {
   type BenchReport,
   formatReport,
@@ -15,6 +17,7 @@ import {
   type Reporter,
   runBench,
 } from './bench.ts';
+import { PART4_BUILT } from './bench-targets.ts';
 
 t.jobs = 2;
 
@@ -112,3 +115,16 @@ t.test('--rate: every target at the same fixed rate, latency added in the table'
   t.match(text, /\| added mean \| added p99 \|/, 'the fixed-rate columns');
   t.notMatch(text, /of direct|served/, 'not the saturation ones');
 });
+
+t.test(
+  'part4-built: part 4 built afresh, run by node alone, in front of the backend',
+  async (t) => {
+    const backend = await serveBackend(t, { name: 'A' });
+    const running = await PART4_BUILT.start(t, backend.port);
+    const response = await httpGet(running.port);
+    t.match(response.body.toString(), /^Hello from backend A/, 'it relays');
+    const cmdline = (await readFile(`/proc/${running.pid}/cmdline`, 'utf8')).split('\0');
+    t.match(cmdline[1], /\/part4-balancing\/proxy\.js$/, 'node runs the build, without tsx');
+    t.equal(PART4_BUILT.over, 'part4', 'read against part4, the same code under tsx');
+  },
+);

@@ -11,17 +11,20 @@
  * measures better, and has the TLS rows.
  */
 import { type BenchOptions, formatReport, runBench } from '../bench/bench.ts';
-import { TARGETS, TWO_WORKERS } from '../bench/bench-targets.ts';
+import { PART4_BUILT, TARGETS, TWO_WORKERS } from '../bench/bench-targets.ts';
 import { exitWith } from '../lib/cli.ts';
 
-/** Every row but the TLS ones, which need a baseline of their own and add a minute. */
+/**
+ * Every row but the TLS ones, which need a baseline of their own and add a
+ * minute, the two-worker ones, and part4-built, part4 again without tsx.
+ */
 export const TOUR: BenchOptions = {
   connections: 100,
   duration: 3,
   rounds: 2,
-  targets: TARGETS.filter((target) => !target.tls && !TWO_WORKERS.includes(target)).map(
-    (target) => target.name,
-  ),
+  targets: TARGETS.filter(
+    (target) => !target.tls && !TWO_WORKERS.includes(target) && target !== PART4_BUILT,
+  ).map((target) => target.name),
   mode: 'keepalive',
   backend: 'mock',
 };
