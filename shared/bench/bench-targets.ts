@@ -155,7 +155,7 @@ export const PART4_BUILT: Target = {
   readme: 'part4-balancing/README.md',
   over: 'part4',
   lesson:
-    'part4 compiled ahead of time (npm run build) and run by node alone: the same code without tsx, which costs memory, not speed.',
+    'part4 compiled ahead of time (npm run build) and run by node alone: the same code, read against part4, without tsx.',
   missing: () => undefined,
   start: async (cleanup, backendPort) => {
     // Imported here: only this row needs esbuild.

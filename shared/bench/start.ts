@@ -89,7 +89,7 @@ export interface StartRun {
   cpuMs: number;
 }
 
-/** A target as the report lists it: its name, its command line as a reader would type it. */
+/** A target as the report lists it: its name, and how it was started, in Markdown. */
 export interface StartTarget {
   name: string;
   command: string;
@@ -115,9 +115,9 @@ function targets(pipe: string, part4Built: string, tsx: string): Startable[] {
   const twoWorkers = (port: number) => [...quickStart(port), '--workers', '2'];
   const part4 = (name: string, file: string, shown: string, args = quickStart, listeners = 1) => ({
     name,
-    command: `${shown} ${args(0)
+    command: `\`${shown} ${args(0)
       .join(' ')
-      .replace(/^0 127\.0\.0\.1:0/, '0 127.0.0.1:PORT')}`,
+      .replace(/^0 127\.0\.0\.1:0/, '0 127.0.0.1:PORT')}\``,
     file,
     args,
     listeners,
@@ -125,7 +125,7 @@ function targets(pipe: string, part4Built: string, tsx: string): Startable[] {
   return [
     {
       name: 'pipe',
-      command: 'node pipe-proxy.js 0 127.0.0.1 PORT',
+      command: '`shared/bench/pipe-proxy.ts`, built as part 4 is, under node',
       file: pipe,
       args: (port) => ['0', '127.0.0.1', String(port)],
       listeners: 1,
@@ -244,7 +244,7 @@ export function startTable(report: Pick<StartReport, 'targets' | 'runs'>): strin
     ['target', 'command', 'processes', 'start, ms', 'CPU, ms', 'RSS, MiB', 'all processes, MiB'],
     report.targets.map(({ name, command }) => [
       name,
-      `\`${command}\``,
+      command,
       String(startMedian(report, name, 'processes')),
       String(Math.round(startMedian(report, name, 'startMs'))),
       String(Math.round(startMedian(report, name, 'cpuMs'))),
