@@ -39,7 +39,7 @@ import { changedFiles, exerciseFile, STASH } from './exercise.ts';
 /** What a copy needs besides the part's folder. */
 const SHARED = ['shared', 'package.json', 'tsconfig.json'];
 /** Never copied: installed packages, tap's and the steps' working folders. */
-const NOT_COPIED = new Set(['node_modules', '.tap', '.steps']);
+const NOT_COPIED = new Set(['node_modules', '.tap', '.steps', 'build']);
 const THIS_FILE = 'shared/tools/exercise-solutions.test.ts';
 /** The most one test file may take on a busy machine. */
 const DEADLINE_MS = 100_000;
