@@ -7,10 +7,11 @@
  *   node build/part4-balancing/proxy.js 8000 127.0.0.1:8881   the command line of npm run part4
  *
  * Read and change part 4 with tsx (`npm run part4`: no build step between an
- * edit and a run); run it for real from the build. tsx compiles every file
- * as it loads, in a loader thread and an esbuild process that stay for the
- * life of the proxy, and in every worker of `--workers N`: `npm run
- * bench:start` measures what that costs at start and at rest.
+ * edit and a run); run it for real from the build. tsx compiles each file as
+ * it is loaded (with an esbuild process beside the proxy when its cache does
+ * not have the file yet) and stays in the process for its whole life, in
+ * every worker of `--workers N` too: `npm run bench:start` measures what
+ * that costs at start and at rest.
  *
  * What the folder holds, all of it needed at run time:
  *
@@ -87,8 +88,6 @@ export async function buildProgram(entry: string, dir: string, copies: string[] 
     chunkNames: 'chunk-[hash]',
     sourcemap: 'linked',
     banner: { js: BANNER },
-    // A TypeScript router's loader, looked for where the build runs (thread.js).
-    external: ['tsx', 'tsx/*'],
     metafile: true,
     logLevel: 'silent',
   });
