@@ -11,6 +11,8 @@
  *
  *   pipe            the ten-line pipe proxy, compiled, under plain node: the floor
  *   part4           node --import tsx/esm part4-balancing/proxy.ts 0 127.0.0.1:PORT
+ *   part4-no-cache  the same with tsx's cache of compiled files off (TSX_DISABLE_CACHE=1):
+ *                   every start compiles every file, as the first one after an edit does
  *   part4-built     node build/part4-balancing/proxy.js 0 127.0.0.1:PORT
  *   part4-w2, part4-built-w2   the same two with --workers 2
  *
@@ -107,9 +109,10 @@ interface Startable extends StartTarget {
   file: string;
   args: (backendPort: number) => string[];
   listeners: number;
+  env?: NodeJS.ProcessEnv;
 }
 
-/** The five targets, with the files the run built. */
+/** The six targets, with the files the run built. */
 function targets(pipe: string, part4Built: string, tsx: string): Startable[] {
   const quickStart = (port: number) => partArgs('part4-balancing', [port]);
   const twoWorkers = (port: number) => [...quickStart(port), '--workers', '2'];
@@ -122,6 +125,7 @@ function targets(pipe: string, part4Built: string, tsx: string): Startable[] {
     args,
     listeners,
   });
+  const tsxNoCache = part4('part4-no-cache', tsx, 'node --import tsx/esm part4-balancing/proxy.ts');
   return [
     {
       name: 'pipe',
@@ -131,6 +135,11 @@ function targets(pipe: string, part4Built: string, tsx: string): Startable[] {
       listeners: 1,
     },
     part4('part4', tsx, 'node --import tsx/esm part4-balancing/proxy.ts'),
+    {
+      ...tsxNoCache,
+      command: `${tsxNoCache.command}, tsx's cache off`,
+      env: { TSX_DISABLE_CACHE: '1' },
+    },
     part4('part4-built', part4Built, 'node build/part4-balancing/proxy.js'),
     part4('part4-w2', tsx, 'node --import tsx/esm part4-balancing/proxy.ts', twoWorkers, 2),
     part4('part4-built-w2', part4Built, 'node build/part4-balancing/proxy.js', twoWorkers, 2),
@@ -157,7 +166,8 @@ async function measureOne(target: Startable, backendPort: number, settleMs: numb
   const cleanup = new Cleanup();
   try {
     const began = performance.now();
-    const program: Program = await startProgram(cleanup, target.file, target.args(backendPort));
+    const args = target.args(backendPort);
+    const program: Program = await startProgram(cleanup, target.file, args, { env: target.env });
     if (target.listeners > 1) await listenerPorts(program, target.listeners);
     const startMs = performance.now() - began;
     await new Promise((resolve) => setTimeout(resolve, settleMs));

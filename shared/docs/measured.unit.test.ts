@@ -266,7 +266,7 @@ t.test('start-table and start: the start and the memory at rest, as medians', as
   t.match(header, /^\| target +\| command +\| processes +\| start, ms +\|/);
   t.same(
     rows.map((row) => row.split('|')[1].trim()),
-    ['pipe', 'part4', 'part4-built', 'part4-w2', 'part4-built-w2'],
+    ['pipe', 'part4', 'part4-no-cache', 'part4-built', 'part4-w2', 'part4-built-w2'],
   );
   const rss = report.runs['part4-built'].map((each: { rssKiB: number }) => each.rssKiB);
   const sorted = [...rss].sort((a, b) => a - b);
