@@ -164,6 +164,8 @@ export interface BackendSettings {
   proxyProtocol?: boolean;
   /** Speak TLS with a self-signed certificate, and say which SNI came. */
   tls?: boolean;
+  /** Close an idle keep-alive connection after this long (absent: Node's 5 s). */
+  keepAliveMs?: number;
 }
 
 /** Starts shared/test/backend.ts (the mock backend) as a process, on a free port unless one is given. */
@@ -174,6 +176,7 @@ export function startBackend(t: Teardown, settings: BackendSettings = {}): Promi
   if (settings.name !== undefined) args.push('--name', settings.name);
   if (settings.proxyProtocol) args.push('--proxy-protocol');
   if (settings.tls) args.push('--tls');
+  if (settings.keepAliveMs !== undefined) args.push('--keep-alive', String(settings.keepAliveMs));
   return startProgram(t, 'shared/test/backend.ts', args);
 }
 

@@ -72,6 +72,8 @@ t.test('parseBackendArgs: defaults and bad values', async (t) => {
   t.throws(() => parseBackendArgs(['--tls', '--proxy-protocol']), /one or the other/);
   t.throws(() => parseBackendArgs(['--port', 'x']), /--port must be an integer/);
   t.throws(() => parseBackendArgs(['--delay=-1']), /--delay must be an integer/);
+  t.equal(parseBackendArgs(['--keep-alive', '120000']).keepAliveMs, 120_000);
+  t.throws(() => parseBackendArgs(['--keep-alive', '0']), /--keep-alive must be an integer/);
   t.throws(() => parseBackendArgs(['--what']), /Unknown option/);
 });
 

@@ -3,11 +3,14 @@
  * puts behind the proxy.
  *
  *   npm run backend -- --port 8888 --delay 500 --size 1048576 --name A
+ *   npm run backend -- --keep-alive 120000
  *
  * Its body is deterministic (see makeBody), so a test can check that a response
  * arrived byte for byte, and it starts with the backend's name, so a reader can
  * see which backend answered. A request may override the size and the delay with
- * a query string: GET /?size=11534336&delay=300.
+ * a query string: GET /?size=11534336&delay=300. An idle keep-alive connection
+ * is closed after Node's default 5 s, or after --keep-alive MS (the benchmark's
+ * hold mode keeps thousands of connections idle for longer than that).
  *
  * With --proxy-protocol it expects a PROXY header first and says which client
  * address it was told; with --tls it speaks HTTPS with a self-signed
@@ -41,10 +44,13 @@ export interface BackendOptions {
   proxyProtocol?: boolean;
   /** Speak TLS, with a self-signed certificate. */
   tls?: boolean;
+  /** Close an idle keep-alive connection after this long (absent: Node's default, 5 s). */
+  keepAliveMs?: number;
 }
 
 const USAGE =
-  'usage: backend.ts [--port N] [--delay MS] [--size BYTES] [--name NAME] [--proxy-protocol] [--tls]';
+  'usage: backend.ts [--port N] [--delay MS] [--size BYTES] [--name NAME] [--proxy-protocol] [--tls]\n' +
+  '                  [--keep-alive MS]';
 
 /** Parses the command line; throws an Error with a one-line message when it is wrong. */
 export function parseBackendArgs(argv: string[]): BackendOptions {
@@ -57,6 +63,7 @@ export function parseBackendArgs(argv: string[]): BackendOptions {
       name: { type: 'string', default: 'backend' },
       'proxy-protocol': { type: 'boolean', default: false },
       tls: { type: 'boolean', default: false },
+      'keep-alive': { type: 'string' },
     },
     allowPositionals: false,
   });
@@ -67,6 +74,9 @@ export function parseBackendArgs(argv: string[]): BackendOptions {
     name: values.name,
     proxyProtocol: values['proxy-protocol'],
     tls: values.tls,
+    ...(values['keep-alive'] === undefined
+      ? {}
+      : { keepAliveMs: integerOption('--keep-alive', values['keep-alive'], 1, 3_600_000) }),
   });
 }
 
@@ -181,6 +191,7 @@ export async function startBackend(options: BackendOptions): Promise<net.Server>
     }
   });
   server.on('clientError', (_err, socket) => socket.destroy());
+  if (options.keepAliveMs !== undefined) server.keepAliveTimeout = options.keepAliveMs;
   // Plain HTTP: the HTTP server listens itself. Otherwise a TCP server in
   // front reads the PROXY header and starts TLS, then hands the socket over.
   const context = options.tls ? tls.createSecureContext(selfSignedContext()) : undefined;
