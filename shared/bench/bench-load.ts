@@ -14,6 +14,10 @@
  *   mode: the latency a proxy adds when nobody is pushed to the limit.
  * - watchRss: the resident memory of a process and its children, sampled from
  *   /proc while a run goes on; the highest value is what the table shows.
+ * - holdConnections: N clients that each send one request, read its answer,
+ *   and then hold their connection open, idle, until told to close; and
+ *   settledRss, the memory of a process once it has stopped moving, read
+ *   before and while they are held.
  *
  * Each speaks HTTP or, with `tls`, HTTPS without checking the certificate
  * (the mock backend's is self-signed); `name` is sent as the Host header and
@@ -22,6 +26,7 @@
  * What it leaves out: checking response bodies (the behaviour tests do that),
  * HTTP pipelining.
  */
+import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -411,4 +416,154 @@ export function watchRss(pid: number, intervalMs = 200): RssWatch {
       return peak;
     },
   };
+}
+
+/** Connections held open by holdConnections(). */
+export interface Held {
+  /** Clients that got a whole answer (any status) and were still open when the last one did. */
+  answered: number;
+  /** Clients that failed: refused, reset, closed or timed out before a whole answer. */
+  errors: number;
+  /** Answers that were not 2xx. */
+  non2xx: number;
+  /** How many of the answered connections are open now (the server may close some while held). */
+  open(): number;
+  /** Closes every connection and waits until each has closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * N clients, `concurrency` at a time (a flood of connects would overflow the
+ * listen queue and wait out SYN retransmissions): each connects, sends one
+ * keep-alive request, reads its answer (a head with Content-Length, then that
+ * many bytes) and then holds its connection, idle. Resolves once every client
+ * has its answer or has failed; the answered connections stay open until
+ * close().
+ */
+export async function holdConnections(
+  options: Pick<LoadOptions, 'port' | 'connections' | 'tls' | 'name' | 'timeoutSeconds'> & {
+    concurrency?: number;
+  },
+): Promise<Held> {
+  const head = `GET / HTTP/1.1\r\nHost: ${options.name ?? `127.0.0.1:${options.port}`}\r\n\r\n`;
+  const timeoutMs = (options.timeoutSeconds ?? DEFAULT_TIMEOUT_S) * 1000;
+  const sockets = new Set<net.Socket>();
+  let errors = 0;
+  let non2xx = 0;
+  let next = 0;
+
+  const one = () =>
+    new Promise<void>((settle) => {
+      const socket = options.tls
+        ? tls.connect({
+            port: options.port,
+            host: '127.0.0.1',
+            servername: options.name,
+            rejectUnauthorized: false,
+          })
+        : net.connect(options.port, '127.0.0.1');
+      let received = Buffer.alloc(0);
+      let done = false;
+      const finish = (ok: boolean) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (ok) sockets.add(socket);
+        else {
+          errors++;
+          socket.destroy();
+        }
+        settle();
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      socket.on('error', () => finish(false));
+      socket.on('close', () => {
+        sockets.delete(socket);
+        finish(false);
+      });
+      socket.write(head);
+      socket.on('data', (chunk: Buffer) => {
+        if (done) return;
+        received = Buffer.concat([received, chunk]);
+        const end = received.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const text = received.toString('latin1', 0, end);
+        const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(text)?.[1] ?? Number.NaN);
+        if (!Number.isFinite(length)) return finish(false);
+        if (received.length < end + 4 + length) return;
+        if (!/^HTTP\/1\.1 2\d\d /.test(text)) non2xx++;
+        received = Buffer.alloc(0);
+        finish(true);
+      });
+    });
+
+  const worker = async () => {
+    while (next < options.connections) {
+      next++;
+      await one();
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(options.concurrency ?? 100, options.connections) }, worker),
+  );
+  const answered = sockets.size;
+  return {
+    answered,
+    errors,
+    non2xx,
+    open: () => sockets.size,
+    async close() {
+      const closing = [...sockets].map((socket) => once(socket, 'close'));
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(closing);
+    },
+  };
+}
+
+export interface Settled {
+  /** The median of the last readings, in KiB. */
+  kib: number;
+  /** Whether they agreed within the tolerance before the deadline. */
+  settled: boolean;
+  /** Every reading taken, in KiB, in order. */
+  readings: number[];
+}
+
+/**
+ * The resident memory of `pid` and its descendants once it stops moving:
+ * read every `intervalMs` until the last `readings` readings lie within
+ * `toleranceKiB` of each other, or the deadline passes (then `settled` is
+ * false and the last readings are used all the same).
+ *
+ * Why settle at all: a process that has just accepted thousands of
+ * connections is still busy for a moment (Node runs its garbage collector
+ * after the work, the allocator returns or reuses freed pages), and one
+ * reading taken then says as much about timing as about memory. Garbage that
+ * is never collected while the process idles stays in the figure: the
+ * collector cannot be forced from outside (nor in nginx), and a proxy that
+ * holds connections idle carries that garbage too.
+ */
+export async function settledRss(
+  pid: number,
+  {
+    intervalMs = 250,
+    readings = 4,
+    toleranceKiB = 256,
+    deadlineMs = 10_000,
+  }: { intervalMs?: number; readings?: number; toleranceKiB?: number; deadlineMs?: number } = {},
+): Promise<Settled> {
+  const tree = [pid, ...(await descendants(pid))];
+  const taken: number[] = [];
+  const deadline = performance.now() + deadlineMs;
+  for (;;) {
+    taken.push(await sumRssKiB(tree));
+    const last = taken.slice(-readings);
+    const settled =
+      last.length === readings && Math.max(...last) - Math.min(...last) <= toleranceKiB;
+    if (settled || performance.now() >= deadline) {
+      const sorted = [...last].sort((a, b) => a - b);
+      return { kib: sorted[Math.floor(sorted.length / 2)], settled, readings: taken };
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
 }

@@ -240,18 +240,6 @@ const PACED: Column[] = [
  */
 export function formatTable(summaries: readonly TargetSummary[], paced = false): string {
   const columns = paced ? PACED : SATURATED;
-  const rows = [
-    columns.map((column) => column.title),
-    ...summaries.map((summary) => columns.map((column) => column.cell(summary))),
-  ];
-  const widths = columns.map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  const line = (cells: string[]) =>
-    `| ${cells
-      .map((cell, column) =>
-        column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]),
-      )
-      .join(' | ')} |`;
-  const rule = `| ${widths.map((width, column) => (column === 0 ? '-'.repeat(width) : `${'-'.repeat(width - 1)}:`)).join(' | ')} |`;
   const notes = summaries
     .filter((summary) => summary.note)
     .map((summary) => `\\* ${summary.name}: ${summary.note}`);
@@ -266,6 +254,27 @@ export function formatTable(summaries: readonly TargetSummary[], paced = false):
       `${names.join(', ')}: compared with ${baseline}${paced ? '' : ' (added ms, of direct)'}, not with ${first}.`,
     );
   }
+  return alignedTable(columns, summaries, notes);
+}
+
+/** Rows under their columns' titles, aligned, first column left and the others right; notes under it. */
+function alignedTable<T>(
+  columns: readonly { title: string; cell(row: T): string }[],
+  items: readonly T[],
+  notes: readonly string[],
+): string {
+  const rows = [
+    columns.map((column) => column.title),
+    ...items.map((item) => columns.map((column) => column.cell(item))),
+  ];
+  const widths = columns.map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  const line = (cells: string[]) =>
+    `| ${cells
+      .map((cell, column) =>
+        column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]),
+      )
+      .join(' | ')} |`;
+  const rule = `| ${widths.map((width, column) => (column === 0 ? '-'.repeat(width) : `${'-'.repeat(width - 1)}:`)).join(' | ')} |`;
   return [
     line(rows[0]),
     rule,
@@ -329,4 +338,99 @@ export function reading(summaries: readonly TargetSummary[], paced = false): str
   });
   const third = features.length > 0 ? `One feature at a time: ${features.join('; ')}.` : '';
   return [first, second, third].filter(Boolean).join('\n');
+}
+
+// --- Hold mode: memory per held connection ---------------------------------
+
+/** One round of the hold mode against one target: its memory before and while N connections are held. */
+export interface HoldRun {
+  /** Clients that tried. */
+  connections: number;
+  /** Clients answered and still open when the memory was read. */
+  held: number;
+  /** Clients that got no whole answer. */
+  errors: number;
+  non2xx: number;
+  /** Resident memory after a few warm-up connections had come and gone, settled (KiB). */
+  beforeKiB: number;
+  /** Resident memory with the connections held, settled (KiB). */
+  heldKiB: number;
+  /** (heldKiB - beforeKiB) / held. */
+  perConnectionKiB: number;
+  /** Whether both readings settled before their deadline. */
+  settled: boolean;
+}
+
+/** One target over all its hold rounds: memory figures are medians, counts the fewest held and summed errors. */
+export interface HoldSummary {
+  name: string;
+  kind: TargetKind;
+  rounds: number;
+  connections: number;
+  /** The fewest held in any round. */
+  held: number;
+  errors: number;
+  non2xx: number;
+  beforeKiB: number;
+  heldKiB: number;
+  perConnectionKiB: number;
+  /** Rounds whose readings had not settled by their deadline. */
+  unsettled: number;
+  note?: string;
+}
+
+/** Folds a target's hold rounds into medians. */
+export function summariseHold(
+  name: string,
+  kind: TargetKind,
+  runs: readonly HoldRun[],
+): HoldSummary {
+  const sum = (pick: (run: HoldRun) => number) => runs.reduce((total, run) => total + pick(run), 0);
+  return {
+    name,
+    kind,
+    rounds: runs.length,
+    connections: runs[0]?.connections ?? 0,
+    held: runs.length === 0 ? 0 : Math.min(...runs.map((run) => run.held)),
+    errors: sum((run) => run.errors),
+    non2xx: sum((run) => run.non2xx),
+    beforeKiB: median(runs.map((run) => run.beforeKiB)),
+    heldKiB: median(runs.map((run) => run.heldKiB)),
+    perConnectionKiB: median(runs.map((run) => run.perConnectionKiB)),
+    unsettled: runs.filter((run) => !run.settled).length,
+  };
+}
+
+export const HOLD_COLUMN = {
+  target: { title: 'target', cell: (s) => (s.note ? `${s.name} *` : s.name) },
+  perConnection: { title: 'KiB per connection', cell: (s) => fixed(s.perConnectionKiB, 1) },
+  before: { title: 'RSS before', cell: (s) => mib(s.beforeKiB) },
+  held: { title: 'RSS held', cell: (s) => mib(s.heldKiB) },
+  errors: { title: 'errors', cell: (s) => String(s.errors) },
+  count: { title: 'held', cell: (s) => `${s.held}/${s.connections}` },
+} satisfies Record<string, { title: string; cell(summary: HoldSummary): string }>;
+
+/** The hold mode's table: memory per held connection first, then what it was computed from. */
+export function formatHoldTable(summaries: readonly HoldSummary[]): string {
+  const notes = summaries
+    .filter((summary) => summary.note)
+    .map((summary) => `\\* ${summary.name}: ${summary.note}`);
+  return alignedTable(Object.values(HOLD_COLUMN), summaries, notes);
+}
+
+/** The hold mode's reading: our parts against the floor and the peers, in KiB per held connection. */
+export function holdReading(summaries: readonly HoldSummary[]): string {
+  if (summaries.length === 0) return 'No proxy was measured.';
+  const each = (kind: TargetKind) =>
+    summaries
+      .filter((summary) => summary.kind === kind)
+      .map((summary) => `${summary.name} ${fixed(summary.perConnectionKiB, 1)}`);
+  const parts = each('part');
+  const others = [...each('floor'), ...each('peer'), ...each('tried')];
+  return [
+    parts.length > 0 ? `KiB per held connection, our parts: ${parts.join(', ')}.` : '',
+    others.length > 0 ? `For comparison: ${others.join(', ')}.` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
 }

@@ -69,12 +69,19 @@ export interface Target {
    * Host), or with one thing changed (part4-built: part4 without tsx).
    */
   over?: string;
+  /** Runs only when --targets names it (a variant measured once, not in every run). */
+  onlyWhenAsked?: boolean;
   /** Why it cannot run here, or undefined when it can. */
   missing(): string | undefined;
-  start(cleanup: Teardown, backendPort: number): Promise<Running>;
+  /**
+   * Starts it in front of the backend. `capacity`: the most client
+   * connections it will be asked to hold at once (the hold mode's N), for the
+   * peers whose config sets a limit.
+   */
+  start(cleanup: Teardown, backendPort: number, capacity?: number): Promise<Running>;
 }
 
-type Details = Pick<Target, 'lesson' | 'serial' | 'tls' | 'over'>;
+type Details = Pick<Target, 'lesson' | 'serial' | 'tls' | 'over' | 'onlyWhenAsked'>;
 
 /** The command line a part is started with, in front of the backend. */
 type PartArgs = (cleanup: Teardown, backendPort: number) => Promise<string[]>;
@@ -268,14 +275,18 @@ export function nginxStreamModule(nginx: string): string | undefined {
   return existsSync(file) ? `load_module ${file};` : undefined;
 }
 
-/** The top of every nginx config: one worker, in the foreground, everything in `dir`. */
-function nginxMain(dir: string, loadModule: string, workers = 1): string {
+/**
+ * The top of every nginx config: one worker, in the foreground, everything in
+ * `dir`; a worker takes 4096 connections, or two per client and some to spare
+ * for `capacity` clients.
+ */
+function nginxMain(dir: string, loadModule: string, workers = 1, capacity = 0): string {
   return `${loadModule}
 daemon off;
 worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log stderr warn;
-events { worker_connections 4096; }
+events { worker_connections ${Math.max(4096, 2 * capacity + 64)}; }
 `;
 }
 
@@ -286,8 +297,9 @@ export function nginxStreamConfig(
   port: number,
   backendPort: number,
   workers = 1,
+  capacity = 0,
 ): string {
-  return `${nginxMain(dir, loadModule, workers)}stream {
+  return `${nginxMain(dir, loadModule, workers, capacity)}stream {
   server {
     listen 127.0.0.1:${port};
     proxy_pass 127.0.0.1:${backendPort};
@@ -316,11 +328,11 @@ ${temp}
 `;
 }
 
-/** HAProxy in tcp mode with one thread, in front of the backend. */
-export function haproxyConfig(port: number, backendPort: number): string {
+/** HAProxy in tcp mode with one thread, in front of the backend; at least 4096 clients at once. */
+export function haproxyConfig(port: number, backendPort: number, capacity = 0): string {
   return `global
   nbthread 1
-  maxconn 4096
+  maxconn ${Math.max(4096, capacity + 64)}
 defaults
   mode tcp
   timeout connect 5s
@@ -420,10 +432,10 @@ function nginxStream(name: string, workers: number, lesson: string): Target {
       if (nginxStreamModule(nginx) === undefined) return `no stream module (${NGINX_INSTALL})`;
       return undefined;
     },
-    start: (cleanup, backendPort) => {
+    start: (cleanup, backendPort, capacity) => {
       const loadModule = nginxStreamModule(findBinary('nginx') as string) ?? '';
       return startNginx(cleanup, (dir, port) =>
-        nginxStreamConfig(dir, loadModule, port, backendPort, workers),
+        nginxStreamConfig(dir, loadModule, port, backendPort, workers, capacity),
       );
     },
   };
@@ -441,11 +453,11 @@ export const PEERS: Target[] = [
     lesson: 'HAProxy in tcp mode (C, one thread): the other usual choice.',
     missing: () =>
       findBinary('haproxy') ? undefined : 'not installed (Debian: apt-get install haproxy)',
-    async start(cleanup, backendPort) {
+    async start(cleanup, backendPort, capacity) {
       const dir = await tempDir(cleanup, 'haproxy');
       const port = await freePort();
       const file = path.join(dir, 'haproxy.cfg');
-      await writeFile(file, haproxyConfig(port, backendPort));
+      await writeFile(file, haproxyConfig(port, backendPort, capacity));
       return startBinary(cleanup, findBinary('haproxy') as string, ['-f', file, '-db'], port);
     },
   },
@@ -531,17 +543,22 @@ export function baselineOf(target: Target): string {
 
 export type BackendKind = 'mock' | 'nginx';
 
-/** Starts the backend every target talks to; resolves with its port and pid. */
+/**
+ * Starts the backend every target talks to; resolves with its port and pid.
+ * `keepAliveMs`: how long the mock backend keeps an idle connection open
+ * (Node's 5 s by default; nginx's is 75 s).
+ */
 export async function startBenchBackend(
   cleanup: Teardown,
   kind: BackendKind | 'tls',
+  keepAliveMs?: number,
 ): Promise<Running> {
   if (kind === 'tls') {
-    const backend = await startBackend(cleanup, { tls: true });
+    const backend = await startBackend(cleanup, { tls: true, keepAliveMs });
     return { port: backend.port, pid: backend.pid, tls: true };
   }
   if (kind === 'mock') {
-    const backend = await startBackend(cleanup);
+    const backend = await startBackend(cleanup, { keepAliveMs });
     return { port: backend.port, pid: backend.pid };
   }
   if (!findBinary('nginx'))

@@ -10,6 +10,7 @@
  *   npm run bench -- --rate 2000
  *   npm run bench -- --targets pipe,part3 --try mine=../my-part3/proxy.ts
  *   npm run bench -- --mode close --save
+ *   npm run bench -- --mode hold --connections 4000 --save
  *
  * It starts everything itself on free ports: one backend (and the mock backend
  * speaking TLS when a TLS row is chosen), then each target in front of it.
@@ -28,6 +29,17 @@
  * load balancers do) and close (a new connection per request, what `ab` did in
  * the blog series, so connection set-up is part of every request).
  *
+ * And a third that measures memory, not speed: hold. For each target, N
+ * clients (4,000 by default) each send one request, read its answer and hold
+ * their connection open, idle; the table shows the target's resident memory
+ * before they came and while they are held, and the difference divided by the
+ * connections held: KiB per held connection, what a proxy with many idle
+ * keep-alive clients pays for each. Each round starts every target afresh
+ * (the memory a process once took is seldom given back, so a second round on
+ * the same process would measure less); serial part 1 and direct (no proxy
+ * to weigh) are left out, and so are the TLS rows unless --targets names
+ * them (thousands of handshakes, for a proxy that relays them unread).
+ *
  * Two loads: as fast as the targets answer (the default: throughput at
  * saturation), or `--rate N` requests a second, evenly spaced, below every
  * target's capacity: the latency a proxy adds when it is not the bottleneck,
@@ -40,19 +52,32 @@
  * What it leaves out: asserting anything. Speed depends on the machine; the
  * tests check that the bench runs and reports sensible fields, never how fast.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { describeMachine, type Machine, npmCommand, writeResults } from '../lib/results.ts';
-import { load, type Mode, modeOption, watchRss } from './bench-load.ts';
+import {
+  holdConnections,
+  load,
+  type Mode,
+  modeOption,
+  settledRss,
+  watchRss,
+} from './bench-load.ts';
 import {
   compareWithDirect,
+  formatHoldTable,
   formatTable,
+  type HoldRun,
+  type HoldSummary,
+  holdReading,
+  mib,
   type RunResult,
   reading,
+  summariseHold,
   summariseRounds,
   type TargetSummary,
   thousands,
@@ -71,8 +96,20 @@ import {
 
 export const USAGE = `usage: bench.ts [--connections N] [--duration S] [--rounds N] [--rate N]
                 [--targets ${TARGETS.map((target) => target.name).join(',')}]
-                [--mode keepalive|close] [--backend mock|nginx] [--json FILE] [--save]
-                [--try NAME=FILE ...]`;
+                [--mode keepalive|close|hold] [--backend mock|nginx] [--json FILE]
+                [--save] [--label WORD] [--try NAME=FILE ...]`;
+
+/** The load modes, and hold: memory per held connection. */
+export type BenchMode = Mode | 'hold';
+
+/** Clients the hold mode holds at once unless --connections says otherwise. */
+export const HOLD_CONNECTIONS = 4000;
+
+/**
+ * How long the mock backend keeps an idle connection in hold mode: Node's 5 s
+ * would close the first clients while the last ones connect.
+ */
+const HOLD_BACKEND_KEEPALIVE_MS = 600_000;
 
 export interface BenchOptions {
   connections: number;
@@ -84,24 +121,32 @@ export interface BenchOptions {
    * holds direct-tls when a TLS row is there.
    */
   targets: string[];
-  mode: Mode;
+  mode: BenchMode;
   backend: BackendKind;
   /** Requests per second, evenly spaced; undefined: as fast as each target answers. */
   rate?: number;
   json?: string;
   /** Write the report to shared/results/ under the name savedName() gives it. */
   save?: boolean;
+  /** A word added to the saved name, for a run of a few rows beside the full one (bench-keepalive-LABEL). */
+  label?: string;
   /** Proxies of the reader's (--try NAME=FILE), each a row after the others; FILE is absolute. */
   tries?: { name: string; file: string }[];
 }
 
-/** The name --save gives a run: its mode, its rate and its backend (bench-keepalive, bench-close-rate-200). */
-export function savedName(options: Pick<BenchOptions, 'mode' | 'rate' | 'backend'>): string {
+/**
+ * The name --save gives a run: its mode, its rate, its backend and its label
+ * (bench-keepalive, bench-close-rate-200, bench-close-http-proxy).
+ */
+export function savedName(
+  options: Pick<BenchOptions, 'mode' | 'rate' | 'backend' | 'label'>,
+): string {
   return [
     'bench',
     options.mode,
     options.rate === undefined ? '' : `rate-${options.rate}`,
     options.backend === 'mock' ? '' : `${options.backend}-backend`,
+    options.label ?? '',
   ]
     .filter(Boolean)
     .join('-');
@@ -112,8 +157,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
-      connections: { type: 'string', default: '100' },
-      duration: { type: 'string', default: '5' },
+      connections: { type: 'string' },
+      duration: { type: 'string' },
       rounds: { type: 'string', default: '3' },
       targets: { type: 'string' },
       mode: { type: 'string', default: 'keepalive' },
@@ -121,13 +166,20 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       rate: { type: 'string' },
       json: { type: 'string' },
       save: { type: 'boolean', default: false },
+      label: { type: 'string' },
       try: { type: 'string', multiple: true },
     },
     allowPositionals: false,
   });
+  const mode = benchModeOption(values.mode);
+  const hold = mode === 'hold';
   const known = TARGETS.map((target) => target.name);
   const asked =
-    values.targets === undefined ? known : values.targets.split(',').map((name) => name.trim());
+    values.targets === undefined
+      ? TARGETS.filter((target) => !target.onlyWhenAsked && !(hold && leftOutOfHold(target))).map(
+          (target) => target.name,
+        )
+      : values.targets.split(',').map((name) => name.trim());
   const unknown = asked.filter((name) => !known.includes(name));
   if (unknown.length > 0 || asked.length === 0) {
     throw new Error(`--targets: unknown target "${unknown[0] ?? ''}" (known: ${known.join(', ')})`);
@@ -137,25 +189,84 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   }
   if (values.json === '') throw new Error('--json needs a file name');
   if (values.json !== undefined && values.save) throw new Error('--json and --save: choose one');
-  const baselines = new Set(['direct']);
-  for (const target of TARGETS) if (asked.includes(target.name)) baselines.add(baselineOf(target));
+  if (values.label !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(values.label)) {
+    throw new Error(`--label must be lower-case letters, digits and dashes, got "${values.label}"`);
+  }
+  if (values.label !== undefined && !values.save)
+    throw new Error('--label names a saved run: add --save');
+  if (hold && values.rate !== undefined) {
+    throw new Error('--rate: the hold mode sends one request per connection, not a rate');
+  }
+  if (hold && values.duration !== undefined) {
+    throw new Error('--duration: the hold mode lasts as long as it takes to hold every connection');
+  }
+  // The hold mode measures each proxy alone: no baseline row to compare with.
+  const baselines = new Set(hold ? [] : ['direct']);
+  if (!hold) {
+    for (const target of TARGETS)
+      if (asked.includes(target.name)) baselines.add(baselineOf(target));
+  }
   const tries = (values.try ?? []).map((text) => parseTry(text, known));
+  const connections = hold
+    ? holdConnectionsOption(values.connections)
+    : integerOption('--connections', values.connections ?? '100', 1, 10_000);
   return {
-    connections: integerOption('--connections', values.connections, 1, 10_000),
-    duration: integerOption('--duration', values.duration, 1, 3600),
+    connections,
+    duration: integerOption('--duration', values.duration ?? '5', 1, 3600),
     rounds: integerOption('--rounds', values.rounds, 1, 100),
     targets: [
       ...known.filter((name) => baselines.has(name) || asked.includes(name)),
       ...tries.map((tried) => tried.name),
     ],
-    mode: modeOption(values.mode),
+    mode,
     backend: values.backend,
     rate:
       values.rate === undefined ? undefined : integerOption('--rate', values.rate, 1, 1_000_000),
     json: values.json,
     ...(values.save ? { save: true } : {}),
+    ...(values.label === undefined ? {} : { label: values.label }),
     ...(tries.length > 0 ? { tries } : {}),
   };
+}
+
+/** The --mode option: keepalive, close or hold; throws a one-line Error otherwise. */
+function benchModeOption(text: string): BenchMode {
+  if (text === 'hold') return text;
+  try {
+    return modeOption(text);
+  } catch {
+    throw new Error(`--mode must be keepalive, close or hold, got "${text}"`);
+  }
+}
+
+/** Rows the hold mode leaves out unless named: direct has no proxy to weigh, TLS rows cost handshakes. */
+const leftOutOfHold = (target: Target) => target.kind === 'direct' || Boolean(target.tls);
+
+/**
+ * The hold mode's --connections: each held client costs the proxy two
+ * descriptors (its socket and its backend's), and this process's limit is
+ * the one the proxy inherits.
+ */
+function holdConnectionsOption(text: string | undefined): number {
+  const connections = integerOption('--connections', text ?? String(HOLD_CONNECTIONS), 1, 100_000);
+  const limit = openFilesLimit();
+  if (2 * connections + 64 > limit) {
+    throw new Error(
+      `--connections ${connections}: a proxy holding them needs ${2 * connections + 64} descriptors, the limit is ${limit} (ulimit -n)`,
+    );
+  }
+  return connections;
+}
+
+/** This process's soft limit on open files (Infinity where /proc does not say). */
+function openFilesLimit(): number {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+    return soft === undefined || soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft);
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 /**
@@ -196,6 +307,8 @@ export interface BenchReport {
   summaries: TargetSummary[];
   /** Every run, per target, in round order. */
   runs: Record<string, RunResult[]>;
+  /** The hold mode's figures (summaries and runs are empty then). */
+  hold?: { summaries: HoldSummary[]; runs: Record<string, HoldRun[]> };
 }
 
 /** One run in a line; at a fixed rate, idle connections are no sign of trouble and go unmentioned. */
@@ -211,6 +324,7 @@ export async function runBench(
   options: BenchOptions,
   reporter: Reporter = consoleReporter,
 ): Promise<BenchReport> {
+  if (options.mode === 'hold') return runHold(options, reporter);
   const cleanup = new Cleanup();
   const release = cleanup.onSignals();
   try {
@@ -298,7 +412,7 @@ async function runRounds(started: Started[], options: BenchOptions, reporter: Re
     for (const { target, running } of inTurn(started, round - 1)) {
       reporter.progress(`round ${round}/${options.rounds}  ${target.name.padEnd(width)} `);
       const meter = running.pid === undefined ? undefined : watchRss(running.pid);
-      const run = await load(options.mode, {
+      const run = await load(options.mode as Mode, {
         port: running.port,
         connections: options.connections,
         seconds: options.duration,
@@ -314,6 +428,138 @@ async function runRounds(started: Started[], options: BenchOptions, reporter: Re
   }
   return { runs, peaks };
 }
+
+/**
+ * The hold mode: round after round, each target started afresh, weighed
+ * with its clients held, and stopped. A target that is missing or does not
+ * start is skipped with a line, as are direct and the serial part 1.
+ */
+async function runHold(options: BenchOptions, reporter: Reporter): Promise<BenchReport> {
+  const cleanup = new Cleanup();
+  const release = cleanup.onSignals();
+  try {
+    const tried = (options.tries ?? []).map(({ name, file }) => triedTarget(name, file));
+    const chosen = [...TARGETS, ...tried].filter((target) => options.targets.includes(target.name));
+    const backends = {
+      plain: (await startBenchBackend(cleanup, options.backend, HOLD_BACKEND_KEEPALIVE_MS)).port,
+      tls: chosen.some((target) => target.tls)
+        ? (await startBenchBackend(cleanup, 'tls', HOLD_BACKEND_KEEPALIVE_MS)).port
+        : undefined,
+    };
+    const skipped: string[] = [];
+    const skip = (target: Target, why: string) => {
+      skipped.push(`${target.name}: skipped, ${why}`);
+      reporter.line(`${target.name}: skipped, ${why}`);
+    };
+    let weighed: Target[] = [];
+    for (const target of chosen) {
+      const why =
+        target.kind === 'direct'
+          ? 'no proxy to weigh: it is the backend itself'
+          : target.serial
+            ? `${SERIAL_NOTE}, so it cannot hold ${thousands(options.connections)} at once`
+            : target.missing();
+      if (why) skip(target, why);
+      else weighed.push(target);
+    }
+    const runs: Record<string, HoldRun[]> = Object.fromEntries(
+      weighed.map((target) => [target.name, []]),
+    );
+    const width = Math.max(0, ...weighed.map((target) => target.name.length));
+    reporter.line(
+      `hold mode, ${thousands(options.connections)} connections held, ${options.rounds} round(s), ` +
+        `${options.backend} backend: each target started afresh every round.`,
+    );
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const target of inTurn(weighed, round - 1)) {
+        reporter.progress(`round ${round}/${options.rounds}  ${target.name.padEnd(width)} `);
+        const once = new Cleanup();
+        cleanup.teardown(() => once.run());
+        try {
+          const port = target.tls ? backends.tls : backends.plain;
+          const running = await target.start(once, port as number, options.connections);
+          const run = await holdRound(running, options.connections);
+          runs[target.name].push(run);
+          reporter.progress(`${describeHoldRun(run)}\n`);
+        } catch (err) {
+          reporter.progress('\n');
+          skip(target, `it did not start: ${firstLine(err)}`);
+          weighed = weighed.filter((each) => each !== target);
+          delete runs[target.name];
+        } finally {
+          await once.run();
+        }
+      }
+    }
+    const summaries = weighed.map((target) => {
+      const summary = summariseHold(target.name, target.kind, runs[target.name]);
+      const notes: string[] = [];
+      if (summary.held < summary.connections) {
+        notes.push(`only ${summary.held} of ${summary.connections} connections held in a round`);
+      }
+      if (summary.unsettled > 0) {
+        notes.push(
+          `its memory had not settled within the deadline in ${summary.unsettled} round(s)`,
+        );
+      }
+      return notes.length > 0 ? { ...summary, note: notes.join('; ') } : summary;
+    });
+    return {
+      date: new Date().toISOString(),
+      command: npmCommand('bench'),
+      machine: describeMachine(),
+      options,
+      skipped,
+      summaries: [],
+      runs: {},
+      hold: { summaries, runs },
+    };
+  } finally {
+    release();
+    await cleanup.run();
+  }
+}
+
+/** Warm-up clients, come and gone before the first reading. */
+const WARM_UP = 20;
+
+/**
+ * One target, one round: a few clients come and go first, so that what a
+ * process builds on its first connections (compiled code, parsers, pools) is
+ * in the reading before; then its memory settled, N clients held, its memory
+ * settled again, and the clients closed.
+ */
+async function holdRound(running: Running, connections: number): Promise<HoldRun> {
+  const pid = running.pid;
+  if (pid === undefined) throw new Error('no process to weigh');
+  const client = { port: running.port, tls: running.tls, name: ROUTED_NAME };
+  const warm = await holdConnections({ ...client, connections: WARM_UP });
+  await warm.close();
+  const before = await settledRss(pid);
+  const held = await holdConnections({ ...client, connections });
+  try {
+    const during = await settledRss(pid);
+    const open = held.open();
+    return {
+      connections,
+      held: open,
+      errors: held.errors,
+      non2xx: held.non2xx,
+      beforeKiB: before.kib,
+      heldKiB: during.kib,
+      perConnectionKiB: open > 0 ? (during.kib - before.kib) / open : Number.NaN,
+      settled: before.settled && during.settled,
+    };
+  } finally {
+    await held.close();
+  }
+}
+
+const describeHoldRun = (run: HoldRun) =>
+  `${run.perConnectionKiB.toFixed(1)} KiB per connection, ${run.held} held, ` +
+  `${mib(run.beforeKiB)} -> ${mib(run.heldKiB)}` +
+  (run.errors > 0 ? `, ${run.errors} errors` : '') +
+  (run.settled ? '' : ', not settled');
 
 /** The list started `shift` places further on: round 1 as given, round 2 from the second, ... */
 export function inTurn<T>(list: readonly T[], shift: number): T[] {
@@ -373,6 +619,17 @@ function describeLoad(options: BenchOptions): string {
 /** The heading, the table and the reading. */
 export function formatReport(report: BenchReport): string {
   const { options, machine } = report;
+  if (report.hold) {
+    return [
+      '',
+      `hold mode, ${thousands(options.connections)} connections held, medians of ${options.rounds} round(s), ` +
+        `${options.backend} backend; ${machine.cpus} CPUs, Node ${machine.node}.`,
+      '',
+      formatHoldTable(report.hold.summaries),
+      '',
+      holdReading(report.hold.summaries),
+    ].join('\n');
+  }
   const paced = options.rate !== undefined;
   return [
     '',
