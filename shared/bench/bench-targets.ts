@@ -15,6 +15,9 @@
  *   compared with their own baseline, direct-tls, not with direct. And the
  *   http listener with a router module that picks the pool by path (chapter
  *   8), beside the one without.
+ * - node-http-proxy (the npm package `http-proxy`), an HTTP proxy that parses
+ *   every request with node:http: read beside part4-http, which reads the
+ *   first head and relays the rest unread.
  * - the peers a reader would otherwise deploy, when they are installed: nginx's
  *   stream proxy (one worker) and HAProxy in tcp mode (one thread), started from
  *   generated config files in a temporary directory.
@@ -191,6 +194,46 @@ export const PIPE: Target = {
     return { port: program.port, pid: program.pid };
   },
 };
+
+/**
+ * node-http-proxy in front of the backend (http-proxy.ts), with a keep-alive
+ * agent (`agent` keepalive) or without one, the package's default (none).
+ */
+function httpProxyTarget(name: string, agent: 'none' | 'keepalive', details: Details): Target {
+  return {
+    name,
+    kind: 'peer',
+    readme: 'shared/bench/http-proxy.ts',
+    ...details,
+    missing: () =>
+      existsSync(path.join(ROOT, 'node_modules', 'http-proxy'))
+        ? undefined
+        : 'the http-proxy package is not installed (npm install)',
+    start: async (cleanup, backendPort) => {
+      const program = await startProgram(cleanup, 'shared/bench/http-proxy.ts', [
+        '--agent',
+        agent,
+        '0',
+        '127.0.0.1',
+        String(backendPort),
+      ]);
+      return { port: program.port, pid: program.pid };
+    },
+  };
+}
+
+/** node-http-proxy as a Node user sets it up, backend connections kept alive; and its default, without. */
+export const HTTP_PROXY_ROWS: Target[] = [
+  httpProxyTarget('http-proxy', 'keepalive', {
+    lesson:
+      'node-http-proxy (npm http-proxy) with a keep-alive agent: node:http parses every request and every answer, the way most Node proxies work; read beside part4-http.',
+  }),
+  httpProxyTarget('http-proxy-noagent', 'none', {
+    onlyWhenAsked: true,
+    lesson:
+      'node-http-proxy as its README sets it up, without an agent: a new backend connection for every request.',
+  }),
+];
 
 /** Part 4 routing by Host: read beside part4, which sends every client to the pool unread. */
 export const PART4_HTTP = part4Routing('part4-http', 'http', {
@@ -530,6 +573,7 @@ export const TARGETS: Target[] = [
   PART4_BUILT,
   PART4_HTTP,
   PART4_ROUTER,
+  ...HTTP_PROXY_ROWS,
   ...PEERS,
   ...TWO_WORKERS,
   ...TLS_ROWS,
