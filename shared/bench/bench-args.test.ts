@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { runProgram } from '../lib/programs.ts';
-import { parseBenchArgs, savedName } from './bench.ts';
+import { HOLD_CONNECTIONS, parseBenchArgs, savedName } from './bench.ts';
+import { parseHttpProxyArgs } from './http-proxy.ts';
 import { parsePipeArgs } from './pipe-proxy.ts';
 import { parseRouterCostArgs } from './router-cost.ts';
 import { parseSoakArgs, savedName as soakName } from './soak.ts';
@@ -21,6 +23,7 @@ t.test('parseBenchArgs: defaults', async (t) => {
       'part4-built',
       'part4-http',
       'part4-router',
+      'http-proxy',
       'nginx',
       'haproxy',
       'part4-w2',
@@ -83,6 +86,11 @@ t.test('parseBenchArgs: --targets picks rows, and brings the baseline each needs
   ]);
   t.same(parseBenchArgs(['--targets', 'direct-tls']).targets, ['direct', 'direct-tls']);
   t.same(
+    parseBenchArgs(['--targets', 'http-proxy-noagent']).targets,
+    ['direct', 'http-proxy-noagent'],
+    'a variant that runs only when named',
+  );
+  t.same(
     parseBenchArgs(['--targets', 'pipe,part3']).targets,
     ['direct', 'pipe', 'part3'],
     'no TLS row, no direct-tls',
@@ -90,7 +98,7 @@ t.test('parseBenchArgs: --targets picks rows, and brings the baseline each needs
 });
 
 t.test('parseBenchArgs: bad values name the option', async (t) => {
-  t.throws(() => parseBenchArgs(['--mode', 'fast']), /--mode must be keepalive or close/);
+  t.throws(() => parseBenchArgs(['--mode', 'fast']), /--mode must be keepalive, close or hold/);
   t.throws(() => parseBenchArgs(['--backend', 'apache']), /--backend must be mock or nginx/);
   t.throws(() => parseBenchArgs(['--targets', 'part2,squid']), /unknown target "squid"/);
   t.throws(() => parseBenchArgs(['--connections', '0']), /--connections must be an integer/);
@@ -104,6 +112,57 @@ t.test('parseBenchArgs: bad values name the option', async (t) => {
   t.throws(() => parseBenchArgs(['--targets', 'part4-https']), /unknown target "part4-https"/);
   t.throws(() => parseBenchArgs(['--fast']), /Unknown option/);
   t.throws(() => parseBenchArgs(['part1']), /positional/);
+});
+
+t.test('parseBenchArgs --mode hold: 4,000 connections, every proxy but the TLS rows', async (t) => {
+  const options = parseBenchArgs(['--mode', 'hold']);
+  t.equal(options.mode, 'hold');
+  t.equal(options.connections, HOLD_CONNECTIONS);
+  t.equal(HOLD_CONNECTIONS, 4000);
+  t.same(
+    options.targets,
+    [
+      'pipe',
+      'part1',
+      'part2',
+      'part3',
+      'part4',
+      'part4-http',
+      'part4-router',
+      'http-proxy',
+      'nginx',
+      'haproxy',
+      'part4-w2',
+      'nginx-w2',
+    ],
+    'no direct (no proxy to weigh), no baseline brought along, no TLS row unless named',
+  );
+  t.same(parseBenchArgs(['--mode', 'hold', '--targets', 'part4-tls,part3']).targets, [
+    'part3',
+    'part4-tls',
+  ]);
+  t.equal(parseBenchArgs(['--mode', 'hold', '--connections', '50']).connections, 50);
+});
+
+t.test('parseBenchArgs --mode hold: options that make no sense there are refused', async (t) => {
+  t.throws(() => parseBenchArgs(['--mode', 'hold', '--rate', '100']), /--rate: the hold mode/);
+  t.throws(
+    () => parseBenchArgs(['--mode', 'hold', '--duration', '5']),
+    /--duration: the hold mode/,
+  );
+  t.throws(() => parseBenchArgs(['--mode', 'hold', '--connections', '0']), /--connections must be/);
+  const limit = Number(
+    /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1],
+  );
+  const over = Math.min(Math.floor(limit / 2), 100_000);
+  t.throws(
+    () => parseBenchArgs(['--mode', 'hold', '--connections', String(over)]),
+    new RegExp(
+      `--connections ${over}: a proxy holding them needs \\d+ descriptors, the limit is ${limit}`,
+    ),
+    'two descriptors per held connection, beyond the limit',
+    { skip: 2 * over + 64 <= limit ? `a limit of ${limit} descriptors holds 100,000` : false },
+  );
 });
 
 t.test('parseSoakArgs: defaults and bad values', async (t) => {
@@ -121,6 +180,23 @@ t.test('parseSoakArgs: defaults and bad values', async (t) => {
   );
 });
 
+t.test('parseHttpProxyArgs: the command line of pipe-proxy, and an agent', async (t) => {
+  t.same(parseHttpProxyArgs([]), {
+    port: 8000,
+    backendHost: '127.0.0.1',
+    backendPort: 8888,
+    agent: 'keepalive',
+  });
+  t.same(parseHttpProxyArgs(['--agent', 'none', '0', 'localhost', '9000']), {
+    port: 0,
+    backendHost: 'localhost',
+    backendPort: 9000,
+    agent: 'none',
+  });
+  t.throws(() => parseHttpProxyArgs(['--agent', 'pool']), /--agent must be none or keepalive/);
+  t.throws(() => parseHttpProxyArgs(['0', 'a', '1', 'b']), /at most three arguments/);
+});
+
 t.test('parsePipeArgs: the command line of parts 1 to 3', async (t) => {
   t.same(parsePipeArgs([]), { port: 8000, backendHost: '127.0.0.1', backendPort: 8888 });
   t.same(parsePipeArgs(['0', 'localhost', '9000']), {
@@ -134,13 +210,15 @@ t.test('parsePipeArgs: the command line of parts 1 to 3', async (t) => {
 });
 
 t.test(
-  'bench, soak, pipe and start CLIs: a bad option is one line, the usage, exit 2',
+  'bench, soak, pipe, http-proxy and start CLIs: a bad option is one line, the usage, exit 2',
   async (t) => {
     const cases = [
       ['shared/bench/bench.ts', ['--mode', 'fast']],
       ['shared/bench/soak.ts', ['--requests', 'x']],
       ['shared/bench/pipe-proxy.ts', ['0', '127.0.0.1', '70000']],
       ['shared/bench/start.ts', ['--rounds', 'all']],
+      ['shared/bench/http-proxy.ts', ['--agent', 'forever']],
+      ['shared/bench/bench.ts', ['--mode', 'hold', '--rate', '10']],
     ] as const;
     // At once: each only waits for its program to exit (a long deadline, as they start together).
     const runs = await Promise.all(
@@ -152,7 +230,7 @@ t.test(
       t.equal(stdout, '', 'nothing on stdout');
       t.match(
         stderr,
-        /^(bench|soak|pipe-proxy|start)\.ts: .+\nusage: /,
+        /^(bench|soak|pipe-proxy|start|http-proxy)\.ts: .+\nusage: /,
         'one line, then the usage',
       );
       t.notMatch(stderr, /\n\s+at /, 'no stack trace');
@@ -166,6 +244,14 @@ t.test('--save: the run is named after its mode, rate and backend', async (t) =>
   t.equal(savedName(parseBenchArgs([])), 'bench-keepalive');
   t.equal(savedName(parseBenchArgs(['--mode', 'close', '--rate', '200'])), 'bench-close-rate-200');
   t.equal(savedName(parseBenchArgs(['--backend', 'nginx'])), 'bench-keepalive-nginx-backend');
+  t.equal(savedName(parseBenchArgs(['--mode', 'hold'])), 'bench-hold');
+  t.equal(
+    savedName(parseBenchArgs(['--mode', 'close', '--save', '--label', 'http-proxy'])),
+    'bench-close-http-proxy',
+    'a label keeps a run of a few rows from replacing the full one',
+  );
+  t.throws(() => parseBenchArgs(['--label', 'x']), /--label names a saved run: add --save/);
+  t.throws(() => parseBenchArgs(['--save', '--label', 'Big Run']), /--label must be lower-case/);
 });
 
 t.test('bench:soak --save: the run is named after its part and count', async (t) => {

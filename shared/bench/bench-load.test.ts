@@ -8,9 +8,23 @@ import { once } from 'node:events';
 import net from 'node:net';
 import t from 'tap';
 import { makeBody } from '../test/backend.ts';
-import { freePort, httpGet, rssKiB, serveBackend } from '../test/harness.ts';
-import { closeLoad, descendants, keepAliveLoad, pacedLoad, treeRssKiB } from './bench-load.ts';
-import { PEERS, ROUTED_NAME, startBenchBackend, TLS_ROWS } from './bench-targets.ts';
+import { freePort, httpGet, rssKiB, serveBackend, waitFor } from '../test/harness.ts';
+import {
+  closeLoad,
+  descendants,
+  holdConnections,
+  keepAliveLoad,
+  pacedLoad,
+  settledRss,
+  treeRssKiB,
+} from './bench-load.ts';
+import {
+  HTTP_PROXY_ROWS,
+  PEERS,
+  ROUTED_NAME,
+  startBenchBackend,
+  TLS_ROWS,
+} from './bench-targets.ts';
 
 t.test('closeLoad: a new connection per request, every answer counted once', async (t) => {
   const backend = await serveBackend(t);
@@ -99,6 +113,49 @@ t.test('pacedLoad: rate x seconds requests, spread over the run, not sent at onc
   t.ok(early <= 51, `${early} of 100 answered in the first half second`);
 });
 
+t.test('holdConnections: every client answered, then held open until closed', async (t) => {
+  const backend = await serveBackend(t);
+  const held = await holdConnections({ port: backend.port, connections: 30, concurrency: 7 });
+  t.equal(held.answered, 30, 'every client read its answer');
+  t.equal(held.errors, 0);
+  t.equal(held.non2xx, 0);
+  t.equal(held.open(), 30, 'and holds its connection');
+  await held.close();
+  t.equal(held.open(), 0, 'close() closes them all');
+
+  const refused = await holdConnections({ port: await freePort(), connections: 3 });
+  t.same([refused.answered, refused.errors, refused.open()], [0, 3, 0], 'refused: three errors');
+});
+
+t.test('holdConnections: a server that closes idle connections shows in open()', async (t) => {
+  // The mock backend's --keep-alive: after 200 ms idle, it closes each held connection.
+  const backend = await serveBackend(t, { keepAliveMs: 200 });
+  const held = await holdConnections({ port: backend.port, connections: 5 });
+  t.equal(held.answered, 5);
+  await waitFor(() => held.open() === 0, { what: 'the backend to close its idle connections' });
+  t.pass('all five closed by the server');
+});
+
+t.test('settledRss: readings of a quiet process agree, and it says so', async (t) => {
+  const child = spawn(process.execPath, ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  await once(child.stdout as NodeJS.ReadableStream, 'data');
+  const settled = await settledRss(child.pid as number, { intervalMs: 20, readings: 3 });
+  t.equal(settled.settled, true, `settled after ${settled.readings.length} readings`);
+  t.ok(settled.readings.length >= 3, 'at least the readings asked for');
+  t.ok(settled.kib > 1024, `${settled.kib} KiB, a Node process`);
+  const late = await settledRss(child.pid as number, {
+    intervalMs: 20,
+    readings: 3,
+    toleranceKiB: -1,
+    deadlineMs: 100,
+  });
+  t.equal(late.settled, false, 'readings that can never agree: not settled at the deadline...');
+  t.ok(late.kib > 1024, '...and a figure all the same');
+});
+
 t.test('TLS: part 4 routes the load by its server name, and closes other names', async (t) => {
   const backend = await serveBackend(t, { tls: true });
   const part4Tls = TLS_ROWS.find((target) => target.name === 'part4-tls');
@@ -161,6 +218,25 @@ for (const peer of PEERS) {
     },
   );
 }
+
+t.test(
+  'http-proxy: relays over one kept-alive connection; without an agent, closes it',
+  async (t) => {
+    const backend = await serveBackend(t, { name: 'hp' });
+    const [withAgent, noAgent] = await Promise.all(
+      HTTP_PROXY_ROWS.map((row) => row.start(t, backend.port)),
+    );
+    const kept = await holdConnections({ port: withAgent.port, connections: 3, name: ROUTED_NAME });
+    t.same([kept.answered, kept.errors, kept.non2xx], [3, 0, 0], 'answered through http-proxy');
+    t.equal(kept.open(), 3, 'with a keep-alive agent, the client connections stay open');
+    await kept.close();
+    const closed = await holdConnections({ port: noAgent.port, connections: 3, name: ROUTED_NAME });
+    await waitFor(() => closed.open() === 0, { what: 'http-proxy-noagent to close its clients' });
+    t.pass("without an agent, the backend's Connection: close reaches the client, which is closed");
+    const response = await httpGet(noAgent.port);
+    t.ok(response.body.equals(makeBody('hp')), 'the answer arrives whole all the same');
+  },
+);
 
 t.test('--backend nginx: a fixed body', { skip: PEERS[0].missing() }, async (t) => {
   const backend = await startBenchBackend(t, 'nginx');

@@ -2,12 +2,16 @@ import t from 'tap';
 import {
   addedLatency,
   compareWithDirect,
+  formatHoldTable,
   formatTable,
+  type HoldRun,
+  holdReading,
   median,
   percentile,
   type RunResult,
   reading,
   shareOfDirect,
+  summariseHold,
   summariseLatencies,
   summariseRounds,
 } from './bench-stats.ts';
@@ -231,3 +235,59 @@ t.test('formatTable and reading at a fixed rate: latency added, mean and p99', a
     'at saturation, the share of requests too',
   );
 });
+
+const holdRun = (before: number, held: number, extra: Partial<HoldRun> = {}): HoldRun => ({
+  connections: 1000,
+  held: 1000,
+  errors: 0,
+  non2xx: 0,
+  beforeKiB: before,
+  heldKiB: held,
+  perConnectionKiB: (held - before) / 1000,
+  settled: true,
+  ...extra,
+});
+
+t.test('summariseHold: medians of the memory, the fewest held, summed errors', async (t) => {
+  const summary = summariseHold('part3', 'part', [
+    holdRun(70_000, 80_000),
+    holdRun(72_000, 84_000, { held: 990, errors: 10, settled: false }),
+    holdRun(71_000, 80_000),
+  ]);
+  t.equal(summary.perConnectionKiB, 10, 'median of 10, 12 and 9 KiB');
+  t.equal(summary.beforeKiB, 71_000);
+  t.equal(summary.heldKiB, 80_000);
+  t.equal(summary.held, 990, 'the fewest held in a round');
+  t.equal(summary.errors, 10);
+  t.equal(summary.unsettled, 1);
+  t.equal(summary.rounds, 3);
+});
+
+t.test(
+  'formatHoldTable and holdReading: KiB per connection, parts first, then the rest',
+  async (t) => {
+    const part3 = summariseHold('part3', 'part', [holdRun(70_000, 80_000)]);
+    const pipe = summariseHold('pipe', 'floor', [holdRun(70_000, 82_500)]);
+    const nginx = {
+      ...summariseHold('nginx', 'peer', [holdRun(12_000, 22_000, { held: 900 })]),
+      note: 'only 900 of 1000 connections held in a round',
+    };
+    const table = formatHoldTable([pipe, part3, nginx]);
+    t.match(
+      table,
+      /^\| target +\| KiB per connection \| RSS before \| RSS held \| errors \| +held \|/,
+    );
+    t.match(table, /\| part3 +\| +10\.0 \| +68\.4 MiB \| +78\.1 MiB \| +0 \| 1000\/1000 \|/);
+    t.match(table, /\| nginx \* +\|.*\| +900\/1000 \|/, 'a row with a note is starred');
+    t.match(
+      table,
+      /\\\* nginx: only 900 of 1000 connections held in a round$/,
+      'and the note follows',
+    );
+    t.equal(
+      holdReading([pipe, part3, nginx]),
+      'KiB per held connection, our parts: part3 10.0.\nFor comparison: pipe 12.5, nginx 10.0.',
+    );
+    t.equal(holdReading([]), 'No proxy was measured.');
+  },
+);

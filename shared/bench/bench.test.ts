@@ -1,9 +1,10 @@
 /**
  * The benchmark end to end: one round of one second against direct, pipe,
  * part 1 and part 4 routing by Host, through the real command line, and a look
- * at the JSON it writes; and the part4-built row started on its own. Speed
- * is never asserted, only that every figure is there and makes sense, so the
- * tests run two at once.
+ * at the JSON it writes; the part4-built row started on its own; the hold
+ * mode with 300 connections through pipe. Speed is never asserted, nor memory
+ * beyond being of the right order, only that every figure is there and makes
+ * sense, so the tests run two at once.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -98,6 +99,50 @@ t.test(
     t.equal(part4Http.errors, 0, 'part4-http: no errors');
     t.equal(part4Http.clientsServed, part4Http.connections, 'part4-http: every client answered');
     t.equal(part4Http.over, 'part4', 'part4-http reads against part4');
+  },
+);
+
+t.test(
+  'npm run bench -- --mode hold: pipe holds 300 connections, KiB per connection; part1 skipped',
+  async (t) => {
+    const json = path.join(t.testdir(), 'hold.json');
+    const args = ['--mode', 'hold', '--connections', '300', '--rounds', '1'];
+    const { code, stdout, stderr } = await runProgram(
+      'shared/bench/bench.ts',
+      [...args, '--targets', 'pipe,part1', '--json', json],
+      60_000,
+    );
+    t.equal(code, 0, 'exits 0', { stderr });
+    t.match(
+      stdout,
+      /part1: skipped, serial by design: it serves one connection at a time, so it cannot hold 300 at once/,
+      'part1 is skipped, with why',
+    );
+    t.match(stderr, /round 1\/1 {2}pipe .* KiB per connection, 300 held/, 'progress per round');
+    t.match(stdout, /\| target +\| KiB per connection \| RSS before \| +RSS held \|/, 'the table');
+    t.match(stdout, /For comparison: pipe \d+\.\d/, 'the reading');
+
+    const report = JSON.parse(await readFile(json, 'utf8')) as BenchReport;
+    t.same(report.summaries, [], 'no load-mode rows');
+    t.same(report.skipped, [
+      'part1: skipped, serial by design: it serves one connection at a time, so it cannot hold 300 at once',
+    ]);
+    const [pipe] = report.hold?.summaries ?? [];
+    t.equal(pipe?.name, 'pipe');
+    t.equal(pipe.held, 300, 'every connection held while the memory was read');
+    t.equal(pipe.errors, 0);
+    t.ok(pipe.heldKiB > pipe.beforeKiB, `memory grew: ${pipe.beforeKiB} -> ${pipe.heldKiB} KiB`);
+    // Two sockets, their stream states and buffers: kilobytes each, neither bytes nor megabytes.
+    t.ok(
+      pipe.perConnectionKiB > 1 && pipe.perConnectionKiB < 200,
+      `a sensible figure per connection: ${pipe.perConnectionKiB.toFixed(1)} KiB`,
+    );
+    const [run] = report.hold?.runs.pipe ?? [];
+    t.equal(
+      run.perConnectionKiB,
+      (run.heldKiB - run.beforeKiB) / run.held,
+      '(held - before) / held',
+    );
   },
 );
 

@@ -63,6 +63,7 @@ export async function serveBackend(t: Teardown, settings: BackendSettings = {}):
     name: settings.name ?? 'backend',
     proxyProtocol: settings.proxyProtocol,
     tls: settings.tls,
+    keepAliveMs: settings.keepAliveMs,
   });
   const sockets = openConnections(server);
   let closed: Promise<void> | undefined;
