@@ -157,3 +157,29 @@ t.test('the benchmark renderers read the saved run, and name what is missing', a
     '[`shared/results/bench-close.json`](../../shared/results/bench-close.json)',
   );
 });
+
+t.test('the hold run renders its own table, cells and rounds', async (t) => {
+  const run = readResults('bench-hold');
+  const render = (spec: string) =>
+    RESULT_RENDERERS[spec.split(' ')[0]](spec.split(' ').slice(1), 'README.md');
+  const part3 = run.hold?.summaries.find((each) => each.name === 'part3');
+  if (!part3) throw new Error('bench-hold has no part3 row');
+  t.equal(render('figure bench-hold part3 per-connection'), part3.perConnectionKiB.toFixed(1));
+  t.equal(render('figure bench-hold part3 held'), `${part3.held}/${part3.connections}`);
+  const table = render('bench-table bench-hold rows=part3,pipe');
+  t.match(table, /^Measured by `npm run bench -- --mode hold --save` on /);
+  t.same(
+    table
+      .split('\n')
+      .filter((line) => /^\| \w/.test(line))
+      .map((line) => line.split('|')[1].trim()),
+    ['target', 'part3', 'pipe'],
+    'the rows asked for, in that order',
+  );
+  t.equal(
+    render('rounds bench-hold part3 per-connection'),
+    run.hold?.runs.part3.map((each) => each.perConnectionKiB.toFixed(1)).join(', '),
+  );
+  t.throws(() => render('figure bench-hold part3 rps'), /no field rps in a hold run/);
+  t.throws(() => render('figure bench-hold direct per-connection'), /bench-hold has no row direct/);
+});

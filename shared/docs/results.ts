@@ -11,6 +11,9 @@
  *   <!-- render: rounds bench-keepalive direct rps -->                 each round's rps, mean, p50 or p99, in round order
  *   <!-- render: results-index -->                                     every results file, what wrote it, when
  *   <!-- render: ratio-table bench-keepalive bench-close part3/pipe -->  those ratios, a column per run
+ *   <!-- render: bench-table bench-hold rows=pipe,part3 -->            a hold run's table (--mode hold)
+ *   <!-- render: figure bench-hold part3 per-connection -->            one cell: per-connection, before, held-rss, held
+ *   <!-- render: rounds bench-hold part3 per-connection -->            each round's KiB per connection
  *
  * What it leaves out: running anything. A missing results file or row is an
  * error that names it; `npm run bench -- --save` writes the file again.
@@ -20,7 +23,10 @@ import path from 'node:path';
 import type { BenchReport } from '../bench/bench.ts';
 import {
   COLUMN,
+  formatHoldTable,
   formatTable,
+  HOLD_COLUMN,
+  type HoldSummary,
   median,
   type RunResult,
   type TargetSummary,
@@ -76,6 +82,25 @@ function row(report: BenchReport, name: string, target: string): TargetSummary {
   return summary;
 }
 
+/** One row of a saved hold run, or an error naming the rows it has. */
+function holdRow(report: BenchReport, name: string, target: string): HoldSummary {
+  const summaries = report.hold?.summaries ?? [];
+  const summary = summaries.find((each) => each.name === target);
+  if (!summary) {
+    const known = summaries.map((each) => each.name).join(', ');
+    throw new Error(`${name} has no row ${target} (it has ${known})`);
+  }
+  return summary;
+}
+
+/** What `figure` can show of a hold run's row. */
+const HOLD_CELLS: Record<string, keyof typeof HOLD_COLUMN> = {
+  'per-connection': 'perConnection',
+  before: 'before',
+  'held-rss': 'held',
+  held: 'count',
+};
+
 /** The `rows=a,b,c` argument, if given. */
 function rowsArgument(args: string[]): string[] | undefined {
   const given = args.find((arg) => arg.startsWith('rows='));
@@ -109,15 +134,31 @@ export const RESULT_RENDERERS: Record<string, (args: string[], from: string) => 
   'bench-table': ([name, ...rest], from) => {
     const report = readResults(name);
     const rows = rowsArgument(rest);
+    if (report.hold) {
+      const held = rows
+        ? rows.map((target) => holdRow(report, name, target))
+        : report.hold.summaries;
+      return [describeRun(report, from, name), '', formatHoldTable(held)].join('\n');
+    }
     const summaries = rows ? rows.map((target) => row(report, name, target)) : report.summaries;
     const paced = report.options.rate !== undefined;
     return [describeRun(report, from, name), '', formatTable(summaries, paced)].join('\n');
   },
   figure: ([name, target, field]) => {
+    const report = readResults(name);
+    if (report.hold) {
+      const cell = HOLD_CELLS[field];
+      if (!cell) {
+        throw new Error(
+          `figure: no field ${field} in a hold run (fields: ${Object.keys(HOLD_CELLS).join(', ')})`,
+        );
+      }
+      return HOLD_COLUMN[cell].cell(holdRow(report, name, target)).trim();
+    }
     const cell = CELLS[field];
     if (!cell)
       throw new Error(`figure: no field ${field} (fields: ${Object.keys(CELLS).join(', ')})`);
-    return COLUMN[cell].cell(row(readResults(name), name, target)).trim();
+    return COLUMN[cell].cell(row(report, name, target)).trim();
   },
   ratio: ([name, a, b]) => roundRatio(readResults(name), a, b).toFixed(2),
   'ratio-table': (args) => {
@@ -147,12 +188,19 @@ export const RESULT_RENDERERS: Record<string, (args: string[], from: string) => 
     );
   },
   rounds: ([name, target, field]) => {
+    const report = readResults(name);
+    if (report.hold) {
+      const runs = report.hold.runs[target];
+      if (!runs) throw new Error(`${name} has no runs of ${target}`);
+      if (field !== 'per-connection') throw new Error(`rounds: a hold run has per-connection`);
+      return runs.map((run) => run.perConnectionKiB.toFixed(1)).join(', ');
+    }
     const pick = ROUND_FIELDS[field];
     if (!pick)
       throw new Error(
         `rounds: no field ${field} (fields: ${Object.keys(ROUND_FIELDS).join(', ')})`,
       );
-    const runs = readResults(name).runs[target];
+    const runs = report.runs[target];
     if (!runs) throw new Error(`${name} has no runs of ${target}`);
     return runs.map(pick).join(', ');
   },
