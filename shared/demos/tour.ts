@@ -16,14 +16,19 @@ import { exitWith } from '../lib/cli.ts';
 
 /**
  * Every row but the TLS ones, which need a baseline of their own and add a
- * minute, the two-worker ones, and part4-built, part4 again without tsx.
+ * minute, the two-worker ones, part4-built (part4 again without tsx), and
+ * those run only when named.
  */
 export const TOUR: BenchOptions = {
   connections: 100,
   duration: 3,
   rounds: 2,
   targets: TARGETS.filter(
-    (target) => !target.tls && !TWO_WORKERS.includes(target) && target !== PART4_BUILT,
+    (target) =>
+      !target.tls &&
+      !target.onlyWhenAsked &&
+      !TWO_WORKERS.includes(target) &&
+      target !== PART4_BUILT,
   ).map((target) => target.name),
   mode: 'keepalive',
   backend: 'mock',
