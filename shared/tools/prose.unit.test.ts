@@ -133,6 +133,10 @@ const NOT_OURS: { why: string; names: string[] }[] = [
     names: ['role:master', 'connectTimeout'],
   },
   {
+    why: "node-http-proxy's options, which part 4's chapter on virtual hosts weighs its design against",
+    names: ['xfwd', 'preserveHeaderKeyCase'],
+  },
+  {
     why: "other programs' options: curl's, and git diff's (npm run diff passes them on)",
     names: ['--resolve', '--stat', '--shortstat'],
   },
