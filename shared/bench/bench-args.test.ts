@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { runProgram } from '../lib/programs.ts';
 import { HOLD_CONNECTIONS, parseBenchArgs, savedName } from './bench.ts';
+import { haproxyConfig, nginxBackendConfig, nginxStreamConfig } from './bench-targets.ts';
 import { parseHttpProxyArgs } from './http-proxy.ts';
 import { parsePipeArgs } from './pipe-proxy.ts';
 import { parseRouterCostArgs } from './router-cost.ts';
@@ -284,4 +285,13 @@ t.test('bench:start: its options, and a mistake in one line', async (t) => {
   t.throws(() => parseStartArgs(['--rounds', '0']), /--rounds must be an integer from 1/);
   t.throws(() => parseStartArgs(['--settle', 'soon']), /--settle must be an integer/);
   t.throws(() => parseStartArgs(['part4']), /positional/);
+});
+
+t.test('nginx and HAProxy configs: room for the connections the hold mode asks for', async (t) => {
+  const connections = (config: string) => Number(/worker_connections (\d+);/.exec(config)?.[1]);
+  t.equal(connections(nginxStreamConfig('/d', '', 1, 2)), 4096, 'at least 4096');
+  t.equal(connections(nginxStreamConfig('/d', '', 1, 2, 1, 6000)), 12_064, 'two per client held');
+  t.equal(connections(nginxBackendConfig('/d', 1, 6000)), 12_064, 'nginx as the backend too');
+  t.match(haproxyConfig(1, 2), /maxconn 4096\n/);
+  t.match(haproxyConfig(1, 2, 6000), /maxconn 6064\n/);
 });

@@ -351,12 +351,12 @@ export function nginxStreamConfig(
 `;
 }
 
-/** nginx as the backend: a fixed short body, no files, no logging. */
-export function nginxBackendConfig(dir: string, port: number): string {
+/** nginx as the backend: a fixed short body, no files, no logging; `capacity` clients at once. */
+export function nginxBackendConfig(dir: string, port: number, capacity = 0): string {
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .map((kind) => `  ${kind}_temp_path ${dir}/${kind};`)
     .join('\n');
-  return `${nginxMain(dir, '')}http {
+  return `${nginxMain(dir, '', 1, capacity)}http {
   access_log off;
 ${temp}
   keepalive_requests 1000000;
@@ -590,12 +590,14 @@ export type BackendKind = 'mock' | 'nginx';
 /**
  * Starts the backend every target talks to; resolves with its port and pid.
  * `keepAliveMs`: how long the mock backend keeps an idle connection open
- * (Node's 5 s by default; nginx's is 75 s).
+ * (Node's 5 s by default; nginx's is 75 s). `capacity`: the most connections
+ * it will hold at once, for nginx's worker_connections.
  */
 export async function startBenchBackend(
   cleanup: Teardown,
   kind: BackendKind | 'tls',
   keepAliveMs?: number,
+  capacity?: number,
 ): Promise<Running> {
   if (kind === 'tls') {
     const backend = await startBackend(cleanup, { tls: true, keepAliveMs });
@@ -607,5 +609,5 @@ export async function startBenchBackend(
   }
   if (!findBinary('nginx'))
     throw new Error(`--backend nginx: nginx is not installed (${NGINX_INSTALL})`);
-  return startNginx(cleanup, nginxBackendConfig);
+  return startNginx(cleanup, (dir, port) => nginxBackendConfig(dir, port, capacity));
 }

@@ -441,7 +441,14 @@ async function runHold(options: BenchOptions, reporter: Reporter): Promise<Bench
     const tried = (options.tries ?? []).map(({ name, file }) => triedTarget(name, file));
     const chosen = [...TARGETS, ...tried].filter((target) => options.targets.includes(target.name));
     const backends = {
-      plain: (await startBenchBackend(cleanup, options.backend, HOLD_BACKEND_KEEPALIVE_MS)).port,
+      plain: (
+        await startBenchBackend(
+          cleanup,
+          options.backend,
+          HOLD_BACKEND_KEEPALIVE_MS,
+          options.connections,
+        )
+      ).port,
       tls: chosen.some((target) => target.tls)
         ? (await startBenchBackend(cleanup, 'tls', HOLD_BACKEND_KEEPALIVE_MS)).port
         : undefined,
