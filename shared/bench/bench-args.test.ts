@@ -128,6 +128,7 @@ t.test('parseBenchArgs --mode hold: 4,000 connections, every proxy but the TLS r
       'part2',
       'part3',
       'part4',
+      'part4-built',
       'part4-http',
       'part4-router',
       'http-proxy',
