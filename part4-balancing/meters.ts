@@ -66,12 +66,6 @@ export const backendFailures = new Counter({
   labelNames: ['pool', 'backend', 'kind'],
 });
 
-export const backendBytes = new Counter({
-  name: 'rsp_backend_bytes_total',
-  help: 'Bytes relayed per backend, counted when its connection closes: sent to it, or received from it',
-  labelNames: ['pool', 'backend', 'direction'],
-});
-
 const connectSeconds = new Histogram({
   name: 'rsp_backend_connect_seconds',
   help: 'Time for a backend to accept a connect that succeeded',

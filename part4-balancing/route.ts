@@ -140,23 +140,10 @@ export async function routeClient(
 ): Promise<Route | undefined> {
   const config = routing.config; //> 4.4
   const deadline = Date.now() + config.headTimeoutMs; //> 4.4
-  let addresses: ConnectionAddresses = {
-    sourceAddress: clientIp(client),
-    sourcePort: client.remotePort,
-    //> 4.5
-    // Our own end of the connection costs a getsockname() system call, and
-    // only a PROXY header sends it on: read it then, not for every client.
-    get destinationAddress() {
-      return client.localAddress;
-    },
-    get destinationPort() {
-      return client.localPort;
-    },
-    //< 4.5
-  };
-  let first: Buffer = Buffer.alloc(0);
+  let addresses: ConnectionAddresses = new SocketAddresses(client);
+  let first: Buffer = NOTHING;
   let name: string | undefined;
-  const who = () => `${printable(addresses.sourceAddress ?? '?')}:${addresses.sourcePort}`;
+  const who = () => describeClient(addresses);
 
   //> 4.5
   if (config.acceptProxyProtocol) {
@@ -303,6 +290,40 @@ function isTrusted(address: string | undefined, trusted: net.BlockList | undefin
   return trusted.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
 }
 //< 4.5
+
+/**
+ * The addresses of a client's connection, each read from its socket when
+ * something asks for it: the client's costs a getpeername() system call, and
+ * only ip-hash or a log line needs it, not every client.
+ //> 4.5
+ * Our own end costs a getsockname(), and only a PROXY header sends it on.
+ //< 4.5
+ */
+class SocketAddresses implements ConnectionAddresses {
+  constructor(private readonly socket: net.Socket) {}
+  get sourceAddress(): string {
+    return clientIp(this.socket);
+  }
+  get sourcePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+  //> 4.5
+  get destinationAddress(): string | undefined {
+    return this.socket.localAddress;
+  }
+  get destinationPort(): number | undefined {
+    return this.socket.localPort;
+  }
+  //< 4.5
+}
+
+/** Nothing read yet: one empty buffer for every client. */
+const NOTHING = Buffer.alloc(0);
+
+/** The client as the log names it, "address:port" (from chapter 5, a PROXY header's). */
+export function describeClient(addresses: ConnectionAddresses): string {
+  return `${printable(addresses.sourceAddress ?? '?')}:${addresses.sourcePort}`;
+}
 
 export function clientIp(client: net.Socket): string {
   // A listener on "::" sees IPv4 clients as ::ffff:a.b.c.d; hash the address itself.

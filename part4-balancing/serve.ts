@@ -37,11 +37,10 @@ import { isLocalShortage } from './pools/pool.ts'; //> 4.2
 import { refuse } from './refuse.ts';
 import { closeGently, GATEWAY_TIMEOUT, looksLikeHttp } from './refuse.ts'; //> 4.2
 import { relay } from './relay.ts';
-import { clientIp, type Route, type Routing, routeClient } from './route.ts';
+import { clientIp, describeClient, type Route, type Routing, routeClient } from './route.ts';
 import type { Listener, RunningState } from './state.ts';
 import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol/proxy-protocol.ts'; //> 4.5
-import { accepted, backendBytes, backendFailures } from './meters.ts'; //> 4.6
-import { listenerLabel, observeFirstByte } from './meters.ts'; //> 4.6
+import { accepted, backendFailures, listenerLabel, observeFirstByte } from './meters.ts'; //> 4.6
 
 /**
  * socket() + bind() + listen() for one listener. `onFinished` runs each time a
@@ -60,11 +59,6 @@ export async function listen(
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
   const listener: Listener = { config: listenerConfig, routing, server, port: 0, open: 0 };
   server.on('connection', (client) => void own(running, listener, client, onFinished));
-  //> 4.6
-  server.on('connection', () =>
-    accepted.inc({ listener: listenerLabel(listenerConfig.host ?? '*', listener.port) }),
-  );
-  //< 4.6
   const where = listenerName(listenerConfig);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`cannot listen on ${where}: ${describe(err)}`)));
@@ -75,6 +69,10 @@ export async function listen(
   // maxConnections limit below exists so that we refuse them first.)
   server.on('error', (err) => log(`accept failed on ${where}: ${describe(err)}`));
   listener.port = portOf(server);
+  //> 4.6
+  const labels = { listener: listenerLabel(listenerConfig.host ?? '*', listener.port) };
+  server.on('connection', () => accepted.inc(labels));
+  //< 4.6
   return listener;
 }
 
@@ -95,8 +93,20 @@ async function own(
 ): Promise<void> {
   // Until the relay takes over, a reset from the client only needs to end this.
   client.on('error', () => {});
-  const address = clientIp(client);
-  if (!admit(running, listener, address, client)) {
+  //> 4.3
+  // The client's address costs a getpeername() system call: read here only
+  // for a limit per address, else when something asks for it (ip-hash, the
+  // log, a PROXY header).
+  const address = running.config.maxConnectionsPerClient > 0 ? clientIp(client) : undefined;
+  //< 4.3
+  if (
+    !admit(
+      running,
+      listener,
+      client,
+      address, //> 4.3
+    )
+  ) {
     client.destroy();
     return;
   }
@@ -105,11 +115,16 @@ async function own(
     await serve(running, client, listener.routing);
   } catch (err) {
     log(
-      `Closed ${printable(address)}:${client.remotePort} on an unexpected error: ${describe(err)}`,
+      `Closed ${printable(clientIp(client))}:${client.remotePort} on an unexpected error: ${describe(err)}`,
     );
   } finally {
     client.destroy();
-    release(running, listener, address, client);
+    release(
+      running,
+      listener,
+      client,
+      address, //> 4.3
+    );
     onFinished();
   }
 }
@@ -127,11 +142,11 @@ async function own(
 function admit(
   running: RunningState,
   listener: Listener,
-  address: string,
   client: net.Socket,
+  address: string | undefined, //> 4.3
 ): boolean {
   //> 4.3
-  const fromAddress = running.openPerAddress.get(address) ?? 0;
+  const fromAddress = address === undefined ? 0 : (running.openPerAddress.get(address) ?? 0);
   const config = running.config;
   let over: [kind: string, limit: string] | undefined;
   if (running.clientSockets.size >= config.maxConnections) {
@@ -145,25 +160,27 @@ function admit(
     over = ['clientLimit', `maxConnectionsPerClient ${config.maxConnectionsPerClient}`];
   }
   if (over) {
-    running.events.count(over[0], `Refused ${printable(address)}: over ${over[1]}.`);
+    const from = address ?? clientIp(client);
+    running.events.count(over[0], `Refused ${printable(from)}: over ${over[1]}.`);
     return false;
   }
   //< 4.3
   running.clientSockets.add(client);
   listener.open++;
-  running.openPerAddress.set(address, fromAddress + 1); //> 4.3
+  if (address !== undefined) running.openPerAddress.set(address, fromAddress + 1); //> 4.3
   return true;
 }
 
 function release(
   running: RunningState,
   listener: Listener,
-  address: string,
   client: net.Socket,
+  address: string | undefined, //> 4.3
 ): void {
   running.clientSockets.delete(client);
   listener.open--;
   //> 4.3
+  if (address === undefined) return;
   const left = (running.openPerAddress.get(address) ?? 1) - 1;
   if (left === 0) running.openPerAddress.delete(address);
   else running.openPerAddress.set(address, left);
@@ -183,7 +200,7 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
   //> 4.2
   try {
     //< 4.2
-    connection = await pool.connect(route.addresses.sourceAddress ?? '', failures);
+    connection = await pool.connect(() => route.addresses.sourceAddress ?? '', failures);
     //> 4.2
   } catch (err) {
     if (!isLocalShortage(err)) throw err;
@@ -229,14 +246,10 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
     // and the relay below would wait for it in vain. Its FIN goes on now, after its bytes.
     if (client.readableEnded) backend.end();
     //> 4.6
-    const labels = { pool: pool.name, backend: connection.backend.id };
+    const { labels } = connection.backend;
     const connected = performance.now();
     // The relay's own 'data' listener comes next, in this same turn: no byte is missed.
     backend.once('data', () => observeFirstByte(labels, performance.now() - connected));
-    backend.once('close', () => {
-      backendBytes.inc({ ...labels, direction: 'sent' }, backend.bytesWritten);
-      backendBytes.inc({ ...labels, direction: 'received' }, backend.bytesRead);
-    });
     //< 4.6
     await relay(client, backend, {
       idleTimeoutMs: running.config.idleTimeoutMs,
@@ -274,7 +287,7 @@ function noAnswer(
 ): void {
   const why = `no answer within ${route.pool.config.firstByteTimeoutMs} ms`;
   connection.backend.answerMissing(why);
-  backendFailures.inc({ pool: route.pool.name, backend: connection.backend.id, kind: 'noAnswer' }); //> 4.6
+  backendFailures.inc({ ...connection.backend.labels, kind: 'noAnswer' }); //> 4.6
   const http = looksLikeHttp(sent);
   events.count(
     'noAnswer',
@@ -287,5 +300,5 @@ function noAnswer(
 
 /** The client as the log names it: its address (from chapter 5, a PROXY header's). */
 function who(route: Route): string {
-  return `${printable(route.addresses.sourceAddress ?? '?')}:${route.addresses.sourcePort}`;
+  return describeClient(route.addresses);
 }

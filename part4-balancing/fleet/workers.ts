@@ -2,8 +2,8 @@
  * `--workers N`: N processes on the same ports, so the balancer uses N cores.
  * The primary forks the workers (node:cluster); each runs the whole proxy
  * with its own pools, health checks and, in fleet mode, its own table and
- * Redis subscription. Their listening sockets are shared through the
- * primary, which hands each new client to one worker in turn.
+ * Redis subscription. Their listening sockets are shared: the primary opens
+ * each one and every worker accepts clients from it (see SCHEDULING).
  *
  *   primary: no clients; signals, restarts, the status port
  *     ├─ worker 1: listeners, pools, health, Redis subscription
@@ -31,6 +31,23 @@ import { everyWorkersMetrics } from '../status/metrics.ts';
 import { startStatusServer } from '../status/status.ts';
 import type { RedisLink } from './redis-link.ts';
 
+/**
+ * Who accepts a new client. node:cluster's default on Linux (SCHED_RR) is the
+ * primary: it accepts every connection and passes it to a worker in turn,
+ * over that worker's IPC pipe, so every client costs the primary an accept()
+ * and a sendmsg() and the worker a recvmsg() before either reads a byte, and
+ * the primary is a single process every client goes through. With SCHED_NONE
+ * each worker accepts from the shared listening socket itself, and the
+ * kernel wakes one of those that are waiting: nothing between the client and
+ * its worker. The price is balance: a busy worker waits in epoll less often,
+ * so the idler ones take more of the new clients, which is the right way
+ * round for throughput but not an even split (on a machine with many cores
+ * and short connections the split can be uneven enough to matter; then
+ * NODE_CLUSTER_SCHED_POLICY=rr, Node's own switch, brings the primary back).
+ */
+const SCHEDULING =
+  process.env.NODE_CLUSTER_SCHED_POLICY === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE;
+
 /** A worker that lives this long has its restart delay reset. */
 const STABLE_MS = 30_000;
 const MAX_RESTART_DELAY_MS = 10_000;
@@ -49,6 +66,7 @@ interface StatusReply {
 
 /** Runs the primary: forks `count` workers and looks after them. Never returns. */
 export async function runPrimary(count: number, statusListen: Address | undefined): Promise<void> {
+  cluster.schedulingPolicy = SCHEDULING; // before the first fork
   let stopping = false;
   let restartDelayMs = 100;
   const bornAt = new Map<Worker, number>();
@@ -213,6 +231,8 @@ function addBackend(a: BackendStatus, b: BackendStatus): BackendStatus {
     activeConnections: a.activeConnections + b.activeConnections,
     totalConnections: a.totalConnections + b.totalConnections,
     failures: a.failures + b.failures,
+    bytesSent: a.bytesSent + b.bytesSent,
+    bytesReceived: a.bytesReceived + b.bytesReceived,
     ...addTimings(a.timings, b.timings),
   };
 }

@@ -130,7 +130,8 @@ export class Health {
   }
 
   connectSucceeded(): void {
-    this.recentFailures = [];
+    // Called for every client: a new array only when there is something to forget.
+    if (this.recentFailures.length > 0) this.recentFailures = [];
   }
 
   /** Probes since start, by outcome (the status shows them). */

@@ -41,9 +41,17 @@ export class Backend implements Peer {
   /** Failed connects since start, and requests left unanswered (firstByteTimeoutMs). */
   failures = 0;
   readonly health: Health; //> 4.2
+  //> 4.6
+  /** Bytes relayed to it and from it, added as each of its connections closes. */
+  bytesSent = 0;
+  bytesReceived = 0;
+  /** Its labels in the meters (meters.ts), made once. */
+  readonly labels: { pool: string; backend: string };
+  //< 4.6
 
   constructor(config: BackendConfig, pool: PoolConfig) {
     this.id = config.id;
+    this.labels = { pool: pool.name, backend: config.id }; //> 4.6
     this.host = config.host;
     this.port = config.port;
     this.weight = config.weight;
@@ -98,7 +106,8 @@ export class Pool {
   }
 
   /**
-   * Connects a client to one of the backends. Each failed connect is added to
+   * Connects a client to one of the backends; `clientIp` is read only by a
+   * strategy that picks by it. Each failed connect is added to
    * `failures` ("connect to backend 127.0.0.1:8881: ECONNREFUSED"), for the
    * line that refuses the client.
    //> 4.2
@@ -107,7 +116,7 @@ export class Pool {
    * other backend would change.
    //< 4.2
    */
-  async connect(clientIp: string, failures: string[] = []): Promise<Connection | undefined> {
+  async connect(clientIp: () => string, failures: string[] = []): Promise<Connection | undefined> {
     const tried = new Set<Backend>();
     //> 4.2
     for (;;) {
@@ -116,14 +125,19 @@ export class Pool {
       if (!backend) return undefined;
       tried.add(backend);
       backend.activeConnections++;
-      const labels = { pool: this.name, backend: backend.id }; //> 4.6
       const started = performance.now(); //> 4.6
       try {
         const socket = await connectTo(backend.host, backend.port, this.config.connectTimeoutMs);
-        observeConnect(labels, performance.now() - started); //> 4.6
+        observeConnect(backend.labels, performance.now() - started); //> 4.6
         backend.health.connectSucceeded(); //> 4.2
         backend.totalConnections++;
-        socket.once('close', () => backend.activeConnections--);
+        socket.once('close', () => {
+          backend.activeConnections--;
+          //> 4.6
+          backend.bytesSent += socket.bytesWritten;
+          backend.bytesReceived += socket.bytesRead;
+          //< 4.6
+        });
         return { backend, socket };
       } catch (err) {
         backend.activeConnections--;
@@ -136,7 +150,8 @@ export class Pool {
         backend.failures++;
         //> 4.6
         // By error code (ECONNREFUSED, ...): a short list, whatever the client does.
-        backendFailures.inc({ ...labels, kind: (err as NodeJS.ErrnoException).code ?? 'timeout' });
+        const kind = (err as NodeJS.ErrnoException).code ?? 'timeout';
+        backendFailures.inc({ ...backend.labels, kind });
         //< 4.6
         failures.push(`connect to backend ${backend.id}: ${describe(err)}`);
         backend.health.connectFailed(describe(err)); //> 4.2
@@ -153,14 +168,15 @@ export class Pool {
    * backend does. A backend that failed a probe stays out.
    //< 4.2
    */
-  private pick(tried: ReadonlySet<Backend>, clientIp: string): Backend | undefined {
+  private pick(tried: ReadonlySet<Backend>, clientIp: () => string): Backend | undefined {
     let candidates = this.backends.filter((b) => !tried.has(b));
     //> 4.2
     candidates = candidates.filter((b) => !b.health.probeDown);
     const available = candidates.filter((b) => b.health.available);
     if (available.length > 0) candidates = available;
     //< 4.2
-    return this.strategy.pick(candidates, clientIp) as Backend | undefined;
+    const ip = this.strategy.byClientIp ? clientIp() : '';
+    return this.strategy.pick(candidates, ip) as Backend | undefined;
   }
 
   //> 4.2

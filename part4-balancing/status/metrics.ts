@@ -8,9 +8,9 @@
  * Two kinds of figures. Most are counters the proxy keeps already for its
  * status JSON: they are read from the same snapshot at each scrape (collect()
  * below), never counted twice. The rest exist only here and are counted as
- * they happen: clients accepted per listener, the bytes each way and the
- * failures by kind per backend, and the two histograms, the time a backend
- * took to accept and the time it took to send its first byte back.
+ * they happen (meters.ts): clients accepted per listener, the failures by
+ * kind per backend, and the two histograms, the time a backend took to
+ * accept and the time it took to send its first byte back.
  *
  * Names follow Prometheus' rules: counters end in _total, times are in
  * seconds, sizes in bytes, and no label takes a value from a client (an
@@ -142,6 +142,18 @@ export function watchStatus(report: () => Snapshot): void {
           backend.health === 'up' ? 'up' : backend.retryInMs === undefined ? 'down' : 'retrying';
         for (const s of ['up', 'down', 'retrying'])
           this.set({ ...labels, state: s }, +(s === state));
+      }
+    },
+  });
+  new Counter({
+    name: 'rsp_backend_bytes_total',
+    help: 'Bytes relayed per backend, counted when its connection closes: sent to it, or received from it',
+    labelNames: ['pool', 'backend', 'direction'],
+    collect() {
+      this.reset();
+      for (const { labels, backend } of backends()) {
+        this.inc({ ...labels, direction: 'sent' }, backend.bytesSent);
+        this.inc({ ...labels, direction: 'received' }, backend.bytesReceived);
       }
     },
   });

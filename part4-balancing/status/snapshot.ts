@@ -148,6 +148,9 @@ export interface BackendStatus {
   failures: number;
   /** With a health check: probes since start. */
   probes?: { passed: number; failed: number };
+  /** Bytes relayed to it and from it over its connections that have closed. */
+  bytesSent: number;
+  bytesReceived: number;
   /** Connects that succeeded, and first bytes back, counted per bound of `timingBoundsMs` (the last count: longer); absent before the first. */
   timings?: { connect: number[]; firstByte: number[] };
 }

@@ -111,6 +111,8 @@ export function snapshot(status: StatusSource, clock = THIS_PROCESS): Snapshot {
           totalConnections: backend.totalConnections,
           failures: backend.failures,
           ...(check ? { probes: { ...backend.health.probes } } : {}),
+          bytesSent: backend.bytesSent,
+          bytesReceived: backend.bytesReceived,
           ...timingsField(pool.name, backend.id),
         };
       }),

@@ -168,6 +168,8 @@ t.test('the view: every state, routes and workers when present, all escaped', as
     activeConnections: 0,
     totalConnections: 3,
     failures: 1,
+    bytesSent: 300,
+    bytesReceived: 3000,
   };
   const status: Parameters<typeof view>[0] = {
     config: '<i>cfg</i>.json',

@@ -105,6 +105,17 @@ t.test('status after six requests over two live backends and a dead one', async 
   t.equal(line('rsp_backend_state', `${web(dead)},state="retrying"`), 1, 'retrying');
   t.equal(line('rsp_clients_open', `listener="*:${proxy.port}"`), 1, 'the slow one open');
   t.equal(line('rsp_clients_accepted_total', `listener="*:${proxy.port}"`), 7, 'seven accepted');
+  // Bytes each way per backend, added as each of its connections closes.
+  for (const [name, backend] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
+    t.ok(backend.bytesSent > 0 && backend.bytesReceived > 0, `${name} relayed bytes each way`);
+    const bytes = (direction: string) =>
+      line('rsp_backend_bytes_total', `${web(backend.id)},direction="${direction}"`);
+    t.same([bytes('sent'), bytes('received')], [backend.bytesSent, backend.bytesReceived], name);
+  }
+  t.same([d.bytesSent, d.bytesReceived], [0, 0], 'none through the dead one');
 
   const notFound = await httpGet(statusPort as number, '/elsewhere');
   t.equal(notFound.status, 404, 'only GET / is there');

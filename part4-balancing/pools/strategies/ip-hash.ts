@@ -23,6 +23,7 @@ import type { Peer, Strategy } from './types.ts';
 
 export function createIpHash(): Strategy {
   return {
+    byClientIp: true,
     pick(candidates, clientIp) {
       let best: Peer | undefined;
       let bestScore = Number.NEGATIVE_INFINITY;

@@ -232,7 +232,7 @@ export const MESSAGES: Record<string, () => string> = {
     ),
   'part3-idle': () => words('part3-backpressure/proxy.ts', 'Closing connection idle for ')(10000),
   'over-client-limit': () =>
-    words('part4-balancing/serve.ts', 'Refused ${printable(address)}: over ')(
+    words('part4-balancing/serve.ts', 'Refused ${printable(from)}: over ')(
       '127.0.0.1',
       words('part4-balancing/serve.ts', 'maxConnectionsPerClient ${')(2),
     ),
