@@ -1,56 +1,60 @@
 /**
  * The meters the proxy reads as it works, for chapter 6's `/metrics`
  * (status/metrics.ts): what no other figure keeps, counted as it happens
- * by the code that sees it (serve.ts, pools/pool.ts, fleet/redis-link.ts).
+ * by the code that sees it (serve.ts, pools/pool.ts, fleet/redis-link.ts),
+ * and each backend's timings, plain counts that the status JSON, its page and
+ * the two histograms of /metrics all read.
  * They live here, beside the core, so that a pool can count its connects
  * without importing the status endpoint that reports them.
  *
  * What it leaves out: serving them (status/metrics.ts), and every figure the
  * status snapshot already keeps (read there at each scrape).
  */
-import { Counter, Histogram } from 'prom-client';
+import { Counter } from 'prom-client';
 
 /** Where a connect or a first byte is likely to land: a loopback connect takes 0.1 ms. */
-const TIME_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+export const TIME_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
 
 /** The same bounds in milliseconds, for the status JSON's `timingBoundsMs`. */
 export const TIMING_BOUNDS_MS = TIME_BUCKETS.map((seconds) => seconds * 1000);
 
-/** A backend's times as counts per bound (the last count: longer than every bound). */
+/**
+ * A backend's times as counts per bound (the last count: longer than every
+ * bound), and each kind's times added up: the status JSON and page read them,
+ * and /metrics makes its two histograms of them at each scrape (metrics.ts).
+ * Counting them here once is all a client costs.
+ */
 export interface Timings {
   connect: number[];
   firstByte: number[];
+  connectSumMs: number;
+  firstByteSumMs: number;
 }
 
-/** Each backend's timings, by pool and backend: the status JSON's copy of the two histograms. */
-const timings = new Map<string, Timings>();
-
-/** The timings of a backend of a pool, once one of its times was counted. */
-export function timingsOf(pool: string, backend: string): Timings | undefined {
-  return timings.get(`${pool} ${backend}`);
+/** A backend's timings before its first connect. */
+export function noTimings(): Timings {
+  const zeros = () => new Array<number>(TIME_BUCKETS.length + 1).fill(0);
+  return { connect: zeros(), firstByte: zeros(), connectSumMs: 0, firstByteSumMs: 0 };
 }
 
-/** Counts one time in the histogram and in the backend's timings the status JSON shows. */
-function observe(kind: keyof Timings, labels: { pool: string; backend: string }, ms: number) {
-  (kind === 'connect' ? connectSeconds : firstByteSeconds).observe(labels, ms / 1000);
-  const key = `${labels.pool} ${labels.backend}`;
-  let counts = timings.get(key);
-  if (!counts) {
-    const zeros = () => new Array<number>(TIME_BUCKETS.length + 1).fill(0);
-    counts = { connect: zeros(), firstByte: zeros() };
-    timings.set(key, counts);
-  }
+function bucketOf(ms: number): number {
   const at = TIMING_BOUNDS_MS.findIndex((bound) => ms <= bound);
-  counts[kind][at < 0 ? TIME_BUCKETS.length : at]++;
+  return at < 0 ? TIME_BUCKETS.length : at;
 }
 
 /** A connect that succeeded after `ms` milliseconds. */
-export const observeConnect = (labels: { pool: string; backend: string }, ms: number) =>
-  observe('connect', labels, ms);
+export function observeConnect(timings: Timings, ms: number): void {
+  timings.connect[bucketOf(ms)]++;
+  timings.connectSumMs += ms;
+}
 
 /** A backend's first byte back, `ms` milliseconds after its connect. */
-export const observeFirstByte = (labels: { pool: string; backend: string }, ms: number) =>
-  observe('firstByte', labels, ms);
+export function observeFirstByte(timings: Timings, ms: number): void {
+  timings.firstByte[bucketOf(ms)]++;
+  timings.firstByteSumMs += ms;
+}
 
 // Counted as they happen: nothing else keeps them.
 
@@ -66,19 +70,6 @@ export const backendFailures = new Counter({
   labelNames: ['pool', 'backend', 'kind'],
 });
 
-const connectSeconds = new Histogram({
-  name: 'rsp_backend_connect_seconds',
-  help: 'Time for a backend to accept a connect that succeeded',
-  labelNames: ['pool', 'backend'],
-  buckets: TIME_BUCKETS,
-});
-
-const firstByteSeconds = new Histogram({
-  name: 'rsp_backend_first_byte_seconds',
-  help: 'Time from the connect to the first byte the backend sent back',
-  labelNames: ['pool', 'backend'],
-  buckets: TIME_BUCKETS,
-});
 //> 4.7
 
 export const redisResyncs = new Counter({

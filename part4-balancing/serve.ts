@@ -246,10 +246,10 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
     // and the relay below would wait for it in vain. Its FIN goes on now, after its bytes.
     if (client.readableEnded) backend.end();
     //> 4.6
-    const { labels } = connection.backend;
+    const { timings } = connection.backend;
     const connected = performance.now();
     // The relay's own 'data' listener comes next, in this same turn: no byte is missed.
-    backend.once('data', () => observeFirstByte(labels, performance.now() - connected));
+    backend.once('data', () => observeFirstByte(timings, performance.now() - connected));
     //< 4.6
     await relay(client, backend, {
       idleTimeoutMs: running.config.idleTimeoutMs,

@@ -242,7 +242,12 @@ function addTimings(a: BackendStatus['timings'], b: BackendStatus['timings']) {
   if (!a || !b) return a || b ? { timings: a ?? b } : {};
   const add = (x: number[], y: number[]) => x.map((n, i) => n + (y[i] ?? 0));
   return {
-    timings: { connect: add(a.connect, b.connect), firstByte: add(a.firstByte, b.firstByte) },
+    timings: {
+      connect: add(a.connect, b.connect),
+      firstByte: add(a.firstByte, b.firstByte),
+      connectSumMs: a.connectSumMs + b.connectSumMs,
+      firstByteSumMs: a.firstByteSumMs + b.firstByteSumMs,
+    },
   };
 }
 

@@ -25,7 +25,7 @@ import net from 'node:net';
 import type { BackendConfig, PoolConfig } from './fields.ts';
 import { Health, type ProbeSettings, startProbes } from '../health/health.ts'; //> 4.2
 import { describe } from '../log.ts';
-import { backendFailures, observeConnect } from '../meters.ts'; //> 4.6
+import { backendFailures, noTimings, observeConnect } from '../meters.ts'; //> 4.6
 import { createStrategy, type Peer, type Strategy } from './strategies/index.ts';
 
 /** One backend of a pool: where it is, its counters, its health. A strategy sees it as a Peer. */
@@ -45,6 +45,8 @@ export class Backend implements Peer {
   /** Bytes relayed to it and from it, added as each of its connections closes. */
   bytesSent = 0;
   bytesReceived = 0;
+  /** Its connect and first-byte times (meters.ts). */
+  readonly timings = noTimings();
   /** Its labels in the meters (meters.ts), made once. */
   readonly labels: { pool: string; backend: string };
   //< 4.6
@@ -128,7 +130,7 @@ export class Pool {
       const started = performance.now(); //> 4.6
       try {
         const socket = await connectTo(backend.host, backend.port, this.config.connectTimeoutMs);
-        observeConnect(backend.labels, performance.now() - started); //> 4.6
+        observeConnect(backend.timings, performance.now() - started); //> 4.6
         backend.health.connectSucceeded(); //> 4.2
         backend.totalConnections++;
         socket.once('close', () => {

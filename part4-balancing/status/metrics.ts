@@ -7,10 +7,11 @@
  *
  * Two kinds of figures. Most are counters the proxy keeps already for its
  * status JSON: they are read from the same snapshot at each scrape (collect()
- * below), never counted twice. The rest exist only here and are counted as
- * they happen (meters.ts): clients accepted per listener, the failures by
- * kind per backend, and the two histograms, the time a backend took to
- * accept and the time it took to send its first byte back.
+ * below), never counted twice; the two histograms, the time a backend took
+ * to accept and the time it took to send its first byte back, are made from
+ * the snapshot's timings too (timingHistogram()). The rest exist only here
+ * and are counted as they happen (meters.ts): clients accepted per listener,
+ * and the failures by kind per backend.
  *
  * Names follow Prometheus' rules: counters end in _total, times are in
  * seconds, sizes in bytes, and no label takes a value from a client (an
@@ -27,8 +28,15 @@
  * figures per client.
  */
 import cluster from 'node:cluster';
-import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, register } from 'prom-client';
-import { listenerLabel } from '../meters.ts';
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  type Metric,
+  register,
+} from 'prom-client';
+import { listenerLabel, TIME_BUCKETS, type Timings } from '../meters.ts';
 import type { Snapshot } from './snapshot.ts';
 
 /** The events of the log (state.ts) that refuse a client, and so are refusals here. */
@@ -157,6 +165,18 @@ export function watchStatus(report: () => Snapshot): void {
       }
     },
   });
+  timingHistogram(
+    'rsp_backend_connect_seconds',
+    'Time for a backend to accept a connect that succeeded',
+    'connect',
+    backends,
+  );
+  timingHistogram(
+    'rsp_backend_first_byte_seconds',
+    'Time from the connect to the first byte the backend sent back',
+    'firstByte',
+    backends,
+  );
   new Counter({
     name: 'rsp_health_checks_total',
     help: 'Active health checks per backend, by result',
@@ -258,6 +278,40 @@ export function watchStatus(report: () => Snapshot): void {
     },
   });
   //< 4.8
+}
+
+/**
+ * One of the two histograms, made at each scrape from every backend's
+ * timings (meters.ts), which the JSON and the page read too: per backend, the
+ * count up to each bound (`le`), the count and the sum in seconds. A
+ * prom-client Histogram would count each time a second time, with an
+ * observe() call per client; this is an object of the shape prom-client's
+ * registry reads (its name and help, and get() for the values).
+ */
+function timingHistogram(
+  name: string,
+  help: string,
+  kind: 'connect' | 'firstByte',
+  backends: () => Iterable<{ labels: Record<string, string>; backend: { timings?: Timings } }>,
+): void {
+  const get = async () => {
+    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] =
+      [];
+    for (const { labels, backend } of backends()) {
+      const timings = backend.timings;
+      if (!timings) continue;
+      let count = 0;
+      for (const [i, le] of [...TIME_BUCKETS, '+Inf'].entries()) {
+        count += timings[kind][i];
+        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: count });
+      }
+      const sumMs = kind === 'connect' ? timings.connectSumMs : timings.firstByteSumMs;
+      values.push({ metricName: `${name}_sum`, labels, value: sumMs / 1000 });
+      values.push({ metricName: `${name}_count`, labels, value: count });
+    }
+    return { name, help, type: 'histogram', aggregator: 'sum', values };
+  };
+  register.registerMetric({ name, help, get, reset() {} } as unknown as Metric);
 }
 
 /** What /metrics answers, and its content type. */

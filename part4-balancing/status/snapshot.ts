@@ -16,6 +16,7 @@
  * What it leaves out: any promise of stability across versions (it is a
  * tutorial's JSON), and the page's own state (rates live in the browser).
  */
+import type { Timings } from '../meters.ts';
 /**
  * Fleet mode: the link to Redis (fleet/redis-link.ts), for the status: up
  * (both connections answer and the table was read since), silent (a PING went
@@ -151,8 +152,8 @@ export interface BackendStatus {
   /** Bytes relayed to it and from it over its connections that have closed. */
   bytesSent: number;
   bytesReceived: number;
-  /** Connects that succeeded, and first bytes back, counted per bound of `timingBoundsMs` (the last count: longer); absent before the first. */
-  timings?: { connect: number[]; firstByte: number[] };
+  /** Connects that succeeded, and first bytes back, counted per bound of `timingBoundsMs` (the last count: longer), and each kind's times added up in ms; absent before the first. */
+  timings?: Timings;
 }
 
 /** The sums over every pool's backends. */

@@ -34,7 +34,7 @@ import type {
   Snapshot,
   Totals,
 } from './snapshot.ts';
-import { TIMING_BOUNDS_MS, timingsOf } from '../meters.ts';
+import { TIMING_BOUNDS_MS, type Timings } from '../meters.ts';
 import type { Exposition } from './metrics.ts';
 import { PAGE_HEADERS, page, prefersHtml } from './status-page.ts';
 
@@ -113,7 +113,7 @@ export function snapshot(status: StatusSource, clock = THIS_PROCESS): Snapshot {
           ...(check ? { probes: { ...backend.health.probes } } : {}),
           bytesSent: backend.bytesSent,
           bytesReceived: backend.bytesReceived,
-          ...timingsField(pool.name, backend.id),
+          ...timingsField(backend.timings),
         };
       }),
     };
@@ -137,11 +137,11 @@ export function snapshot(status: StatusSource, clock = THIS_PROCESS): Snapshot {
 }
 
 /** A backend's timings, copied, once it has some. */
-function timingsField(pool: string, backend: string): Pick<BackendStatus, 'timings'> {
-  const timings = timingsOf(pool, backend);
-  return timings
-    ? { timings: { connect: [...timings.connect], firstByte: [...timings.firstByte] } }
-    : {};
+function timingsField(timings: Timings): Pick<BackendStatus, 'timings'> {
+  if (!timings.connect.some((n) => n > 0)) return {};
+  return {
+    timings: { ...timings, connect: [...timings.connect], firstByte: [...timings.firstByte] },
+  };
 }
 
 function routesOf(status: StatusSource): Pick<Snapshot, 'routes'> {

@@ -192,6 +192,8 @@ t.test('the view: every state, routes and workers when present, all escaped', as
             timings: {
               connect: [1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
               firstByte: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3],
+              connectSumMs: 4.2,
+              firstByteSumMs: 30_000,
             },
           },
           { ...backend, id: 'b:1', down: 'x', retryInMs: 4210 },

@@ -116,6 +116,15 @@ t.test('status after six requests over two live backends and a dead one', async 
     t.same([bytes('sent'), bytes('received')], [backend.bytesSent, backend.bytesReceived], name);
   }
   t.same([d.bytesSent, d.bytesReceived], [0, 0], 'none through the dead one');
+  // The histograms, made from the same timings at the scrape.
+  const connects = (suffix: string, more = '') =>
+    line(`rsp_backend_connect_seconds_${suffix}`, `${web(A.address)}${more}`);
+  t.equal(connects('count'), a.totalConnections, "A's connects in its histogram");
+  t.equal(connects('bucket', ',le="+Inf"'), a.totalConnections, 'all of them under +Inf');
+  t.ok(
+    Math.abs(connects('sum') - (a.timings?.connectSumMs ?? 0) / 1000) < 1e-9,
+    `their sum in seconds: ${connects('sum')}`,
+  );
 
   const notFound = await httpGet(statusPort as number, '/elsewhere');
   t.equal(notFound.status, 404, 'only GET / is there');

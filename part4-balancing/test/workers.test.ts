@@ -171,7 +171,7 @@ t.test('the workers added up: counters per backend, down if any sees it down', a
   // Timings: counts added per bound; a worker without any adds nothing.
   const timed = (connect: number[], firstByte: number[]): BackendStatus => ({
     ...backend('b:1', 1),
-    timings: { connect, firstByte },
+    timings: { connect, firstByte, connectSumMs: 1.5, firstByteSumMs: 10 },
   });
   const both = addUp([
     worker(11, timed([1, 0, 2], [0, 1, 0]), {}),
@@ -180,7 +180,7 @@ t.test('the workers added up: counters per backend, down if any sees it down', a
   ]);
   t.same(
     both.pools.web.backends[1].timings,
-    { connect: [1, 3, 3], firstByte: [1, 2, 1] },
+    { connect: [1, 3, 3], firstByte: [1, 2, 1], connectSumMs: 3, firstByteSumMs: 20 },
     "each backend's timings, added up over the workers",
   );
 });
