@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import t from 'tap';
-import { waitFor } from '../../shared/test/harness.ts';
+import { listeningPorts, waitFor } from '../../shared/test/harness.ts';
 import { addUp } from '../fleet/workers.ts';
 import type { BackendStatus, RedisLink, Snapshot } from '../status/snapshot.ts';
 import {
@@ -46,6 +46,12 @@ t.test(
     }
     const workers = workersOf(report);
     t.equal(workers.length, 2, 'the status lists both workers');
+    for (const worker of workers) {
+      t.ok(
+        (await listeningPorts(worker.pid)).includes(proxy.port),
+        `worker ${worker.pid} accepts from the listening socket itself (SCHED_NONE)`,
+      );
+    }
     t.ok(
       workers.every((worker) => worker.totalConnections > 0),
       `both served clients: ${workers.map((w) => w.totalConnections).join(' and ')}`,

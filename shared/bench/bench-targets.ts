@@ -562,6 +562,20 @@ export const TWO_WORKERS: Target[] = [
       '2',
     ],
   ),
+  {
+    ...part('part4-w2-rr', 'part4-balancing', {
+      over: 'part4-w2',
+      onlyWhenAsked: true,
+      lesson:
+        "part4-w2 with node:cluster's default scheduling on Linux (NODE_CLUSTER_SCHED_POLICY=rr): the primary accepts every client and passes it to a worker over a pipe, where part4-w2's workers accept for themselves.",
+    }),
+    start: async (cleanup, backendPort) => {
+      const args = [...partArgs('part4-balancing', [backendPort]), '--workers', '2'];
+      const env = { NODE_CLUSTER_SCHED_POLICY: 'rr' };
+      const program = await startPart(cleanup, 'part4-balancing', args, { env });
+      return { port: program.port, pid: program.pid };
+    },
+  },
   nginxStream('nginx-w2', 2, "nginx's stream proxy with two worker processes."),
 ];
 

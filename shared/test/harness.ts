@@ -303,6 +303,17 @@ export interface HeldSocket {
  * TIME-WAIT): only what the process still holds. Linux only, as /proc is.
  */
 export async function heldSockets(pid: number): Promise<HeldSocket[]> {
+  return (await socketsOf(pid)).filter((socket) => socket.state !== 'LISTEN');
+}
+
+/** The ports a process listens on through a descriptor of its own (as heldSockets reads them). */
+export async function listeningPorts(pid: number): Promise<number[]> {
+  const sockets = await socketsOf(pid);
+  return sockets.filter((socket) => socket.state === 'LISTEN').map((socket) => socket.localPort);
+}
+
+/** Every TCP socket a process holds open, listening ones included. */
+async function socketsOf(pid: number): Promise<HeldSocket[]> {
   const inodes = new Set<string>();
   for (const fd of await readdir(`/proc/${pid}/fd`)) {
     const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
@@ -315,7 +326,7 @@ export async function heldSockets(pid: number): Promise<HeldSocket[]> {
     for (const line of text.split('\n').slice(1)) {
       // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
       const fields = line.trim().split(/\s+/);
-      if (fields.length < 10 || !inodes.has(fields[9]) || fields[3] === '0A') continue;
+      if (fields.length < 10 || !inodes.has(fields[9])) continue;
       const port = (address: string) => Number.parseInt(address.split(':')[1], 16);
       held.push({
         localPort: port(fields[1]),
