@@ -58,12 +58,6 @@ export function observeFirstByte(timings: Timings, ms: number): void {
 
 // Counted as they happen: nothing else keeps them.
 
-export const accepted = new Counter({
-  name: 'rsp_clients_accepted_total',
-  help: 'Clients accepted by each listener, refused ones included',
-  labelNames: ['listener'],
-});
-
 export const backendFailures = new Counter({
   name: 'rsp_backend_failures_total',
   help: 'Failed connects by error code (timeout: no answer in connectTimeoutMs), and noAnswer: no first byte in time',

@@ -328,6 +328,7 @@ function localStatus(): StatusSource {
           ? {}
           : { maxConnections: l.config.maxConnections }),
         open: l.open,
+        accepted: l.accepted,
         ...(l.routing.router ? { router: l.routing.router.status() } : {}), //> 4.8
       })),
     pools: () => [...running.pools.values()],

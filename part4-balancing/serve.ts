@@ -40,7 +40,7 @@ import { relay } from './relay.ts';
 import { clientIp, describeClient, type Route, type Routing, routeClient } from './route.ts';
 import type { Listener, RunningState } from './state.ts';
 import { encodeProxyV1, encodeProxyV2 } from './proxy-protocol/proxy-protocol.ts'; //> 4.5
-import { accepted, backendFailures, listenerLabel, observeFirstByte } from './meters.ts'; //> 4.6
+import { backendFailures, observeFirstByte } from './meters.ts'; //> 4.6
 
 /**
  * socket() + bind() + listen() for one listener. `onFinished` runs each time a
@@ -57,7 +57,14 @@ export async function listen(
   // route by them, or until a backend has accepted, so a failed connect can be
   // retried elsewhere with nothing lost.
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-  const listener: Listener = { config: listenerConfig, routing, server, port: 0, open: 0 };
+  const listener: Listener = {
+    config: listenerConfig,
+    routing,
+    server,
+    port: 0,
+    open: 0,
+    accepted: 0, //> 4.6
+  };
   server.on('connection', (client) => void own(running, listener, client, onFinished));
   const where = listenerName(listenerConfig);
   await new Promise<void>((resolve, reject) => {
@@ -69,10 +76,6 @@ export async function listen(
   // maxConnections limit below exists so that we refuse them first.)
   server.on('error', (err) => log(`accept failed on ${where}: ${describe(err)}`));
   listener.port = portOf(server);
-  //> 4.6
-  const labels = { listener: listenerLabel(listenerConfig.host ?? '*', listener.port) };
-  server.on('connection', () => accepted.inc(labels));
-  //< 4.6
   return listener;
 }
 
@@ -93,6 +96,7 @@ async function own(
 ): Promise<void> {
   // Until the relay takes over, a reset from the client only needs to end this.
   client.on('error', () => {});
+  listener.accepted++; //> 4.6
   //> 4.3
   // The client's address costs a getpeername() system call: read here only
   // for a limit per address, else when something asks for it (ip-hash, the

@@ -33,6 +33,8 @@ export interface Listener {
   port: number;
   /** Its clients open right now (for its maxConnections). */
   open: number;
+  /** Its clients since start, refused ones included (chapter 6's /metrics). */
+  accepted: number; //> 4.6
 }
 
 export class RunningState {

@@ -178,6 +178,7 @@ export function addUp(reports: Snapshot[]): Snapshot {
     listeners: first.listeners.map((listener, i) => ({
       ...listener,
       open: sum((report) => report.listeners[i]?.open ?? 0),
+      accepted: sum((report) => report.listeners[i]?.accepted ?? 0),
       //> 4.8
       ...(listener.router
         ? { router: addRouters(reports.map((report) => report.listeners[i]?.router)) }

@@ -10,8 +10,8 @@
  * below), never counted twice; the two histograms, the time a backend took
  * to accept and the time it took to send its first byte back, are made from
  * the snapshot's timings too (timingHistogram()). The rest exist only here
- * and are counted as they happen (meters.ts): clients accepted per listener,
- * and the failures by kind per backend.
+ * and are counted as they happen (meters.ts): the failures by kind per
+ * backend.
  *
  * Names follow Prometheus' rules: counters end in _total, times are in
  * seconds, sizes in bytes, and no label takes a value from a client (an
@@ -98,6 +98,16 @@ export function watchStatus(report: () => Snapshot): void {
       this.reset();
       for (const l of now().listeners)
         this.set({ listener: listenerLabel(l.host, l.port) }, l.open);
+    },
+  });
+  new Counter({
+    name: 'rsp_clients_accepted_total',
+    help: 'Clients accepted by each listener, refused ones included',
+    labelNames: ['listener'],
+    collect() {
+      this.reset();
+      for (const l of now().listeners)
+        this.inc({ listener: listenerLabel(l.host, l.port) }, l.accepted);
     },
   });
   new Counter({

@@ -79,6 +79,8 @@ export interface ListenerStatus {
   maxConnections?: number;
   /** Its clients right now, from accept (being routed or refused included). */
   open: number;
+  /** Its clients since start, from accept (refused ones included). */
+  accepted: number;
   /** Its router module, if it has one (chapter 8). */
   router?: RouterStatus; //> 4.8
 }

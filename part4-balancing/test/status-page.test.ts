@@ -177,7 +177,15 @@ t.test('the view: every state, routes and workers when present, all escaped', as
     startedAt: '2026-11-27T08:00:00.000Z',
     uptimeMs: 7_384_000,
     listeners: [
-      { host: '::1', port: 8000, protocol: 'tcp', pool: 'web', open: 2, maxConnections: 10 },
+      {
+        host: '::1',
+        port: 8000,
+        protocol: 'tcp',
+        pool: 'web',
+        open: 2,
+        accepted: 12,
+        maxConnections: 10,
+      },
     ],
     limits: { maxConnections: 100, maxConnectionsPerClient: 0, open: 2 },
     pools: {

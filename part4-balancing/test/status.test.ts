@@ -37,8 +37,8 @@ t.test('status after six requests over two live backends and a dead one', async 
   t.ok(report.uptimeMs > 0, `up for ${report.uptimeMs} ms`);
   t.same(
     report.listeners,
-    [{ host: '*', port: proxy.port, protocol: 'tcp', pool: 'web', open: 1 }],
-    'the listener, its real port, its open clients',
+    [{ host: '*', port: proxy.port, protocol: 'tcp', pool: 'web', open: 1, accepted: 7 }],
+    'the listener, its real port, its open clients, every client since start',
   );
   t.equal(report.pools.web.strategy, 'round-robin');
   const a = backendStatus(report, 'web', A.address);

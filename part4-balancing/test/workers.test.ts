@@ -129,7 +129,7 @@ t.test('the workers added up: counters per backend, down if any sees it down', a
     pid,
     startedAt: '2026-11-27T08:00:00.000Z',
     uptimeMs: 1000,
-    listeners: [{ host: '*', port: 8000, protocol: 'tcp', pool: 'web', open: 1 }],
+    listeners: [{ host: '*', port: 8000, protocol: 'tcp', pool: 'web', open: 1, accepted: pid }],
     limits: { maxConnections: 100, maxConnectionsPerClient: 0, open: 1 },
     pools: {
       web: { strategy: 'round-robin', healthCheck: 'off', backends: [backend('a:1', 3), b] },
@@ -166,6 +166,7 @@ t.test('the workers added up: counters per backend, down if any sees it down', a
   t.same(sum.totals, { activeConnections: 4, totalConnections: 15, failures: 0, noBackend: 0 });
   t.same(sum.events, { reset: 1, idle: 2 }, 'every kind of event, from whichever worker');
   t.equal(sum.listeners[0].open, 2, "a listener's clients in every worker");
+  t.equal(sum.listeners[0].accepted, 11 + 12, "and every worker's clients since start");
   t.equal(sum.limits.open, 2);
   t.equal(sum.pid, process.pid, 'the pid to signal is the primary');
   t.same(sum.workers, [

@@ -67,6 +67,8 @@ export const STATUS: Record<string, () => Snapshot> = {
           protocol: l.protocol,
           ...(l.pool === undefined ? {} : { pool: l.pool }),
           open: 0,
+          // Every client of the sample reached a backend.
+          accepted: pool.backends.reduce((n, backend) => n + backend.totalConnections, 0),
         })),
       pools: () => [pool],
       noBackend: () => 0,
