@@ -32,7 +32,7 @@ t.test('one round of pipe: CPU time per request, and its system calls', async (t
 
 t.test('the command line: names, defaults and mistakes', async (t) => {
   t.same(parseCostArgs([]), {
-    targets: ['pipe', 'part3', 'part4', 'nginx'],
+    targets: ['pipe', 'part3', 'part4', 'part4-built', 'nginx'],
     modes: ['keepalive', 'close'],
     rounds: 3,
     seconds: 5,
@@ -40,7 +40,7 @@ t.test('the command line: names, defaults and mistakes', async (t) => {
   });
   t.equal(parseCostArgs(['--save']).save, true);
   t.equal(savedName(parseCostArgs([])), 'cost');
-  t.equal(savedName(parseCostArgs(['--modes', 'close'])), 'cost-pipe-part3-part4-nginx-close');
+  t.equal(savedName(parseCostArgs(['--modes', 'close'])), 'cost-pipe-part3-part4-part4-built-nginx-close');
   t.throws(() => parseCostArgs(['--targets', 'direct']), /unknown target "direct"/);
   t.throws(() => parseCostArgs(['--modes', 'pipelined']), /--mode must be keepalive or close/);
   const bad = await runProgram('shared/bench/cost.ts', ['--rounds', 'x'], 60_000);

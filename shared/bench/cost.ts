@@ -4,7 +4,7 @@
  * other work the rate a proxy reaches swings from one round to the next; the
  * work it does per request hardly moves.
  *
- *   npm run bench:cost                           pipe, part3, part4, nginx; both modes
+ *   npm run bench:cost                           pipe, part3, part4 (and built), nginx; both modes
  *   npm run bench:cost -- --rounds 9 --modes keepalive --targets pipe,part3
  *   npm run bench:cost -- --save                 and the report to shared/results/cost.json
  *
@@ -55,7 +55,7 @@ import {
 } from './bench-targets.ts';
 
 const SCRIPT = 'cost.ts';
-const DEFAULT_TARGETS = ['pipe', 'part3', 'part4', 'nginx'];
+const DEFAULT_TARGETS = ['pipe', 'part3', 'part4', 'part4-built', 'nginx'];
 const MODES: Mode[] = ['keepalive', 'close'];
 const CHOICES = TARGETS.filter((target) => target.kind !== 'direct' && !target.tls).map(
   (target) => target.name,
