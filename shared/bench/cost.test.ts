@@ -40,7 +40,10 @@ t.test('the command line: names, defaults and mistakes', async (t) => {
   });
   t.equal(parseCostArgs(['--save']).save, true);
   t.equal(savedName(parseCostArgs([])), 'cost');
-  t.equal(savedName(parseCostArgs(['--modes', 'close'])), 'cost-pipe-part3-part4-part4-built-nginx-close');
+  t.equal(
+    savedName(parseCostArgs(['--modes', 'close'])),
+    'cost-pipe-part3-part4-part4-built-nginx-close',
+  );
   t.throws(() => parseCostArgs(['--targets', 'direct']), /unknown target "direct"/);
   t.throws(() => parseCostArgs(['--modes', 'pipelined']), /--mode must be keepalive or close/);
   const bad = await runProgram('shared/bench/cost.ts', ['--rounds', 'x'], 60_000);
