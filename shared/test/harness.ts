@@ -301,6 +301,15 @@ export interface HeldSocket {
  * kernel's tables (/proc/PID/net/tcp and tcp6). A socket it has closed is not
  * listed, whatever state the kernel keeps it in for a while (FIN-WAIT-2,
  * TIME-WAIT): only what the process still holds. Linux only, as /proc is.
+ *
+ * The TCP tables list every socket of the machine, closed ones too: after a
+ * benchmark, tens of thousands in TIME-WAIT, megabytes the kernel writes out
+ * at each read (on a busy machine, half a second of CPU). So a table is read
+ * only while some socket is still to be found: the Unix sockets' (a few
+ * lines) first, then tcp (IPv4: the connections to backends on 127.0.0.1),
+ * then tcp6 (a listener on every address, and the clients it accepts); none
+ * when every socket is a listener or a Unix socket seen before, as when a
+ * test waits for a proxy to close its last connection.
  */
 export async function heldSockets(pid: number): Promise<HeldSocket[]> {
   return (await socketsOf(pid)).filter((socket) => socket.state !== 'LISTEN');
@@ -312,27 +321,66 @@ export async function listeningPorts(pid: number): Promise<number[]> {
   return sockets.filter((socket) => socket.state === 'LISTEN').map((socket) => socket.localPort);
 }
 
+/**
+ * Sockets seen before that are no connection, by inode: a listener (with
+ * what socketsOf gave for it) or a Unix socket (a program's stdout and
+ * stderr, when its parent reads them through pipes; undefined). Neither ever
+ * becomes a connection, and an inode is not given to another socket while
+ * this one is open: one seen so, still among a process's descriptors, is
+ * still what it was.
+ */
+const notConnections = new Map<string, HeldSocket | undefined>();
+
+/** The lines of a /proc/net table by the inode in their `column`, each split into its fields. */
+function byInode(text: string, column: number): Map<string, string[]> {
+  const lines = new Map<string, string[]>();
+  for (const line of text.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length > column) lines.set(fields[column], fields);
+  }
+  return lines;
+}
+
 /** Every TCP socket a process holds open, listening ones included. */
 async function socketsOf(pid: number): Promise<HeldSocket[]> {
+  const held: HeldSocket[] = [];
   const inodes = new Set<string>();
   for (const fd of await readdir(`/proc/${pid}/fd`)) {
     const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
     const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-    if (inode) inodes.add(inode);
+    if (!inode) continue;
+    if (!notConnections.has(inode)) inodes.add(inode);
+    else {
+      const listener = notConnections.get(inode);
+      if (listener) held.push({ ...listener });
+    }
   }
-  const held: HeldSocket[] = [];
-  for (const table of ['tcp', 'tcp6']) {
+  // Unix: Num RefCount Protocol Flags Type St Inode Path.
+  // TCP: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+  for (const [table, column] of [
+    ['unix', 6],
+    ['tcp', 9],
+    ['tcp6', 9],
+  ] as const) {
+    if (inodes.size === 0) break;
     const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
-    for (const line of text.split('\n').slice(1)) {
-      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
-      const fields = line.trim().split(/\s+/);
-      if (fields.length < 10 || !inodes.has(fields[9])) continue;
+    const lines = byInode(text, column);
+    for (const inode of [...inodes]) {
+      const fields = lines.get(inode);
+      if (!fields) continue;
+      inodes.delete(inode);
+      if (table === 'unix') {
+        notConnections.set(inode, undefined);
+        continue;
+      }
       const port = (address: string) => Number.parseInt(address.split(':')[1], 16);
-      held.push({
+      const socket = {
         localPort: port(fields[1]),
         remotePort: port(fields[2]),
         state: TCP_STATES[fields[3]] ?? fields[3],
-      });
+      };
+      if (socket.state === 'LISTEN') notConnections.set(inode, socket);
+      held.push(socket);
     }
   }
   return held;
