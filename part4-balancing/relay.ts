@@ -72,7 +72,7 @@ export function relay(
   // The listener accepted the client paused (its bytes waited in the kernel
   // while the pool picked a backend); now there is somewhere to send them.
   client.resume();
-  return bothClosed(client, backend);
+  return Promise.all([closed(client), closed(backend)]).then(() => {});
 }
 
 /**
@@ -194,16 +194,9 @@ export function passOnReset(socket: net.Socket): void {
 /** How long a socket whose sender went away may take to flush what it was sent. */
 const FLUSH_MS = 10_000;
 
-/** Resolves once both sockets are closed. */
-function bothClosed(a: net.Socket, b: net.Socket): Promise<void> {
+function closed(socket: net.Socket): Promise<void> {
   return new Promise((resolve) => {
-    let open = 2;
-    const onClose = () => {
-      if (--open === 0) resolve();
-    };
-    for (const socket of [a, b]) {
-      if (socket.closed) onClose();
-      else socket.once('close', onClose);
-    }
+    if (socket.closed) resolve();
+    else socket.once('close', () => resolve());
   });
 }

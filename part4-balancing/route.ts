@@ -141,19 +141,28 @@ export async function routeClient(
   const config = routing.config; //> 4.4
   const deadline = Date.now() + config.headTimeoutMs; //> 4.4
   let addresses: ConnectionAddresses = new SocketAddresses(client);
-  let first: Buffer = NOTHING;
+  let first: Buffer = Buffer.alloc(0);
   let name: string | undefined;
-  const who = () => describeClient(addresses);
 
   //> 4.5
   if (config.acceptProxyProtocol) {
     if (!isTrusted(addresses.sourceAddress, routing.trusted)) {
-      return closeCounted(client, events, 'badProxy', `Closed ${who()}: not in trustedProxies.`);
+      return closeCounted(
+        client,
+        events,
+        'badProxy',
+        `Closed ${describeClient(addresses)}: not in trustedProxies.`,
+      );
     }
     const read = await readFirst(client, new ProxyHeaderReader(), deadline, first);
     if (read.state !== 'done') {
       const why = read.state === 'error' ? read.reason : `no PROXY header (${read.state})`;
-      return closeCounted(client, events, 'badProxy', `Closed ${who()}: ${printable(why)}.`);
+      return closeCounted(
+        client,
+        events,
+        'badProxy',
+        `Closed ${describeClient(addresses)}: ${printable(why)}.`,
+      );
     }
     const { source, destination } = read.header;
     // LOCAL and UNKNOWN headers carry no addresses: the connection's own stand.
@@ -177,11 +186,11 @@ export async function routeClient(
         client,
         events,
         408,
-        `${who()} sent no complete request head within ${config.headTimeoutMs} ms`,
+        `${describeClient(addresses)} sent no complete request head within ${config.headTimeoutMs} ms`,
       );
     }
     if (read.state === 'error')
-      return answer(client, events, read.status, `${who()}: ${read.reason}`);
+      return answer(client, events, read.status, `${describeClient(addresses)}: ${read.reason}`);
     name = read.host === undefined ? undefined : hostFromHeader(read.host);
     first = read.bytes;
   } else if (config.protocol === 'tls') {
@@ -190,7 +199,12 @@ export async function routeClient(
     if (read.state === 'closed') return undefined;
     if (read.state !== 'done') {
       const why = read.state === 'error' ? read.reason : 'no complete ClientHello in time';
-      return closeCounted(client, events, 'badHello', `Closed ${who()}: ${printable(why)}.`);
+      return closeCounted(
+        client,
+        events,
+        'badHello',
+        `Closed ${describeClient(addresses)}: ${printable(why)}.`,
+      );
     }
     name = read.sni;
     first = read.bytes;
@@ -201,7 +215,14 @@ export async function routeClient(
   // A router decides first; what it leaves undecided goes on as below.
   if (routing.router) {
     const read = { addresses, name, first };
-    const routed = await askRouter(routing.router, routing, client, read, events, who());
+    const routed = await askRouter(
+      routing.router,
+      routing,
+      client,
+      read,
+      events,
+      describeClient(addresses),
+    );
     if (routed === 'done') return undefined;
     if (routed !== 'fall-through') return { pool: routed.pool, name, addresses, first };
   }
@@ -210,7 +231,7 @@ export async function routeClient(
   const pool = choosePool(routing, name);
   if (pool === undefined) {
     const shown = name === undefined ? 'no name' : printable(name);
-    const line = `No route for ${shown} from ${who()}`;
+    const line = `No route for ${shown} from ${describeClient(addresses)}`;
     //> 4.4
     if (config.protocol === 'http') {
       return answer(client, events, 404, line, `No site is served here for ${shown}.\n`);
@@ -291,14 +312,7 @@ function isTrusted(address: string | undefined, trusted: net.BlockList | undefin
 }
 //< 4.5
 
-/**
- * The addresses of a client's connection, each read from its socket when
- * something asks for it: the client's costs a getpeername() system call, and
- * only ip-hash or a log line needs it, not every client.
- //> 4.5
- * Our own end costs a getsockname(), and only a PROXY header sends it on.
- //< 4.5
- */
+/** A client's addresses, each read (a system call) only when something asks. */
 class SocketAddresses implements ConnectionAddresses {
   constructor(private readonly socket: net.Socket) {}
   get sourceAddress(): string {
@@ -316,9 +330,6 @@ class SocketAddresses implements ConnectionAddresses {
   }
   //< 4.5
 }
-
-/** Nothing read yet: one empty buffer for every client. */
-const NOTHING = Buffer.alloc(0);
 
 /** The client as the log names it, "address:port" (from chapter 5, a PROXY header's). */
 export function describeClient(addresses: ConnectionAddresses): string {

@@ -97,20 +97,8 @@ async function own(
   // Until the relay takes over, a reset from the client only needs to end this.
   client.on('error', () => {});
   listener.accepted++; //> 4.6
-  //> 4.3
-  // The client's address costs a getpeername() system call: read here only
-  // for a limit per address, else when something asks for it (ip-hash, the
-  // log, a PROXY header).
-  const address = running.config.maxConnectionsPerClient > 0 ? clientIp(client) : undefined;
-  //< 4.3
-  if (
-    !admit(
-      running,
-      listener,
-      client,
-      address, //> 4.3
-    )
-  ) {
+  const release = admit(running, listener, client);
+  if (!release) {
     client.destroy();
     return;
   }
@@ -123,18 +111,14 @@ async function own(
     );
   } finally {
     client.destroy();
-    release(
-      running,
-      listener,
-      client,
-      address, //> 4.3
-    );
+    release();
     onFinished();
   }
 }
 
 /**
  * Counts a client in: the open clients of the process and of its listener.
+ * Returns how to count it out again, or undefined when it is refused.
  //> 4.3
  * First the connection limits, checked at accept, before any backend is
  * asked: the process's (each client costs two descriptors), the listener's,
@@ -147,11 +131,14 @@ function admit(
   running: RunningState,
   listener: Listener,
   client: net.Socket,
-  address: string | undefined, //> 4.3
-): boolean {
+): (() => void) | undefined {
   //> 4.3
-  const fromAddress = address === undefined ? 0 : (running.openPerAddress.get(address) ?? 0);
   const config = running.config;
+  // The client's address costs a getpeername() system call: read here only
+  // for a limit per address, else when something asks for it (ip-hash, the
+  // log, a PROXY header).
+  const address = config.maxConnectionsPerClient > 0 ? clientIp(client) : undefined;
+  const fromAddress = address === undefined ? 0 : (running.openPerAddress.get(address) ?? 0);
   let over: [kind: string, limit: string] | undefined;
   if (running.clientSockets.size >= config.maxConnections) {
     over = ['processLimit', `maxConnections ${config.maxConnections}`];
@@ -166,29 +153,22 @@ function admit(
   if (over) {
     const from = address ?? clientIp(client);
     running.events.count(over[0], `Refused ${printable(from)}: over ${over[1]}.`);
-    return false;
+    return undefined;
   }
   //< 4.3
   running.clientSockets.add(client);
   listener.open++;
   if (address !== undefined) running.openPerAddress.set(address, fromAddress + 1); //> 4.3
-  return true;
-}
-
-function release(
-  running: RunningState,
-  listener: Listener,
-  client: net.Socket,
-  address: string | undefined, //> 4.3
-): void {
-  running.clientSockets.delete(client);
-  listener.open--;
-  //> 4.3
-  if (address === undefined) return;
-  const left = (running.openPerAddress.get(address) ?? 1) - 1;
-  if (left === 0) running.openPerAddress.delete(address);
-  else running.openPerAddress.set(address, left);
-  //< 4.3
+  return () => {
+    running.clientSockets.delete(client);
+    listener.open--;
+    //> 4.3
+    if (address === undefined) return;
+    const left = (running.openPerAddress.get(address) ?? 1) - 1;
+    if (left === 0) running.openPerAddress.delete(address);
+    else running.openPerAddress.set(address, left);
+    //< 4.3
+  };
 }
 
 /**
@@ -216,7 +196,7 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
       client,
       running.events,
       route.first,
-      who(route),
+      describeClient(route.addresses),
       `the proxy is short of resources (${describe(err)})`,
     );
   }
@@ -228,7 +208,7 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
       client,
       running.events,
       route.first, //> 4.2
-      who(route),
+      describeClient(route.addresses),
       why,
     );
   }
@@ -266,6 +246,11 @@ async function serve(running: RunningState, client: net.Socket, routing: Routing
       },
       //< 4.2
     });
+    //> 4.6
+    // Both sockets are closed: the bytes relayed are final.
+    connection.backend.bytesSent += backend.bytesWritten;
+    connection.backend.bytesReceived += backend.bytesRead;
+    //< 4.6
   } finally {
     backend.destroy();
   }
@@ -295,14 +280,9 @@ function noAnswer(
   const http = looksLikeHttp(sent);
   events.count(
     'noAnswer',
-    `Gave up on ${connection.backend.id} (pool ${route.pool.name}) for ${who(route)} ` +
+    `Gave up on ${connection.backend.id} (pool ${route.pool.name}) for ${describeClient(route.addresses)} ` +
       `(${why}): ${http ? 'answered 504.' : 'closed.'}`,
   );
   void closeGently(client, http ? GATEWAY_TIMEOUT : undefined);
 }
 //< 4.2
-
-/** The client as the log names it: its address (from chapter 5, a PROXY header's). */
-function who(route: Route): string {
-  return describeClient(route.addresses);
-}

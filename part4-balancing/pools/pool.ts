@@ -42,7 +42,7 @@ export class Backend implements Peer {
   failures = 0;
   readonly health: Health; //> 4.2
   //> 4.6
-  /** Bytes relayed to it and from it, added as each of its connections closes. */
+  /** Bytes relayed to it and from it over its connections that have closed. */
   bytesSent = 0;
   bytesReceived = 0;
   /** Its connect and first-byte times (meters.ts). */
@@ -133,13 +133,7 @@ export class Pool {
         observeConnect(backend.timings, performance.now() - started); //> 4.6
         backend.health.connectSucceeded(); //> 4.2
         backend.totalConnections++;
-        socket.once('close', () => {
-          backend.activeConnections--;
-          //> 4.6
-          backend.bytesSent += socket.bytesWritten;
-          backend.bytesReceived += socket.bytesRead;
-          //< 4.6
-        });
+        socket.once('close', () => backend.activeConnections--);
         return { backend, socket };
       } catch (err) {
         backend.activeConnections--;

@@ -78,7 +78,7 @@ const NOT_OURS: { why: string; names: string[] }[] = [
     why: 'C: the calls, constants and types of the blog series and of Linux, and what strace shows',
     names: [
       ...['accept', 'epoll_create1', 'setsockopt', 'getsockopt', 'getpeername', 'getsockname'],
-      ...['sendfile', 'splice', 'TCP_CORK', 'SO_REUSEPORT'],
+      ...['sendfile', 'splice', 'TCP_CORK', 'SO_REUSEPORT', 'sendmsg', 'recvmsg'],
       ...[
         'recvfrom',
         'ioctl',

@@ -18,9 +18,6 @@ export interface Strategy {
    * client), in config order. undefined only when candidates is empty.
    */
   pick(candidates: readonly Peer[], clientIp: string): Peer | undefined;
-  /**
-   * Picks by the client's address: the pool reads it for this strategy alone
-   * (a getpeername() system call); the others are given ''.
-   */
+  /** Picks by clientIp: else '' is passed, saving a getpeername() system call. */
   readonly byClientIp?: boolean;
 }
