@@ -199,10 +199,10 @@ export const LOGS: Record<string, () => string[]> = {
     );
     const long = readHttpHead(Buffer.from(`GET /${'a'.repeat(9000)} HTTP/1.1\r\n`));
     if (long.state !== 'error') throw new Error('a 9 KB request line is accepted');
-    const tooLong = words('part4-balancing/route.ts', '${describeClient(addresses)}: ${read.reason}')(
-      '127.0.0.1:50660',
-      long.reason,
-    );
+    const tooLong = words(
+      'part4-balancing/route.ts',
+      '${describeClient(addresses)}: ${read.reason}',
+    )('127.0.0.1:50660', long.reason);
     return [
       ...logged('2026-11-27 08:33:52', answered(404, noRoute)),
       ...logged('2026-11-27 08:33:52', answered(long.status, tooLong)),
@@ -212,7 +212,10 @@ export const LOGS: Record<string, () => string[]> = {
   'no-proxy-header': () => {
     const read = readProxyHeader(Buffer.from('GET / HTTP/1.1\r\nHost: localhost:8090\r\n\r\n'));
     if (read.state !== 'error') throw new Error('a GET is taken for a PROXY header');
-    const closed = words('part4-balancing/route.ts', 'Closed ${describeClient(addresses)}: ${printable(why)}.');
+    const closed = words(
+      'part4-balancing/route.ts',
+      'Closed ${describeClient(addresses)}: ${printable(why)}.',
+    );
     return logged('2026-11-27 08:38:13', closed('127.0.0.1:49926', read.reason));
   },
   ...ROUTER_LOGS,
