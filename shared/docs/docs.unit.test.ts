@@ -115,7 +115,7 @@ t.test('the benchmark renderers read the saved run, and name what is missing', a
   const table = render('bench-table bench-close rows=direct,part3');
   t.match(
     table,
-    /^Measured by `npm run bench -- --mode close --save` on \d{4}-\d\d-\d\d at \d\d:\d\d UTC: /,
+    /^Measured by `npm run bench -- --mode close (--rounds \d+ )?--save` on \d{4}-\d\d-\d\d at \d\d:\d\d UTC: /,
   );
   t.match(table, /\[`shared\/results\/bench-close\.json`\]\(shared\/results\/bench-close\.json\)/);
   t.same(
@@ -141,7 +141,7 @@ t.test('the benchmark renderers read the saved run, and name what is missing', a
   );
   t.match(
     render('results-index'),
-    /\| \[`shared\/results\/bench-close\.json`\]\(shared\/results\/bench-close\.json\) +\| `npm run bench -- --mode close --save` +\|/,
+    /\| \[`shared\/results\/bench-close\.json`\]\(shared\/results\/bench-close\.json\) +\| `npm run bench -- --mode close (--rounds \d+ )?--save` +\|/,
   );
   t.throws(
     () => render('figure bench-close squid rps'),

@@ -150,10 +150,13 @@ t.test("profile-kinds and profile: the time by kind, a kind's or a function's sh
 t.test('cost-cpu, cost-calls and cost: CPU and system calls per request', async (t) => {
   const [run, , header, , ...rows] = render('cost-cpu cost').split('\n');
   t.match(run, RUN_LINE);
-  t.match(header, /^\| mode +\| per request +\| pipe +\| part3 +\| part4 +\| nginx +\|$/);
+  t.match(
+    header,
+    /^\| mode +\| per request +\| pipe +\| part3 +\| part4 +\| part4-built +\| nginx +\|$/,
+  );
   t.equal(rows.length, 4, 'user and system, in two modes');
   const calls = render('cost-calls cost close').split('\n');
-  t.match(calls[2], /^\| call +\| pipe +\| part3 +\| part4 +\| nginx +\|$/);
+  t.match(calls[2], /^\| call +\| pipe +\| part3 +\| part4 +\| part4-built +\| nginx +\|$/);
   t.match(calls.at(-1) as string, /^\| total +\|/);
   t.match(render('cost cost cpu keepalive part3 user'), /^\d+\.\d$/);
   t.match(render('cost cost ratio keepalive nginx part3 user'), /^\d+\.\d\d$/);
