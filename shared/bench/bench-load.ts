@@ -67,6 +67,18 @@ export interface LoadOptions {
 
 const DEFAULT_TIMEOUT_S = 10;
 
+/** One client's connection to the target: plain TCP, or TLS (its certificate unchecked). */
+function connectTo(options: LoadOptions): net.Socket {
+  return options.tls
+    ? tls.connect({
+        port: options.port,
+        host: '127.0.0.1',
+        servername: options.name,
+        rejectUnauthorized: false,
+      })
+    : net.connect(options.port, '127.0.0.1');
+}
+
 export function load(mode: Mode, options: LoadOptions): Promise<RunResult> {
   if (options.rate !== undefined) return pacedLoad(mode, options);
   return mode === 'keepalive' ? keepAliveLoad(options) : closeLoad(options);
@@ -171,14 +183,7 @@ export function closeLoad(options: LoadOptions): Promise<RunResult> {
       let head = '';
       let tookMs = 0;
       let failed = false;
-      const socket = options.tls
-        ? tls.connect({
-            port: options.port,
-            host: '127.0.0.1',
-            servername: options.name,
-            rejectUnauthorized: false,
-          })
-        : net.connect(options.port, '127.0.0.1');
+      const socket = connectTo(options);
       inFlight.add(socket);
       socket.setNoDelay(true);
       socket.setTimeout(timeoutMs);
@@ -454,14 +459,7 @@ export async function holdConnections(
 
   const one = () =>
     new Promise<void>((settle) => {
-      const socket = options.tls
-        ? tls.connect({
-            port: options.port,
-            host: '127.0.0.1',
-            servername: options.name,
-            rejectUnauthorized: false,
-          })
-        : net.connect(options.port, '127.0.0.1');
+      const socket = connectTo(options);
       let received = Buffer.alloc(0);
       let done = false;
       const finish = (ok: boolean) => {

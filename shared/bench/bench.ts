@@ -328,8 +328,7 @@ export async function runBench(
   const cleanup = new Cleanup();
   const release = cleanup.onSignals();
   try {
-    const tried = (options.tries ?? []).map(({ name, file }) => triedTarget(name, file));
-    const chosen = [...TARGETS, ...tried].filter((target) => options.targets.includes(target.name));
+    const chosen = chosenTargets(options);
     const backends = {
       plain: (await startBenchBackend(cleanup, options.backend)).port,
       tls: chosen.some((target) => target.tls) ? await startTlsBackend(cleanup) : undefined,
@@ -429,6 +428,12 @@ async function runRounds(started: Started[], options: BenchOptions, reporter: Re
   return { runs, peaks };
 }
 
+/** The targets a run measures, in table order: the chosen rows, and the reader's own (--try). */
+function chosenTargets(options: BenchOptions): Target[] {
+  const tried = (options.tries ?? []).map(({ name, file }) => triedTarget(name, file));
+  return [...TARGETS, ...tried].filter((target) => options.targets.includes(target.name));
+}
+
 /**
  * The hold mode: round after round, each target started afresh, weighed
  * with its clients held, and stopped. A target that is missing or does not
@@ -438,8 +443,7 @@ async function runHold(options: BenchOptions, reporter: Reporter): Promise<Bench
   const cleanup = new Cleanup();
   const release = cleanup.onSignals();
   try {
-    const tried = (options.tries ?? []).map(({ name, file }) => triedTarget(name, file));
-    const chosen = [...TARGETS, ...tried].filter((target) => options.targets.includes(target.name));
+    const chosen = chosenTargets(options);
     const backends = {
       plain: (
         await startBenchBackend(
