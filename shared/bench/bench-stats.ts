@@ -362,18 +362,10 @@ export interface HoldRun {
 }
 
 /** One target over all its hold rounds: memory figures are medians, counts the fewest held and summed errors. */
-export interface HoldSummary {
+export interface HoldSummary extends Omit<HoldRun, 'settled'> {
   name: string;
   kind: TargetKind;
   rounds: number;
-  connections: number;
-  /** The fewest held in any round. */
-  held: number;
-  errors: number;
-  non2xx: number;
-  beforeKiB: number;
-  heldKiB: number;
-  perConnectionKiB: number;
   /** Rounds whose readings had not settled by their deadline. */
   unsettled: number;
   note?: string;

@@ -58,7 +58,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../lib/cleanup.ts';
 import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
-import { describeMachine, type Machine, npmCommand, writeResults } from '../lib/results.ts';
+import { type Machine, npmCommand, provenance, writeResults } from '../lib/results.ts';
 import {
   holdConnections,
   load,
@@ -325,6 +325,8 @@ export async function runBench(
   reporter: Reporter = consoleReporter,
 ): Promise<BenchReport> {
   if (options.mode === 'hold') return runHold(options, reporter);
+  // When and where, as the run begins: the load average it started under.
+  const began = provenance(npmCommand('bench'));
   const cleanup = new Cleanup();
   const release = cleanup.onSignals();
   try {
@@ -336,9 +338,7 @@ export async function runBench(
     const { started, skipped } = await startTargets(cleanup, chosen, backends, reporter);
     const { runs, peaks } = await runRounds(started, options, reporter);
     return {
-      date: new Date().toISOString(),
-      command: npmCommand('bench'),
-      machine: describeMachine(),
+      ...began,
       options,
       skipped,
       summaries: summarise(started, runs, peaks, options.rate),
@@ -440,6 +440,7 @@ function chosenTargets(options: BenchOptions): Target[] {
  * start is skipped with a line, as are direct and the serial part 1.
  */
 async function runHold(options: BenchOptions, reporter: Reporter): Promise<BenchReport> {
+  const began = provenance(npmCommand('bench'));
   const cleanup = new Cleanup();
   const release = cleanup.onSignals();
   try {
@@ -516,9 +517,7 @@ async function runHold(options: BenchOptions, reporter: Reporter): Promise<Bench
       return notes.length > 0 ? { ...summary, note: notes.join('; ') } : summary;
     });
     return {
-      date: new Date().toISOString(),
-      command: npmCommand('bench'),
-      machine: describeMachine(),
+      ...began,
       options,
       skipped,
       summaries: [],
