@@ -313,7 +313,7 @@ function isTrusted(address: string | undefined, trusted: net.BlockList | undefin
 //< 4.5
 
 /** A client's addresses, each read (a system call) only when something asks. */
-class SocketAddresses implements ConnectionAddresses {
+export class SocketAddresses implements ConnectionAddresses {
   constructor(private readonly socket: net.Socket) {}
   get sourceAddress(): string {
     return clientIp(this.socket);

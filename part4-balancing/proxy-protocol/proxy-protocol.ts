@@ -116,20 +116,9 @@ const NEED_MORE: ProxyHeaderResult = { state: 'need-more' };
 
 // --- Sending: the header we write to a backend --------------------------------
 
-/** The addresses of a client socket, ready for encodeProxyV1 or encodeProxyV2. */
-export function connectionAddresses(socket: net.Socket): ConnectionAddresses {
-  return {
-    sourceAddress: socket.remoteAddress,
-    sourcePort: socket.remotePort,
-    destinationAddress: socket.localAddress,
-    destinationPort: socket.localPort,
-  };
-}
-
 /**
  * A version 1 line. Addresses that are missing (a socket already closed) or
- * not IP give "PROXY UNKNOWN". For a health check, pass the probe's own
- * socket: the specification asks for a valid line there too.
+ * not IP give "PROXY UNKNOWN".
  */
 export function encodeProxyV1(addresses: ConnectionAddresses): Buffer {
   const ends = tcpEnds(addresses);

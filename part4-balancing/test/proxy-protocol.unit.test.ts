@@ -22,13 +22,13 @@ import t from 'tap';
 import type { ConnectionAddresses } from '../ip.ts';
 import { parseIPv6 } from '../ip-bytes.ts';
 import {
-  connectionAddresses,
   encodeProxyV1,
   encodeProxyV2,
   ProxyHeaderReader,
   type ProxyHeaderResult,
   readProxyHeader,
 } from '../proxy-protocol/proxy-protocol.ts';
+import { SocketAddresses } from '../route.ts';
 import { proxyV2, tlv, V2_SIGNATURE } from './messages.ts';
 
 const IPV4: ConnectionAddresses = {
@@ -375,7 +375,7 @@ t.test('decode v2: a header over maxV2Bytes is refused when its length arrives',
   t.match(readProxyHeader(header, { maxV2Bytes: 316 }), { state: 'done' });
 });
 
-t.test('connectionAddresses of a real socket, through a dual-stack listener: TCP4', async (t) => {
+t.test('SocketAddresses of a real socket, through a dual-stack listener: TCP4', async (t) => {
   const server = net.createServer();
   const listening = await new Promise<boolean>((resolve) => {
     server.once('error', () => resolve(false)).listen(0, '::', () => resolve(true));
@@ -391,7 +391,7 @@ t.test('connectionAddresses of a real socket, through a dual-stack listener: TCP
   t.teardown(() => socket.destroy());
   t.equal(socket.remoteAddress, '::ffff:127.0.0.1', 'Node reports the IPv4 client as mapped');
   t.equal(
-    encodeProxyV1(connectionAddresses(socket)).toString(),
+    encodeProxyV1(new SocketAddresses(socket)).toString(),
     `PROXY TCP4 127.0.0.1 127.0.0.1 ${client.localPort} ${port}\r\n`,
   );
 });
