@@ -40,7 +40,6 @@
  * are accepted without addresses, as the specification allows, so the
  * connection's own stand.
  */
-import type net from 'node:net';
 import type { ConnectionAddresses } from '../ip.ts';
 import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../ip-bytes.ts';
 

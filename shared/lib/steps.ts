@@ -197,6 +197,7 @@ export const TEST_CHAPTERS: Readonly<Record<string, number | null>> = {
   'fuzz.ts': 5,
   // unit tests
   'strategies.unit.test.ts': 1,
+  'pool.unit.test.ts': 1,
   'log.unit.test.ts': 1,
   'config.unit.test.ts': 8,
   'hosts.unit.test.ts': 4,

@@ -356,7 +356,11 @@ t.test(
         }
       }
     }
-    t.same(stepTests(1), ['log.unit.test.ts', 'strategies.unit.test.ts'], "step 4.1's tests");
+    t.same(
+      stepTests(1),
+      ['log.unit.test.ts', 'pool.unit.test.ts', 'strategies.unit.test.ts'],
+      "step 4.1's tests",
+    );
     t.notOk(stepTests(LAST).includes('steps.test.ts'), 'steps.test.ts is in no step');
   },
 );
