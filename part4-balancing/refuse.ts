@@ -93,15 +93,17 @@ export async function refuse(
   first: Buffer, //> 4.2
   who: string,
   why: string,
-): Promise<void> {
+): Promise<undefined> {
   //> 4.2
   if (looksLikeHttp(first.length > 0 ? first : await firstBytes(client, SNIFF_MS))) {
     events.count('noBackend', `Refused ${who} (${why}): answered 502.`);
-    return closeGently(client, BAD_GATEWAY);
+    await closeGently(client, BAD_GATEWAY);
+    return undefined;
   }
   //< 4.2
   events.count('noBackend', `Refused ${who} (${why}): closed.`);
   await closeGently(client);
+  return undefined;
 }
 //> 4.4
 

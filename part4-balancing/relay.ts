@@ -17,7 +17,7 @@
  * - A reset is passed on as a reset, even when it came in behind the last bytes
  *   (see endAfterCheck), so a cut answer never looks complete.
  *
- * What changed from part 3: relay() resolves once both sockets are closed (a
+ * What changed from part 3: relay() calls back once both sockets are closed (a
  * graceful stop waits for that), it starts the client reading (the listener
  * hands clients over paused), and it has no connect errors to report (the pool
  * connected the backend before).
@@ -47,32 +47,33 @@ export interface RelayOptions {
  *   client  --end--->  backend.end()                          backend --end--->  client.end()
  *   either  --error->  log it                                 either  --close->  close the other
  *
- * Resolves once both sockets are closed. Never rejects.
+ * Calls `onClosed` once both sockets are closed. Never throws.
  */
 export function relay(
   client: net.Socket,
   backend: net.Socket,
   options: RelayOptions,
-): Promise<void> {
+  onClosed: () => void,
+): void {
   forward(client, backend);
   forward(backend, client);
 
   // Without an 'error' listener an ECONNRESET would crash the whole process.
   // Here it is counted (a client can cause thousands); 'close' follows and cleans up.
-  const onError = (err: Error) =>
-    options.events.count('reset', `Connection ended early: ${describe(err)}`);
+  const onError = countResets(options.events);
   client.on('error', onError);
   backend.on('error', onError);
 
-  closeTogether(client, backend);
-  closeTogether(backend, client);
+  // onClosed once both are closed, as closeTogether sees them go.
+  let open = 2;
+  closeTogether(client, backend, () => --open === 0 && onClosed());
+  closeTogether(backend, client, () => --open === 0 && onClosed());
   const stopIdle = closeWhenIdle(client, backend, options);
   answerWithin(client, backend, options.firstByte, stopIdle, () => passOnReset(backend)); //> 4.2
 
   // The listener accepted the client paused (its bytes waited in the kernel
   // while the pool picked a backend); now there is somewhere to send them.
   client.resume();
-  return Promise.all([closed(client), closed(backend)]).then(() => {});
 }
 
 /**
@@ -132,11 +133,13 @@ function endAfterCheck(from: net.Socket, to: net.Socket): void {
  * would fire during a long download to a slow client: paused, it reads nothing.)
  */
 function closeWhenIdle(client: net.Socket, backend: net.Socket, options: RelayOptions): () => void {
-  const idleMs = options.idleTimeoutMs;
+  const { idleTimeoutMs: idleMs, events } = options;
   if (idleMs === 0) return () => {};
+  let stopped = false;
   client.setTimeout(idleMs);
-  const onTimeout = () => {
-    options.events.count('idle', `Closing connection idle for ${idleMs} ms.`);
+  client.on('timeout', () => {
+    if (stopped) return;
+    events.count('idle', `Closing connection idle for ${idleMs} ms.`);
     // A backend that began an answer and has not ended it may have stalled
     // mid-answer, and the relay cannot tell a stalled answer from a finished
     // one on a kept-alive connection: the client gets a reset, never a FIN
@@ -144,12 +147,11 @@ function closeWhenIdle(client: net.Socket, backend: net.Socket, options: RelayOp
     if (backend.bytesRead > 0 && !backend.readableEnded) client.resetAndDestroy();
     else client.destroy();
     backend.destroy();
-  };
-  client.once('timeout', onTimeout);
+  });
   // Returns how to stop it, for a client that is being answered and closed by someone else.
   return () => {
+    stopped = true;
     client.setTimeout(0);
-    client.off('timeout', onTimeout);
   };
 }
 
@@ -163,10 +165,11 @@ function closeWhenIdle(client: net.Socket, backend: net.Socket, options: RelayOp
  * a length ends where the connection ends: had we sent a FIN after a backend's
  * RST, a client would take a truncated page (or file) for a complete one.
  */
-function closeTogether(socket: net.Socket, other: net.Socket): void {
+function closeTogether(socket: net.Socket, other: net.Socket, onClosed: () => void): void {
   socket.on('close', (hadError) => {
     if (hadError) passOnReset(other);
     else if (!other.writableEnded) other.destroy();
+    onClosed();
   });
 }
 
@@ -194,9 +197,11 @@ export function passOnReset(socket: net.Socket): void {
 /** How long a socket whose sender went away may take to flush what it was sent. */
 const FLUSH_MS = 10_000;
 
-function closed(socket: net.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    if (socket.closed) resolve();
-    else socket.once('close', () => resolve());
-  });
+/**
+ * The 'error' listener of both sockets. Made here, it has no name: under tsx a
+ * closure kept in a named variable carries its name in a table of its own, 256
+ * bytes a connection (WHERE-THE-TIME-GOES.md, "Memory per held connection").
+ */
+function countResets(events: EventCounts): (err: Error) => void {
+  return (err) => events.count('reset', `Connection ended early: ${describe(err)}`);
 }

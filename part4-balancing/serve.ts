@@ -13,15 +13,15 @@
  *                 └─ none did ────▶ a clean close (an HTTP client: 502, chapter 2)
  *
  * The rule for closing: every accepted client has one owner, own() below, and
- * it is the one that closes the client for good. Whichever way serving ends
- * (refused at accept, answered, no route, timed out, the client gone, relayed
- * to the end, an exception), own() destroys the client if it is still open
- * and releases its counts. The graceful closes on the way (an answer and a
- * FIN, then a linger: closeGently; the relay's half-closes) finish before
- * serve() returns, so that destroy cuts nothing short; on any other way out it
- * is the close. A way out added later cannot leave a socket in CLOSE-WAIT.
- * The backend socket a client is given has its owner too: serve(), which
- * closes it in a finally of its own.
+ * its close is the only one for good. Whichever way serving ends (refused at
+ * accept, answered, no route, timed out, the client gone, relayed to the end,
+ * an exception), it destroys the client if still open and releases its
+ * counts, once: as serve() returns, or at the relay's end. The graceful
+ * closes on the way (an answer and a FIN, then a linger: closeGently; the
+ * relay's half-closes) finish before, so that destroy cuts nothing short; on
+ * any other way out it is the close. A way out added later cannot leave a
+ * socket in CLOSE-WAIT. The backend socket a client is given has its owner
+ * too: serve(), until the relay takes it.
  *
  * What it leaves out: retrying after a backend has accepted (it may have acted
  * on the request), and queueing clients when every backend is busy.
@@ -62,7 +62,7 @@ export async function listen(
     routing,
     server,
     port: 0,
-    open: 0,
+    open: 0, //> 4.3
     accepted: 0, //> 4.6
   };
   server.on('connection', (client) => void own(running, listener, client, onFinished));
@@ -88,51 +88,50 @@ export function listenerName(config: ListenerConfig, port = config.port): string
  * The owner of one accepted client (the rule at the top of this file): it
  * admits it, serves it, and closes it, whatever happened in between.
  */
-async function own(
+function own(
   running: RunningState,
   listener: Listener,
   client: net.Socket,
   onFinished: () => void,
-): Promise<void> {
+): void {
   // Until the relay takes over, a reset from the client only needs to end this.
-  client.on('error', () => {});
+  client.on('error', ignore);
   listener.accepted++; //> 4.6
+  //> 4.3
   const release = admit(running, listener, client);
   if (!release) {
     client.destroy();
     return;
   }
-  try {
-    // The routing of the moment: a reload changes listener.routing, not this client's.
-    await serve(running, client, listener.routing);
-  } catch (err) {
-    log(
-      `Closed ${printable(clientIp(client))}:${client.remotePort} on an unexpected error: ${describe(err)}`,
-    );
-  } finally {
+  //< 4.3
+  let closed = false;
+  // The routing of the moment: a reload changes listener.routing, not this client's.
+  void serve(running, client, listener.routing, () => {
+    if (closed) return;
+    closed = true;
     client.destroy();
-    release();
+    release(); //> 4.3
     onFinished();
-  }
+  });
 }
 
+const ignore = () => {};
+
+//> 4.3
 /**
  * Counts a client in: the open clients of the process and of its listener.
  * Returns how to count it out again, or undefined when it is refused.
- //> 4.3
  * First the connection limits, checked at accept, before any backend is
  * asked: the process's (each client costs two descriptors), the listener's,
  * and the client address's (nginx's limit_conn: one address cannot take
  * every slot). Over a limit the refusal is counted, and the owner closes the
  * client.
- //< 4.3
  */
 function admit(
   running: RunningState,
   listener: Listener,
   client: net.Socket,
 ): (() => void) | undefined {
-  //> 4.3
   const config = running.config;
   // The client's address costs a getpeername() system call: read here only
   // for a limit per address, else when something asks for it (ip-hash, the
@@ -155,104 +154,124 @@ function admit(
     running.events.count(over[0], `Refused ${printable(from)}: over ${over[1]}.`);
     return undefined;
   }
-  //< 4.3
   running.clientSockets.add(client);
   listener.open++;
-  if (address !== undefined) running.openPerAddress.set(address, fromAddress + 1); //> 4.3
+  if (address !== undefined) running.openPerAddress.set(address, fromAddress + 1);
   return () => {
     running.clientSockets.delete(client);
     listener.open--;
-    //> 4.3
     if (address === undefined) return;
     const left = (running.openPerAddress.get(address) ?? 1) - 1;
     if (left === 0) running.openPerAddress.delete(address);
     else running.openPerAddress.set(address, left);
-    //< 4.3
   };
 }
+//< 4.3
 
 /**
  * Serves one admitted client: routes it, connects it, relays it or refuses
- * it. Returns when it is done with the client, which its owner then closes.
+ * it. It calls `done`, its owner's close, as it returns (a refusal is awaited
+ * first, `return await`) or, once the relay has the client, when the relay is
+ * over. Never rejects.
  */
-async function serve(running: RunningState, client: net.Socket, routing: Routing): Promise<void> {
-  const route = await routeClient(client, routing, running.events);
-  if (!route) return;
-  const { pool } = route;
-  let connection: Awaited<ReturnType<Pool['connect']>>;
-  const failures: string[] = [];
-  //> 4.2
+async function serve(
+  running: RunningState,
+  client: net.Socket,
+  routing: Routing,
+  done: () => void,
+): Promise<void> {
+  let relaying = false;
   try {
-    //< 4.2
-    connection = await pool.connect(() => route.addresses.sourceAddress ?? '', failures);
+    const route = await routeClient(client, routing, running.events);
+    if (!route) return;
+    const { pool } = route;
+    let connection: Awaited<ReturnType<Pool['connect']>>;
+    const failures: string[] = [];
     //> 4.2
-  } catch (err) {
-    if (!isLocalShortage(err)) throw err;
-    running.events.count(
-      'shortage',
-      `The proxy is short of resources: connect failed with ${describe(err)} (not the backend's fault).`,
-    );
-    return refuse(
-      client,
-      running.events,
-      route.first,
-      describeClient(route.addresses),
-      `the proxy is short of resources (${describe(err)})`,
-    );
-  }
-  //< 4.2
-  if (!connection) {
-    const tried = failures.length > 0 ? `: ${failures.join('; ')}` : '';
-    const why = `no backend of pool ${pool.name} accepted${tried}`;
-    return refuse(
-      client,
-      running.events,
-      route.first, //> 4.2
-      describeClient(route.addresses),
-      why,
-    );
-  }
-  // The backend socket is this function's: whatever happens from here, it
-  // closes it (after the relay, both sockets are closed already).
-  const backend = connection.socket;
-  try {
-    if (client.destroyed) return;
-    // The backend hears first who the client is (when its pool asks for it),
-    // then whatever was read to route it, then the relay takes over.
-    //> 4.5
-    if (pool.config.proxyProtocol === 'v1') backend.write(encodeProxyV1(route.addresses));
-    if (pool.config.proxyProtocol === 'v2')
-      backend.write(encodeProxyV2(route.addresses, route.name));
-    //< 4.5
-    if (route.first.length > 0) backend.write(route.first);
-    // A client that sent its request and then its FIN while it was being
-    // routed: a paused socket with nothing left unread emits 'end' all the same,
-    // and the relay below would wait for it in vain. Its FIN goes on now, after its bytes.
-    if (client.readableEnded) backend.end();
-    //> 4.6
-    const { timings } = connection.backend;
-    const connected = performance.now();
-    // The relay's own 'data' listener comes next, in this same turn: no byte is missed.
-    backend.once('data', () => observeFirstByte(timings, performance.now() - connected));
-    //< 4.6
-    await relay(client, backend, {
-      idleTimeoutMs: running.config.idleTimeoutMs,
-      events: running.events,
-      //> 4.2
-      firstByte: {
-        firstByteTimeoutMs: pool.config.firstByteTimeoutMs,
-        sentBefore: route.first,
-        onNoAnswer: (sent) => noAnswer(running.events, client, route, connection, sent),
-      },
+    try {
       //< 4.2
-    });
-    //> 4.6
-    // Both sockets are closed: the bytes relayed are final.
-    connection.backend.bytesSent += backend.bytesWritten;
-    connection.backend.bytesReceived += backend.bytesRead;
-    //< 4.6
+      connection = await pool.connect(() => route.addresses.sourceAddress ?? '', failures);
+      //> 4.2
+    } catch (err) {
+      if (!isLocalShortage(err)) throw err;
+      running.events.count(
+        'shortage',
+        `The proxy is short of resources: connect failed with ${describe(err)} (not the backend's fault).`,
+      );
+      return await refuse(
+        client,
+        running.events,
+        route.first,
+        describeClient(route.addresses),
+        `the proxy is short of resources (${describe(err)})`,
+      );
+    }
+    //< 4.2
+    if (!connection) {
+      const tried = failures.length > 0 ? `: ${failures.join('; ')}` : '';
+      const why = `no backend of pool ${pool.name} accepted${tried}`;
+      return await refuse(
+        client,
+        running.events,
+        route.first, //> 4.2
+        describeClient(route.addresses),
+        why,
+      );
+    }
+    // The backend socket is this function's until the relay takes it, with the
+    // client: whatever happens before, it closes it.
+    const backend = connection.socket;
+    try {
+      if (client.destroyed) return;
+      // The backend hears first who the client is (when its pool asks for it),
+      // then whatever was read to route it, then the relay takes over.
+      //> 4.5
+      if (pool.config.proxyProtocol === 'v1') backend.write(encodeProxyV1(route.addresses));
+      if (pool.config.proxyProtocol === 'v2')
+        backend.write(encodeProxyV2(route.addresses, route.name));
+      //< 4.5
+      if (route.first.length > 0) backend.write(route.first);
+      // A client that sent its request and then its FIN while it was being
+      // routed: a paused socket with nothing left unread emits 'end' all the same,
+      // and the relay below would wait for it in vain. Its FIN goes on now, after its bytes.
+      if (client.readableEnded) backend.end();
+      //> 4.6
+      const { timings } = connection.backend;
+      const connected = performance.now();
+      // The relay's own 'data' listener comes next, in this same turn: no byte is missed.
+      backend.once('data', () => observeFirstByte(timings, performance.now() - connected));
+      //< 4.6
+      client.off('error', ignore); // the relay's own listener takes over
+      const options = {
+        idleTimeoutMs: running.config.idleTimeoutMs,
+        events: running.events,
+        //> 4.2
+        firstByte: {
+          firstByteTimeoutMs: pool.config.firstByteTimeoutMs,
+          sentBefore: route.first,
+          onNoAnswer: (sent: Buffer) => noAnswer(running.events, client, route, connection, sent),
+        },
+        //< 4.2
+      };
+      relay(client, backend, options, () => {
+        //> 4.6
+        // Both sockets are closed: the bytes relayed are final.
+        connection.backend.bytesSent += backend.bytesWritten;
+        connection.backend.bytesReceived += backend.bytesRead;
+        //< 4.6
+        backend.destroy();
+        done();
+      });
+      relaying = true;
+    } finally {
+      if (!relaying) backend.destroy();
+    }
+  } catch (err) {
+    log(
+      `Closed ${printable(clientIp(client))}:${client.remotePort} on an unexpected error: ${describe(err)}`,
+    );
   } finally {
-    backend.destroy();
+    if (!relaying) done();
   }
 }
 

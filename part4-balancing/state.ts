@@ -32,7 +32,7 @@ export interface Listener {
   /** The real port (the kernel's pick when the configuration says 0). */
   port: number;
   /** Its clients open right now (for its maxConnections). */
-  open: number;
+  open: number; //> 4.3
   /** Its clients since start, refused ones included (chapter 6's /metrics). */
   accepted: number; //> 4.6
 }
@@ -45,7 +45,7 @@ export class RunningState {
   /** Fleet mode: the routes from Redis and their pools. */
   fleet: FleetRoutes | undefined; //> 4.7
   /** Every client socket from accept until both it and its backend socket are closed. */
-  clientSockets = new Set<net.Socket>();
+  clientSockets = new Set<net.Socket>(); //> 4.3
   /** Clients open right now per client address (for maxConnectionsPerClient). */
   openPerAddress = new Map<string, number>(); //> 4.3
   /** Per-connection events, counted and summed up in the log (log.ts). */

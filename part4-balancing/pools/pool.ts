@@ -133,7 +133,7 @@ export class Pool {
         observeConnect(backend.timings, performance.now() - started); //> 4.6
         backend.health.connectSucceeded(); //> 4.2
         backend.totalConnections++;
-        socket.once('close', () => backend.activeConnections--);
+        socket.on('close', () => backend.activeConnections--);
         return { backend, socket };
       } catch (err) {
         backend.activeConnections--;
@@ -165,11 +165,14 @@ export class Pool {
    //< 4.2
    */
   private pick(tried: ReadonlySet<Backend>, clientIp: () => string): Backend | undefined {
-    let candidates = this.backends.filter((b) => !tried.has(b));
+    let candidates: readonly Backend[] = this.backends;
+    if (tried.size > 0) candidates = candidates.filter((b) => !tried.has(b));
     //> 4.2
-    candidates = candidates.filter((b) => !b.health.probeDown);
-    const available = candidates.filter((b) => b.health.available);
-    if (available.length > 0) candidates = available;
+    if (candidates.some(isProbeDown)) candidates = candidates.filter((b) => !isProbeDown(b));
+    if (!candidates.every(isAvailable)) {
+      const available = candidates.filter(isAvailable);
+      if (available.length > 0) candidates = available;
+    }
     //< 4.2
     const ip = this.strategy.byClientIp ? clientIp() : '';
     return this.strategy.pick(candidates, ip) as Backend | undefined;
@@ -186,6 +189,9 @@ export class Pool {
 }
 
 //> 4.2
+const isProbeDown = (backend: Backend) => backend.health.probeDown;
+const isAvailable = (backend: Backend) => backend.health.available;
+
 /** Errors that come from this process or host running short, not from the backend. */
 const LOCAL_SHORTAGES = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL']);
 
