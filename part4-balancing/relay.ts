@@ -198,9 +198,9 @@ export function passOnReset(socket: net.Socket): void {
 const FLUSH_MS = 10_000;
 
 /**
- * The 'error' listener of both sockets. Made here, it has no name: under tsx a
- * closure kept in a named variable carries its name in a table of its own, 256
- * bytes a connection (WHERE-THE-TIME-GOES.md, "Memory per held connection").
+ * The 'error' listener of both sockets, made here without a name: under tsx, a
+ * named closure carries its name in a table of its own, 256 bytes a connection
+ * ("Memory per held connection" in WHERE-THE-TIME-GOES.md); hence the inline ones.
  */
 function countResets(events: EventCounts): (err: Error) => void {
   return (err) => events.count('reset', `Connection ended early: ${describe(err)}`);

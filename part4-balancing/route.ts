@@ -61,6 +61,8 @@ import { ClientHelloReader } from './vhosts/client-hello.ts'; //> 4.4
 import { HostTable, hostFromHeader } from './vhosts/hosts.ts'; //> 4.4
 import { HttpHeadReader } from './vhosts/http-head.ts'; //> 4.4
 
+const NOTHING: Buffer = Buffer.alloc(0); // "nothing read yet", one buffer for every client
+
 /**
  * What a listener routes with: its configuration and the pools.
  //> 4.3
@@ -141,7 +143,7 @@ export async function routeClient(
   const config = routing.config; //> 4.4
   const deadline = Date.now() + config.headTimeoutMs; //> 4.4
   let addresses: ConnectionAddresses = new SocketAddresses(client);
-  let first: Buffer = Buffer.alloc(0);
+  let first = NOTHING;
   let name: string | undefined;
 
   //> 4.5

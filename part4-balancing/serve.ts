@@ -169,10 +169,9 @@ function admit(
 //< 4.3
 
 /**
- * Serves one admitted client: routes it, connects it, relays it or refuses
- * it. It calls `done`, its owner's close, as it returns (a refusal is awaited
- * first, `return await`) or, once the relay has the client, when the relay is
- * over. Never rejects.
+ * Serves one admitted client: routes it, connects it, relays it or refuses it.
+ * It calls `done`, its owner's close, as it returns (a refusal awaited first)
+ * or, once the relay has the client, when the relay is over. Never rejects.
  */
 async function serve(
   running: RunningState,
