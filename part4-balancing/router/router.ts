@@ -224,8 +224,9 @@ export class RouterThread {
   private deadline(id: number): void {
     const call = this.calls.get(id);
     if (call === undefined) return;
-    // Stuck: loaded before the client was asked about, and not idle once since.
-    if (this.ready && call.idleAt >= 0 && this.idleMs() - call.idleAt < 1) {
+    // Stuck: loaded before the client was asked about, and hardly idle since (the
+    // message's way to a thread on a loaded machine counts as idle: a tenth of the deadline).
+    if (this.ready && call.idleAt >= 0 && this.idleMs() - call.idleAt < this.timeoutMs / 10) {
       const why = `its thread was never idle for ${this.timeoutMs} ms (a loop that does not end?)`;
       this.restart(why, 'routerTimeout');
     } else {
