@@ -65,7 +65,7 @@ export async function listen(
     open: 0, //> 4.3
     accepted: 0, //> 4.6
   };
-  server.on('connection', (client) => void own(running, listener, client, onFinished));
+  server.on('connection', (client) => own(running, listener, client, onFinished));
   const where = listenerName(listenerConfig);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`cannot listen on ${where}: ${describe(err)}`)));

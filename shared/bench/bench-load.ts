@@ -518,7 +518,7 @@ export async function holdConnections(
   };
 }
 
-export interface Settled {
+interface Settled {
   /** The median of the last readings, in KiB. */
   kib: number;
   /** Whether they agreed within the tolerance before the deadline. */

@@ -56,7 +56,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cleanup } from '../lib/cleanup.ts';
+import { Cleanup, withCleanup } from '../lib/cleanup.ts';
 import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { type Machine, npmCommand, provenance, writeResults } from '../lib/results.ts';
 import {
@@ -100,7 +100,7 @@ export const USAGE = `usage: bench.ts [--connections N] [--duration S] [--rounds
                 [--save] [--label WORD] [--try NAME=FILE ...]`;
 
 /** The load modes, and hold: memory per held connection. */
-export type BenchMode = Mode | 'hold';
+type BenchMode = Mode | 'hold';
 
 /** Clients the hold mode holds at once unless --connections says otherwise. */
 export const HOLD_CONNECTIONS = 4000;
@@ -327,9 +327,7 @@ export async function runBench(
   if (options.mode === 'hold') return runHold(options, reporter);
   // When and where, as the run begins: the load average it started under.
   const began = provenance(npmCommand('bench'));
-  const cleanup = new Cleanup();
-  const release = cleanup.onSignals();
-  try {
+  return withCleanup(async (cleanup) => {
     const chosen = chosenTargets(options);
     const backends = {
       plain: (await startBenchBackend(cleanup, options.backend)).port,
@@ -344,10 +342,7 @@ export async function runBench(
       summaries: summarise(started, runs, peaks, options.rate),
       runs,
     };
-  } finally {
-    release();
-    await cleanup.run();
-  }
+  });
 }
 
 interface Started {
@@ -441,9 +436,7 @@ function chosenTargets(options: BenchOptions): Target[] {
  */
 async function runHold(options: BenchOptions, reporter: Reporter): Promise<BenchReport> {
   const began = provenance(npmCommand('bench'));
-  const cleanup = new Cleanup();
-  const release = cleanup.onSignals();
-  try {
+  return withCleanup(async (cleanup) => {
     const chosen = chosenTargets(options);
     const backends = {
       plain: (
@@ -524,10 +517,7 @@ async function runHold(options: BenchOptions, reporter: Reporter): Promise<Bench
       runs: {},
       hold: { summaries, runs },
     };
-  } finally {
-    release();
-    await cleanup.run();
-  }
+  });
 }
 
 /** Warm-up clients, come and gone before the first reading. */

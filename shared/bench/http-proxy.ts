@@ -39,7 +39,7 @@ const USAGE =
 /** Part 3's and part 4's idle timeout. */
 const IDLE_MS = 60_000;
 
-export interface HttpProxyOptions {
+interface HttpProxyOptions {
   port: number;
   backendHost: string;
   backendPort: number;
@@ -68,7 +68,7 @@ export function parseHttpProxyArgs(argv: string[]): HttpProxyOptions {
 }
 
 /** The whole proxy: the README's "stand-alone proxy server with custom server logic". */
-export function httpProxyServer(options: HttpProxyOptions): http.Server {
+function httpProxyServer(options: HttpProxyOptions): http.Server {
   const proxy = httpProxy.createProxyServer({
     target: `http://${options.backendHost}:${options.backendPort}`,
     agent: options.agent === 'keepalive' ? new http.Agent({ keepAlive: true }) : undefined,

@@ -38,7 +38,7 @@ import { parseArgs } from 'node:util';
 import { EventCounts } from '../../part4-balancing/log.ts';
 import { RouterThread } from '../../part4-balancing/router/router.ts';
 import type { RouteRequest, Router } from '../../part4-balancing/router/types.ts';
-import { Cleanup } from '../lib/cleanup.ts';
+import { type Cleanup, withCleanup } from '../lib/cleanup.ts';
 import { exitWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { type Program, ROOT, startPart } from '../lib/programs.ts';
 import { npmCommand, writeResults } from '../lib/results.ts';
@@ -134,9 +134,7 @@ const REQUEST: RouteRequest = {
 };
 
 export async function runRouterCost(options: RouterCostOptions): Promise<RouterCostReport> {
-  const cleanup = new Cleanup();
-  const release = cleanup.onSignals();
-  try {
+  return withCleanup(async (cleanup) => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'rsp-router-cost-'));
     cleanup.teardown(() => rm(dir, { recursive: true, force: true }));
     const router = path.join(dir, 'router.mjs');
@@ -155,10 +153,7 @@ export async function runRouterCost(options: RouterCostOptions): Promise<RouterC
     console.error(`Reloads: ${options.reloads}, with a router and without, then imports.`);
     const reload = await measureReloads(cleanup, dir, router, options.reloads);
     return { ...bench, command: npmCommand('bench:router'), call, reload };
-  } finally {
-    release();
-    await cleanup.run();
-  }
+  });
 }
 
 /** Part 1: decide() through the thread, one at a time and 100 at once, beside a call in this thread. */

@@ -92,7 +92,7 @@ export interface StartRun {
 }
 
 /** A target as the report lists it: its name, and how it was started, in Markdown. */
-export interface StartTarget {
+interface StartTarget {
   name: string;
   command: string;
 }
@@ -198,7 +198,7 @@ const alive = (pid: number) =>
   );
 
 /** Builds the two programs, then the rounds. */
-export async function measureStart(
+async function measureStart(
   options: StartOptions,
   log: (line: string) => void = console.error,
 ): Promise<Omit<StartReport, keyof Provenance>> {

@@ -50,3 +50,18 @@ export class Cleanup implements Teardown {
     };
   }
 }
+
+/**
+ * Runs `work` with a Cleanup that Ctrl-C or SIGTERM runs too (onSignals), and
+ * runs it when `work` is done, whatever happened.
+ */
+export async function withCleanup<T>(work: (cleanup: Cleanup) => Promise<T>): Promise<T> {
+  const cleanup = new Cleanup();
+  const release = cleanup.onSignals();
+  try {
+    return await work(cleanup);
+  } finally {
+    release();
+    await cleanup.run();
+  }
+}

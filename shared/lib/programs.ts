@@ -87,7 +87,7 @@ export function spawnScript(
 }
 
 /** True for a script in JavaScript, which node runs as it is: tsx would only cost it memory. */
-export const runsWithoutTsx = (script: string) => /\.m?js$/.test(script);
+const runsWithoutTsx = (script: string) => /\.m?js$/.test(script);
 
 /** Starts a long-running program and waits until it says it is listening. */
 export async function startProgram(

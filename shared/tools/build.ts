@@ -52,7 +52,7 @@ const SCRIPT = 'build.ts';
 const USAGE = 'usage: build.ts [--out DIR]';
 
 /** Where `npm run build` writes, unless --out says otherwise. */
-export const BUILD_DIR = path.join(ROOT, 'build');
+const BUILD_DIR = path.join(ROOT, 'build');
 export const PART4 = 'part4-balancing';
 
 /** Files node loads from disk at run time, by a URL beside the code: copied as they are. */
