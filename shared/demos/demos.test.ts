@@ -62,7 +62,10 @@ t.test('npm run demo:balance: traffic leaves a killed backend and comes back', a
   const [a, b, c] = [row('A'), row('B'), row('C')];
   t.equal(a.length, 3, 'the table has a row for A');
   t.ok(b[0] > 0 && a[0] > 0 && c[0] > 0, 'all three served while up');
-  t.ok(b[1] <= 1, `B served ${b[1]} while down (at most one answer already in flight)`);
+  // The phase moves on just before the kill: each of the demo's 4 workers
+  // (WORKERS in demo-balance.ts) may have had an answer from B on its way then
+  // (two were seen under load).
+  t.ok(b[1] <= 4, `B served ${b[1]} while down (at most one answer per worker in flight)`);
   t.ok(a[1] > 0 && c[1] > 0, 'A and C took its share');
   t.ok(b[2] > 0, 'B served again once back');
 });
