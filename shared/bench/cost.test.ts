@@ -1,6 +1,7 @@
 /**
  * npm run bench:cost end to end, as small as it goes: pipe alone, keep-alive,
- * one round of one second, in this process; then its command line. The
+ * one round of one second, in this process; pipe and part 3 --together; then
+ * its command line. The
  * figures are never asserted, only that they are there and make sense.
  */
 import t from 'tap';
@@ -30,6 +31,28 @@ t.test('one round of pipe: CPU time per request, and its system calls', async (t
   t.match(callsTable(report, 'keepalive'), /\| total +\| \d+\.\d\d \|$/);
 });
 
+t.test('--together: the targets of a round loaded at the same time', async (t) => {
+  const cleanup = new Cleanup();
+  t.teardown(() => cleanup.run());
+  const options = parseCostArgs([
+    '--targets',
+    'pipe,part3',
+    '--modes',
+    'close',
+    '--rounds',
+    '1',
+    '--together',
+  ]);
+  const report = await measureCost({ ...options, seconds: 1 }, cleanup, () => {});
+  const [pipe] = report.cpu.close?.pipe ?? [];
+  const [part3] = report.cpu.close?.part3 ?? [];
+  t.ok(pipe.requests > 0 && part3.requests > 0, 'both answered');
+  // In turn, part3's run would begin a second (the run's length) after pipe's.
+  t.ok(Math.abs((pipe.began ?? 0) - (part3.began ?? 0)) < 500, 'their loads began together');
+  t.same(report.calls, {}, 'no system calls counted');
+  t.match(report.skipped.join('\n'), /--together: system calls not counted/);
+});
+
 t.test('the command line: names, defaults and mistakes', async (t) => {
   t.same(parseCostArgs([]), {
     targets: ['pipe', 'part3', 'part4', 'part4-built', 'nginx'],
@@ -39,6 +62,11 @@ t.test('the command line: names, defaults and mistakes', async (t) => {
     connections: 50,
   });
   t.equal(parseCostArgs(['--save']).save, true);
+  t.equal(savedName(parseCostArgs(['--together'])), 'cost-together');
+  t.equal(
+    savedName(parseCostArgs(['--together', '--targets', 'part3,part4', '--modes', 'close'])),
+    'cost-together-part3-part4-close',
+  );
   t.equal(savedName(parseCostArgs([])), 'cost');
   t.equal(
     savedName(parseCostArgs(['--modes', 'close'])),

@@ -18,6 +18,14 @@
  * further on, as the benchmark does; the report keeps every round, the table
  * shows medians.
  *
+ * With `--together`, every round loads all the targets at once, each with its
+ * own clients, over the same seconds: what the rest of the machine does then
+ * falls on all of them alike, and the ratio of two targets' CPU per request,
+ * round by round, moves a few per cent where rounds taken in turn move by a
+ * third. The figures themselves are higher than alone (each proxy wakes for
+ * fewer requests at a time), so read the ratios of a together run, not its
+ * microseconds beside a run in turn's. No system calls are counted then.
+ *
  * System calls: after the rounds, one more run per target and mode with
  * `strace -c -f` attached to the proxy (nginx: its worker), each call's count
  * divided by the requests answered. Tracing slows a process tenfold, so that
@@ -61,7 +69,7 @@ const CHOICES = TARGETS.filter((target) => target.kind !== 'direct' && !target.t
   (target) => target.name,
 );
 const USAGE = `usage: cost.ts [--targets ${CHOICES.join(',')}] [--modes keepalive,close]
-               [--rounds N] [--seconds S] [--connections N] [--save]`;
+               [--rounds N] [--seconds S] [--connections N] [--together] [--save]`;
 
 export interface CostOptions {
   targets: string[];
@@ -69,6 +77,8 @@ export interface CostOptions {
   rounds: number;
   seconds: number;
   connections: number;
+  /** Load every target at once in each round (see above), and count no system calls. */
+  together?: boolean;
   /** Write the report to shared/results/ under savedName(). */
   save?: boolean;
 }
@@ -82,6 +92,7 @@ export function parseCostArgs(argv: string[]): CostOptions {
       rounds: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '5' },
       connections: { type: 'string', default: '50' },
+      together: { type: 'boolean', default: false },
       save: { type: 'boolean', default: false },
     },
     allowPositionals: false,
@@ -98,16 +109,21 @@ export function parseCostArgs(argv: string[]): CostOptions {
     rounds: integerOption('--rounds', values.rounds, 1, 100),
     seconds: integerOption('--seconds', values.seconds, 1, 600),
     connections: integerOption('--connections', values.connections, 1, 10_000),
+    ...(values.together ? { together: true } : {}),
     ...(values.save ? { save: true } : {}),
   };
 }
 
-/** The name --save gives a run: cost, or cost-pipe-part3-keepalive for fewer targets or modes. */
-export function savedName(options: Pick<CostOptions, 'targets' | 'modes'>): string {
+/**
+ * The name --save gives a run: cost, or cost-pipe-part3-keepalive for fewer
+ * targets or modes; cost-together, cost-together-part3-part4-close with --together.
+ */
+export function savedName(options: Pick<CostOptions, 'targets' | 'modes' | 'together'>): string {
   const all =
     options.targets.join(',') === DEFAULT_TARGETS.join(',') &&
     options.modes.join(',') === MODES.join(',');
-  return all ? 'cost' : ['cost', ...options.targets, ...options.modes].join('-');
+  const name = options.together ? ['cost', 'together'] : ['cost'];
+  return (all ? name : [...name, ...options.targets, ...options.modes]).join('-');
 }
 
 /** One run's CPU time per request, in microseconds. */
@@ -115,6 +131,8 @@ export interface CpuRun {
   requests: number;
   userUs: number;
   systemUs: number;
+  /** When the run's load began (ms since the epoch), in runs saved since --together came. */
+  began?: number;
 }
 
 /** One traced run: the requests answered, and each system call's count per request. */
@@ -254,24 +272,35 @@ export async function measureCost(
       await loadOf(mode, running.port, 1);
     }
     for (let round = 1; round <= options.rounds; round++) {
-      for (const { target, running } of inTurn(started, round - 1)) {
+      // One target's run: its processes' CPU time around its load, per request answered.
+      const measure = async ({ target, running }: (typeof started)[number]) => {
         const pids = await processesOf(target, running);
         const before = await cpuSeconds(pids, ticks);
+        const began = Date.now();
         const run = await loadOf(mode, running.port, options.seconds);
         const after = await cpuSeconds(pids, ticks);
         const perRequest = (i: 0 | 1) => ((after[i] - before[i]) / run.requests) * 1e6;
-        const each = { requests: run.requests, userUs: perRequest(0), systemUs: perRequest(1) };
+        const each = {
+          requests: run.requests,
+          userUs: perRequest(0),
+          systemUs: perRequest(1),
+          began,
+        };
         runs[target.name] = [...(runs[target.name] ?? []), each];
         log(
           `${mode} round ${round}/${options.rounds} ${target.name.padEnd(6)} ` +
             `${each.requests} requests, user ${each.userUs.toFixed(1)} µs, system ${each.systemUs.toFixed(1)} µs per request`,
         );
-      }
+      };
+      const inRound = inTurn(started, round - 1);
+      if (options.together) await Promise.all(inRound.map(measure));
+      else for (const each of inRound) await measure(each);
     }
     cpu[mode] = runs;
   }
   const calls: CostReport['calls'] = {};
-  const missing = straceMissing();
+  // Counted alone, one target at a time, as the rounds in turn are.
+  const missing = options.together ? '--together: system calls not counted' : straceMissing();
   if (missing) skipped.push(missing);
   for (const mode of missing ? [] : options.modes) {
     calls[mode] = {};
@@ -324,13 +353,18 @@ export function cpuMedian(
 }
 
 /** The median over the rounds of a's CPU time per request divided by b's in the same round. */
-export function cpuRatio(
+export function cpuRatio(...args: Parameters<typeof cpuRatios>): number {
+  return median(cpuRatios(...args));
+}
+
+/** Round by round, a's CPU time per request divided by b's. */
+export function cpuRatios(
   report: Pick<CostReport, 'cpu'>,
   mode: Mode,
   a: string,
   b: string,
   kind: 'user' | 'system' | 'both',
-): number {
+): number[] {
   const [ra, rb] = [a, b].map((target) => {
     const runs = report.cpu[mode]?.[target];
     if (!runs) throw new Error(`no ${mode} rounds of ${target}`);
@@ -338,7 +372,7 @@ export function cpuRatio(
   });
   const time = (run: CpuRun) =>
     kind === 'user' ? run.userUs : kind === 'system' ? run.systemUs : run.userUs + run.systemUs;
-  return median(ra.map((run, i) => time(run) / time(rb[i])));
+  return ra.map((run, i) => time(run) / time(rb[i]));
 }
 
 /**

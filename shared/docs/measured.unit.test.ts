@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { callsTable, cpuRatio, parseStraceSummary } from '../bench/cost.ts';
+import { callsTable, cpuRatio, cpuRatios, parseStraceSummary } from '../bench/cost.ts';
 import { chartLines } from '../demos/demo-backpressure.ts';
 import { ROOT } from '../lib/programs.ts';
 import { RENDERERS } from './docs.ts';
@@ -160,6 +160,7 @@ t.test('cost-cpu, cost-calls and cost: CPU and system calls per request', async 
   t.match(calls.at(-1) as string, /^\| total +\|/);
   t.match(render('cost cost cpu keepalive part3 user'), /^\d+\.\d$/);
   t.match(render('cost cost ratio keepalive nginx part3 user'), /^\d+\.\d\d$/);
+  t.match(render('cost cost ratio-range keepalive nginx part3 user'), /^\d+\.\d\d to \d+\.\d\d$/);
   t.match(render('cost cost calls close part3 epoll_ctl'), /^\d+\.\d$/);
   t.throws(() => render('cost cost nothing'), /no figure nothing \(cpu, /);
 });
@@ -181,6 +182,7 @@ t.test("the cost arithmetic: strace's summary, ratios of rounds, the calls table
     },
   };
   t.equal(cpuRatio({ cpu }, 'keepalive', 'a', 'b', 'user'), 0.5, 'the median of 0.5, 1 and 0.5');
+  t.same(cpuRatios({ cpu }, 'keepalive', 'a', 'b', 'user'), [0.5, 1, 0.5], 'round by round');
   const table = callsTable(
     {
       calls: {

@@ -6,13 +6,21 @@
  *   <!-- render: cost cost cpu keepalive part3 user -->          one median, µs per request
  *   <!-- render: cost cost cpu-rounds keepalive part3 user -->   each round's, in round order
  *   <!-- render: cost cost ratio keepalive nginx part3 user -->  median of the rounds' ratios (user, system, both)
+ *   <!-- render: cost cost ratio-range close part4 part3 both --> the lowest and highest of them: "1.13 to 1.21"
  *   <!-- render: cost cost calls close part3 epoll_ctl -->       calls per request (several: a+b)
  *   <!-- render: cost cost total close part3 -->                 every call per request
  *   <!-- render: cost cost rounds -->                            how many rounds
  */
 
 import type { Mode } from '../../bench/bench-load.ts';
-import { type CostReport, callsTable, cpuMedian, cpuRatio, cpuTable } from '../../bench/cost.ts';
+import {
+  type CostReport,
+  callsTable,
+  cpuMedian,
+  cpuRatio,
+  cpuRatios,
+  cpuTable,
+} from '../../bench/cost.ts';
 import { describeRun, readResults } from '../results.ts';
 
 type Kind = 'user' | 'system';
@@ -34,6 +42,10 @@ const FIGURES: Record<string, (report: CostReport, args: string[]) => string> = 
   },
   ratio: (report, [mode, a, b, kind]) =>
     cpuRatio(report, mode as Mode, a, b, kind as Kind | 'both').toFixed(2),
+  'ratio-range': (report, [mode, a, b, kind]) => {
+    const ratios = cpuRatios(report, mode as Mode, a, b, kind as Kind | 'both');
+    return `${Math.min(...ratios).toFixed(2)} to ${Math.max(...ratios).toFixed(2)}`;
+  },
   calls: (report, [mode, target, names]) => {
     const perRequest = callsOf(report, mode as Mode, target);
     return names
