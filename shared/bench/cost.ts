@@ -268,9 +268,9 @@ export async function measureCost(
   for (const mode of options.modes) {
     const runs: Record<string, CpuRun[]> = {};
     // A second of load first: the first requests of a fresh proxy pay for compiling its code.
-    for (const { running } of started) {
-      await loadOf(mode, running.port, 1);
-    }
+    const warm = ({ running }: (typeof started)[number]) => loadOf(mode, running.port, 1);
+    if (options.together) await Promise.all(started.map(warm));
+    else for (const each of started) await warm(each);
     for (let round = 1; round <= options.rounds; round++) {
       // One target's run: its processes' CPU time around its load, per request answered.
       const measure = async ({ target, running }: (typeof started)[number]) => {
