@@ -8,7 +8,7 @@
  */
 
 import t from 'tap';
-import { freePort, httpGet, openSocket, readAll } from '../../shared/test/harness.ts';
+import { deadPort, httpGet, openSocket, readAll } from '../../shared/test/harness.ts';
 import {
   listenerPorts,
   sequence,
@@ -22,7 +22,8 @@ import {
 const [A, B, C] = await startBackends(t, ['A', 'B', 'C']);
 const three = (weights = [1, 1, 1]) =>
   [A, B, C].map((backend, i) => ({ address: backend.address, weight: weights[i] }));
-const dead = await Promise.all([1, 2, 3].map(async () => `127.0.0.1:${await freePort()}`));
+const dead = [];
+for (let i = 0; i < 3; i++) dead.push(`127.0.0.1:${await deadPort()}`);
 
 // A pool per test, behind the port of the same index.
 const POOLS = {

@@ -18,7 +18,7 @@ import { EventEmitter } from 'node:events';
 import t, { type Test } from 'tap';
 import { saveTestResults, testProvenance } from '../../shared/lib/results.ts';
 import { startFaultRelay } from '../../shared/test/fault-relay.ts';
-import { freePort, waitFor } from '../../shared/test/harness.ts';
+import { deadPort, waitFor } from '../../shared/test/harness.ts';
 import { type RedisServer, redisClient, startRedis } from '../../shared/test/redis.ts';
 import { clientOptions, RedisRoutes, type RedisRoutesOptions } from '../fleet/redis-link.ts';
 import type { Protocol, RouteMatch } from '../fleet/route-table.ts';
@@ -485,7 +485,7 @@ t.test(
       /^expected redis:\/\/host:port\[\/db\], got "http:\/\/127\.0\.0\.1:6379"$/,
     );
     t.throws(() => new RedisRoutes({ url: 'redis://127.0.0.1:6379/x' }), /expected redis:/);
-    const port = await freePort();
+    const port = await deadPort();
     const mark = lines.length;
     const { routes } = routesOn(t, `redis://user:secret@127.0.0.1:${port}/2`);
     await routes.start();

@@ -17,7 +17,7 @@ import path from 'node:path';
 import t from 'tap';
 import { runProgram, startPart } from '../../shared/lib/programs.ts';
 import {
-  freePort,
+  deadPort,
   httpGet,
   listenerPorts,
   parseResponse,
@@ -42,7 +42,7 @@ const [W, A, S, C] = await Promise.all(
     return { name, address: `127.0.0.1:${program.port}` };
   }),
 );
-const DEAD = `127.0.0.1:${await freePort()}`;
+const DEAD = `127.0.0.1:${await deadPort()}`;
 const redis = await redisServer(t);
 await redis.start();
 

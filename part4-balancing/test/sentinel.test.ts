@@ -17,7 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import t from 'tap';
 import { runProgram } from '../../shared/lib/programs.ts';
 import { saveTestResults, testProvenance } from '../../shared/lib/results.ts';
-import { freePort, serveBackend, waitFor } from '../../shared/test/harness.ts';
+import { deadPort, serveBackend, waitFor } from '../../shared/test/harness.ts';
 import { redisClient, startRedis } from '../../shared/test/redis.ts';
 import { startSentinels } from '../../shared/test/sentinel.ts';
 import { parseConfig } from '../config/parse.ts';
@@ -28,7 +28,7 @@ const [A, B] = await Promise.all([serveBackend(t, { name: 'A' }), serveBackend(t
 const member = (program: { port: number }) => `127.0.0.1:${program.port}`;
 
 t.test('the Sentinel set unreachable at start: the proxy starts and serves nothing', async (t) => {
-  const list = `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`;
+  const list = `127.0.0.1:${await deadPort()},127.0.0.1:${await deadPort()}`;
   const fleet = await startFleet(t, ['--redis-sentinel', list, '--redis-master', MASTER]);
   t.equal(
     await whoServesHost(fleet.http, 'www.example.org'),

@@ -2,7 +2,7 @@
  * The status endpoint: after known traffic, the JSON and the metrics say what happened.
  */
 import t from 'tap';
-import { freePort, httpGet } from '../../shared/test/harness.ts';
+import { deadPort, httpGet } from '../../shared/test/harness.ts';
 import {
   backendStatus,
   sequence,
@@ -14,7 +14,7 @@ import {
 
 t.test('status after six requests over two live backends and a dead one', async (t) => {
   const [A, B] = await startBackends(t, ['A', 'B']);
-  const dead = `127.0.0.1:${await freePort()}`;
+  const dead = `127.0.0.1:${await deadPort()}`;
   const { proxy, statusPort } = await startBalancer(
     t,
     {

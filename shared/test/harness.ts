@@ -117,6 +117,32 @@ export async function listenUntilTeardown(t: Teardown, server: net.Server): Prom
   return (server.address() as net.AddressInfo).port;
 }
 
+/**
+ * A port of 127.0.0.1 where nothing listens, and nothing will while the tests
+ * run: the address of a dead backend or an unreachable Redis. It is below
+ * 1024, where the kernel never picks a port for listen(0) or an outgoing
+ * connection (a port from freePort() can be taken by another test's server
+ * before it is used, and a "dead" backend then answers). Each call in a
+ * process gets a different one, checked with a connect that must be refused.
+ */
+export async function deadPort(): Promise<number> {
+  for (; nextDeadPort < 1024; nextDeadPort++) {
+    const port = nextDeadPort;
+    const socket = net.connect(port, '127.0.0.1');
+    const refused = await new Promise<boolean>((resolve) => {
+      socket.once('connect', () => resolve(false));
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    socket.destroy();
+    if (refused) {
+      nextDeadPort++;
+      return port;
+    }
+  }
+  throw new Error('no port below 1024 of 127.0.0.1 refuses connections');
+}
+let nextDeadPort = 1;
+
 /** A free port right now (listen on 0, read it, close). Someone may take it later. */
 export async function freePort(): Promise<number> {
   const server = net.createServer().listen(0, '127.0.0.1');

@@ -38,6 +38,7 @@ import t, { type Test } from 'tap';
 import { type Provenance, saveTestResults, testProvenance } from '../lib/results.ts';
 import { makeBody } from './backend.ts';
 import {
+  deadPort,
   freePort,
   httpGet,
   openFds,
@@ -504,7 +505,7 @@ export function behaviourMatrix(subject: PartUnderTest): void {
         ? 'every request is answered'
         : 'no request is answered (designed)';
     row(`one-of-two-dead: ${setup}: ${result}`, async (t) => {
-      const dead = await freePort();
+      const dead = await deadPort();
       const proxy = await startProxy(t, many ? argsFor(dead, backend.port) : argsFor(dead));
       let answered = 0;
       for (let i = 1; i <= DEAD_ROW_REQUESTS; i++) {

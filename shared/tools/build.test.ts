@@ -17,7 +17,7 @@ import t from 'tap';
 import { whoAnswered } from '../../part4-balancing/test/support.ts';
 import { runProgram, startProgram } from '../lib/programs.ts';
 import {
-  freePort,
+  deadPort,
   listenerPorts,
   parseResponse,
   readAll,
@@ -93,7 +93,7 @@ t.test('an .mjs router answers from its thread', async (t) => {
 });
 
 t.test('fleet mode loads the Redis client, and starts while Redis is down', async (t) => {
-  const nowhere = await freePort();
+  const nowhere = await deadPort();
   const redis = `redis://127.0.0.1:${nowhere}`;
   const proxy = await startProgram(t, PROXY, ['--redis', redis, '--http', '0']);
   const socket = net.connect(proxy.port, '127.0.0.1');
