@@ -63,6 +63,8 @@ import {
 } from './bench-targets.ts';
 
 const SCRIPT = 'cost.ts';
+/** How long a traced run lasts, at most (a round's length if shorter). */
+const TRACED_SECONDS = 4;
 const DEFAULT_TARGETS = ['pipe', 'part3', 'part4', 'part4-built', 'nginx'];
 const MODES: Mode[] = ['keepalive', 'close'];
 const CHOICES = TARGETS.filter((target) => target.kind !== 'direct' && !target.tls).map(
@@ -307,7 +309,7 @@ export async function measureCost(
     for (const { target, running } of started) {
       try {
         const { result, counts } = await traced(await tracedOf(target, running), () =>
-          loadOf(mode, running.port, 4),
+          loadOf(mode, running.port, Math.min(TRACED_SECONDS, options.seconds)),
         );
         const perRequest = Object.fromEntries(
           Object.entries(counts).map(([call, count]) => [call, count / result.requests]),
