@@ -235,6 +235,8 @@ t.test('--save: the run is named after its mode, rate and backend', async (t) =>
   t.equal(savedName(parseBenchArgs(['--mode', 'close', '--rate', '200'])), 'bench-close-rate-200');
   t.equal(savedName(parseBenchArgs(['--backend', 'nginx'])), 'bench-keepalive-nginx-backend');
   t.equal(savedName(parseBenchArgs(['--mode', 'hold'])), 'bench-hold');
+  t.equal(savedName(parseBenchArgs(['--mode', 'hold', '--heap'])), 'bench-hold-heap');
+  t.throws(() => parseBenchArgs(['--heap']), /--heap: only the hold mode reads the heap/);
   t.equal(
     savedName(parseBenchArgs(['--mode', 'close', '--save', '--label', 'http-proxy'])),
     'bench-close-http-proxy',

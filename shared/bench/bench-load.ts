@@ -17,7 +17,8 @@
  * - holdConnections: N clients that each send one request, read its answer,
  *   and then hold their connection open, idle, until told to close; and
  *   settledRss, the memory of a process once it has stopped moving, read
- *   before and while they are held.
+ *   before and while they are held; and heapInUse, the JavaScript heap its
+ *   Node processes keep after a full collection (heap-probe.js).
  *
  * Each speaks HTTP or, with `tls`, HTTPS without checking the certificate
  * (the mock backend's is self-signed); `name` is sent as the Host header and
@@ -27,13 +28,15 @@
  * HTTP pipelining.
  */
 import { once } from 'node:events';
-import { readdir, readFile } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { readdir, readFile, readlink, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import path from 'node:path';
 import tls from 'node:tls';
 import autocannon from 'autocannon';
-import { requestHead, rssKiB } from '../test/harness.ts';
+import { requestHead, rssKiB, waitFor } from '../test/harness.ts';
 import { type RunResult, summariseLatencies } from './bench-stats.ts';
 
 export type Mode = 'keepalive' | 'close';
@@ -564,4 +567,38 @@ export async function settledRss(
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** The environment variable that turns heap-probe.js on: the folder it writes its readings to. */
+export const HEAP_PROBE_DIR = 'RSP_HEAP_PROBE_DIR';
+
+/**
+ * The JavaScript heap in use (bytes) of a process and its descendants, each
+ * read after two full collections by heap-probe.js, which `probeDir` names:
+ * only Node processes started with it are asked (SIGUSR2 would end a Node
+ * process without it, and means something else to nginx). Undefined when
+ * there is none, as for nginx.
+ */
+export async function heapInUse(pid: number, probeDir: string): Promise<number | undefined> {
+  const node = realpathSync(process.execPath);
+  const asked: number[] = [];
+  for (const each of [pid, ...(await descendants(pid))]) {
+    const exe = await readlink(`/proc/${each}/exe`).catch(() => '');
+    const environ = await readFile(`/proc/${each}/environ`, 'utf8').catch(() => '');
+    if (exe === node && environ.split('\0').includes(`${HEAP_PROBE_DIR}=${probeDir}`)) {
+      asked.push(each);
+    }
+  }
+  if (asked.length === 0) return undefined;
+  const files = asked.map((each) => path.join(probeDir, `${each}.json`));
+  await Promise.all(files.map((file) => rm(file, { force: true })));
+  for (const each of asked) process.kill(each, 'SIGUSR2');
+  let total = 0;
+  for (const file of files) {
+    const text = await waitFor(() => readFile(file, 'utf8').catch(() => ''), {
+      what: `a heap reading in ${file}`,
+    });
+    total += (JSON.parse(text) as { heapUsed: number }).heapUsed;
+  }
+  return total;
 }

@@ -357,6 +357,14 @@ export interface HoldRun {
   heldKiB: number;
   /** (heldKiB - beforeKiB) / held. */
   perConnectionKiB: number;
+  /**
+   * With --heap, for a target of Node processes: their JavaScript heap in use
+   * after full collections, before and while held (KiB), and what each held
+   * connection added to it.
+   */
+  heapBeforeKiB?: number;
+  heapHeldKiB?: number;
+  heapPerConnectionKiB?: number;
   /** Whether both readings settled before their deadline. */
   settled: boolean;
 }
@@ -378,6 +386,9 @@ export function summariseHold(
   runs: readonly HoldRun[],
 ): HoldSummary {
   const sum = (pick: (run: HoldRun) => number) => runs.reduce((total, run) => total + pick(run), 0);
+  const heaps = runs.flatMap((run) =>
+    run.heapPerConnectionKiB === undefined ? [] : [run.heapPerConnectionKiB],
+  );
   return {
     name,
     kind,
@@ -389,6 +400,7 @@ export function summariseHold(
     beforeKiB: median(runs.map((run) => run.beforeKiB)),
     heldKiB: median(runs.map((run) => run.heldKiB)),
     perConnectionKiB: median(runs.map((run) => run.perConnectionKiB)),
+    ...(heaps.length > 0 ? { heapPerConnectionKiB: median(heaps) } : {}),
     unsettled: runs.filter((run) => !run.settled).length,
   };
 }
@@ -396,18 +408,29 @@ export function summariseHold(
 export const HOLD_COLUMN = {
   target: { title: 'target', cell: (s) => (s.note ? `${s.name} *` : s.name) },
   perConnection: { title: 'KiB per connection', cell: (s) => fixed(s.perConnectionKiB, 1) },
+  heap: {
+    title: 'of it JS heap',
+    cell: (s) => (s.heapPerConnectionKiB === undefined ? '' : fixed(s.heapPerConnectionKiB, 1)),
+  },
   before: { title: 'RSS before', cell: (s) => mib(s.beforeKiB) },
   held: { title: 'RSS held', cell: (s) => mib(s.heldKiB) },
   errors: { title: 'errors', cell: (s) => String(s.errors) },
   count: { title: 'held', cell: (s) => `${s.held}/${s.connections}` },
 } satisfies Record<string, { title: string; cell(summary: HoldSummary): string }>;
 
-/** The hold mode's table: memory per held connection first, then what it was computed from. */
+/**
+ * The hold mode's table: memory per held connection first (and, from a run
+ * with --heap, the JavaScript heap's part of it), then what it was computed from.
+ */
 export function formatHoldTable(summaries: readonly HoldSummary[]): string {
   const notes = summaries
     .filter((summary) => summary.note)
     .map((summary) => `\\* ${summary.name}: ${summary.note}`);
-  return alignedTable(Object.values(HOLD_COLUMN), summaries, notes);
+  const withHeap = summaries.some((summary) => summary.heapPerConnectionKiB !== undefined);
+  const columns = Object.entries(HOLD_COLUMN)
+    .filter(([key]) => withHeap || key !== 'heap')
+    .map(([, column]) => column);
+  return alignedTable(columns, summaries, notes);
 }
 
 /** The hold mode's reading: our parts against the floor and the peers, in KiB per held connection. */

@@ -291,3 +291,20 @@ t.test(
     t.equal(holdReading([]), 'No proxy was measured.');
   },
 );
+
+t.test('--heap: the JavaScript heap per connection, a column only when a row has it', async (t) => {
+  const heap = (perConnection: number) => ({ heapPerConnectionKiB: perConnection });
+  const part3 = summariseHold('part3', 'part', [
+    holdRun(70_000, 80_000, heap(4)),
+    holdRun(70_000, 80_000, heap(3)),
+    holdRun(70_000, 80_000, heap(5)),
+  ]);
+  t.equal(part3.heapPerConnectionKiB, 4, 'the median of the rounds');
+  const nginx = summariseHold('nginx', 'peer', [holdRun(12_000, 22_000)]);
+  t.equal(nginx.heapPerConnectionKiB, undefined, 'no Node process, no heap');
+  const table = formatHoldTable([part3, nginx]);
+  t.match(table, /^\| target +\| KiB per connection \| of it JS heap \| RSS before \|/);
+  t.match(table, /\| part3 +\| +10\.0 \| +4\.0 \| +68\.4 MiB \|/);
+  t.match(table, /\| nginx +\| +10\.0 \| +\| +11\.7 MiB \|/, 'blank for nginx');
+  t.notMatch(formatHoldTable([nginx]), /JS heap/, 'no column without a reading');
+});

@@ -400,7 +400,7 @@ function accepting(port: number): Promise<boolean> {
 }
 
 /** A temporary directory, removed on clean-up. */
-async function tempDir(cleanup: Teardown, prefix: string): Promise<string> {
+export async function tempDir(cleanup: Teardown, prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `rsp-bench-${prefix}-`));
   cleanup.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;

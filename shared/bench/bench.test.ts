@@ -103,10 +103,10 @@ t.test(
 );
 
 t.test(
-  'npm run bench -- --mode hold: pipe holds 300 connections, KiB per connection; part1 skipped',
+  'npm run bench -- --mode hold --heap: pipe holds 300 connections, KiB per connection and its heap; part1 skipped',
   async (t) => {
     const json = path.join(t.testdir(), 'hold.json');
-    const args = ['--mode', 'hold', '--connections', '300', '--rounds', '1'];
+    const args = ['--mode', 'hold', '--heap', '--connections', '300', '--rounds', '1'];
     const { code, stdout, stderr } = await runProgram(
       'shared/bench/bench.ts',
       [...args, '--targets', 'pipe,part1', '--json', json],
@@ -118,8 +118,16 @@ t.test(
       /part1: skipped, serial by design: it serves one connection at a time, so it cannot hold 300 at once/,
       'part1 is skipped, with why',
     );
-    t.match(stderr, /round 1\/1 {2}pipe .* KiB per connection, 300 held/, 'progress per round');
-    t.match(stdout, /\| target +\| KiB per connection \| RSS before \| +RSS held \|/, 'the table');
+    t.match(
+      stderr,
+      /round 1\/1 {2}pipe .* KiB per connection \(.* of it JS heap\), 300 held/,
+      'progress per round',
+    );
+    t.match(
+      stdout,
+      /\| target +\| KiB per connection \| of it JS heap \| RSS before \| +RSS held \|/,
+      'the table',
+    );
     t.match(stdout, /For comparison: pipe \d+\.\d/, 'the reading');
 
     const report = JSON.parse(await readFile(json, 'utf8')) as BenchReport;
@@ -143,6 +151,11 @@ t.test(
       (run.heldKiB - run.beforeKiB) / run.held,
       '(held - before) / held',
     );
+    // Read in pipe's process by heap-probe.js, after full collections: the
+    // JavaScript objects of two sockets, a few KiB.
+    const heap = pipe.heapPerConnectionKiB ?? 0;
+    t.ok(heap > 0.5 && heap < 50, `its heap per connection: ${heap.toFixed(1)} KiB`);
+    t.ok((run.heapHeldKiB ?? 0) > (run.heapBeforeKiB ?? 0), 'the heap grew with the clients');
   },
 );
 

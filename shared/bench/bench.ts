@@ -39,6 +39,12 @@
  * the same process would measure less); serial part 1 and direct (no proxy
  * to weigh) are left out, and so are the TLS rows unless --targets names
  * them (thousands of handshakes, for a proxy that relays them unread).
+ * With `--heap`, the rows that are Node processes also give what each held
+ * connection added to their JavaScript heap, read after full collections
+ * (heap-probe.js, loaded into them through NODE_OPTIONS): what a connection
+ * keeps, without the heap's own growth and the garbage that the resident
+ * figure also counts. The first of those collections comes before the
+ * reading before, so that reading is of a collected heap then.
  *
  * Two loads: as fast as the targets answer (the default: throughput at
  * saturation), or `--rate N` requests a second, evenly spaced, below every
@@ -60,6 +66,8 @@ import { Cleanup, withCleanup } from '../lib/cleanup.ts';
 import { exitWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { type Machine, npmCommand, provenance, writeResults } from '../lib/results.ts';
 import {
+  HEAP_PROBE_DIR,
+  heapInUse,
   holdConnections,
   load,
   type Mode,
@@ -91,12 +99,13 @@ import {
   startBenchBackend,
   TARGETS,
   type Target,
+  tempDir,
   triedTarget,
 } from './bench-targets.ts';
 
 export const USAGE = `usage: bench.ts [--connections N] [--duration S] [--rounds N] [--rate N]
                 [--targets ${TARGETS.map((target) => target.name).join(',')}]
-                [--mode keepalive|close|hold] [--backend mock|nginx] [--json FILE]
+                [--mode keepalive|close|hold [--heap]] [--backend mock|nginx] [--json FILE]
                 [--save] [--label WORD] [--try NAME=FILE ...]`;
 
 /** The load modes, and hold: memory per held connection. */
@@ -132,18 +141,21 @@ export interface BenchOptions {
   label?: string;
   /** Proxies of the reader's (--try NAME=FILE), each a row after the others; FILE is absolute. */
   tries?: { name: string; file: string }[];
+  /** The hold mode: read the JavaScript heap of Node rows too (heap-probe.js). */
+  heap?: boolean;
 }
 
 /**
  * The name --save gives a run: its mode, its rate, its backend and its label
- * (bench-keepalive, bench-close-rate-200, bench-close-http-proxy).
+ * (bench-keepalive, bench-close-rate-200, bench-close-http-proxy, bench-hold-heap).
  */
 export function savedName(
-  options: Pick<BenchOptions, 'mode' | 'rate' | 'backend' | 'label'>,
+  options: Pick<BenchOptions, 'mode' | 'rate' | 'backend' | 'label' | 'heap'>,
 ): string {
   return [
     'bench',
     options.mode,
+    options.heap ? 'heap' : '',
     options.rate === undefined ? '' : `rate-${options.rate}`,
     options.backend === 'mock' ? '' : `${options.backend}-backend`,
     options.label ?? '',
@@ -168,6 +180,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       save: { type: 'boolean', default: false },
       label: { type: 'string' },
       try: { type: 'string', multiple: true },
+      heap: { type: 'boolean', default: false },
     },
     allowPositionals: false,
   });
@@ -197,6 +210,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (hold && values.rate !== undefined) {
     throw new Error('--rate: the hold mode sends one request per connection, not a rate');
   }
+  if (!hold && values.heap) throw new Error('--heap: only the hold mode reads the heap');
   if (hold && values.duration !== undefined) {
     throw new Error('--duration: the hold mode lasts as long as it takes to hold every connection');
   }
@@ -226,6 +240,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     ...(values.save ? { save: true } : {}),
     ...(values.label === undefined ? {} : { label: values.label }),
     ...(tries.length > 0 ? { tries } : {}),
+    ...(values.heap ? { heap: true } : {}),
   };
 }
 
@@ -456,6 +471,8 @@ async function runHold(options: BenchOptions, reporter: Reporter): Promise<Bench
       skipped.push(`${target.name}: skipped, ${why}`);
       reporter.line(`${target.name}: skipped, ${why}`);
     };
+    // --heap: every Node process started from here on loads heap-probe.js.
+    const probeDir = options.heap ? await probeEveryNodeProcess(cleanup) : undefined;
     let weighed: Target[] = [];
     for (const target of chosen) {
       const why =
@@ -483,7 +500,7 @@ async function runHold(options: BenchOptions, reporter: Reporter): Promise<Bench
         try {
           const port = target.tls ? backends.tls : backends.plain;
           const running = await target.start(once, port as number, options.connections);
-          const run = await holdRound(running, options.connections);
+          const run = await holdRound(running, options.connections, probeDir);
           runs[target.name].push(run);
           reporter.progress(`${describeHoldRun(run)}\n`);
         } catch (err) {
@@ -527,19 +544,35 @@ const WARM_UP = 20;
  * One target, one round: a few clients come and go first, so that what a
  * process builds on its first connections (compiled code, parsers, pools) is
  * in the reading before; then its memory settled, N clients held, its memory
- * settled again, and the clients closed.
+ * settled again, and the clients closed. With a `probeDir` (--heap), its
+ * Node processes' heap is read after the warm-up and after the second reading.
  */
-async function holdRound(running: Running, connections: number): Promise<HoldRun> {
+async function holdRound(
+  running: Running,
+  connections: number,
+  probeDir?: string,
+): Promise<HoldRun> {
   const pid = running.pid;
   if (pid === undefined) throw new Error('no process to weigh');
   const client = { port: running.port, tls: running.tls, name: ROUTED_NAME };
   const warm = await holdConnections({ ...client, connections: WARM_UP });
   await warm.close();
+  const heapBefore = probeDir ? await heapInUse(pid, probeDir) : undefined;
   const before = await settledRss(pid);
   const held = await holdConnections({ ...client, connections });
   try {
     const during = await settledRss(pid);
+    const heapHeld =
+      probeDir && heapBefore !== undefined ? await heapInUse(pid, probeDir) : undefined;
     const open = held.open();
+    const heap =
+      heapBefore === undefined || heapHeld === undefined
+        ? {}
+        : {
+            heapBeforeKiB: heapBefore / 1024,
+            heapHeldKiB: heapHeld / 1024,
+            heapPerConnectionKiB: open > 0 ? (heapHeld - heapBefore) / 1024 / open : Number.NaN,
+          };
     return {
       connections,
       held: open,
@@ -548,6 +581,7 @@ async function holdRound(running: Running, connections: number): Promise<HoldRun
       beforeKiB: before.kib,
       heldKiB: during.kib,
       perConnectionKiB: open > 0 ? (during.kib - before.kib) / open : Number.NaN,
+      ...heap,
       settled: before.settled && during.settled,
     };
   } finally {
@@ -555,8 +589,35 @@ async function holdRound(running: Running, connections: number): Promise<HoldRun
   }
 }
 
+/**
+ * --heap: heap-probe.js loaded into every Node process this one starts from
+ * now on, through NODE_OPTIONS, until clean-up puts the environment back.
+ * Returns the folder the probes write their readings to.
+ */
+async function probeEveryNodeProcess(cleanup: Cleanup): Promise<string> {
+  const dir = await tempDir(cleanup, 'heap');
+  const saved = { options: process.env.NODE_OPTIONS, dir: process.env[HEAP_PROBE_DIR] };
+  const probe = path.join(path.dirname(new URL(import.meta.url).pathname), 'heap-probe.js');
+  process.env.NODE_OPTIONS = `${saved.options ?? ''} --import ${probe}`.trim();
+  process.env[HEAP_PROBE_DIR] = dir;
+  cleanup.teardown(() => {
+    restoreEnv('NODE_OPTIONS', saved.options);
+    restoreEnv(HEAP_PROBE_DIR, saved.dir);
+  });
+  return dir;
+}
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
 const describeHoldRun = (run: HoldRun) =>
-  `${run.perConnectionKiB.toFixed(1)} KiB per connection, ${run.held} held, ` +
+  `${run.perConnectionKiB.toFixed(1)} KiB per connection` +
+  (run.heapPerConnectionKiB === undefined
+    ? ''
+    : ` (${run.heapPerConnectionKiB.toFixed(1)} of it JS heap)`) +
+  `, ${run.held} held, ` +
   `${mib(run.beforeKiB)} -> ${mib(run.heldKiB)}` +
   (run.errors > 0 ? `, ${run.errors} errors` : '') +
   (run.settled ? '' : ', not settled');
