@@ -12,7 +12,7 @@
  *   <!-- render: results-index -->                                     every results file, what wrote it, when
  *   <!-- render: ratio-table bench-keepalive bench-close part3/pipe -->  those ratios, a column per run
  *   <!-- render: bench-table bench-hold rows=pipe,part3 -->            a hold run's table (--mode hold)
- *   <!-- render: figure bench-hold part3 per-connection -->            one cell: per-connection, before, held-rss, held
+ *   <!-- render: figure bench-hold part3 per-connection -->            one cell: per-connection, heap-per-connection, before, held-rss, held
  *   <!-- render: rounds bench-hold part3 per-connection -->            each round's KiB per connection
  *
  * What it leaves out: running anything. A missing results file or row is an
@@ -96,6 +96,7 @@ function holdRow(report: BenchReport, name: string, target: string): HoldSummary
 /** What `figure` can show of a hold run's row. */
 const HOLD_CELLS: Record<string, keyof typeof HOLD_COLUMN> = {
   'per-connection': 'perConnection',
+  'heap-per-connection': 'heap',
   before: 'before',
   'held-rss': 'held',
   held: 'count',
@@ -192,7 +193,10 @@ export const RESULT_RENDERERS: Record<string, (args: string[], from: string) => 
     if (report.hold) {
       const runs = report.hold.runs[target];
       if (!runs) throw new Error(`${name} has no runs of ${target}`);
-      if (field !== 'per-connection') throw new Error(`rounds: a hold run has per-connection`);
+      if (field === 'heap-per-connection')
+        return runs.map((run) => run.heapPerConnectionKiB?.toFixed(1) ?? '-').join(', ');
+      if (field !== 'per-connection')
+        throw new Error('rounds: a hold run has per-connection and heap-per-connection');
       return runs.map((run) => run.perConnectionKiB.toFixed(1)).join(', ');
     }
     const pick = ROUND_FIELDS[field];
