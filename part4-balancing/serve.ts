@@ -252,15 +252,8 @@ async function serve(
         },
         //< 4.2
       };
-      relay(client, backend, options, () => {
-        //> 4.6
-        // Both sockets are closed: the bytes relayed are final.
-        connection.backend.bytesSent += backend.bytesWritten;
-        connection.backend.bytesReceived += backend.bytesRead;
-        //< 4.6
-        backend.destroy();
-        done();
-      });
+      // done itself, not a closure: nothing of serve() is kept for the connection's life.
+      relay(client, backend, options, done);
       relaying = true;
     } finally {
       if (!relaying) backend.destroy();

@@ -133,7 +133,14 @@ export class Pool {
         observeConnect(backend.timings, performance.now() - started); //> 4.6
         backend.health.connectSucceeded(); //> 4.2
         backend.totalConnections++;
-        socket.on('close', () => backend.activeConnections--);
+        socket.on('close', () => {
+          backend.activeConnections--;
+          //> 4.6
+          // Closed: what it relayed each way is final.
+          backend.bytesSent += socket.bytesWritten;
+          backend.bytesReceived += socket.bytesRead;
+          //< 4.6
+        });
         return { backend, socket };
       } catch (err) {
         backend.activeConnections--;
