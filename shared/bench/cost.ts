@@ -20,9 +20,9 @@
  *
  * With `--together`, every round loads all the targets at once, each with its
  * own clients, over the same seconds: what the rest of the machine does then
- * falls on all of them alike, and the ratio of two targets' CPU per request,
- * round by round, moves a few per cent where rounds taken in turn move by a
- * third. The figures themselves are higher than alone (each proxy wakes for
+ * falls on all of them alike, and the ratio of two targets' CPU per request
+ * moves much less from round to round (with a new connection per request, a
+ * few per cent where rounds taken in turn move by a third). The figures themselves are higher than alone (each proxy wakes for
  * fewer requests at a time), so read the ratios of a together run, not its
  * microseconds beside a run in turn's. No system calls are counted then.
  *

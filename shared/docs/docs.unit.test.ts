@@ -182,4 +182,18 @@ t.test('the hold run renders its own table, cells and rounds', async (t) => {
   );
   t.throws(() => render('figure bench-hold part3 rps'), /no field rps in a hold run/);
   t.throws(() => render('figure bench-hold direct per-connection'), /bench-hold has no row direct/);
+
+  // A run with --heap: the heap's cells and rounds, blank where a row has none (nginx).
+  const heap = readResults('bench-hold-heap');
+  const part4 = heap.hold?.summaries.find((each) => each.name === 'part4');
+  t.equal(
+    render('figure bench-hold-heap part4 heap-per-connection'),
+    part4?.heapPerConnectionKiB?.toFixed(1),
+  );
+  t.equal(render('figure bench-hold-heap nginx heap-per-connection'), '');
+  t.equal(
+    render('rounds bench-hold-heap part4 heap-per-connection'),
+    heap.hold?.runs.part4.map((each) => each.heapPerConnectionKiB?.toFixed(1)).join(', '),
+  );
+  t.match(render('bench-table bench-hold-heap rows=part4,nginx'), /\| of it JS heap \|/);
 });
