@@ -14,6 +14,7 @@ import {
   descendants,
   holdConnections,
   keepAliveLoad,
+  nodeProcesses,
   pacedLoad,
   settledRss,
   treeRssKiB,
@@ -200,6 +201,14 @@ t.test('treeRssKiB: a process and its children', async (t) => {
   t.ok(
     treeKiB >= Math.min(before, after) + childKiB * 0.8,
     `the tree (${treeKiB} KiB) is this process (${before}..${after} KiB) plus the child (${childKiB} KiB)`,
+  );
+  // What bench:cost traces and bench --heap asks: the Node processes, not a sleep (or esbuild).
+  const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.teardown(() => other.kill('SIGKILL'));
+  t.same(
+    await nodeProcesses([child.pid as number, other.pid as number]),
+    [child.pid],
+    'nodeProcesses: the Node child alone',
   );
 });
 

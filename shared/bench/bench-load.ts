@@ -379,6 +379,13 @@ export async function descendants(pid: number): Promise<number[]> {
   return found;
 }
 
+/** The processes among `pids` that run this node (part 4's workers, say; not tsx's esbuild service). */
+export async function nodeProcesses(pids: number[]): Promise<number[]> {
+  const node = realpathSync(process.execPath);
+  const exes = await Promise.all(pids.map((pid) => readlink(`/proc/${pid}/exe`).catch(() => '')));
+  return pids.filter((_, i) => exes[i] === node);
+}
+
 /** Resident memory of a process plus its descendants, in KiB (processes that vanished count 0). */
 export async function treeRssKiB(pid: number): Promise<number> {
   return sumRssKiB([pid, ...(await descendants(pid))]);
@@ -580,14 +587,10 @@ export const HEAP_PROBE_DIR = 'RSP_HEAP_PROBE_DIR';
  * there is none, as for nginx.
  */
 export async function heapInUse(pid: number, probeDir: string): Promise<number | undefined> {
-  const node = realpathSync(process.execPath);
   const asked: number[] = [];
-  for (const each of [pid, ...(await descendants(pid))]) {
-    const exe = await readlink(`/proc/${each}/exe`).catch(() => '');
+  for (const each of await nodeProcesses([pid, ...(await descendants(pid))])) {
     const environ = await readFile(`/proc/${each}/environ`, 'utf8').catch(() => '');
-    if (exe === node && environ.split('\0').includes(`${HEAP_PROBE_DIR}=${probeDir}`)) {
-      asked.push(each);
-    }
+    if (environ.split('\0').includes(`${HEAP_PROBE_DIR}=${probeDir}`)) asked.push(each);
   }
   if (asked.length === 0) return undefined;
   const files = asked.map((each) => path.join(probeDir, `${each}.json`));

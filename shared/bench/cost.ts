@@ -9,7 +9,7 @@
  *   npm run bench:cost -- --save                 and the report to shared/results/cost.json
  *
  * CPU time: the user and system time of the proxy's processes (nginx: its
- * master and its worker), read from /proc/PID/stat before and after a run of
+ * master and its worker; part4-w2: its primary and its workers), read from /proc/PID/stat before and after a run of
  * the benchmark's load (bench-load.ts), divided by the requests answered.
  * /proc counts in clock ticks (10 ms), so a run must be long enough for a
  * few hundred of them: 5 s by default.
@@ -27,7 +27,7 @@
  * microseconds beside a run in turn's. No system calls are counted then.
  *
  * System calls: after the rounds, one more run per target and mode with
- * `strace -c -f` attached to the proxy (nginx: its worker), each call's count
+ * `strace -c -f` attached to the proxy (nginx and part4-w2: their workers), each call's count
  * divided by the requests answered. Tracing slows a process tenfold, so that
  * run is not timed; the count per request does not depend on speed, except
  * `epoll_wait`'s, which serves more events per call the busier the loop is.
@@ -52,7 +52,7 @@ import { npmCommand, type Provenance, provenance, writeResults } from '../lib/re
 import { markdownTable } from '../lib/table.ts';
 import { waitFor } from '../test/harness.ts';
 import { inTurn } from './bench.ts';
-import { descendants, load, type Mode, modeOption } from './bench-load.ts';
+import { descendants, load, type Mode, modeOption, nodeProcesses } from './bench-load.ts';
 import { median } from './bench-stats.ts';
 import {
   ROUTED_NAME,
@@ -174,19 +174,26 @@ async function cpuSeconds(pids: number[], ticks: number): Promise<[number, numbe
 }
 
 /**
- * The processes whose work a target's requests cost: nginx's master and
- * worker; a Node proxy's own process alone (tsx's esbuild service is its
- * child, and works only while modules load).
+ * The processes whose work a target's requests cost: the proxy's and its
+ * children's, nginx's master and worker, part 4's primary and its workers
+ * with --workers (tsx's esbuild service is a child too, and works only while
+ * modules load).
  */
-const processesOf = async (target: Target, running: Running) => {
+const processesOf = async (running: Running) => {
   const pid = running.pid as number;
-  return target.kind === 'peer' ? [pid, ...(await descendants(pid))] : [pid];
+  return [pid, ...(await descendants(pid))];
 };
 
-/** The processes to trace: nginx's workers rather than its master, which only waits. */
+/**
+ * The processes to trace: the workers rather than the process that started
+ * them and only waits (nginx's master, part 4's primary with --workers; not
+ * tsx's esbuild service).
+ */
 const tracedOf = async (target: Target, running: Running) => {
   const pid = running.pid as number;
-  return target.kind === 'peer' ? await descendants(pid) : [pid];
+  const children = await descendants(pid);
+  const workers = target.kind === 'peer' ? children : await nodeProcesses(children);
+  return workers.length > 0 ? workers : [pid];
 };
 
 /** Parses the summary `strace -c` prints: each call's count, the total left out. */
@@ -276,7 +283,7 @@ export async function measureCost(
     for (let round = 1; round <= options.rounds; round++) {
       // One target's run: its processes' CPU time around its load, per request answered.
       const measure = async ({ target, running }: (typeof started)[number]) => {
-        const pids = await processesOf(target, running);
+        const pids = await processesOf(running);
         const before = await cpuSeconds(pids, ticks);
         const began = Date.now();
         const run = await loadOf(mode, running.port, options.seconds);
