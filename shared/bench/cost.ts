@@ -9,8 +9,9 @@
  *   npm run bench:cost -- --save                 and the report to shared/results/cost.json
  *
  * CPU time: the user and system time of the proxy's processes (nginx: its
- * master and its worker; part4-w2: its primary and its workers), read from /proc/PID/stat before and after a run of
- * the benchmark's load (bench-load.ts), divided by the requests answered.
+ * master and its worker; part4-w2: its primary and its workers), read from
+ * /proc/PID/stat before and after a run of the benchmark's load
+ * (bench-load.ts), divided by the requests answered.
  * /proc counts in clock ticks (10 ms), so a run must be long enough for a
  * few hundred of them: 5 s by default.
  * After a second of load on each (a fresh proxy's first requests pay for
@@ -22,13 +23,14 @@
  * own clients, over the same seconds: what the rest of the machine does then
  * falls on all of them alike, and the ratio of two targets' CPU per request
  * moves much less from round to round (with a new connection per request, a
- * few per cent where rounds taken in turn move by a third). The figures themselves are higher than alone (each proxy wakes for
- * fewer requests at a time), so read the ratios of a together run, not its
- * microseconds beside a run in turn's. No system calls are counted then.
+ * few per cent where rounds taken in turn move by a third). The figures
+ * themselves are higher than alone (each proxy wakes for fewer requests at a
+ * time), so read the ratios of a together run, not its microseconds beside a
+ * run in turn's. No system calls are counted then.
  *
  * System calls: after the rounds, one more run per target and mode with
- * `strace -c -f` attached to the proxy (nginx and part4-w2: their workers), each call's count
- * divided by the requests answered. Tracing slows a process tenfold, so that
+ * `strace -c -f` attached to the proxy (nginx and part4-w2: their workers),
+ * each call's count divided by the requests answered. Tracing slows a process tenfold, so that
  * run is not timed; the count per request does not depend on speed, except
  * `epoll_wait`'s, which serves more events per call the busier the loop is.
  * Without strace, or where the kernel refuses to let it attach, the calls are
@@ -46,7 +48,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cleanup } from '../lib/cleanup.ts';
+import { type Cleanup, withCleanup } from '../lib/cleanup.ts';
 import { failWith, firstLine, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { npmCommand, type Provenance, provenance, writeResults } from '../lib/results.ts';
 import { markdownTable } from '../lib/table.ts';
@@ -416,24 +418,21 @@ export function callsTable(report: Pick<CostReport, 'calls'>, mode: Mode, least 
 async function main(): Promise<void> {
   const options = parseOrExit(SCRIPT, USAGE, parseCostArgs);
   const began = provenance(npmCommand('bench:cost'));
-  const cleanup = new Cleanup();
-  const release = cleanup.onSignals();
   try {
-    const report: CostReport = { ...began, ...(await measureCost(options, cleanup)) };
-    for (const line of report.skipped) console.log(line);
-    console.log(`\nCPU time per request, medians of ${options.rounds} round(s):\n`);
-    console.log(cpuTable(report));
-    for (const mode of options.modes) {
-      if (!report.calls[mode]) continue;
-      console.log(`\nSystem calls per request, ${mode}:\n`);
-      console.log(callsTable(report, mode));
-    }
-    if (options.save) console.log(`\nWrote ${writeResults(savedName(options), report)}.`);
+    await withCleanup(async (cleanup) => {
+      const report: CostReport = { ...began, ...(await measureCost(options, cleanup)) };
+      for (const line of report.skipped) console.log(line);
+      console.log(`\nCPU time per request, medians of ${options.rounds} round(s):\n`);
+      console.log(cpuTable(report));
+      for (const mode of options.modes) {
+        if (!report.calls[mode]) continue;
+        console.log(`\nSystem calls per request, ${mode}:\n`);
+        console.log(callsTable(report, mode));
+      }
+      if (options.save) console.log(`\nWrote ${writeResults(savedName(options), report)}.`);
+    });
   } catch (err) {
     failWith(SCRIPT, err);
-  } finally {
-    release();
-    await cleanup.run();
   }
 }
 

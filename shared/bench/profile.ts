@@ -26,7 +26,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cleanup } from '../lib/cleanup.ts';
+import { withCleanup } from '../lib/cleanup.ts';
 import { failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { ROOT, startBackend, startProgram } from '../lib/programs.ts';
 import { npmCommand, type Provenance, provenance, writeResults } from '../lib/results.ts';
@@ -200,68 +200,65 @@ export function flameGraph(profile: CpuProfile, width = 1200): string {
 
 async function main(): Promise<void> {
   const options = parseOrExit(SCRIPT, USAGE, parseProfileArgs);
-  const cleanup = new Cleanup();
-  const release = cleanup.onSignals();
   try {
-    const began = provenance(npmCommand('profile'));
-    mkdirSync(options.out, { recursive: true });
-    const backend = await startBackend(cleanup, { name: 'P' });
-    const args =
-      options.part === 'part4-balancing'
-        ? ['0', `127.0.0.1:${backend.port}`]
-        : ['0', '127.0.0.1', String(backend.port)];
-    const file = path.join(options.out, `${options.part}.cpuprofile`);
-    const part = await startProgram(
-      cleanup,
-      'shared/bench/profile-run.ts',
-      [options.part, ...args],
-      { env: { PROFILE_OUT: file } },
-    );
-    console.log(
-      `${options.part} under the profiler; ${options.connections} ${options.mode === 'keepalive' ? 'keep-alive connections' : 'clients, a new connection per request,'} for ${options.seconds} s...`,
-    );
-    const result = await load(options.mode, {
-      port: part.port,
-      connections: options.connections,
-      seconds: options.seconds,
+    await withCleanup(async (cleanup) => {
+      const began = provenance(npmCommand('profile'));
+      mkdirSync(options.out, { recursive: true });
+      const backend = await startBackend(cleanup, { name: 'P' });
+      const args =
+        options.part === 'part4-balancing'
+          ? ['0', `127.0.0.1:${backend.port}`]
+          : ['0', '127.0.0.1', String(backend.port)];
+      const file = path.join(options.out, `${options.part}.cpuprofile`);
+      const part = await startProgram(
+        cleanup,
+        'shared/bench/profile-run.ts',
+        [options.part, ...args],
+        { env: { PROFILE_OUT: file } },
+      );
+      console.log(
+        `${options.part} under the profiler; ${options.connections} ${options.mode === 'keepalive' ? 'keep-alive connections' : 'clients, a new connection per request,'} for ${options.seconds} s...`,
+      );
+      const result = await load(options.mode, {
+        port: part.port,
+        connections: options.connections,
+        seconds: options.seconds,
+      });
+      part.child.kill('SIGTERM');
+      await part.exited;
+      const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+      const svg = file.replace(/\.cpuprofile$/, '.svg');
+      writeFileSync(svg, flameGraph(profile));
+      const reading = read(profile);
+      console.log(
+        `${Math.round(result.rps).toLocaleString('en-US')} requests/s; ${reading.totalMs.toFixed(0)} ms profiled.\n`,
+      );
+      console.log('by kind                                   ms      %');
+      for (const [kind, ms] of reading.kinds) {
+        console.log(
+          `  ${kind.padEnd(38)} ${ms.toFixed(0).padStart(6)} ${((ms / reading.totalMs) * 100).toFixed(1).padStart(6)}`,
+        );
+      }
+      console.log('\ntop functions by self time                ms      %');
+      for (const { name, where, selfMs } of reading.top) {
+        console.log(
+          `  ${`${name} ${where}`.slice(0, 38).padEnd(38)} ${selfMs.toFixed(0).padStart(6)} ${((selfMs / reading.totalMs) * 100).toFixed(1).padStart(6)}`,
+        );
+      }
+      console.log(`\nflame graph: ${svg}\nprofile:     ${file} (Chrome DevTools or speedscope)`);
+      if (options.save) {
+        const { out: _out, ...saved } = options;
+        const report: ProfileReport = {
+          ...began,
+          options: saved,
+          rps: result.rps,
+          ...read(profile, SAVED_TOP),
+        };
+        console.log(`Wrote ${writeResults(savedName(options), report)}.`);
+      }
     });
-    part.child.kill('SIGTERM');
-    await part.exited;
-    const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-    const svg = file.replace(/\.cpuprofile$/, '.svg');
-    writeFileSync(svg, flameGraph(profile));
-    const reading = read(profile);
-    console.log(
-      `${Math.round(result.rps).toLocaleString('en-US')} requests/s; ${reading.totalMs.toFixed(0)} ms profiled.\n`,
-    );
-    console.log('by kind                                   ms      %');
-    for (const [kind, ms] of reading.kinds) {
-      console.log(
-        `  ${kind.padEnd(38)} ${ms.toFixed(0).padStart(6)} ${((ms / reading.totalMs) * 100).toFixed(1).padStart(6)}`,
-      );
-    }
-    console.log('\ntop functions by self time                ms      %');
-    for (const { name, where, selfMs } of reading.top) {
-      console.log(
-        `  ${`${name} ${where}`.slice(0, 38).padEnd(38)} ${selfMs.toFixed(0).padStart(6)} ${((selfMs / reading.totalMs) * 100).toFixed(1).padStart(6)}`,
-      );
-    }
-    console.log(`\nflame graph: ${svg}\nprofile:     ${file} (Chrome DevTools or speedscope)`);
-    if (options.save) {
-      const { out: _out, ...saved } = options;
-      const report: ProfileReport = {
-        ...began,
-        options: saved,
-        rps: result.rps,
-        ...read(profile, SAVED_TOP),
-      };
-      console.log(`Wrote ${writeResults(savedName(options), report)}.`);
-    }
   } catch (err) {
     failWith(SCRIPT, err);
-  } finally {
-    release();
-    await cleanup.run();
   }
 }
 

@@ -38,7 +38,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cleanup } from '../lib/cleanup.ts';
+import { Cleanup, withCleanup } from '../lib/cleanup.ts';
 import { failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { type Program, partArgs, startProgram } from '../lib/programs.ts';
 import { npmCommand, type Provenance, provenance, writeResults } from '../lib/results.ts';
@@ -202,9 +202,7 @@ async function measureStart(
   options: StartOptions,
   log: (line: string) => void = console.error,
 ): Promise<Omit<StartReport, keyof Provenance>> {
-  const cleanup = new Cleanup();
-  const release = cleanup.onSignals();
-  try {
+  return withCleanup(async (cleanup) => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'rsp-start-'));
     cleanup.teardown(() => rm(dir, { recursive: true, force: true }));
     const pipe = await buildProgram('shared/bench/pipe-proxy.ts', path.join(dir, 'pipe'));
@@ -229,10 +227,7 @@ async function measureStart(
       targets: all.map(({ name, command }) => ({ name, command })),
       runs,
     };
-  } finally {
-    release();
-    await cleanup.run();
-  }
+  });
 }
 
 export const mib = (kib: number) => (kib / 1024).toFixed(1);

@@ -198,6 +198,7 @@ export const TEST_CHAPTERS: Readonly<Record<string, number | null>> = {
   // unit tests
   'strategies.unit.test.ts': 1,
   'pool.unit.test.ts': 1,
+  'admission.unit.test.ts': 3,
   'log.unit.test.ts': 1,
   'config.unit.test.ts': 8,
   'hosts.unit.test.ts': 4,

@@ -57,7 +57,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
-import { Cleanup, type Teardown } from '../lib/cleanup.ts';
+import { type Cleanup, type Teardown, withCleanup } from '../lib/cleanup.ts';
 import { failWith, integerOption, isMain, parseOrExit } from '../lib/cli.ts';
 import { type Program, startPart } from '../lib/programs.ts';
 import { npmCommand, type Provenance, provenance, writeResults } from '../lib/results.ts';
@@ -787,25 +787,22 @@ export function formatReport(report: ChaosReport): string {
 
 async function main(): Promise<void> {
   const options = parseOrExit('chaos.ts', USAGE, parseChaosArgs);
-  const cleanup = new Cleanup();
-  const release = cleanup.onSignals();
   try {
-    console.error(`Soaking part 4 for ${options.seconds} s at ${options.rate} requests/s...`);
-    const began = provenance(npmCommand('soak:chaos'));
-    const report = await chaos(options, cleanup);
-    console.log(formatReport(report));
-    if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
-    if (options.save) {
-      const { seconds, rate, seed } = options;
-      const saved: SavedChaos = { ...began, options: { seconds, rate, seed }, ...report };
-      console.log(`Wrote ${writeResults(savedName(options), saved)}.`);
-    }
-    if (!passed(report)) process.exitCode = 1;
+    await withCleanup(async (cleanup) => {
+      console.error(`Soaking part 4 for ${options.seconds} s at ${options.rate} requests/s...`);
+      const began = provenance(npmCommand('soak:chaos'));
+      const report = await chaos(options, cleanup);
+      console.log(formatReport(report));
+      if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
+      if (options.save) {
+        const { seconds, rate, seed } = options;
+        const saved: SavedChaos = { ...began, options: { seconds, rate, seed }, ...report };
+        console.log(`Wrote ${writeResults(savedName(options), saved)}.`);
+      }
+      if (!passed(report)) process.exitCode = 1;
+    });
   } catch (err) {
     failWith('chaos.ts', err);
-  } finally {
-    release();
-    await cleanup.run();
   }
   // Everything it started is stopped. Exit now rather than wait for Node's
   // own clean-up of the sockets: once, at the end of a five-minute run, it

@@ -29,7 +29,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cleanup } from '../lib/cleanup.ts';
+import { type Cleanup, withCleanup } from '../lib/cleanup.ts';
 import { failWith, isMain, parseOrExit } from '../lib/cli.ts';
 import { type Program, startBackend, startPart } from '../lib/programs.ts';
 import { npmCommand, type Provenance, provenance, writeResults } from '../lib/results.ts';
@@ -325,24 +325,21 @@ export function formatRows(rows: readonly Row[]): string {
 
 async function main(): Promise<void> {
   const options = parseOrExit('torture.ts', USAGE, parseTortureArgs);
-  const cleanup = new Cleanup();
-  const release = cleanup.onSignals();
   try {
-    const began = provenance(npmCommand('torture'));
-    const rows = await torture(options, cleanup);
-    console.log(formatRows(rows));
-    const failed = rows.filter((row) => !row.ok).length;
-    console.log(`\n${rows.length - failed} passed, ${failed} failed`);
-    if (options.save) {
-      const report: TortureReport = { ...began, quick: options.quick, rows };
-      console.log(`Wrote ${writeResults(savedName(options), report)}.`);
-    }
-    if (failed > 0) process.exitCode = 1;
+    await withCleanup(async (cleanup) => {
+      const began = provenance(npmCommand('torture'));
+      const rows = await torture(options, cleanup);
+      console.log(formatRows(rows));
+      const failed = rows.filter((row) => !row.ok).length;
+      console.log(`\n${rows.length - failed} passed, ${failed} failed`);
+      if (options.save) {
+        const report: TortureReport = { ...began, quick: options.quick, rows };
+        console.log(`Wrote ${writeResults(savedName(options), report)}.`);
+      }
+      if (failed > 0) process.exitCode = 1;
+    });
   } catch (err) {
     failWith('torture.ts', err);
-  } finally {
-    release();
-    await cleanup.run();
   }
 }
 
